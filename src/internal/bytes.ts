@@ -1,0 +1,64 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** Randomness source: returns `size` cryptographically secure random bytes. Injectable in tests. */
+export type RandomSource = (size: number) => Uint8Array;
+
+/** Clock: milliseconds since the Unix epoch, like `Date.now`. Injectable in tests. */
+export type Clock = () => number;
+
+export const defaultRandom: RandomSource = (size) => randomBytes(size);
+export const defaultClock: Clock = () => Date.now();
+
+export function toBuffer(value: string | Uint8Array): Buffer {
+  if (typeof value === 'string') return Buffer.from(value, 'utf8');
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+export function toText(value: string | Uint8Array): string {
+  return typeof value === 'string' ? value : toBuffer(value).toString('utf8');
+}
+
+/**
+ * Constant-time string comparison. Only the length can leak, and signatures have a public,
+ * fixed length anyway.
+ */
+export function safeEqual(a: string, b: string): boolean {
+  const ab = Buffer.from(a, 'utf8');
+  const bb = Buffer.from(b, 'utf8');
+  if (ab.length !== bb.length) {
+    timingSafeEqual(ab, ab);
+    return false;
+  }
+  return timingSafeEqual(ab, bb);
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Strict standard base64 (with padding). Node's own decoder silently skips bad characters. */
+export function isStrictBase64(value: string): boolean {
+  return value.length % 4 === 0 && BASE64.test(value);
+}
+
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** A random alphanumeric string of `length` characters, without modulo bias. */
+export function randomAlphanumeric(length: number, random: RandomSource = defaultRandom): string {
+  let out = '';
+  while (out.length < length) {
+    const bytes = random(length * 2);
+    for (const b of bytes) {
+      if (b < 248 && out.length < length) out += ALNUM[b % 62];
+    }
+  }
+  return out;
+}
+
+/** Random bytes as uppercase hex (`2 * size` characters). */
+export function randomHex(size: number, random: RandomSource = defaultRandom): string {
+  return Buffer.from(random(size)).toString('hex').toUpperCase();
+}
+
+/** The current Unix time in whole seconds, from an injectable clock. */
+export function unixSeconds(now: Clock = defaultClock): number {
+  return Math.floor(now() / 1000);
+}
