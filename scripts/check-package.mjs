@@ -1,0 +1,51 @@
+// Build check: packs the package, installs the tarball in a scratch project and proves that
+// both `require` and `import` of every public entry work, with type declarations present.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
+const scratch = mkdtempSync(join(tmpdir(), 'wechat-kit-pack-'));
+const run = (cmd, args, cwd) =>
+  execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+try {
+  run('npm', ['pack', '--silent', '--pack-destination', scratch], root);
+  const tarball = readdirSync(scratch).find((f) => f.endsWith('.tgz'));
+  if (!tarball) throw new Error('npm pack produced no tarball');
+  writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', private: true }));
+  run(
+    'npm',
+    ['install', '--silent', '--no-audit', '--no-fund', '--offline', join(scratch, tarball)],
+    scratch,
+  );
+
+  const entries = ['wechat-kit', 'wechat-kit/crypto'];
+  const probe = `
+    const need = ['computeServerSignature', 'MessageCrypto', 'signPayV2', 'buildAuthorization', 'WeChatKitError'];
+    function check(name, mod) {
+      if ('default' in mod && Object.keys(mod).length === 1) throw new Error(name + ': default export only');
+      for (const n of need) if (typeof mod[n] !== 'function') throw new Error(name + ': missing export ' + n);
+      const sig = mod.computeServerSignature({ token: 'AAAAA', timestamp: '1714036504', nonce: '1514711492' });
+      if (sig !== 'f464b24fc39322e44b38aa78f5edd27bd1441696') throw new Error(name + ': wrong signature ' + sig);
+    }`;
+  const cjs = `${probe}\nfor (const e of ${JSON.stringify(entries)}) check('require(' + e + ')', require(e));\nconsole.log('require ok');`;
+  const esm = `${probe}\nfor (const e of ${JSON.stringify(entries)}) check('import(' + e + ')', await import(e));\nconsole.log('import ok');`;
+  writeFileSync(join(scratch, 'probe.cjs'), cjs);
+  writeFileSync(join(scratch, 'probe.mjs'), esm);
+  process.stdout.write(run('node', ['probe.cjs'], scratch));
+  process.stdout.write(run('node', ['probe.mjs'], scratch));
+
+  const dist = join(scratch, 'node_modules', 'wechat-kit', 'dist');
+  const files = readdirSync(dist, { recursive: true }).map(String);
+  for (const needed of ['index.d.ts', 'index.d.cts', 'crypto/index.d.ts', 'crypto/index.d.cts']) {
+    if (!files.includes(needed)) throw new Error(`packed tarball lacks dist/${needed}`);
+  }
+  console.log('package check: require and import of', entries.join(', '), 'work from the packed tarball');
+} catch (error) {
+  console.error('package check failed:', error.stderr || error.message);
+  process.exitCode = 1;
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}

@@ -1,0 +1,273 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { WeChatKitError } from '../../src/core/errors.js';
+import {
+  computeMessageSignature,
+  decodeEncodingAESKey,
+  MessageCipher,
+  MessageCrypto,
+  openMessage,
+} from '../../src/crypto/index.js';
+import { parseXml } from '../../src/xml/index.js';
+import { at, expectCode, fixedRandom, vector } from '../helpers.js';
+
+const KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
+const APPID = 'wxb11529c136998cb6';
+const TOKEN = 'pamtest';
+
+interface OpenVector {
+  token: string;
+  encodingAESKey: string;
+  appId: string;
+  body: string;
+  msgSignature: string;
+  timestamp: string;
+  nonce: string;
+  now: number;
+}
+
+const encodingKeyArb = fc
+  .uint8Array({ minLength: 32, maxLength: 32 })
+  .map((bytes) => Buffer.from(bytes).toString('base64').slice(0, 43));
+const receiveIdArb = fc.oneof(
+  fc.constant(''),
+  fc.stringMatching(/^wx[0-9a-f]{16}$/),
+  fc.string({ unit: 'grapheme', maxLength: 24 }),
+);
+const messageArb = fc.oneof(
+  fc.string({ unit: 'grapheme', maxLength: 300 }),
+  fc.string({ unit: 'binary', maxLength: 300 }),
+  // lengths around block boundaries, where padding bugs live
+  fc
+    .integer({ min: 0, max: 8 })
+    .chain((blocks) => fc.integer({ min: -2, max: 2 }).map((d) => 'a'.repeat(Math.max(0, blocks * 32 + d)))),
+  fc.constantFrom('我是中文abcd123', '😀🎉 emoji', '<xml><Content><![CDATA[你好]]></Content></xml>'),
+);
+
+describe('MessageCipher', () => {
+  it('decodes the official sample key although its discarded bits are non-zero', () => {
+    expect(decodeEncodingAESKey(KEY)).toHaveLength(32);
+  });
+
+  it('reproduces the official ciphertext when given the official random prefix', () => {
+    const v = vector('official.json', 'message.encrypt/MC-PAMTEST-1');
+    const cipher = new MessageCipher({ encodingAESKey: KEY, receiveId: APPID });
+    expect(cipher.encrypt('我是中文abcd123', 'aaaabbbbccccdddd')).toBe(v.expect.output);
+  });
+
+  it('appends a full 32-byte block when the plaintext is already aligned', () => {
+    const cipher = new MessageCipher({ encodingAESKey: KEY, receiveId: '' });
+    // 16 random + 4 length + 12 message + 0 receive id = 32 bytes: one more block of padding
+    const encrypt = cipher.encrypt('x'.repeat(12), 'aaaabbbbccccdddd');
+    expect(Buffer.from(encrypt, 'base64')).toHaveLength(64);
+    expect(cipher.decrypt(encrypt)).toBe('x'.repeat(12));
+  });
+
+  it('round-trips random messages, keys and receive ids (Chinese, emoji, empty, block multiples)', () => {
+    fc.assert(
+      fc.property(encodingKeyArb, receiveIdArb, messageArb, (encodingAESKey, receiveId, message) => {
+        const cipher = new MessageCipher({ encodingAESKey, receiveId });
+        const encrypt = cipher.encrypt(message);
+        expect(Buffer.from(encrypt, 'base64').length % 32).toBe(0);
+        expect(cipher.decrypt(encrypt)).toBe(Buffer.from(message, 'utf8').toString('utf8'));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses a message encrypted for another receive id', () => {
+    const encrypt = new MessageCipher({ encodingAESKey: KEY, receiveId: 'wx-one' }).encrypt('hi');
+    const error = expectCode(
+      () => new MessageCipher({ encodingAESKey: KEY, receiveId: 'wx-two' }).decrypt(encrypt),
+      'APPID_MISMATCH',
+    );
+    expect(error.message).toContain('wx-two');
+  });
+
+  it('only ever throws typed errors for random ciphertext', () => {
+    const cipher = new MessageCipher({ encodingAESKey: KEY, receiveId: APPID });
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString('base64')),
+        ),
+        (encrypt) => {
+          try {
+            cipher.decrypt(encrypt);
+          } catch (error) {
+            expect(error).toBeInstanceOf(WeChatKitError);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('refuses malformed EncodingAESKeys with BAD_AES_KEY and does not echo them', () => {
+    for (const bad of ['', KEY.slice(1), `${KEY}A`, `${KEY.slice(0, 42)}-`, `${KEY.slice(0, 42)}=`]) {
+      const error = expectCode(
+        () => new MessageCipher({ encodingAESKey: bad, receiveId: APPID }),
+        'BAD_AES_KEY',
+      );
+      if (bad.length > 8) expect(error.message).not.toContain(bad);
+    }
+  });
+});
+
+describe('MessageCrypto.open', () => {
+  const v = vector<OpenVector>('sdk-suites.json', 'message.open/MC-PAMTEST-PAD32');
+  const input = v.input;
+  const crypto = new MessageCrypto({
+    token: TOKEN,
+    encodingAESKey: KEY,
+    receiveId: APPID,
+    now: at(input.now),
+  });
+  const request = {
+    body: input.body,
+    msgSignature: input.msgSignature,
+    timestamp: input.timestamp,
+    nonce: input.nonce,
+  };
+
+  it('opens the official body and accepts it as bytes too', () => {
+    expect(crypto.open(request).plaintext).toBe(v.expect.output);
+    expect(crypto.open({ ...request, body: Buffer.from(input.body) }).plaintext).toBe(v.expect.output);
+  });
+
+  it('checks the signature before the timestamp window', () => {
+    const late = new MessageCrypto({
+      token: TOKEN,
+      encodingAESKey: KEY,
+      receiveId: APPID,
+      now: at(input.now + 10_000),
+    });
+    expectCode(() => late.open({ ...request, msgSignature: '0'.repeat(40) }), 'SIGNATURE_MISMATCH');
+    expectCode(() => late.open(request), 'TIMESTAMP_EXPIRED');
+  });
+
+  it('refuses timestamps more than maxSkewSeconds away in either direction, and accepts the edge', () => {
+    const ts = Number(input.timestamp);
+    for (const [now, ok] of [
+      [ts + 300, true],
+      [ts - 300, true],
+      [ts + 301, false],
+      [ts - 301, false],
+    ] as const) {
+      const mc = new MessageCrypto({ token: TOKEN, encodingAESKey: KEY, receiveId: APPID, now: at(now) });
+      if (ok) expect(mc.open(request).plaintext).toBe(v.expect.output);
+      else expectCode(() => mc.open(request), 'TIMESTAMP_EXPIRED');
+    }
+  });
+
+  it('refuses a plaintext body replayed with a valid URL signature (no downgrade from safe mode)', () => {
+    const plain = '<xml><ToUserName><![CDATA[gh_1]]></ToUserName><MsgType><![CDATA[text]]></MsgType></xml>';
+    const error = expectCode(() => crypto.open({ ...request, body: plain }), 'BAD_BODY');
+    expect(error.message).toMatch(/safe mode/);
+  });
+
+  it('refuses a body with a DOCTYPE before looking at it', () => {
+    const evil = `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><xml><Encrypt>&a;</Encrypt></xml>`;
+    expectCode(() => crypto.open({ ...request, body: evil }), 'XML_FORBIDDEN');
+  });
+
+  it('never accepts a tampered Encrypt value whatever the change', () => {
+    const encrypt = String(parseXml(input.body).Encrypt);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: encrypt.length - 1 }),
+        fc.constantFrom(...'ABCabc0129+/'),
+        (pos, ch) => {
+          fc.pre(encrypt[pos] !== ch);
+          const forged = encrypt.slice(0, pos) + ch + encrypt.slice(pos + 1);
+          const body = `<xml><Encrypt><![CDATA[${forged}]]></Encrypt></xml>`;
+          expectCode(() => crypto.open({ ...request, body }), 'SIGNATURE_MISMATCH');
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('accepts the JSON envelope with Encrypt or with the WeCom lower-case encrypt', () => {
+    const encrypt = String(parseXml(input.body).Encrypt);
+    for (const body of [JSON.stringify({ Encrypt: encrypt }), JSON.stringify({ encrypt, agentid: 1 })]) {
+      const opened = crypto.open({ ...request, body });
+      expect(opened).toMatchObject({ plaintext: v.expect.output, format: 'json' });
+    }
+  });
+});
+
+describe('MessageCrypto.seal', () => {
+  it('reproduces the official Mini Program JSON reply', () => {
+    const reply = vector('official.json', 'message.encrypt/MC-MP-DOC-JSON-REPLY');
+    const signature = vector('official.json', 'message.signature/MC-MP-DOC-JSON-REPLY');
+    const mc = new MessageCrypto({
+      token: 'AAAAA',
+      encodingAESKey: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+      receiveId: 'wxba5fad812f8e6fb9',
+    });
+    const sealed = mc.seal('{"demo_resp":"good luck"}', {
+      format: 'json',
+      timestamp: 1713424427,
+      nonce: '415670741',
+      random: '707722b803182950',
+    });
+    expect(JSON.parse(sealed.body)).toEqual({
+      Encrypt: reply.expect.output,
+      MsgSignature: signature.expect.output,
+      TimeStamp: 1713424427,
+      Nonce: '415670741',
+    });
+  });
+
+  it('seals replies that open again, in every envelope format, with TimeStamp in seconds', () => {
+    const now = 1_700_000_000;
+    const mc = new MessageCrypto({
+      token: TOKEN,
+      encodingAESKey: KEY,
+      receiveId: APPID,
+      now: at(now),
+      random: fixedRandom(7),
+    });
+    for (const format of ['xml', 'json', 'wecom-json'] as const) {
+      const sealed = mc.seal('<xml><Content><![CDATA[你好]]></Content></xml>', { format });
+      expect(sealed.timestamp).toBe(String(now));
+      expect(sealed.msgSignature).toBe(
+        computeMessageSignature({
+          token: TOKEN,
+          timestamp: sealed.timestamp,
+          nonce: sealed.nonce,
+          encrypt: sealed.encrypt,
+        }),
+      );
+      const opened = mc.open({
+        body: sealed.body,
+        msgSignature: sealed.msgSignature,
+        timestamp: sealed.timestamp,
+        nonce: sealed.nonce,
+      });
+      expect(opened.plaintext).toBe('<xml><Content><![CDATA[你好]]></Content></xml>');
+    }
+    const xml = parseXml(mc.seal('x').body);
+    expect(Object.keys(xml)).toEqual(['Encrypt', 'MsgSignature', 'TimeStamp', 'Nonce']);
+    expect(xml.TimeStamp).toBe(String(now));
+  });
+
+  it('openMessage is the one-shot form of open', () => {
+    const v = vector<OpenVector>('sdk-suites.json', 'message.open/MC-PAMTEST-PAD32');
+    const i = v.input;
+    expect(
+      openMessage({
+        token: i.token,
+        encodingAESKey: i.encodingAESKey,
+        receiveId: i.appId,
+        body: i.body,
+        msgSignature: i.msgSignature,
+        timestamp: i.timestamp,
+        nonce: i.nonce,
+        now: at(i.now),
+      }),
+    ).toBe(v.expect.output);
+  });
+});
