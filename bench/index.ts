@@ -22,6 +22,7 @@ import {
   signPayV2,
   verifyPayV3Signature,
 } from '../src/crypto/index.js';
+import { PAY_NOTIFY } from '../test/xml/fixtures.js';
 import { compare, printTable, type ScenarioResult } from './harness.js';
 
 const json = process.argv.includes('--json');
@@ -236,6 +237,14 @@ const assertSame = (name: string, a: unknown, b: unknown) => {
   assertSame('pay.v3.openNotification', candidateNotify(), baselineNotify());
   results.push(compare('pay.v3.openNotification', candidateNotify, baselineNotify));
   notes['pay.v3.openNotification'] = 'verify + JSON.parse + AES-256-GCM + JSON.parse by hand';
+}
+
+// --- xml.parse: the codec alone, on a Pay v2 notification (28-digit ids and leading zeros stay strings)
+{
+  const candidate = () => parseXml(PAY_NOTIFY);
+  const baseline = () => fxp.parse(PAY_NOTIFY).xml;
+  results.push(compare('xml.parse', candidate, baseline));
+  notes['xml.parse'] = 'fast-xml-parser XMLParser (values as strings)';
 }
 
 if (json) {

@@ -3,4 +3,3 @@
  * clients, callbacks and the emulator join it (and get their own subpaths) as they land.
  */
 export * from './crypto/index.js';
-export type { Clock, RandomSource } from './internal/bytes.js';

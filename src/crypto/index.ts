@@ -3,6 +3,7 @@
  * and verification, AEAD, OAEP, key loading and the WeChat XML codec. No I/O.
  */
 export * from '../core/errors.js';
+export type { Clock, RandomSource } from '../internal/bytes.js';
 export * from '../xml/index.js';
 export * from './jssdk.js';
 export * from './keys.js';

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv, type Decipher } from 'node:crypto';
 import { ConfigError, CryptoError } from '../core/errors.js';
 import { decodeBase64Strict, defaultRandom, type RandomSource, toBuffer } from '../internal/bytes.js';
 
@@ -69,12 +69,20 @@ export class MessageCipher {
   readonly receiveId: string;
   readonly #key: Buffer;
   readonly #iv: Buffer;
+  /**
+   * One long-lived AES-256-ECB decipher (no padding, no chaining state) does the block decryption
+   * and CBC's XOR is applied here: creating a CBC decipher per message costs more than the whole
+   * rest of `open`. It is only ever fed whole 16-byte blocks, so no state carries between calls.
+   */
+  readonly #blocks: Decipher;
   readonly #receiveIdBytes: Buffer;
   readonly #random: RandomSource;
 
   constructor(options: MessageCipherOptions) {
     this.#key = decodeEncodingAESKey(options.encodingAESKey);
     this.#iv = this.#key.subarray(0, 16);
+    this.#blocks = createDecipheriv('aes-256-ecb', this.#key, null);
+    this.#blocks.setAutoPadding(false);
     if (typeof options.receiveId !== 'string') {
       throw new ConfigError(
         'INVALID_CONFIG',
@@ -84,6 +92,18 @@ export class MessageCipher {
     this.receiveId = options.receiveId;
     this.#receiveIdBytes = Buffer.from(options.receiveId, 'utf8');
     this.#random = options.random ?? defaultRandom;
+  }
+
+  /** AES-256-CBC decryption of whole blocks with IV = key[0..16): P[i] = D(C[i]) XOR C[i-1]. */
+  #decryptCbc(data: Buffer): Buffer {
+    const plain = this.#blocks.update(data);
+    if (plain.length !== data.length) {
+      // Cannot happen for whole blocks; never let a partial block linger in the shared decipher.
+      throw new CryptoError('BAD_CIPHERTEXT', 'ciphertext is not a whole number of AES blocks');
+    }
+    for (let i = plain.length - 1; i >= 16; i--) plain[i] = (plain[i] as number) ^ (data[i - 16] as number);
+    for (let i = 0; i < 16; i++) plain[i] = (plain[i] as number) ^ (this.#iv[i] as number);
+    return plain;
   }
 
   /**
@@ -134,9 +154,7 @@ export class MessageCipher {
         `Encrypt decodes to ${data.length} bytes; a WeChat message is a non-zero multiple of 32 bytes`,
       );
     }
-    const decipher = createDecipheriv('aes-256-cbc', this.#key, this.#iv);
-    decipher.setAutoPadding(false);
-    const plain = Buffer.concat([decipher.update(data), decipher.final()]);
+    const plain = this.#decryptCbc(data);
     const pad = plain[plain.length - 1] ?? 0;
     if (pad < 1 || pad > MESSAGE_BLOCK) {
       throw new CryptoError(

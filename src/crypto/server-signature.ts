@@ -1,3 +1,4 @@
+import * as nodeCrypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { SignatureError } from '../core/errors.js';
 import { safeEqual } from '../internal/bytes.js';
@@ -8,10 +9,15 @@ import { safeEqual } from '../internal/bytes.js';
  * comparator is exactly WeChat's 字典序 for these ASCII inputs; a locale-aware sort is not.
  */
 export function sortedSha1(parts: readonly string[]): string {
-  return createHash('sha1')
-    .update([...parts].sort().join(''), 'utf8')
-    .digest('hex');
+  const joined = [...parts].sort().join('');
+  return oneShotHash
+    ? oneShotHash('sha1', joined, 'hex')
+    : createHash('sha1').update(joined, 'utf8').digest('hex');
 }
+
+// crypto.hash (Node >= 20.12) skips the Hash object; older 20.x falls back to createHash.
+const oneShotHash = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string })
+  .hash;
 
 /** Inputs of the server URL signature (`signature` query parameter). */
 export interface ServerSignatureInput {
