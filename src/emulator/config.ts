@@ -1,0 +1,247 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { ConfigError } from '../core/errors.js';
+import { loadPublicKey } from '../crypto/keys.js';
+import { decodeEncodingAESKey } from '../crypto/message-cipher.js';
+
+/** The kinds of account the emulator serves. */
+export type EmulatorAppKind = 'official-account' | 'mini-program';
+
+/** How the emulator delivers pushes to an app (the console's 消息加解密方式). */
+export type MessageMode = 'safe' | 'compatible' | 'plain';
+
+/** One emulated Official Account or Mini Program. */
+export interface EmulatorAppConfig {
+  appId: string;
+  secret: string;
+  kind: EmulatorAppKind;
+  /** Token of the server configuration (needed for pushes). */
+  token?: string;
+  /** 43-character EncodingAESKey (needed for safe and compatible mode). */
+  encodingAESKey?: string;
+  /** Where pushes are POSTed, e.g. `http://127.0.0.1:3000/wechat`. */
+  callbackUrl?: string;
+  /** Default `safe` when an EncodingAESKey is set, else `plain`. */
+  messageMode?: MessageMode;
+  /** Push format for Mini Programs (`xml` default). */
+  dataFormat?: 'xml' | 'json';
+  /** The account's original id (`gh_…`), used as ToUserName in pushes. */
+  originalId?: string;
+  /** When set, code2Session and user info return a unionid. */
+  unionIdEnabled?: boolean;
+}
+
+/** How the emulator signs Pay v3 responses and notifications for a merchant. */
+export type VerifyMode = 'public-key' | 'certificate';
+
+/** One emulated WeChat Pay merchant. */
+export interface EmulatorMerchantConfig {
+  mchid: string;
+  /** The 32-character APIv3 key. */
+  apiV3Key: string;
+  /** The APIv2 key (Pay v2 signatures); default: a generated one. */
+  apiV2Key?: string;
+  /** Serial of the merchant API certificate, as sent in `Authorization`. */
+  merchantCertificateSerial: string;
+  /** The merchant's public key (SPKI PEM or certificate) used to check `Authorization`. */
+  merchantPublicKeyPem: string;
+  /** Only for generated merchants: the private key a client signs with. */
+  merchantPrivateKeyPem?: string;
+  /** Default `public-key`. */
+  verifyMode?: VerifyMode;
+}
+
+/** Emulator-wide options. */
+export interface EmulatorOptions {
+  /** `cgi-bin/token` calls allowed per app and day (default 2000). */
+  tokenDailyQuota?: number;
+  /**
+   * Divides the intervals of the retry schedules — push retries and the Pay notification schedule
+   * 15s/15s/30s/3m/… — so tests need not wait (default 1000: 15 s becomes 15 ms; 1 is real time).
+   * The reply timeout of a push is `pushTimeoutMs`, not scaled.
+   */
+  retryTimeScale?: number;
+  /** How long a push waits for the developer's answer, in ms (default 5000, as WeChat). */
+  pushTimeoutMs?: number;
+}
+
+/** The emulator's configuration (JSON-compatible). */
+export interface EmulatorConfig {
+  apps: EmulatorAppConfig[];
+  merchants: EmulatorMerchantConfig[];
+  options?: EmulatorOptions;
+}
+
+/** A configuration with every default filled in. */
+export interface ResolvedEmulatorConfig {
+  apps: Array<EmulatorAppConfig & { messageMode: MessageMode; originalId: string }>;
+  merchants: Array<EmulatorMerchantConfig & { apiV2Key: string; verifyMode: VerifyMode }>;
+  options: Required<EmulatorOptions>;
+}
+
+const APP_KEYS = new Set([
+  'appId',
+  'secret',
+  'kind',
+  'token',
+  'encodingAESKey',
+  'callbackUrl',
+  'messageMode',
+  'dataFormat',
+  'originalId',
+  'unionIdEnabled',
+]);
+const MERCHANT_KEYS = new Set([
+  'mchid',
+  'apiV3Key',
+  'apiV2Key',
+  'merchantCertificateSerial',
+  'merchantPublicKeyPem',
+  'merchantPrivateKeyPem',
+  'verifyMode',
+]);
+const OPTION_KEYS = new Set(['tokenDailyQuota', 'retryTimeScale', 'pushTimeoutMs']);
+
+function bad(where: string, message: string): ConfigError {
+  return new ConfigError('INVALID_CONFIG', `emulator config ${where}: ${message}`);
+}
+
+function checkKeys(value: object, allowed: Set<string>, where: string): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.has(key)) throw bad(where, `unknown key "${key}" (allowed: ${[...allowed].join(', ')})`);
+  }
+}
+
+function text(value: unknown, where: string, pattern?: RegExp, hint?: string): string {
+  if (typeof value !== 'string' || value === '' || (pattern && !pattern.test(value))) {
+    throw bad(where, hint ?? 'must be a non-empty string');
+  }
+  return value;
+}
+
+const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+const alnum = (n: number) =>
+  randomBytes(n * 2)
+    .toString('base64')
+    .replace(/[^A-Za-z0-9]/g, '')
+    .slice(0, n);
+
+/** Validates a configuration and fills in defaults; throws `ConfigError` (`INVALID_CONFIG`). */
+export function resolveConfig(input: unknown): ResolvedEmulatorConfig {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw bad('', 'must be an object { apps: [...], merchants: [...] }');
+  }
+  checkKeys(input, new Set(['apps', 'merchants', 'options']), '');
+  const config = input as Partial<EmulatorConfig>;
+  const apps = config.apps ?? [];
+  const merchants = config.merchants ?? [];
+  if (!Array.isArray(apps) || !Array.isArray(merchants)) throw bad('', 'apps and merchants must be arrays');
+  const seen = new Set<string>();
+  const resolvedApps = apps.map((app, i) => {
+    const where = `apps[${i}]`;
+    if (typeof app !== 'object' || app === null) throw bad(where, 'must be an object');
+    checkKeys(app, APP_KEYS, where);
+    const appId = text(
+      app.appId,
+      `${where}.appId`,
+      /^w[xw][0-9A-Za-z]{8,32}$/,
+      'must look like an AppID (wx…)',
+    );
+    if (seen.has(appId)) throw bad(`${where}.appId`, `${appId} appears twice`);
+    seen.add(appId);
+    text(app.secret, `${where}.secret`);
+    if (app.kind !== 'official-account' && app.kind !== 'mini-program') {
+      throw bad(`${where}.kind`, 'must be "official-account" or "mini-program"');
+    }
+    if (app.encodingAESKey !== undefined) {
+      try {
+        decodeEncodingAESKey(app.encodingAESKey);
+      } catch (cause) {
+        throw bad(`${where}.encodingAESKey`, (cause as Error).message);
+      }
+    }
+    const messageMode = app.messageMode ?? (app.encodingAESKey ? 'safe' : 'plain');
+    if (!['safe', 'compatible', 'plain'].includes(messageMode)) {
+      throw bad(`${where}.messageMode`, 'must be "safe", "compatible" or "plain"');
+    }
+    if (messageMode !== 'plain' && app.encodingAESKey === undefined) {
+      throw bad(`${where}.encodingAESKey`, `is required in ${messageMode} mode`);
+    }
+    if (app.callbackUrl !== undefined && !/^https?:\/\//.test(app.callbackUrl)) {
+      throw bad(`${where}.callbackUrl`, 'must be an http(s) URL');
+    }
+    if (app.callbackUrl !== undefined && app.token === undefined) {
+      throw bad(`${where}.token`, 'is required when callbackUrl is set (pushes are signed with it)');
+    }
+    return { ...app, messageMode, originalId: app.originalId ?? `gh_${appId.slice(2, 14)}` };
+  });
+  const resolvedMerchants = merchants.map((m, i) => {
+    const where = `merchants[${i}]`;
+    if (typeof m !== 'object' || m === null) throw bad(where, 'must be an object');
+    checkKeys(m, MERCHANT_KEYS, where);
+    text(m.mchid, `${where}.mchid`, /^\d{6,12}$/, 'must be the merchant id (digits)');
+    if (typeof m.apiV3Key !== 'string' || Buffer.byteLength(m.apiV3Key) !== 32) {
+      throw bad(`${where}.apiV3Key`, 'must be the 32-character APIv3 key');
+    }
+    text(m.merchantCertificateSerial, `${where}.merchantCertificateSerial`, /^[0-9A-Fa-f]+$/, 'must be hex');
+    try {
+      loadPublicKey(m.merchantPublicKeyPem);
+    } catch (cause) {
+      throw bad(`${where}.merchantPublicKeyPem`, (cause as Error).message);
+    }
+    const verifyMode = m.verifyMode ?? 'public-key';
+    if (verifyMode !== 'public-key' && verifyMode !== 'certificate') {
+      throw bad(`${where}.verifyMode`, 'must be "public-key" or "certificate"');
+    }
+    return { ...m, apiV2Key: m.apiV2Key ?? alnum(32), verifyMode };
+  });
+  const options = config.options ?? {};
+  checkKeys(options, OPTION_KEYS, 'options');
+  return {
+    apps: resolvedApps,
+    merchants: resolvedMerchants,
+    options: {
+      tokenDailyQuota: options.tokenDailyQuota ?? 2000,
+      retryTimeScale: options.retryTimeScale ?? 1000,
+      pushTimeoutMs: options.pushTimeoutMs ?? 5000,
+    },
+  };
+}
+
+/**
+ * A configuration with one app of each kind and one merchant, all with fresh random credentials
+ * (the merchant's private key included, so a client can sign requests).
+ */
+export function defaultConfig(): EmulatorConfig {
+  const merchant = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return {
+    apps: [
+      {
+        appId: `wx${hex(8)}`,
+        secret: hex(16),
+        kind: 'official-account',
+        token: alnum(16),
+        encodingAESKey: alnum(43),
+        messageMode: 'safe',
+      },
+      {
+        appId: `wx${hex(8)}`,
+        secret: hex(16),
+        kind: 'mini-program',
+        token: alnum(16),
+        encodingAESKey: alnum(43),
+        messageMode: 'safe',
+      },
+    ],
+    merchants: [
+      {
+        mchid: String(1_900_000_000 + Math.floor(Math.random() * 99_999_999)),
+        apiV3Key: alnum(32),
+        apiV2Key: alnum(32),
+        merchantCertificateSerial: hex(20).toUpperCase(),
+        merchantPublicKeyPem: merchant.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+        merchantPrivateKeyPem: merchant.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        verifyMode: 'public-key',
+      },
+    ],
+  };
+}

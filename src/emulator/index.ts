@@ -1,0 +1,18 @@
+/**
+ * `wechat-kit/emulator` — an offline, stateful WeChat platform for tests and demos: real HTTP,
+ * real signatures, real encryption. See docs/emulator.md for what it reproduces and what not.
+ */
+export type {
+  EmulatorAppConfig,
+  EmulatorAppKind,
+  EmulatorConfig,
+  EmulatorMerchantConfig,
+  EmulatorOptions,
+  MessageMode,
+  ResolvedEmulatorConfig,
+  VerifyMode,
+} from './config.js';
+export { defaultConfig, resolveConfig } from './config.js';
+export { createEmulator, type Emulator, EmulatorConnectionDropped } from './emulator.js';
+export { type RunningEmulator, type StartEmulatorOptions, startEmulator } from './server.js';
+export type { EmulatorStats, Fault } from './state.js';

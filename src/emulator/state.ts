@@ -1,0 +1,129 @@
+import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
+import type { ResolvedEmulatorConfig } from './config.js';
+import { mintCertificate } from './x509.js';
+
+/** A fault to inject into the next calls of a path (see `POST /_emulator/faults`). */
+export interface Fault {
+  /** Exact pathname, or `*` for every API path (never the control plane). */
+  path: string;
+  /** How many calls it applies to (default 1; 0 = until cleared). */
+  remaining: number;
+  /** Answer with this errcode instead of serving the call. */
+  errcode?: number;
+  errmsg?: string;
+  /** Delay the answer by this many ms. */
+  latencyMs?: number;
+  /** Destroy the connection without answering. */
+  drop?: boolean;
+  /** Send only the first half of the body. */
+  truncate?: boolean;
+}
+
+/** The emulator's WeChat Pay platform identity: one certificate and one public key (with id). */
+export interface PlatformKeys {
+  certificate: { serialNo: string; pem: string; privateKey: KeyObject; publicKey: KeyObject };
+  publicKey: { id: string; pem: string; privateKey: KeyObject; publicKey: KeyObject };
+}
+
+/** Counters served at `GET /_emulator/stats`. */
+export interface EmulatorStats {
+  tokensIssued: Record<string, number>;
+  calls: Record<string, number>;
+  notifications: Record<string, number>;
+  pushes: Record<string, number>;
+}
+
+function platformKeys(): PlatformKeys {
+  const cert = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const pub = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const serialNo = randomBytes(20).toString('hex').toUpperCase().replace(/^0+/, '7');
+  const now = Date.now();
+  const pem = mintCertificate({
+    serialHex: serialNo,
+    publicKey: cert.publicKey,
+    signingKey: cert.privateKey,
+    commonName: 'Tenpay.com Root CA (wechat-kit emulator)',
+    notBefore: new Date(now - 86_400_000),
+    notAfter: new Date(now + 5 * 365 * 86_400_000),
+  });
+  const id = `PUB_KEY_ID_01${String(Date.now()).padStart(16, '0')}${randomBytes(5).toString('hex').slice(0, 8).replace(/[a-f]/g, '0')}`;
+  return {
+    certificate: { serialNo, pem, privateKey: cert.privateKey, publicKey: cert.publicKey },
+    publicKey: {
+      id,
+      pem: pub.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      privateKey: pub.privateKey,
+      publicKey: pub.publicKey,
+    },
+  };
+}
+
+/**
+ * Everything the emulator knows, shared by its route modules: configuration, the emulated clock,
+ * platform keys, counters and pending faults. Each module keeps its own records (tokens, codes,
+ * orders…) in its own closure, created when the module registers its routes.
+ */
+export class EmulatorState {
+  readonly config: ResolvedEmulatorConfig;
+  readonly platform: PlatformKeys;
+  readonly stats: EmulatorStats = { tokensIssued: {}, calls: {}, notifications: {}, pushes: {} };
+  faults: Fault[] = [];
+  #offsetMs = 0;
+  /** Background work (retries, delayed pushes) so `close()` can stop it. */
+  readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  closed = false;
+
+  constructor(config: ResolvedEmulatorConfig) {
+    this.config = config;
+    this.platform = platformKeys();
+  }
+
+  /** Emulated time in ms: the real clock plus whatever `POST /_emulator/clock` added. */
+  now(): number {
+    return Date.now() + this.#offsetMs;
+  }
+
+  /** Emulated time in Unix seconds. */
+  nowSeconds(): number {
+    return Math.floor(this.now() / 1000);
+  }
+
+  advance(seconds: number): void {
+    this.#offsetMs += seconds * 1000;
+  }
+
+  app(appId: string | null | undefined) {
+    return this.config.apps.find((a) => a.appId === appId);
+  }
+
+  merchant(mchid: string | null | undefined) {
+    return this.config.merchants.find((m) => m.mchid === mchid);
+  }
+
+  /** Adds to a counter of `stats`. */
+  count(kind: keyof EmulatorStats, key: string, by = 1): void {
+    this.stats[kind][key] = (this.stats[kind][key] ?? 0) + by;
+  }
+
+  /** Runs `fn` after `ms` unless the emulator closes first. */
+  later(ms: number, fn: () => void | Promise<void>): void {
+    if (this.closed) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.closed)
+        void Promise.resolve()
+          .then(fn)
+          .catch(() => {});
+    }, ms);
+    timer.unref?.();
+    this.timers.add(timer);
+  }
+
+  /** A random identifier of `n` alphanumerics. */
+  randomId(n: number): string {
+    return randomBytes(n * 2)
+      .toString('base64')
+      .replace(/[^A-Za-z0-9]/g, '')
+      .slice(0, n);
+  }
+}

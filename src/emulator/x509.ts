@@ -1,0 +1,94 @@
+import { type KeyObject, sign, X509Certificate } from 'node:crypto';
+
+/**
+ * Mints a self-signed X.509 v3 certificate for the emulator's WeChat Pay platform key. Node can
+ * parse certificates but not create them; a full X.509 library would be a heavy dependency for a
+ * test tool, and the handful of DER structures below is all a platform certificate needs.
+ * Never used outside the emulator.
+ */
+
+function length(n: number): Buffer {
+  if (n < 0x80) return Buffer.from([n]);
+  const bytes: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
+  return Buffer.from([0x80 | bytes.length, ...bytes]);
+}
+
+const tlv = (tag: number, ...content: Buffer[]): Buffer => {
+  const body = Buffer.concat(content);
+  return Buffer.concat([Buffer.from([tag]), length(body.length), body]);
+};
+const seq = (...items: Buffer[]) => tlv(0x30, ...items);
+const set = (...items: Buffer[]) => tlv(0x31, ...items);
+
+function integer(bytes: Buffer): Buffer {
+  let i = 0;
+  while (i < bytes.length - 1 && bytes[i] === 0) i++;
+  const trimmed = bytes.subarray(i);
+  // DER integers are signed: a leading 1 bit needs a 0x00 byte in front.
+  return tlv(0x02, (trimmed[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), trimmed]) : trimmed);
+}
+
+function oid(dotted: string): Buffer {
+  const [a = 0, b = 0, ...rest] = dotted.split('.').map(Number);
+  const out = [a * 40 + b];
+  for (const n of rest) {
+    const chunk = [n & 0x7f];
+    for (let v = Math.floor(n / 128); v > 0; v = Math.floor(v / 128)) chunk.unshift(0x80 | (v & 0x7f));
+    out.push(...chunk);
+  }
+  return tlv(0x06, Buffer.from(out));
+}
+
+function utcTime(date: Date): Buffer {
+  const p = (n: number) => String(n).padStart(2, '0');
+  const text =
+    p(date.getUTCFullYear() % 100) +
+    p(date.getUTCMonth() + 1) +
+    p(date.getUTCDate()) +
+    p(date.getUTCHours()) +
+    p(date.getUTCMinutes()) +
+    p(date.getUTCSeconds()) +
+    'Z';
+  return tlv(0x17, Buffer.from(text, 'ascii'));
+}
+
+function name(parts: Array<[string, string]>): Buffer {
+  return seq(...parts.map(([type, value]) => set(seq(oid(type), tlv(0x0c, Buffer.from(value, 'utf8'))))));
+}
+
+/** Options of {@link mintCertificate}. */
+export interface MintCertificateOptions {
+  /** Serial number as hex (e.g. 40 hex digits, as WeChat Pay's platform certificates have). */
+  serialHex: string;
+  publicKey: KeyObject;
+  /** Signs the certificate (self-signed: the private half of `publicKey`). */
+  signingKey: KeyObject;
+  commonName: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/** A PEM certificate; parsed back with `X509Certificate` to prove it is well-formed. */
+export function mintCertificate(options: MintCertificateOptions): string {
+  const algorithm = seq(oid('1.2.840.113549.1.1.11'), Buffer.from([0x05, 0x00])); // sha256WithRSAEncryption
+  const subject = name([
+    ['2.5.4.6', 'CN'],
+    ['2.5.4.10', 'wechat-kit emulator'],
+    ['2.5.4.3', options.commonName],
+  ]);
+  const tbs = seq(
+    tlv(0xa0, integer(Buffer.from([2]))),
+    integer(Buffer.from(options.serialHex, 'hex')),
+    algorithm,
+    subject,
+    seq(utcTime(options.notBefore), utcTime(options.notAfter)),
+    subject,
+    options.publicKey.export({ type: 'spki', format: 'der' }),
+  );
+  const signature = sign('sha256', tbs, options.signingKey);
+  const der = seq(tbs, algorithm, tlv(0x03, Buffer.from([0]), signature));
+  const pem = `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END CERTIFICATE-----\n`;
+  new X509Certificate(pem); // throws if anything above is malformed
+  return pem;
+}
