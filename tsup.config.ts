@@ -5,6 +5,7 @@ export default defineConfig({
     index: 'src/index.ts',
     'crypto/index': 'src/crypto/index.ts',
     'emulator/index': 'src/emulator/index.ts',
+    'cli/index': 'src/cli/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -37,12 +37,37 @@ try {
   process.stdout.write(run('node', ['probe.cjs'], scratch));
   process.stdout.write(run('node', ['probe.mjs'], scratch));
 
+  const emulatorProbe = `const m = MOD; if (typeof m.createEmulator !== 'function' || typeof m.startEmulator !== 'function') throw new Error('wechat-kit/emulator lacks createEmulator/startEmulator');`;
+  writeFileSync(
+    join(scratch, 'emu.cjs'),
+    `${emulatorProbe.replace('MOD', "require('wechat-kit/emulator')")}\nconsole.log('require emulator ok');`,
+  );
+  writeFileSync(
+    join(scratch, 'emu.mjs'),
+    `${emulatorProbe.replace('MOD', "await import('wechat-kit/emulator')")}\nconsole.log('import emulator ok');`,
+  );
+  process.stdout.write(run('node', ['emu.cjs'], scratch));
+  process.stdout.write(run('node', ['emu.mjs'], scratch));
+  const help = run('node', [join(scratch, 'node_modules', '.bin', 'wechat-kit'), 'help'], scratch);
+  if (!help.includes('usage: wechat-kit')) throw new Error('the wechat-kit bin does not print its usage');
+  console.log('bin ok');
+
   const dist = join(scratch, 'node_modules', 'wechat-kit', 'dist');
   const files = readdirSync(dist, { recursive: true }).map(String);
-  for (const needed of ['index.d.ts', 'index.d.cts', 'crypto/index.d.ts', 'crypto/index.d.cts']) {
+  for (const needed of [
+    'index.d.ts',
+    'index.d.cts',
+    'crypto/index.d.ts',
+    'crypto/index.d.cts',
+    'emulator/index.d.ts',
+  ]) {
     if (!files.includes(needed)) throw new Error(`packed tarball lacks dist/${needed}`);
   }
-  console.log('package check: require and import of', entries.join(', '), 'work from the packed tarball');
+  console.log(
+    'package check: require and import of',
+    [...entries, 'wechat-kit/emulator'].join(', '),
+    'and the wechat-kit bin work from the packed tarball',
+  );
 } catch (error) {
   console.error('package check failed:', error.stderr || error.message);
   process.exitCode = 1;
