@@ -23,7 +23,22 @@ export type ErrorCode =
   | 'BAD_XML'
   | 'XML_FORBIDDEN'
   | 'XML_TOO_LARGE'
-  | 'BAD_BODY';
+  | 'BAD_BODY'
+  // WeChat platform answers (HTTP 200 with errcode != 0)
+  | 'API_ERROR'
+  | 'TOKEN_INVALID'
+  | 'QUOTA_EXCEEDED'
+  | 'RATE_LIMITED'
+  | 'SYSTEM_BUSY'
+  | 'INVALID_CODE'
+  // transport
+  | 'TIMEOUT'
+  | 'NETWORK_ERROR'
+  | 'HTTP_ERROR'
+  | 'BAD_RESPONSE'
+  // shared stores (Redis)
+  | 'STORE_UNAVAILABLE'
+  | 'LEASE_TIMEOUT';
 
 /** Options accepted by every wechat-kit error constructor. */
 export interface WeChatKitErrorOptions {
@@ -82,6 +97,81 @@ export class ConfigError extends WeChatKitError {}
 
 /** A payload (XML, JSON envelope) that is malformed, too large or forbidden. */
 export class PayloadError extends WeChatKitError {}
+
+/**
+ * The code of a WeChat platform `errcode`: token errors (40001, 40014, 42001), quota (45009),
+ * rate limit (45011), system busy (-1), bad login/OAuth code (40029, 40163), else `API_ERROR`.
+ */
+export function codeOfErrcode(errcode: number): ErrorCode {
+  switch (errcode) {
+    case 40001:
+    case 40014:
+    case 42001:
+      return 'TOKEN_INVALID';
+    case 45009:
+      return 'QUOTA_EXCEEDED';
+    case 45011:
+      return 'RATE_LIMITED';
+    case -1:
+      return 'SYSTEM_BUSY';
+    case 40029:
+    case 40163:
+      return 'INVALID_CODE';
+    default:
+      return 'API_ERROR';
+  }
+}
+
+/**
+ * WeChat answered HTTP 200 with `errcode != 0`. `code` classifies the errcode (see
+ * {@link codeOfErrcode}); `errcode`, `errmsg` and `rid` are WeChat's own.
+ *
+ * @example
+ * catch (e) { if (e instanceof WeChatApiError && e.code === 'QUOTA_EXCEEDED') alert(); }
+ */
+export class WeChatApiError extends WeChatKitError {
+  readonly errcode: number;
+  readonly errmsg: string;
+  /** WeChat's request id (from `errmsg`'s `rid: …`), for support tickets. */
+  readonly rid: string | undefined;
+  /** The API path called (no query string: it may hold secrets). */
+  readonly path: string | undefined;
+
+  constructor(errcode: number, errmsg: string, options?: WeChatKitErrorOptions & { path?: string }) {
+    const rid = /rid:\s*([\w-]+)/.exec(errmsg)?.[1];
+    super(
+      codeOfErrcode(errcode),
+      `WeChat API${options?.path ? ` ${options.path}` : ''} answered errcode ${errcode}: ${errmsg}`,
+      options,
+    );
+    this.errcode = errcode;
+    this.errmsg = errmsg;
+    this.rid = rid;
+    this.path = options?.path;
+  }
+
+  override toJSON() {
+    return { ...super.toJSON(), errcode: this.errcode, errmsg: this.errmsg, rid: this.rid, path: this.path };
+  }
+}
+
+/** The request never got a usable answer: timeout, connection failure, HTTP error status, unreadable body. */
+export class TransportError extends WeChatKitError {
+  /** HTTP status when one was received. */
+  readonly status: number | undefined;
+
+  constructor(
+    code: 'TIMEOUT' | 'NETWORK_ERROR' | 'HTTP_ERROR' | 'BAD_RESPONSE',
+    message: string,
+    options?: WeChatKitErrorOptions & { status?: number },
+  ) {
+    super(code, message, options);
+    this.status = options?.status;
+  }
+}
+
+/** A shared store (Redis) could not be used, or a lease could not be obtained in time. */
+export class StoreError extends WeChatKitError {}
 
 /** True when `value` is a wechat-kit error, optionally with the given code. */
 export function isWeChatKitError(value: unknown, code?: ErrorCode): value is WeChatKitError {
