@@ -3,6 +3,7 @@ import { registerControl } from './control.js';
 import { controlError, wechatError } from './http.js';
 import { registerPayV2 } from './pay-v2.js';
 import { registerPayV3 } from './pay-v3.js';
+import { parseAuthorization, v3Error } from './pay-v3-auth.js';
 import { registerPush } from './push.js';
 import { type RouteContext, Router } from './router.js';
 import { EmulatorState, type Fault } from './state.js';
@@ -69,7 +70,20 @@ export function createEmulator(config: EmulatorConfig = defaultConfig()): Emulat
     const fault = takeFault(state, pathname);
     if (fault?.latencyMs) await sleep(fault.latencyMs);
     if (fault?.drop) throw new EmulatorConnectionDropped();
-    if (fault?.errcode !== undefined) return wechatError(fault.errcode, fault.errmsg ?? 'injected fault');
+    const v3Merchant = () => state.merchant(parseAuthorization(request.headers.get('authorization'))?.mchid);
+    if (fault?.errcode !== undefined) {
+      // Pay v3 has no errcode: an injected failure there is a signed 500 SYSTEM_ERROR.
+      if (pathname.startsWith('/v3/')) {
+        return v3Error(
+          state,
+          v3Merchant(),
+          500,
+          'SYSTEM_ERROR',
+          fault.errmsg ?? `injected fault (errcode ${fault.errcode})`,
+        );
+      }
+      return wechatError(fault.errcode, fault.errmsg ?? 'injected fault');
+    }
 
     const found = router.match(request.method, pathname);
     let response: Response;
@@ -79,12 +93,12 @@ export function createEmulator(config: EmulatorConfig = defaultConfig()): Emulat
       else if (pathname.startsWith(CONTROL_PREFIX))
         response = controlError(404, `no control route ${pathname}`);
       else if (pathname.startsWith('/v3/')) {
-        response = new Response(
-          JSON.stringify({ code: 'RESOURCE_NOT_EXISTS', message: '无可用的平台证书或资源不存在' }),
-          {
-            status: 404,
-            headers: { 'content-type': 'application/json' },
-          },
+        response = v3Error(
+          state,
+          v3Merchant(),
+          404,
+          'RESOURCE_NOT_EXISTS',
+          '资源不存在 (no such API in the emulator)',
         );
       } else response = wechatError(40066, 'invalid url hint: [emulator]');
     } else {

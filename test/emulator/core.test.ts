@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEmulatorConfig, runEmulatorCommand } from '../../src/cli/index.js';
-import { loadCertificate, loadPublicKey } from '../../src/crypto/index.js';
+import { loadCertificate, loadPublicKey, PayV3Verifier } from '../../src/crypto/index.js';
 import {
   createEmulator,
   defaultConfig,
@@ -67,7 +67,16 @@ describe('emulator over HTTP', () => {
     expect(await (await fetch(`${emulator.url}/cgi-bin/no_such_api`)).json()).toMatchObject({
       errcode: 40066,
     });
-    expect((await fetch(`${emulator.url}/v3/no/such`)).status).toBe(404);
+    const v3 = await fetch(`${emulator.url}/v3/no/such`);
+    expect(v3.status).toBe(404);
+    // even an unknown Pay v3 path answers signed, as every v3 response is
+    const platform = (await (await fetch(`${emulator.url}/_emulator/pay/platform`)).json()) as {
+      publicKey: { id: string; pem: string };
+    };
+    const verifier = new PayV3Verifier({
+      publicKey: { id: platform.publicKey.id, key: platform.publicKey.pem },
+    });
+    verifier.verify({ headers: v3.headers, body: await v3.text() });
     expect((await fetch(`${emulator.url}/_emulator/nothing`)).status).toBe(404);
     expect((await fetch(`${emulator.url}/_emulator/clock`, { method: 'PUT' })).status).toBe(405);
   });
