@@ -64,6 +64,11 @@ export async function runEmulatorCommand(args: string[], out: Out): Promise<Runn
       `${''.padEnd(17)} token=${app.token ?? '-'} encodingAESKey=${app.encodingAESKey ?? '-'} mode=${app.messageMode} callbackUrl=${app.callbackUrl ?? '-'}`,
     );
   }
+  for (const corp of emulator.config.corps) {
+    for (const agent of corp.agents) {
+      out(`wecom             corpId=${corp.corpId} agentId=${agent.agentId} secret=${agent.secret}`);
+    }
+  }
   for (const m of emulator.config.merchants) {
     out(
       `merchant          mchid=${m.mchid} apiV3Key=${m.apiV3Key} apiV2Key=${m.apiV2Key} serial=${m.merchantCertificateSerial} verifyMode=${m.verifyMode}`,

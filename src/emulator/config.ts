@@ -50,6 +50,16 @@ export interface EmulatorMerchantConfig {
   verifyMode?: VerifyMode;
 }
 
+/** One emulated WeCom (企业微信) corp with its self-built apps (agents). */
+export interface EmulatorCorpConfig {
+  /** The corpid (`ww…`). */
+  corpId: string;
+  /** Self-built apps: each has its own secret and its own access_token. */
+  agents: Array<{ agentId: number; secret: string; name?: string }>;
+  /** Members (`userid`); default one member `zhangsan`. */
+  users?: Array<{ userid: string; name?: string; mobile?: string }>;
+}
+
 /** Emulator-wide options. */
 export interface EmulatorOptions {
   /** `cgi-bin/token` calls allowed per app and day (default 2000). */
@@ -68,6 +78,8 @@ export interface EmulatorOptions {
 export interface EmulatorConfig {
   apps: EmulatorAppConfig[];
   merchants: EmulatorMerchantConfig[];
+  /** WeCom corps (optional). */
+  corps?: EmulatorCorpConfig[];
   options?: EmulatorOptions;
 }
 
@@ -75,6 +87,7 @@ export interface EmulatorConfig {
 export interface ResolvedEmulatorConfig {
   apps: Array<EmulatorAppConfig & { messageMode: MessageMode; originalId: string }>;
   merchants: Array<EmulatorMerchantConfig & { apiV2Key: string; verifyMode: VerifyMode }>;
+  corps: Array<Required<EmulatorCorpConfig>>;
   options: Required<EmulatorOptions>;
 }
 
@@ -130,7 +143,7 @@ export function resolveConfig(input: unknown): ResolvedEmulatorConfig {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw bad('', 'must be an object { apps: [...], merchants: [...] }');
   }
-  checkKeys(input, new Set(['apps', 'merchants', 'options']), '');
+  checkKeys(input, new Set(['apps', 'merchants', 'corps', 'options']), '');
   const config = input as Partial<EmulatorConfig>;
   const apps = config.apps ?? [];
   const merchants = config.merchants ?? [];
@@ -194,11 +207,33 @@ export function resolveConfig(input: unknown): ResolvedEmulatorConfig {
     }
     return { ...m, apiV2Key: m.apiV2Key ?? alnum(32), verifyMode };
   });
+  const corps = config.corps ?? [];
+  if (!Array.isArray(corps)) throw bad('corps', 'must be an array');
+  const resolvedCorps = corps.map((corp, i) => {
+    const where = `corps[${i}]`;
+    if (typeof corp !== 'object' || corp === null) throw bad(where, 'must be an object');
+    checkKeys(corp, new Set(['corpId', 'agents', 'users']), where);
+    text(corp.corpId, `${where}.corpId`, /^w[wx][0-9A-Za-z]{8,32}$/, 'must look like a corpid (ww…)');
+    if (!Array.isArray(corp.agents) || corp.agents.length === 0)
+      throw bad(`${where}.agents`, 'needs at least one agent');
+    corp.agents.forEach((agent, j) => {
+      checkKeys(agent, new Set(['agentId', 'secret', 'name']), `${where}.agents[${j}]`);
+      if (!Number.isInteger(agent.agentId)) throw bad(`${where}.agents[${j}].agentId`, 'must be an integer');
+      text(agent.secret, `${where}.agents[${j}].secret`);
+    });
+    const users = corp.users ?? [{ userid: 'zhangsan', name: '张三', mobile: '13800000000' }];
+    users.forEach((u, j) => {
+      checkKeys(u, new Set(['userid', 'name', 'mobile']), `${where}.users[${j}]`);
+      text(u.userid, `${where}.users[${j}].userid`);
+    });
+    return { corpId: corp.corpId, agents: corp.agents, users };
+  });
   const options = config.options ?? {};
   checkKeys(options, OPTION_KEYS, 'options');
   return {
     apps: resolvedApps,
     merchants: resolvedMerchants,
+    corps: resolvedCorps,
     options: {
       tokenDailyQuota: options.tokenDailyQuota ?? 2000,
       retryTimeScale: options.retryTimeScale ?? 1000,
@@ -232,6 +267,7 @@ export function defaultConfig(): EmulatorConfig {
         messageMode: 'safe',
       },
     ],
+    corps: [{ corpId: `ww${hex(8)}`, agents: [{ agentId: 1000002, secret: alnum(43), name: 'demo app' }] }],
     merchants: [
       {
         mchid: String(1_900_000_000 + Math.floor(Math.random() * 99_999_999)),

@@ -64,6 +64,7 @@ export function registerControl(router: Router, state: EmulatorState): void {
     json({
       apps: state.config.apps,
       merchants: state.config.merchants,
+      corps: state.config.corps,
       options: state.config.options,
     }),
   );

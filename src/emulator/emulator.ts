@@ -8,6 +8,7 @@ import { registerPush } from './push.js';
 import { type RouteContext, Router } from './router.js';
 import { EmulatorState, type Fault } from './state.js';
 import { registerWeChatApi } from './wechat-api.js';
+import { registerWeCom } from './wecom.js';
 
 /** Thrown by the in-process fetch when a `drop` fault is injected: what a reset connection looks like. */
 export class EmulatorConnectionDropped extends TypeError {
@@ -59,6 +60,7 @@ export function createEmulator(config: EmulatorConfig = defaultConfig()): Emulat
   const router = new Router();
   registerControl(router, state);
   registerWeChatApi(router, state);
+  registerWeCom(router, state);
   registerPush(router, state);
   registerPayV3(router, state);
   registerPayV2(router, state);

@@ -6,6 +6,7 @@ export type {
   EmulatorAppConfig,
   EmulatorAppKind,
   EmulatorConfig,
+  EmulatorCorpConfig,
   EmulatorMerchantConfig,
   EmulatorOptions,
   MessageMode,
