@@ -1,0 +1,83 @@
+/**
+ * Abort-signal helpers for the transport: combining signals (with a fallback for Node < 20.3,
+ * which lacks `AbortSignal.any`), racing a promise against a signal, and an abortable sleep.
+ */
+
+/**
+ * Aborts when any of `signals` aborts, with that signal's reason. Uses `AbortSignal.any` when the
+ * runtime has it (Node ≥ 20.3), else listeners removed by `dispose()`; pass `native: null` to force
+ * the fallback.
+ */
+export function anySignal(
+  signals: AbortSignal[],
+  native: ((signals: AbortSignal[]) => AbortSignal) | null = nativeAny(),
+): { signal: AbortSignal; dispose(): void } {
+  if (native !== null) return { signal: native(signals), dispose() {} };
+  const controller = new AbortController();
+  const listeners: Array<() => void> = [];
+  const dispose = () => {
+    for (const [index, signal] of signals.entries()) {
+      const listener = listeners[index];
+      if (listener) signal.removeEventListener('abort', listener);
+    }
+  };
+  for (const signal of signals) {
+    if (signal.aborted) {
+      controller.abort(signal.reason);
+      dispose();
+      break;
+    }
+    const listener = () => {
+      controller.abort(signal.reason);
+      dispose();
+    };
+    listeners.push(listener);
+    signal.addEventListener('abort', listener, { once: true });
+  }
+  return { signal: controller.signal, dispose };
+}
+
+/** Settles with `promise`, or rejects with the signal's reason as soon as it aborts (for a `fetch` that ignores signals). */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.then(undefined, () => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function nativeAny(): ((signals: AbortSignal[]) => AbortSignal) | null {
+  const any = (AbortSignal as { any?: (signals: AbortSignal[]) => AbortSignal }).any;
+  return typeof any === 'function' ? (signals) => any.call(AbortSignal, signals) : null;
+}
