@@ -4,6 +4,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     'crypto/index': 'src/crypto/index.ts',
+    'redis/index': 'src/redis/index.ts',
     'emulator/index': 'src/emulator/index.ts',
     'cli/index': 'src/cli/index.ts',
   },

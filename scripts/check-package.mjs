@@ -48,6 +48,16 @@ try {
   );
   process.stdout.write(run('node', ['emu.cjs'], scratch));
   process.stdout.write(run('node', ['emu.mjs'], scratch));
+  writeFileSync(
+    join(scratch, 'redis.mjs'),
+    "const m = await import('wechat-kit/redis'); if (typeof m.RedisStore !== 'function') throw new Error('wechat-kit/redis lacks RedisStore'); console.log('import redis ok');",
+  );
+  writeFileSync(
+    join(scratch, 'redis.cjs'),
+    "const m = require('wechat-kit/redis'); if (typeof m.RedisStore !== 'function') throw new Error('wechat-kit/redis lacks RedisStore'); console.log('require redis ok');",
+  );
+  process.stdout.write(run('node', ['redis.mjs'], scratch));
+  process.stdout.write(run('node', ['redis.cjs'], scratch));
   const help = run('node', [join(scratch, 'node_modules', '.bin', 'wechat-kit'), 'help'], scratch);
   if (!help.includes('usage: wechat-kit')) throw new Error('the wechat-kit bin does not print its usage');
   console.log('bin ok');
@@ -65,7 +75,7 @@ try {
   }
   console.log(
     'package check: require and import of',
-    [...entries, 'wechat-kit/emulator'].join(', '),
+    [...entries, 'wechat-kit/emulator', 'wechat-kit/redis'].join(', '),
     'and the wechat-kit bin work from the packed tarball',
   );
 } catch (error) {

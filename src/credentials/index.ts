@@ -1,0 +1,16 @@
+/** Credentials: the token store interface, the in-memory default and the token manager. */
+export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
+export {
+  type FetchedToken,
+  TokenManager,
+  type TokenManagerHooks,
+  type TokenManagerOptions,
+} from './token-manager.js';
+export {
+  type Lease,
+  leaseKeyOf,
+  type StoredToken,
+  type TokenKind,
+  type TokenStore,
+  tokenKey,
+} from './token-store.js';

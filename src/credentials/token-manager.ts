@@ -1,0 +1,349 @@
+import { ConfigError, StoreError, WeChatKitError } from '../core/errors.js';
+import { MemoryStore } from './memory-store.js';
+import { type Lease, leaseKeyOf, type StoredToken, type TokenStore } from './token-store.js';
+
+/** What a token fetch answers: the credential and its lifetime as WeChat gave it. */
+export interface FetchedToken {
+  value: string;
+  /** Seconds until WeChat stops accepting it (`expires_in`, used as given). */
+  expiresIn: number;
+}
+
+/** Events a {@link TokenManager} reports. Hooks never receive a token value or a secret. */
+export interface TokenManagerHooks {
+  /** This instance fetched a new token (it held the refresh lease). */
+  onRefresh?(event: { key: string; expiresIn: number; durationMs: number }): void;
+  /** Another holder has the refresh lease; this instance waits for the value it will store. */
+  onWait?(event: { key: string }): void;
+  /**
+   * The store failed. `fallback: 'local'` means this instance now keeps the token in process
+   * (see {@link TokenManagerOptions.onStoreUnavailable}); `'none'` means the error propagates.
+   */
+  onStoreError?(event: { key: string; error: StoreError; fallback: 'local' | 'none' }): void;
+}
+
+/** Options of {@link TokenManager}. Unknown keys are rejected. */
+export interface TokenManagerOptions {
+  /** Store key naming the token kind and the appid, never the secret: use `tokenKey(kind, appId)`. */
+  key: string;
+  /** Fetches a new token from WeChat (stable_token, cgi-bin/token, ticket/getticket…). */
+  fetchToken: () => Promise<FetchedToken>;
+  /** Where the token is kept (default: a new {@link MemoryStore}, i.e. this process only). */
+  store?: TokenStore;
+  /**
+   * Refresh this many seconds before expiry (default 300). Capped at half the token's lifetime, so
+   * a token shorter-lived than the margin is still served for half its life.
+   */
+  refreshMarginSeconds?: number;
+  /**
+   * How long the refresh lease is held at most, ms (default 10 000). Keep it above the fetch's own
+   * timeout: a holder slower than this may see a second instance fetch as well.
+   */
+  leaseTtlMs?: number;
+  /**
+   * How long an instance without the lease waits for the holder's new token, polling the store
+   * with backoff (default 15 000, above `leaseTtlMs` so a dead holder's lease expires first and a
+   * waiter takes over). Past it, `get()` fails with `StoreError('LEASE_TIMEOUT')`.
+   */
+  waitForPeerMs?: number;
+  /** The clock, ms since the epoch (default `Date.now`). */
+  now?: () => number;
+  hooks?: TokenManagerHooks;
+  /**
+   * What to do when the store answers `STORE_UNAVAILABLE` (default `'fail'`):
+   * - `'fail'`: the `StoreError` propagates to the caller of `get()` / `invalidate()`.
+   * - `'local'`: keep the token in this process (an in-memory store) and report it through
+   *   `hooks.onStoreError` (or `process.emitWarning` without a hook). While it lasts, each instance
+   *   refreshes on its own — with several instances that means several token fetches, and with
+   *   `cgi-bin/token` (not `stable_token`) they may invalidate each other. The shared store is
+   *   tried again after a few seconds.
+   */
+  onStoreUnavailable?: 'fail' | 'local';
+}
+
+const OPTION_NAMES = new Set([
+  'key',
+  'fetchToken',
+  'store',
+  'refreshMarginSeconds',
+  'leaseTtlMs',
+  'waitForPeerMs',
+  'now',
+  'hooks',
+  'onStoreUnavailable',
+]);
+
+/** After the shared store failed under the 'local' policy, go straight to the local store this long. */
+const STORE_RETRY_AFTER_MS = 5000;
+const POLL_FIRST_MS = 20;
+const POLL_MAX_MS = 250;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function asStoreError(error: unknown, key: string): unknown {
+  if (error instanceof WeChatKitError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new StoreError('STORE_UNAVAILABLE', `The token store failed on "${key}": ${reason}`, {
+    cause: error,
+  });
+}
+
+function isUnavailable(error: unknown): error is StoreError {
+  return error instanceof StoreError && error.code === 'STORE_UNAVAILABLE';
+}
+
+function positive(name: string, value: number | undefined, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new ConfigError(
+      'INVALID_CONFIG',
+      `TokenManager: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Keeps one credential (an access_token, a jsapi_ticket…) fresh for every caller.
+ *
+ * - `get()` serves the stored token until `refreshMarginSeconds` before expiry.
+ * - In one process, concurrent callers share one lookup and at most one refresh.
+ * - Across processes sharing a store, one instance takes the refresh lease and fetches; the others
+ *   poll the store until its new token appears (or the lease expires and one of them takes it).
+ * - `invalidate(failed)` drops the stored token only if it is still the one that failed.
+ *
+ * @example
+ * const manager = new TokenManager({
+ *   key: tokenKey('access_token', appId),
+ *   store: new RedisStore(redis),
+ *   fetchToken: async () => ({ value: json.access_token, expiresIn: json.expires_in }),
+ * });
+ * const token = await manager.get();
+ * // on errcode 40001: await manager.invalidate(token); then get() again and retry once.
+ */
+export class TokenManager {
+  readonly #key: string;
+  readonly #leaseKey: string;
+  readonly #store: TokenStore;
+  readonly #fetchToken: () => Promise<FetchedToken>;
+  readonly #marginMs: number;
+  readonly #leaseTtlMs: number;
+  readonly #waitForPeerMs: number;
+  readonly #now: () => number;
+  readonly #hooks: TokenManagerHooks;
+  readonly #policy: 'fail' | 'local';
+  #local: MemoryStore | undefined;
+  #sharedRetryAt = 0;
+  #generation = 0;
+  #pending: { generation: number; promise: Promise<string> } | undefined;
+
+  constructor(options: TokenManagerOptions) {
+    for (const name of Object.keys(options)) {
+      if (!OPTION_NAMES.has(name))
+        throw new ConfigError('INVALID_CONFIG', `TokenManager: unknown option "${name}"`);
+    }
+    if (typeof options.key !== 'string' || options.key === '') {
+      throw new ConfigError(
+        'INVALID_CONFIG',
+        'TokenManager: key must be a non-empty string, e.g. tokenKey(kind, appId)',
+      );
+    }
+    if (typeof options.fetchToken !== 'function') {
+      throw new ConfigError('INVALID_CONFIG', 'TokenManager: fetchToken must be a function');
+    }
+    const policy = options.onStoreUnavailable ?? 'fail';
+    if (policy !== 'fail' && policy !== 'local') {
+      throw new ConfigError('INVALID_CONFIG', `TokenManager: onStoreUnavailable must be 'fail' or 'local'`);
+    }
+    this.#key = options.key;
+    this.#leaseKey = leaseKeyOf(options.key);
+    this.#now = options.now ?? Date.now;
+    this.#store = options.store ?? new MemoryStore({ now: this.#now });
+    this.#fetchToken = options.fetchToken;
+    this.#marginMs = positive('refreshMarginSeconds', options.refreshMarginSeconds, 300, true) * 1000;
+    this.#leaseTtlMs = positive('leaseTtlMs', options.leaseTtlMs, 10_000);
+    this.#waitForPeerMs = positive('waitForPeerMs', options.waitForPeerMs, 15_000);
+    this.#hooks = options.hooks ?? {};
+    this.#policy = policy;
+  }
+
+  /** The store key this manager uses (names the kind and appid, never a secret). */
+  get key(): string {
+    return this.#key;
+  }
+
+  /** A token that is valid for at least the refresh margin, fetching one only when needed. */
+  get(): Promise<string> {
+    const generation = this.#generation;
+    if (this.#pending !== undefined && this.#pending.generation === generation) return this.#pending.promise;
+    const promise: Promise<string> = this.#resolve().finally(() => {
+      if (this.#pending?.promise === promise) this.#pending = undefined;
+    });
+    this.#pending = { generation, promise };
+    return promise;
+  }
+
+  /**
+   * Drops the stored token if it is still `failedValue` (WeChat refused it: 40001, 40014, 42001), so a
+   * token another instance has just stored is kept. Call `get()` afterwards for a fresh one. Resolves
+   * true when a token was dropped.
+   */
+  async invalidate(failedValue: string): Promise<boolean> {
+    // Callers arriving after this point must not join a lookup that may still answer the failed value.
+    this.#generation++;
+    let removed = (await this.#local?.compareAndDelete(this.#key, failedValue)) ?? false;
+    try {
+      removed = (await this.#op(() => this.#store.compareAndDelete(this.#key, failedValue))) || removed;
+    } catch (error) {
+      if (!isUnavailable(error) || this.#policy === 'fail') {
+        if (isUnavailable(error)) this.#report(error, 'none');
+        throw error;
+      }
+      this.#report(error, 'local');
+    }
+    return removed;
+  }
+
+  async #resolve(): Promise<string> {
+    if (this.#policy === 'local' && performance.now() < this.#sharedRetryAt) {
+      return this.#resolveIn(this.#localStore());
+    }
+    try {
+      return await this.#resolveIn(this.#store);
+    } catch (error) {
+      if (!isUnavailable(error)) throw error;
+      if (this.#policy === 'fail') {
+        this.#report(error, 'none');
+        throw error;
+      }
+      this.#fallBack(error);
+      return this.#resolveIn(this.#localStore());
+    }
+  }
+
+  async #resolveIn(store: TokenStore): Promise<string> {
+    const current = await this.#read(store);
+    if (current !== undefined) return current;
+
+    const started = performance.now();
+    let delay = POLL_FIRST_MS;
+    let announced = false;
+    for (;;) {
+      const lease = await this.#op(() => store.acquireLease(this.#leaseKey, this.#leaseTtlMs));
+      if (lease !== undefined) {
+        try {
+          // A peer may have stored a token between our read and our lease.
+          return (await this.#read(store)) ?? (await this.#fetchAndStore(store));
+        } finally {
+          await this.#release(lease);
+        }
+      }
+      if (!announced) {
+        announced = true;
+        this.#call(() => this.#hooks.onWait?.({ key: this.#key }));
+      }
+      if (performance.now() - started + delay > this.#waitForPeerMs) {
+        throw new StoreError(
+          'LEASE_TIMEOUT',
+          `Waited ${this.#waitForPeerMs} ms for another instance to refresh "${this.#key}" without seeing a new token. ` +
+            'Check that the instance holding the lease can reach WeChat, or raise waitForPeerMs above leaseTtlMs.',
+        );
+      }
+      // Jitter keeps waiters that started together from polling in lockstep.
+      await sleep(delay / 2 + Math.random() * (delay / 2));
+      delay = Math.min(delay * 2, POLL_MAX_MS);
+      const appeared = await this.#read(store);
+      if (appeared !== undefined) return appeared;
+    }
+  }
+
+  /** The stored value if it is still fresh (before its refresh time), else undefined. */
+  async #read(store: TokenStore): Promise<string | undefined> {
+    const token = await this.#op(() => store.get(this.#key));
+    if (token === undefined) return undefined;
+    const now = this.#now();
+    return now < token.refreshAt && now < token.expiresAt ? token.value : undefined;
+  }
+
+  async #fetchAndStore(store: TokenStore): Promise<string> {
+    const started = performance.now();
+    const fetched = await this.#fetchToken();
+    if (
+      typeof fetched !== 'object' ||
+      fetched === null ||
+      typeof fetched.value !== 'string' ||
+      fetched.value === '' ||
+      !Number.isFinite(fetched.expiresIn) ||
+      fetched.expiresIn <= 0
+    ) {
+      throw new ConfigError(
+        'INVALID_ARGUMENT',
+        `fetchToken for "${this.#key}" must resolve to { value: non-empty string, expiresIn: seconds > 0 }`,
+      );
+    }
+    const now = this.#now();
+    const lifetimeMs = fetched.expiresIn * 1000;
+    const marginMs = Math.min(this.#marginMs, lifetimeMs / 2);
+    const ttlMs = Math.floor(lifetimeMs - marginMs);
+    const token: StoredToken = { value: fetched.value, expiresAt: now + lifetimeMs, refreshAt: now + ttlMs };
+    if (ttlMs > 0) {
+      try {
+        await this.#op(() => store.set(this.#key, token, ttlMs));
+      } catch (error) {
+        // The token is good: under the 'local' policy keep it here rather than fetch another one.
+        if (!isUnavailable(error) || this.#policy === 'fail' || store !== this.#store) throw error;
+        this.#fallBack(error);
+        await this.#localStore().set(this.#key, token, ttlMs);
+      }
+    }
+    const durationMs = performance.now() - started;
+    this.#call(() => this.#hooks.onRefresh?.({ key: this.#key, expiresIn: fetched.expiresIn, durationMs }));
+    return fetched.value;
+  }
+
+  async #release(lease: Lease): Promise<void> {
+    try {
+      await this.#op(() => lease.release());
+    } catch (error) {
+      // The token is already stored; an unreleased lease only expires by its TTL.
+      if (isUnavailable(error)) this.#report(error, this.#policy === 'local' ? 'local' : 'none');
+    }
+  }
+
+  async #op<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw asStoreError(error, this.#key);
+    }
+  }
+
+  #localStore(): MemoryStore {
+    this.#local ??= new MemoryStore({ now: this.#now });
+    return this.#local;
+  }
+
+  #fallBack(error: StoreError): void {
+    this.#sharedRetryAt = performance.now() + STORE_RETRY_AFTER_MS;
+    this.#report(error, 'local');
+  }
+
+  #report(error: StoreError, fallback: 'local' | 'none'): void {
+    if (this.#hooks.onStoreError !== undefined) {
+      this.#call(() => this.#hooks.onStoreError?.({ key: this.#key, error, fallback }));
+    } else if (fallback === 'local') {
+      process.emitWarning(
+        `wechat-kit: token store unavailable for "${this.#key}", keeping the token in this process; ` +
+          `each instance now refreshes on its own (${error.message})`,
+        { code: 'WECHAT_KIT_STORE_FALLBACK' },
+      );
+    }
+  }
+
+  // A throwing hook must not break token handling.
+  #call(run: () => void): void {
+    try {
+      run();
+    } catch {}
+  }
+}

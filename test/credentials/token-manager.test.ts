@@ -1,0 +1,327 @@
+import { describe, expect, it, vi } from 'vitest';
+import { ConfigError, StoreError } from '../../src/core/errors.js';
+import { MemoryStore } from '../../src/credentials/memory-store.js';
+import { type FetchedToken, TokenManager } from '../../src/credentials/token-manager.js';
+import { leaseKeyOf, type TokenStore, tokenKey } from '../../src/credentials/token-store.js';
+
+const KEY = tokenKey('access_token', 'wx1234567890abcdef');
+const SECRET = 'e3b0c44298fc1c149afbf4c8996fb924';
+
+function clock(start = 1_700_000_000_000) {
+  let t = start;
+  return { now: () => t, advance: (ms: number) => (t += ms) };
+}
+
+/** A fetcher that answers tok-1, tok-2, … after a tick, counting its calls. */
+function counter(expiresIn = 7200, delayMs = 5) {
+  let calls = 0;
+  const fetchToken = vi.fn(async (): Promise<FetchedToken> => {
+    calls++;
+    const n = calls;
+    await new Promise((r) => setTimeout(r, delayMs));
+    return { value: `tok-${n}`, expiresIn };
+  });
+  return { fetchToken, calls: () => calls };
+}
+
+/** A store whose every operation fails like an unreachable backend. */
+const brokenStore: TokenStore = {
+  get: () => Promise.reject(new StoreError('STORE_UNAVAILABLE', 'Redis GET failed: connect ECONNREFUSED')),
+  set: () => Promise.reject(new StoreError('STORE_UNAVAILABLE', 'Redis SET failed')),
+  compareAndDelete: () => Promise.reject(new StoreError('STORE_UNAVAILABLE', 'Redis EVAL failed')),
+  acquireLease: () => Promise.reject(new StoreError('STORE_UNAVAILABLE', 'Redis SET NX failed')),
+};
+
+describe('TokenManager', () => {
+  it('200 concurrent get() on a cold cache call fetchToken once', async () => {
+    const f = counter();
+    const manager = new TokenManager({ key: KEY, fetchToken: f.fetchToken });
+    const tokens = await Promise.all(Array.from({ length: 200 }, () => manager.get()));
+    expect(f.calls()).toBe(1);
+    expect(new Set(tokens)).toEqual(new Set(['tok-1']));
+    expect(await manager.get()).toBe('tok-1');
+    expect(f.calls()).toBe(1);
+  });
+
+  it('refreshes refreshMarginSeconds before expiry, not before', async () => {
+    const c = clock();
+    const f = counter(7200);
+    const manager = new TokenManager({
+      key: KEY,
+      fetchToken: f.fetchToken,
+      now: c.now,
+      refreshMarginSeconds: 300,
+    });
+    expect(await manager.get()).toBe('tok-1');
+    c.advance((7200 - 300) * 1000 - 1);
+    expect(await manager.get()).toBe('tok-1');
+    c.advance(1);
+    expect(await manager.get()).toBe('tok-2');
+    expect(f.calls()).toBe(2);
+  });
+
+  it('uses expiresIn as given and caps the margin at half a short lifetime (no refresh on every call)', async () => {
+    const c = clock();
+    const f = counter(200); // shorter than the 300 s margin
+    const store = new MemoryStore({ now: c.now });
+    const set = vi.spyOn(store, 'set');
+    const manager = new TokenManager({ key: KEY, fetchToken: f.fetchToken, now: c.now, store });
+    expect(await manager.get()).toBe('tok-1');
+    expect(set).toHaveBeenCalledWith(KEY, expect.objectContaining({ value: 'tok-1' }), 100_000);
+    c.advance(99_999);
+    expect(await manager.get()).toBe('tok-1');
+    c.advance(1);
+    expect(await manager.get()).toBe('tok-2');
+  });
+
+  it('invalidate drops the failed token, and the next get() fetches a new one', async () => {
+    const f = counter();
+    const manager = new TokenManager({ key: KEY, fetchToken: f.fetchToken });
+    const failed = await manager.get();
+    expect(await manager.invalidate(failed)).toBe(true);
+    expect(await manager.get()).toBe('tok-2');
+    expect(f.calls()).toBe(2);
+  });
+
+  it('invalidate of an old token keeps the fresh one another instance stored (compare-and-delete)', async () => {
+    const store = new MemoryStore();
+    const a = counter();
+    const b = counter();
+    const instanceA = new TokenManager({ key: KEY, store, fetchToken: a.fetchToken });
+    const instanceB = new TokenManager({
+      key: KEY,
+      store,
+      fetchToken: async () => ({ value: 'fresh', expiresIn: 7200 }),
+    });
+    const old = await instanceA.get();
+    await instanceB.invalidate(old);
+    expect(await instanceB.get()).toBe('fresh');
+    // A sees its old token fail and invalidates it late: the fresh one must survive.
+    expect(await instanceA.invalidate(old)).toBe(false);
+    expect(await instanceA.get()).toBe('fresh');
+    expect(a.calls()).toBe(1);
+    expect(b.calls()).toBe(0);
+  });
+
+  it('a get() after invalidate does not join a lookup that started before it', async () => {
+    const store = new MemoryStore();
+    const f = counter();
+    const manager = new TokenManager({ key: KEY, store, fetchToken: f.fetchToken });
+    await manager.get();
+    const before = manager.get(); // in flight, will read tok-1
+    await manager.invalidate('tok-1');
+    const after = manager.get();
+    expect(await before).toBe('tok-1');
+    expect(await after).toBe('tok-2');
+  });
+
+  it('instances sharing a store: one takes the lease and fetches, the others wait for its token', async () => {
+    const store = new MemoryStore();
+    const f = counter(7200, 60);
+    const waits: string[] = [];
+    const instances = Array.from(
+      { length: 4 },
+      () =>
+        new TokenManager({
+          key: KEY,
+          store,
+          fetchToken: f.fetchToken,
+          hooks: { onWait: (e) => waits.push(e.key) },
+        }),
+    );
+    const tokens = await Promise.all(instances.flatMap((m) => Array.from({ length: 50 }, () => m.get())));
+    expect(f.calls()).toBe(1);
+    expect(new Set(tokens)).toEqual(new Set(['tok-1']));
+    expect(waits).toEqual([KEY, KEY, KEY]);
+  });
+
+  it('a waiter takes over when the holder never writes and its lease expires', async () => {
+    const store = new MemoryStore();
+    const dead = await store.acquireLease(leaseKeyOf(KEY), 80); // a holder that died
+    expect(dead).toBeDefined();
+    const f = counter();
+    const manager = new TokenManager({ key: KEY, store, fetchToken: f.fetchToken, waitForPeerMs: 2000 });
+    expect(await manager.get()).toBe('tok-1');
+    expect(f.calls()).toBe(1);
+  });
+
+  it('fails with LEASE_TIMEOUT when the holder neither writes nor lets go within waitForPeerMs', async () => {
+    const store = new MemoryStore();
+    await store.acquireLease(leaseKeyOf(KEY), 60_000);
+    const f = counter();
+    const manager = new TokenManager({ key: KEY, store, fetchToken: f.fetchToken, waitForPeerMs: 150 });
+    await expect(manager.get()).rejects.toMatchObject({ name: 'StoreError', code: 'LEASE_TIMEOUT' });
+    expect(f.calls()).toBe(0);
+  });
+
+  it('releases the lease when fetchToken fails, and the next get() tries again', async () => {
+    const store = new MemoryStore();
+    let calls = 0;
+    const manager = new TokenManager({
+      key: KEY,
+      store,
+      fetchToken: async () => {
+        calls++;
+        if (calls === 1) throw new Error('WeChat said no');
+        return { value: 'ok', expiresIn: 7200 };
+      },
+    });
+    await expect(manager.get()).rejects.toThrow('WeChat said no');
+    expect(await manager.get()).toBe('ok');
+    expect(await store.acquireLease(leaseKeyOf(KEY), 10)).toBeDefined();
+  });
+
+  it('refuses a fetchToken answer without a value or with a non-positive expiresIn', async () => {
+    const bad = new TokenManager({ key: KEY, fetchToken: async () => ({ value: '', expiresIn: 7200 }) });
+    await expect(bad.get()).rejects.toBeInstanceOf(ConfigError);
+    const negative = new TokenManager({ key: KEY, fetchToken: async () => ({ value: 'x', expiresIn: -1 }) });
+    await expect(negative.get()).rejects.toBeInstanceOf(ConfigError);
+  });
+
+  it('reports refreshes through hooks without the token value', async () => {
+    const events: unknown[] = [];
+    const manager = new TokenManager({
+      key: KEY,
+      fetchToken: async () => ({ value: 'VALUE-NEVER-LOGGED', expiresIn: 7200 }),
+      hooks: { onRefresh: (e) => events.push(e) },
+    });
+    await manager.get();
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ key: KEY, expiresIn: 7200 });
+    expect(JSON.stringify(events)).not.toContain('VALUE-NEVER-LOGGED');
+  });
+
+  it('keys name the appid and kind; the secret given to fetchToken never reaches the store', async () => {
+    const store = new MemoryStore();
+    const seen: string[] = [];
+    const spy: TokenStore = {
+      get: (k) => {
+        seen.push(k);
+        return store.get(k);
+      },
+      set: (k, t, ttl) => {
+        seen.push(k);
+        return store.set(k, t, ttl);
+      },
+      compareAndDelete: (k, v) => {
+        seen.push(k);
+        return store.compareAndDelete(k, v);
+      },
+      acquireLease: (k, ttl) => {
+        seen.push(k);
+        return store.acquireLease(k, ttl);
+      },
+    };
+    const manager = new TokenManager({
+      key: tokenKey('access_token', 'wx1234567890abcdef'),
+      store: spy,
+      fetchToken: async () => ({ value: `token-from-${SECRET.length}`, expiresIn: 7200 }),
+    });
+    await manager.invalidate(await manager.get());
+    expect(new Set(seen)).toEqual(new Set([KEY, `${KEY}:lease`]));
+    for (const k of seen) expect(k).not.toContain(SECRET);
+  });
+
+  describe('store unavailable', () => {
+    it("'fail' (default): the StoreError propagates, typed, and nothing is fetched", async () => {
+      const f = counter();
+      const errors: string[] = [];
+      const manager = new TokenManager({
+        key: KEY,
+        store: brokenStore,
+        fetchToken: f.fetchToken,
+        hooks: { onStoreError: (e) => errors.push(`${e.fallback}:${e.error.code}`) },
+      });
+      await expect(manager.get()).rejects.toMatchObject({ name: 'StoreError', code: 'STORE_UNAVAILABLE' });
+      await expect(manager.invalidate('x')).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+      expect(f.calls()).toBe(0);
+      expect(errors).toEqual(['none:STORE_UNAVAILABLE', 'none:STORE_UNAVAILABLE']);
+    });
+
+    it('wraps a foreign store error into STORE_UNAVAILABLE', async () => {
+      const manager = new TokenManager({
+        key: KEY,
+        store: { ...brokenStore, get: () => Promise.reject(new Error('socket hang up')) },
+        fetchToken: counter().fetchToken,
+      });
+      await expect(manager.get()).rejects.toMatchObject({ name: 'StoreError', code: 'STORE_UNAVAILABLE' });
+    });
+
+    it("'local': falls back to this process with a warning, still single-flight", async () => {
+      const f = counter();
+      const warnings: Array<{ key: string; code: string; fallback: string }> = [];
+      const manager = new TokenManager({
+        key: KEY,
+        store: brokenStore,
+        fetchToken: f.fetchToken,
+        onStoreUnavailable: 'local',
+        hooks: {
+          onStoreError: (e) => warnings.push({ key: e.key, code: e.error.code, fallback: e.fallback }),
+        },
+      });
+      const tokens = await Promise.all(Array.from({ length: 200 }, () => manager.get()));
+      expect(new Set(tokens)).toEqual(new Set(['tok-1']));
+      expect(f.calls()).toBe(1);
+      expect(warnings[0]).toEqual({ key: KEY, code: 'STORE_UNAVAILABLE', fallback: 'local' });
+      expect(await manager.invalidate('tok-1')).toBe(true);
+      expect(await manager.get()).toBe('tok-2');
+    });
+
+    it("'local' without a hook emits a process warning instead of staying silent", async () => {
+      const onWarning = vi.fn();
+      process.on('warning', onWarning);
+      try {
+        const manager = new TokenManager({
+          key: KEY,
+          store: brokenStore,
+          fetchToken: counter().fetchToken,
+          onStoreUnavailable: 'local',
+        });
+        expect(await manager.get()).toBe('tok-1');
+        await new Promise((r) => setImmediate(r));
+        expect(onWarning).toHaveBeenCalledWith(
+          expect.objectContaining({ code: 'WECHAT_KIT_STORE_FALLBACK' }),
+        );
+      } finally {
+        process.off('warning', onWarning);
+      }
+    });
+
+    it("'local' keeps a token fetched before the shared store failed on SET, instead of fetching again", async () => {
+      const store = new MemoryStore();
+      const f = counter();
+      const warnings: string[] = [];
+      const manager = new TokenManager({
+        key: KEY,
+        store: {
+          get: (k) => store.get(k),
+          set: brokenStore.set,
+          compareAndDelete: (k, v) => store.compareAndDelete(k, v),
+          acquireLease: (k, t) => store.acquireLease(k, t),
+        },
+        fetchToken: f.fetchToken,
+        onStoreUnavailable: 'local',
+        hooks: { onStoreError: (e) => warnings.push(e.fallback) },
+      });
+      expect(await manager.get()).toBe('tok-1');
+      expect(await manager.get()).toBe('tok-1');
+      expect(f.calls()).toBe(1);
+      expect(warnings).toEqual(['local']);
+    });
+  });
+
+  describe('configuration', () => {
+    it('rejects unknown options, a missing key or fetchToken and bad numbers', () => {
+      const fetchToken = async () => ({ value: 'x', expiresIn: 1 });
+      const make = (o: object) => () => new TokenManager(o as never);
+      expect(make({ key: KEY, fetchToken, secret: SECRET })).toThrow(/unknown option "secret"/);
+      expect(make({ key: '', fetchToken })).toThrow(ConfigError);
+      expect(make({ key: KEY })).toThrow(ConfigError);
+      expect(make({ key: KEY, fetchToken, refreshMarginSeconds: -1 })).toThrow(ConfigError);
+      expect(make({ key: KEY, fetchToken, leaseTtlMs: 0 })).toThrow(ConfigError);
+      expect(make({ key: KEY, fetchToken, waitForPeerMs: Number.NaN })).toThrow(ConfigError);
+      expect(make({ key: KEY, fetchToken, onStoreUnavailable: 'ignore' })).toThrow(ConfigError);
+      expect(make({ key: KEY, fetchToken, refreshMarginSeconds: 0 })).not.toThrow();
+    });
+  });
+});
