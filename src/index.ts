@@ -3,5 +3,14 @@
  * clients, callbacks and the emulator join it (and get their own subpaths) as they land.
  */
 
+export type { ApiRequestOptions, RequestOptions } from './core/api-client.js';
+export { ApiClient } from './core/api-client.js';
+export type { CommonClientOptions } from './core/client-options.js';
+export { redactText, redactUrl, redactValue } from './core/redact.js';
+export * from './core/transport.js';
+export { joinUrl } from './core/url.js';
 export * from './credentials/index.js';
 export * from './crypto/index.js';
+export * from './mini-program/index.js';
+export * from './official-account/index.js';
+export * from './work/index.js';

@@ -1,0 +1,93 @@
+import type { TokenManager } from '../credentials/token-manager.js';
+import { ConfigError, WeChatApiError } from './errors.js';
+import type { HttpMethod, Transport } from './transport.js';
+import { joinUrl } from './url.js';
+
+/** Per-call options of a WeChat API request: the last argument of every resource method. */
+export interface RequestOptions {
+  /** Overrides the client's timeout for this call, ms. */
+  timeoutMs?: number;
+  /** Aborts the call. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link ApiClient.request}, the typed escape hatch for APIs without a method yet. */
+export interface ApiRequestOptions extends RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  /** A JSON body (objects), or a `FormData`/`Uint8Array`/string sent as is. */
+  body?: unknown;
+  /** `bytes` for binary answers (media, QR images); JSON errcode answers still throw. */
+  responseType?: 'json' | 'text' | 'bytes';
+  /** Add `access_token` to the query (default true). */
+  auth?: boolean;
+  /** Whether sending twice is harmless (default: GET only). */
+  idempotent?: boolean;
+}
+
+/**
+ * One small client over one host: joins paths to `baseUrl`, adds the access_token, and on a token
+ * error (40001, 40014, 42001) invalidates the token — only if the store still holds the one that
+ * failed — fetches a fresh one and retries the call once. Never a loop.
+ */
+export class ApiClient {
+  readonly baseUrl: string;
+  readonly transport: Transport;
+  readonly #accessToken: TokenManager | undefined;
+
+  constructor(options: { baseUrl: string; transport: Transport; accessToken?: TokenManager }) {
+    this.baseUrl = options.baseUrl;
+    this.transport = options.transport;
+    this.#accessToken = options.accessToken;
+  }
+
+  /** The current access_token (fetched or refreshed as needed). */
+  getAccessToken(): Promise<string> {
+    if (!this.#accessToken) throw new ConfigError('INVALID_CONFIG', 'this client has no access_token');
+    return this.#accessToken.get();
+  }
+
+  /**
+   * Calls a WeChat API: `request('GET', '/cgi-bin/user/info', { query: { openid } })`.
+   *
+   * @example
+   * const res = await oa.request<{ total: number }>('GET', '/cgi-bin/user/get', { query: { next_openid: '' } });
+   */
+  async request<T = unknown>(method: HttpMethod, path: string, options: ApiRequestOptions = {}): Promise<T> {
+    const auth = options.auth ?? true;
+    if (!auth) return this.#send<T>(method, path, options, undefined);
+    const manager = this.#accessToken;
+    if (!manager)
+      throw new ConfigError('INVALID_CONFIG', `${path} needs an access_token, and this client has none`);
+    const token = await manager.get();
+    try {
+      return await this.#send<T>(method, path, options, token);
+    } catch (error) {
+      if (!(error instanceof WeChatApiError) || error.code !== 'TOKEN_INVALID') throw error;
+      // The token was revoked or replaced elsewhere: drop it only if it is still the stored one,
+      // take the fresh one, and try once more.
+      await manager.invalidate(token);
+      const fresh = await manager.get();
+      return this.#send<T>(method, path, options, fresh);
+    }
+  }
+
+  async #send<T>(
+    method: HttpMethod,
+    path: string,
+    options: ApiRequestOptions,
+    token: string | undefined,
+  ): Promise<T> {
+    const query = token === undefined ? options.query : { ...options.query, access_token: token };
+    const response = await this.transport.request<T>({
+      method,
+      url: joinUrl(this.baseUrl, path),
+      ...(query === undefined ? {} : { query }),
+      ...(options.body === undefined ? {} : { body: options.body }),
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.responseType === undefined ? {} : { responseType: options.responseType }),
+      ...(options.idempotent === undefined ? {} : { idempotent: options.idempotent }),
+    });
+    return response.data;
+  }
+}

@@ -1,0 +1,2 @@
+export * from './oauth-state.js';
+export * from './official-account.js';

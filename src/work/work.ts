@@ -1,0 +1,131 @@
+import { ApiClient, type ApiRequestOptions, type RequestOptions } from '../core/api-client.js';
+import { tokenManagerFrom, transportFrom } from '../core/build-client.js';
+import { type CommonClientOptions, checkOptions } from '../core/client-options.js';
+import { ConfigError } from '../core/errors.js';
+import type { HttpMethod } from '../core/transport.js';
+import type { TokenManager } from '../credentials/token-manager.js';
+import { tokenKey } from '../credentials/token-store.js';
+
+/** Options of {@link Work}. Unknown keys are rejected. */
+export interface WorkOptions extends CommonClientOptions {
+  /** The corpid (`ww…`). */
+  corpId: string;
+  /** The secret of the app (agent) — each agent has its own secret and its own token. */
+  corpSecret: string;
+  /** The app's AgentId: names the token in the store (never the secret) and fills `agentid` in messages. */
+  agentId: number;
+}
+
+/** `POST /cgi-bin/message/send` body (the `agentid` is filled in); wire names kept. */
+export interface WorkMessage {
+  touser?: string;
+  toparty?: string;
+  totag?: string;
+  msgtype:
+    | 'text'
+    | 'image'
+    | 'voice'
+    | 'video'
+    | 'file'
+    | 'textcard'
+    | 'news'
+    | 'mpnews'
+    | 'markdown'
+    | 'miniprogram_notice'
+    | 'template_card';
+  safe?: 0 | 1;
+  enable_duplicate_check?: 0 | 1;
+  duplicate_check_interval?: number;
+  [content: string]: unknown;
+}
+
+/** `cgi-bin/message/send` answer. */
+export interface WorkMessageResult {
+  errcode: number;
+  errmsg: string;
+  invaliduser?: string;
+  invalidparty?: string;
+  invalidtag?: string;
+  unlicenseduser?: string;
+  msgid: string;
+  response_code?: string;
+}
+
+/** `cgi-bin/user/get` (partial; wire names kept). */
+export interface WorkUser {
+  userid: string;
+  name: string;
+  department: number[];
+  status?: number;
+  mobile?: string;
+  email?: string;
+  [field: string]: unknown;
+}
+
+/**
+ * The WeCom (企业微信) client for one self-built app (agent).
+ *
+ * @example
+ * const work = new Work({ corpId, corpSecret, agentId: 1000002 });
+ * await work.messages.send({ touser: 'zhangsan', msgtype: 'text', text: { content: '你好' } });
+ */
+export class Work {
+  readonly corpId: string;
+  readonly agentId: number;
+  readonly client: ApiClient;
+  readonly #accessToken: TokenManager;
+
+  constructor(options: WorkOptions) {
+    checkOptions('Work', options, ['corpId', 'corpSecret', 'agentId'], ['corpId', 'corpSecret']);
+    if (!Number.isInteger(options.agentId)) {
+      throw new ConfigError('INVALID_CONFIG', 'Work: agentId must be the app’s AgentId (an integer)');
+    }
+    this.corpId = options.corpId;
+    this.agentId = options.agentId;
+    const transport = transportFrom(options);
+    const baseUrl = options.baseUrl ?? 'https://qyapi.weixin.qq.com';
+    const bare = new ApiClient({ baseUrl, transport });
+    this.#accessToken = tokenManagerFrom(
+      options,
+      options.store,
+      tokenKey('work_access_token', options.corpId, String(options.agentId)),
+      async () => {
+        const answer = await bare.request<{ access_token: string; expires_in: number }>(
+          'GET',
+          '/cgi-bin/gettoken',
+          {
+            auth: false,
+            query: { corpid: options.corpId, corpsecret: options.corpSecret },
+          },
+        );
+        return { value: answer.access_token, expiresIn: answer.expires_in };
+      },
+    );
+    this.client = new ApiClient({ baseUrl, transport, accessToken: this.#accessToken });
+  }
+
+  /** The app's current access_token. */
+  getAccessToken(): Promise<string> {
+    return this.#accessToken.get();
+  }
+
+  /** The typed escape hatch for any API without a method here. */
+  request<T = unknown>(method: HttpMethod, path: string, options?: ApiRequestOptions): Promise<T> {
+    return this.client.request<T>(method, path, options);
+  }
+
+  readonly messages = {
+    /** `POST /cgi-bin/message/send` as this app. Not retried after a network error (it could send twice). */
+    send: (message: WorkMessage, options?: RequestOptions) =>
+      this.client.request<WorkMessageResult>('POST', '/cgi-bin/message/send', {
+        ...options,
+        body: { ...message, agentid: this.agentId },
+      }),
+  };
+
+  readonly users = {
+    /** `GET /cgi-bin/user/get`. */
+    get: (userid: string, options?: RequestOptions) =>
+      this.client.request<WorkUser>('GET', '/cgi-bin/user/get', { ...options, query: { userid } }),
+  };
+}
