@@ -24,6 +24,7 @@ import {
 } from '../src/crypto/index.js';
 import { PAY_NOTIFY } from '../test/xml/fixtures.js';
 import { compare, printTable, type ScenarioResult } from './harness.js';
+import { tokenScenario } from './tokens.js';
 
 const json = process.argv.includes('--json');
 const results: ScenarioResult[] = [];
@@ -247,9 +248,18 @@ const assertSame = (name: string, a: unknown, b: unknown) => {
   notes['xml.parse'] = 'fast-xml-parser XMLParser (values as strings)';
 }
 
+const tokens = await tokenScenario();
+
 if (json) {
-  console.log(JSON.stringify({ scenarios: results }));
+  console.log(JSON.stringify({ scenarios: results, ...(tokens ? { tokens: [tokens] } : {}) }));
 } else {
   console.log(`wechat-kit bench — node ${process.version}, ${process.platform}/${process.arch}\n`);
   printTable(results, notes);
+  if (tokens) {
+    console.log(
+      `\n${tokens.name}: ${tokens.processes} processes x ${tokens.callsPerProcess} concurrent calls on a cold cache\n` +
+        `  wechat-kit (RedisStore)  token requests: ${tokens.tokenRequests}  calls/s: ${tokens.callsPerSec}\n` +
+        `  naive client             token requests: ${tokens.naiveTokenRequests}  calls/s: ${tokens.naiveCallsPerSec}`,
+    );
+  }
 }
