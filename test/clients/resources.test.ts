@@ -1,0 +1,158 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WeChatApiError } from '../../src/core/errors.js';
+import { jsSdkSignature } from '../../src/crypto/index.js';
+import { type RunningEmulator, startEmulator } from '../../src/emulator/index.js';
+import { MiniProgram } from '../../src/mini-program/index.js';
+import { OfficialAccount } from '../../src/official-account/index.js';
+import { Work } from '../../src/work/index.js';
+
+const OA = { appId: 'wx0a0b0c0d0e0f1011', secret: 'oa-secret-0001', kind: 'official-account' as const };
+const MP = { appId: 'wx1a1b1c1d1e1f2021', secret: 'mp-secret-0001', kind: 'mini-program' as const };
+const CORP = { corpId: 'ww2a2b2c2d2e2f3031', agents: [{ agentId: 1000002, secret: 'agent-secret-0001' }] };
+
+let emulator: RunningEmulator;
+let oa: OfficialAccount;
+let mp: MiniProgram;
+let work: Work;
+const control = async <T = Record<string, unknown>>(path: string, body: unknown) =>
+  (await (await fetch(`${emulator.url}${path}`, { method: 'POST', body: JSON.stringify(body) })).json()) as T;
+const sent = async () =>
+  (
+    (await (await fetch(`${emulator.url}/_emulator/messages`)).json()) as {
+      messages: Array<{ kind: string; body: Record<string, unknown> }>;
+    }
+  ).messages;
+
+beforeAll(async () => {
+  emulator = await startEmulator({ config: { apps: [OA, MP], merchants: [], corps: [CORP] } });
+  oa = new OfficialAccount({ appId: OA.appId, secret: OA.secret, baseUrl: emulator.url });
+  mp = new MiniProgram({ appId: MP.appId, secret: MP.secret, baseUrl: emulator.url });
+  work = new Work({
+    corpId: CORP.corpId,
+    corpSecret: 'agent-secret-0001',
+    agentId: 1000002,
+    baseUrl: emulator.url,
+  });
+});
+afterAll(() => emulator.close());
+
+describe('OfficialAccount', () => {
+  it('reads user info and the follower list', async () => {
+    const { openId } = await control<{ openId: string }>('/_emulator/users', { appId: OA.appId });
+    expect(await oa.users.info(openId)).toMatchObject({ subscribe: 1, openid: openId });
+    const list = await oa.users.list();
+    expect(list.data?.openid).toContain(openId);
+    await expect(oa.users.info('oNotAFollower00000000000000')).rejects.toMatchObject({ errcode: 40003 });
+  });
+
+  it('creates, reads and deletes the menu with the documented body', async () => {
+    await oa.menus.create([
+      { type: 'click', name: '今日歌曲', key: 'V1001_TODAY_MUSIC' },
+      { name: '菜单', sub_button: [{ type: 'view', name: '搜索', url: 'https://www.soso.com/' }] },
+    ]);
+    const menu = await oa.menus.get();
+    expect(menu.menu.button[0]).toMatchObject({ type: 'click', name: '今日歌曲', key: 'V1001_TODAY_MUSIC' });
+    await oa.menus.delete();
+    await expect(oa.menus.get()).rejects.toMatchObject({ errcode: 46003 });
+  });
+
+  it('sends template and customer-service messages as the docs shape them', async () => {
+    const { openId } = await control<{ openId: string }>('/_emulator/users', { appId: OA.appId });
+    const answer = await oa.templates.send({
+      touser: openId,
+      template_id: 'tmpl-1',
+      data: { thing1: { value: '已发货' } },
+    });
+    expect(answer.msgid).toEqual(expect.any(Number));
+    await oa.customService.send({ touser: openId, msgtype: 'text', text: { content: '你好' } });
+    const kinds = (await sent()).map((m) => m.kind);
+    expect(kinds).toEqual(expect.arrayContaining(['template', 'custom']));
+  });
+
+  it('builds wx.config with the shared jsapi_ticket, fetched once', async () => {
+    const url = 'https://example.com/page?x=1#frag';
+    const [a, b] = await Promise.all([oa.jssdk.config(url), oa.jssdk.config(url)]);
+    const ticket = await oa.getJsapiTicket();
+    expect(a.signature).toBe(
+      jsSdkSignature({ jsapiTicket: ticket, nonceStr: a.nonceStr, timestamp: a.timestamp, url }),
+    );
+    expect(b.appId).toBe(OA.appId);
+  });
+
+  it('exposes a typed request() escape hatch', async () => {
+    const answer = await oa.request<{ ticket: string }>('GET', '/cgi-bin/ticket/getticket', {
+      query: { type: 'wx_card' },
+    });
+    expect(answer.ticket).toEqual(expect.any(String));
+  });
+
+  it('rejects unknown options and a missing secret when built', () => {
+    expect(() => new OfficialAccount({ appId: OA.appId, secret: '', baseUrl: emulator.url })).toThrow(
+      /secret is required/,
+    );
+    expect(() => new OfficialAccount({ appId: OA.appId, secret: 's', colour: 'red' } as never)).toThrow(
+      /unknown option "colour"/,
+    );
+  });
+});
+
+describe('MiniProgram', () => {
+  it('logs a user in: code → openid + session_key, code single-use, session key checked', async () => {
+    const { code } = await control<{ code: string }>('/_emulator/mini-program/login', { appId: MP.appId });
+    const session = await mp.code2Session(code);
+    expect(session.openid).toMatch(/^o/);
+    expect(Buffer.from(session.session_key, 'base64')).toHaveLength(16);
+    const reused = await mp.code2Session(code).catch((e: unknown) => e);
+    expect(reused).toBeInstanceOf(WeChatApiError);
+    expect((reused as WeChatApiError).code).toBe('INVALID_CODE');
+    expect(await mp.checkSessionKey(session.openid, session.session_key)).toBe(true);
+    expect(await mp.checkSessionKey(session.openid, Buffer.alloc(16).toString('base64'))).toBe(false);
+  });
+
+  it('gets a phone number by code', async () => {
+    const { code } = await control<{ code: string }>('/_emulator/mini-program/phone-code', {
+      appId: MP.appId,
+      phoneNumber: '13912345678',
+    });
+    expect(await mp.getPhoneNumber(code)).toMatchObject({
+      purePhoneNumber: '13912345678',
+      watermark: { appid: MP.appId },
+    });
+  });
+
+  it('sends a subscribe message and checks content', async () => {
+    const { code } = await control<{ code: string }>('/_emulator/mini-program/login', { appId: MP.appId });
+    const { openid } = await mp.code2Session(code);
+    await mp.subscribeMessage.send({
+      touser: openid,
+      template_id: 'sub-1',
+      data: { thing1: { value: 'x' } },
+    });
+    expect((await sent()).some((m) => m.kind === 'subscribe' && m.body.touser === openid)).toBe(true);
+    expect((await mp.security.msgSecCheck({ content: '你好', openid, scene: 2 })).result.suggest).toBe(
+      'pass',
+    );
+    expect((await mp.security.msgSecCheck({ content: '违规内容', openid, scene: 2 })).result.suggest).toBe(
+      'risky',
+    );
+  });
+});
+
+describe('Work', () => {
+  it('sends an app message as its agent and reads a member', async () => {
+    const result = await work.messages.send({
+      touser: 'zhangsan',
+      msgtype: 'text',
+      text: { content: '你好' },
+    });
+    expect(result).toMatchObject({ errcode: 0, invaliduser: '' });
+    expect(await work.users.get('zhangsan')).toMatchObject({ userid: 'zhangsan' });
+    await expect(work.users.get('ghost')).rejects.toMatchObject({ errcode: 60111 });
+  });
+
+  it('recovers when the corp tokens are revoked (40014 → refresh once)', async () => {
+    await work.getAccessToken();
+    await control('/_emulator/wecom/tokens/revoke', { corpId: CORP.corpId });
+    expect(await work.users.get('zhangsan')).toMatchObject({ userid: 'zhangsan' });
+  });
+});
