@@ -3,6 +3,7 @@ import type { RouteContext, Router } from './router.js';
 import type { EmulatorState } from './state.js';
 import { registerBusinessApis } from './wechat-business.js';
 import { registerMiniProgramApis } from './wechat-mini-program.js';
+import { registerMoreApis } from './wechat-more.js';
 import { checkAppCredentials, jsonBody, wechatRecords } from './wechat-records.js';
 
 const query = (ctx: RouteContext, name: string) => ctx.url.searchParams.get(name) ?? undefined;
@@ -69,4 +70,5 @@ export function registerWeChatApi(router: Router, state: EmulatorState): void {
 
   registerMiniProgramApis(router, records);
   registerBusinessApis(router, records);
+  registerMoreApis(router, records);
 }

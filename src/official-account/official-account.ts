@@ -224,13 +224,23 @@ export class OfficialAccount {
         },
       );
     },
-    /** `GET /cgi-bin/media/get`: the file's bytes. */
-    get: (mediaId: string, options?: RequestOptions) =>
-      this.client.request<Uint8Array>('GET', '/cgi-bin/media/get', {
+    /**
+     * `GET /cgi-bin/media/get`: the file's bytes, or `{ video_url }` for a video (the docs answer
+     * videos with a download URL instead of the bytes).
+     */
+    get: async (mediaId: string, options?: RequestOptions): Promise<Uint8Array | { video_url: string }> => {
+      const bytes = await this.client.request<Uint8Array>('GET', '/cgi-bin/media/get', {
         ...options,
         query: { media_id: mediaId },
         responseType: 'bytes',
-      }),
+      });
+      // A media file never starts with '{'; a JSON answer without errcode is the video form.
+      if (bytes[0] === 0x7b) {
+        const parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as { video_url?: unknown };
+        if (typeof parsed.video_url === 'string') return { video_url: parsed.video_url };
+      }
+      return bytes;
+    },
   };
 
   readonly qrcodes = {

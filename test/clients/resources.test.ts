@@ -156,3 +156,84 @@ describe('Work', () => {
     expect(await work.users.get('zhangsan')).toMatchObject({ userid: 'zhangsan' });
   });
 });
+
+describe('OfficialAccount media, QR codes and OAuth', () => {
+  it('uploads media as multipart and downloads the same bytes', async () => {
+    const data = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, ...Buffer.from('jpeg-ish bytes 你好')]);
+    const uploaded = await oa.media.upload('image', {
+      data,
+      filename: 'photo.jpg',
+      contentType: 'image/jpeg',
+    });
+    expect(uploaded).toMatchObject({ type: 'image', media_id: expect.any(String) });
+    const downloaded = await oa.media.get(uploaded.media_id);
+    expect(Buffer.from(downloaded as Uint8Array).equals(Buffer.from(data))).toBe(true);
+    await expect(oa.media.get('no-such-media')).rejects.toMatchObject({ errcode: 40007 });
+  });
+
+  it('creates temporary and permanent QR codes with the documented action names', async () => {
+    const temp = await oa.qrcodes.createTemporary(123, 600);
+    expect(temp).toMatchObject({ ticket: expect.any(String), expire_seconds: 600 });
+    const perm = await oa.qrcodes.createPermanent('channel-a');
+    expect(perm.ticket).toEqual(expect.any(String));
+    expect(oa.qrcodes.imageUrl('a+b/c')).toBe('https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=a%2Bb%2Fc');
+    const tickets = (await (await fetch(`${emulator.url}/_emulator/qrcodes?appId=${OA.appId}`)).json()) as {
+      qrcodes?: Array<Record<string, unknown>>;
+    };
+    expect(JSON.stringify(tickets)).toContain('QR_LIMIT_STR_SCENE');
+    await expect(oa.qrcodes.createPermanent(100_001)).rejects.toMatchObject({ errcode: 40053 });
+  });
+
+  it('runs the web OAuth flow: authorize URL, code, user token, userinfo, refresh', async () => {
+    const url = new URL(
+      oa.oauth.authorizeUrl({
+        redirectUri: 'https://example.com/cb?x=1',
+        scope: 'snsapi_userinfo',
+        state: 'st',
+      }),
+    );
+    expect(url.origin + url.pathname).toBe('https://open.weixin.qq.com/connect/oauth2/authorize');
+    expect(url.searchParams.get('redirect_uri')).toBe('https://example.com/cb?x=1');
+    expect(url.hash).toBe('#wechat_redirect');
+    const { code } = await control<{ code: string }>('/_emulator/oauth/authorize', {
+      appId: OA.appId,
+      scope: 'snsapi_userinfo',
+    });
+    const token = await oa.oauth.exchangeCode(code);
+    expect(token).toMatchObject({ openid: expect.any(String), scope: 'snsapi_userinfo' });
+    const info = await oa.oauth.userInfo(token.access_token, token.openid);
+    expect(info.openid).toBe(token.openid);
+    const refreshed = await oa.oauth.refresh(token.refresh_token);
+    expect(refreshed.openid).toBe(token.openid);
+    await expect(oa.oauth.exchangeCode(code)).rejects.toMatchObject({ code: 'INVALID_CODE' });
+  });
+
+  it('batch-reads user info', async () => {
+    const a = await control<{ openId: string }>('/_emulator/users', { appId: OA.appId });
+    const b = await control<{ openId: string }>('/_emulator/users', { appId: OA.appId });
+    const answer = await oa.users.batchInfo([a.openId, b.openId]);
+    expect(answer.user_info_list.map((u) => u.openid)).toEqual([a.openId, b.openId]);
+  });
+});
+
+describe('MiniProgram wxacode and media check', () => {
+  it('returns the wxacode image bytes and refuses a bad scene', async () => {
+    const png = await mp.wxacode.getUnlimited({ scene: 'id=42', page: 'pages/item/item', check_path: false });
+    expect(Buffer.from(png.subarray(0, 8)).toString('hex')).toBe('89504e470d0a1a0a');
+    await expect(mp.wxacode.getUnlimited({ scene: 'x'.repeat(33) })).rejects.toMatchObject({
+      errcode: 40169,
+    });
+  });
+
+  it('queues an async media check', async () => {
+    const { code } = await control<{ code: string }>('/_emulator/mini-program/login', { appId: MP.appId });
+    const { openid } = await mp.code2Session(code);
+    const answer = await mp.security.mediaCheckAsync({
+      media_url: 'https://example.com/a.png',
+      media_type: 2,
+      openid,
+      scene: 1,
+    });
+    expect(answer.trace_id).toEqual(expect.any(String));
+  });
+});
