@@ -91,6 +91,7 @@ export class OfficialAccount {
   readonly client: ApiClient;
   readonly #accessToken: TokenManager;
   readonly #jsapiTicket: TokenManager;
+  readonly #cardTicket: TokenManager;
   readonly #options: OfficialAccountOptions;
 
   constructor(options: OfficialAccountOptions) {
@@ -136,6 +137,11 @@ export class OfficialAccount {
   /** The current jsapi_ticket (same lifecycle as the token). */
   getJsapiTicket(): Promise<string> {
     return this.#jsapiTicket.get();
+  }
+
+  /** The current wx_card api_ticket (卡券), for `cardSignature`. */
+  getCardTicket(): Promise<string> {
+    return this.#cardTicket.get();
   }
 
   /**

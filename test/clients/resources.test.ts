@@ -79,6 +79,16 @@ describe('OfficialAccount', () => {
     expect(b.appId).toBe(OA.appId);
   });
 
+  it('keeps the wx_card ticket apart from the jsapi ticket', async () => {
+    const [card, card2, jsapi] = await Promise.all([
+      oa.getCardTicket(),
+      oa.getCardTicket(),
+      oa.getJsapiTicket(),
+    ]);
+    expect(card).toBe(card2);
+    expect(card).not.toBe(jsapi);
+  });
+
   it('exposes a typed request() escape hatch', async () => {
     const answer = await oa.request<{ ticket: string }>('GET', '/cgi-bin/ticket/getticket', {
       query: { type: 'wx_card' },
