@@ -112,20 +112,27 @@ export class OfficialAccount {
       () => fetchAppAccessToken(bare, options, mode),
     );
     this.client = new ApiClient({ baseUrl, transport, accessToken: this.#accessToken });
+    const ticket = (type: 'jsapi' | 'wx_card') => async () => {
+      const answer = await this.client.request<{ ticket: string; expires_in: number }>(
+        'GET',
+        '/cgi-bin/ticket/getticket',
+        {
+          query: { type },
+        },
+      );
+      return { value: answer.ticket, expiresIn: answer.expires_in };
+    };
     this.#jsapiTicket = tokenManagerFrom(
       options,
       options.store,
       tokenKey('jsapi_ticket', options.appId),
-      async () => {
-        const answer = await this.client.request<{ ticket: string; expires_in: number }>(
-          'GET',
-          '/cgi-bin/ticket/getticket',
-          {
-            query: { type: 'jsapi' },
-          },
-        );
-        return { value: answer.ticket, expiresIn: answer.expires_in };
-      },
+      ticket('jsapi'),
+    );
+    this.#cardTicket = tokenManagerFrom(
+      options,
+      options.store,
+      tokenKey('wx_card_ticket', options.appId),
+      ticket('wx_card'),
     );
   }
 
