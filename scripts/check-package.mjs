@@ -58,6 +58,20 @@ try {
   );
   process.stdout.write(run('node', ['redis.mjs'], scratch));
   process.stdout.write(run('node', ['redis.cjs'], scratch));
+  for (const [sub, fn] of [
+    ['express', 'wechatExpress'],
+    ['koa', 'wechatKoa'],
+    ['fastify', 'wechatFastify'],
+    ['hono', 'wechatHono'],
+    ['node', 'toNodeListener'],
+  ]) {
+    const check = `if (typeof m.${fn} !== 'function') throw new Error('wechat-kit/${sub} lacks ${fn}');`;
+    writeFileSync(join(scratch, `${sub}.mjs`), `const m = await import('wechat-kit/${sub}'); ${check}`);
+    writeFileSync(join(scratch, `${sub}.cjs`), `const m = require('wechat-kit/${sub}'); ${check}`);
+    run('node', [`${sub}.mjs`], scratch);
+    run('node', [`${sub}.cjs`], scratch);
+  }
+  console.log('adapters ok (express, koa, fastify, hono, node) without their frameworks installed');
   const help = run('node', [join(scratch, 'node_modules', '.bin', 'wechat-kit'), 'help'], scratch);
   if (!help.includes('usage: wechat-kit')) throw new Error('the wechat-kit bin does not print its usage');
   console.log('bin ok');
@@ -75,7 +89,7 @@ try {
   }
   console.log(
     'package check: require and import of',
-    [...entries, 'wechat-kit/emulator', 'wechat-kit/redis'].join(', '),
+    [...entries, 'wechat-kit/emulator', 'wechat-kit/redis', 'the five adapters'].join(', '),
     'and the wechat-kit bin work from the packed tarball',
   );
 } catch (error) {

@@ -3,6 +3,7 @@
  * clients, callbacks and the emulator join it (and get their own subpaths) as they land.
  */
 
+export * from './callbacks/index.js';
 export type { ApiRequestOptions, RequestOptions } from './core/api-client.js';
 export { ApiClient } from './core/api-client.js';
 export type { CommonClientOptions } from './core/client-options.js';

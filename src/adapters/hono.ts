@@ -1,0 +1,85 @@
+/**
+ * `wechat-kit/hono` — a callback handler as a Hono handler, on any Hono runtime (Node through
+ * @hono/node-server, Bun, Deno, Cloudflare Workers, …).
+ *
+ * Raw body: the handler reads the bytes of `c.req.raw` itself. If a middleware already read the
+ * body through Hono's cache, the cached bytes (`arrayBuffer`/`blob`) or text (`text`, `json`:
+ * Hono keeps the text it parsed, decoded once as UTF-8) are used. A body read only as form data,
+ * or read straight off `c.req.raw`, is gone: the request is answered `500` with a message saying
+ * what to change, and `onMisconfigured` is called.
+ *
+ * Hono is an optional peer dependency: this module imports only its types.
+ */
+import type { Context } from 'hono';
+import type { CallbackHandler } from '../callbacks/types.js';
+import { answerFetch, toWebResponse } from './serve.js';
+import {
+  type BodyFound,
+  badRequest,
+  isBodyless,
+  type MisconfigurableAdapterOptions,
+  misconfigured,
+  report,
+  resolveOptions,
+} from './shared.js';
+
+export type { CallbackHandler, CallbackRequest, CallbackResponse } from '../callbacks/types.js';
+export type { MisconfigurableAdapterOptions as WeChatHonoOptions } from './shared.js';
+
+/** A Hono handler: `(c) => Promise<Response>`. */
+export type HonoHandler = (c: Context) => Promise<Response>;
+
+/**
+ * A Hono handler answering WeChat callbacks; mount it with `app.on(['GET', 'POST'], path, …)`
+ * or `app.all`. It never throws into Hono.
+ *
+ * @example
+ * import { Hono } from 'hono';
+ * import { wechatHono } from 'wechat-kit/hono';
+ *
+ * const app = new Hono();
+ * app.on(['GET', 'POST'], '/wechat', wechatHono(callback));
+ * export default app;
+ */
+export function wechatHono(handler: CallbackHandler, options?: MisconfigurableAdapterOptions): HonoHandler {
+  const resolved = resolveOptions('wechatHono', handler, options);
+  return async (c) => {
+    const request = c.req.raw;
+    let body: Uint8Array | string | undefined;
+    try {
+      if (!isBodyless(request.method)) {
+        const found = await bodyLeftByMiddleware(c);
+        if (found.kind === 'misconfigured') {
+          report(resolved.onMisconfigured, found.message);
+          return toWebResponse(misconfigured(found.message));
+        }
+        if (found.kind === 'raw') body = found.body;
+      }
+    } catch (error) {
+      report(resolved.onError, error);
+      return toWebResponse(badRequest());
+    }
+    return toWebResponse(await answerFetch(handler, resolved, request, body));
+  };
+}
+
+async function bodyLeftByMiddleware(c: Context): Promise<BodyFound> {
+  // Hono caches promises there, whatever its type says.
+  const cache = c.req.bodyCache as Record<string, unknown>;
+  if (cache.arrayBuffer !== undefined || cache.blob !== undefined) {
+    return { kind: 'raw', body: new Uint8Array(await c.req.arrayBuffer()) };
+  }
+  if (cache.text !== undefined) return { kind: 'raw', body: await c.req.text() };
+  if (c.req.raw.bodyUsed) {
+    const path = new URL(c.req.url).pathname;
+    return {
+      kind: 'misconfigured',
+      message:
+        `wechat-kit: the body of ${c.req.method} ${path} is no longer the raw bytes WeChat sent: ` +
+        'a middleware already read it (as form data, or straight off c.req.raw). The callback ' +
+        'cannot be verified on a re-serialised body. Let wechatHono() read the body first, or read ' +
+        'it in middleware with c.req.arrayBuffer() / c.req.text().',
+    };
+  }
+  return { kind: 'unread' };
+}

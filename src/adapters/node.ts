@@ -1,0 +1,59 @@
+/**
+ * `wechat-kit/node` — serve a callback handler from plain `node:http` (`toNodeListener`) or from
+ * any host that speaks the Fetch API's `Request -> Response` (`toFetchHandler`: Deno, Bun,
+ * Cloudflare Workers, Hono, Next.js route handlers, …).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CallbackHandler } from '../callbacks/types.js';
+import { answerFetch, serveNode, toWebResponse } from './serve.js';
+import { type AdapterOptions, report, resolveOptions } from './shared.js';
+
+export type {
+  CallbackHandler,
+  CallbackHeaders,
+  CallbackRequest,
+  CallbackResponse,
+} from '../callbacks/types.js';
+export type { AdapterOptions } from './shared.js';
+
+/** A `node:http` request listener, as `http.createServer` takes it. */
+export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** A Fetch API handler: a `Request` in, a `Response` out. */
+export type FetchHandler = (request: Request) => Promise<Response>;
+
+/**
+ * Turns a callback handler into a `node:http` request listener. The listener answers every
+ * request it gets, so mount it on the callback path only. Its body is read as bytes (at most
+ * `limit`, default 1 MiB, else `413`); a handler that throws gives a generic `500`.
+ *
+ * @example
+ * import { createServer } from 'node:http';
+ * import { toNodeListener } from 'wechat-kit/node';
+ *
+ * createServer(toNodeListener(callback)).listen(3000);
+ */
+export function toNodeListener(handler: CallbackHandler, options?: AdapterOptions): NodeListener {
+  const resolved = resolveOptions('toNodeListener', handler, options);
+  return (req, res) => {
+    serveNode(handler, resolved, req, res, req.url ?? '/').catch((error: unknown) => {
+      report(resolved.onError, error);
+    });
+  };
+}
+
+/**
+ * Turns a callback handler into a Fetch API handler (`Request -> Response`). The body is read
+ * from `request.body` as bytes, at most `limit` (default 1 MiB, else `413`); the handler sees the
+ * request's path and query as its `url`.
+ *
+ * @example
+ * import { toFetchHandler } from 'wechat-kit/node';
+ *
+ * const wechat = toFetchHandler(callback);
+ * Deno.serve((request) => wechat(request)); // or Bun.serve({ fetch: wechat })
+ */
+export function toFetchHandler(handler: CallbackHandler, options?: AdapterOptions): FetchHandler {
+  const resolved = resolveOptions('toFetchHandler', handler, options);
+  return async (request) => toWebResponse(await answerFetch(handler, resolved, request));
+}

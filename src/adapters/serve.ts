@@ -1,0 +1,102 @@
+/**
+ * The two ways an adapter answers: on a `node:http` response (Node, Express, Koa) or as a Fetch
+ * `Response` (Fetch hosts, Hono). Private to `src/adapters/`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CallbackHandler, CallbackRequest, CallbackResponse } from '../callbacks/types.js';
+import {
+  BodyTooLargeError,
+  badRequest,
+  declaredLength,
+  internalError,
+  isBodyless,
+  pathAndQuery,
+  type ResolvedOptions,
+  readNodeBody,
+  readWebBody,
+  responseHeaders,
+  runHandler,
+  tooLarge,
+  writeNode,
+} from './shared.js';
+
+/**
+ * Answers one `node:http` request: reads the raw body (unless a caller already has it), runs the
+ * handler, writes the answer. Shared by the Node, Express and Koa adapters.
+ */
+export async function serveNode(
+  handler: CallbackHandler,
+  options: ResolvedOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: string,
+  body?: Uint8Array | string,
+): Promise<void> {
+  const method = req.method ?? 'GET';
+  let rawBody: Uint8Array | string | undefined = body;
+  if (rawBody === undefined && !isBodyless(method)) {
+    try {
+      rawBody = await readNodeBody(req, options.limit);
+    } catch (error) {
+      writeNode(res, error instanceof BodyTooLargeError ? tooLarge() : badRequest());
+      return;
+    }
+  }
+  if (rawBody !== undefined && byteLength(rawBody) > options.limit) {
+    writeNode(res, tooLarge());
+    return;
+  }
+  const request: CallbackRequest = { method, url, headers: req.headers, rawBody };
+  writeNode(res, await runHandler(handler, request, options));
+}
+
+const encoder = new TextEncoder();
+
+/** Size in bytes of a body given as bytes or as text (counted as its UTF-8 encoding). */
+export function byteLength(body: Uint8Array | string): number {
+  // TextEncoder, not Buffer: this also runs on Web runtimes (Workers) that have no Buffer.
+  return typeof body === 'string' ? encoder.encode(body).byteLength : body.byteLength;
+}
+
+/** Answers a Fetch `Request` (or the bytes a framework already read from it); never throws. */
+export async function answerFetch(
+  handler: CallbackHandler,
+  options: ResolvedOptions,
+  request: Request,
+  body?: Uint8Array | string,
+): Promise<CallbackResponse> {
+  const method = request.method;
+  let rawBody: Uint8Array | string | undefined = body;
+  if (rawBody === undefined && !isBodyless(method)) {
+    const declared = declaredLength(request.headers.get('content-length'));
+    if (declared !== undefined && declared > options.limit) {
+      request.body?.cancel().catch(() => {});
+      return tooLarge();
+    }
+    try {
+      rawBody = await readWebBody(request.body, options);
+    } catch (error) {
+      return error instanceof BodyTooLargeError ? tooLarge() : badRequest();
+    }
+  }
+  if (rawBody !== undefined && byteLength(rawBody) > options.limit) return tooLarge();
+  return runHandler(
+    handler,
+    { method, url: pathAndQuery(request.url), headers: request.headers, rawBody },
+    options,
+  );
+}
+
+/** A Fetch `Response` carrying an answer. */
+export function toWebResponse(response: CallbackResponse): Response {
+  const headers = new Headers();
+  try {
+    for (const [name, value] of responseHeaders(response)) headers.set(name, value);
+  } catch {
+    // A header the Fetch API refuses: the handler's answer cannot be sent as it is.
+    return toWebResponse(internalError());
+  }
+  // A null-body status (204, 304, 1xx) must not be given a body, not even an empty one.
+  const noBody = response.status === 204 || response.status === 205 || response.status === 304;
+  return new Response(noBody ? null : response.body, { status: response.status, headers });
+}

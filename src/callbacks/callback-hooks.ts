@@ -1,0 +1,91 @@
+/**
+ * Observation hooks of the callback pipeline. They are called synchronously and whatever they
+ * throw (or a promise they return rejects with) is swallowed: a logging bug never changes an answer.
+ * Events carry no secret: no token, no EncodingAESKey, no signature.
+ */
+import type { ErrorCode } from '../core/errors.js';
+import type { InboundMessage } from './messages.js';
+import type { Reply } from './replies.js';
+
+/** Why a request was refused: a wechat-kit error code, or `METHOD_NOT_ALLOWED`. */
+export type RefusalCode = ErrorCode | 'METHOD_NOT_ALLOWED';
+
+/** A request was refused before any handler saw it. */
+export interface RefusedEvent {
+  code: RefusalCode;
+  /** What was wrong, for logs (never a secret; may include the request's timestamp). */
+  reason: string;
+  /** The HTTP status answered. */
+  status: number;
+  /** `GET` (handshake) or `POST` (push), or whatever method arrived. */
+  method: string;
+}
+
+/** A push was already processed (a WeChat retry, or a replay): answered `success`, no handler ran. */
+export interface DuplicateEvent {
+  /** The dedupe key (account ids, openid, MsgId / CreateTime; no secret). */
+  key: string;
+  /** The routing key (`text`, `event.subscribe`, …). */
+  type: string;
+}
+
+/** Something failed after the request was accepted. */
+export interface CallbackErrorEvent {
+  error: unknown;
+  /** The routing key, when the message was decoded. */
+  type: string | undefined;
+  /**
+   * `handler`: a middleware or handler threw, answered 500 (WeChat retries). `late-handler`: it
+   * threw after the reply budget, `success` was already answered. `reply`: the reply could not be
+   * written. `dedupe`: the store failed, the push was processed anyway (at-least-once).
+   * `internal`: a wechat-kit bug, answered 500.
+   */
+  phase: 'handler' | 'late-handler' | 'reply' | 'dedupe' | 'internal';
+}
+
+/**
+ * A handler finished after the reply budget; `success` was answered in its place. A passive reply
+ * can no longer be delivered: send `reply` to `message.FromUserName` through the customer-service
+ * message API (客服消息, within 48 h of the user's message) instead.
+ */
+export interface LateReplyEvent {
+  message: InboundMessage;
+  reply: Reply;
+  type: string;
+  /** Time from receiving the request to the handler's result. */
+  elapsedMs: number;
+}
+
+/**
+ * @example
+ * createWeChatCallback({ …, hooks: {
+ *   onRefused: (e) => log.warn(e, 'wechat push refused'),
+ *   onLateReply: ({ message, reply }) => sendCustomerServiceMessage(message.FromUserName, reply),
+ * } });
+ */
+export interface CallbackHooks {
+  onRefused?(event: RefusedEvent): unknown;
+  onDuplicate?(event: DuplicateEvent): unknown;
+  onError?(event: CallbackErrorEvent): unknown;
+  onLateReply?(event: LateReplyEvent): unknown;
+}
+
+export const HOOK_NAMES = ['onRefused', 'onDuplicate', 'onError', 'onLateReply'] as const;
+
+type HookEvent<K extends keyof CallbackHooks> = Parameters<NonNullable<CallbackHooks[K]>>[0];
+
+/** Calls a hook (as a method of `hooks`) without letting it throw or reject into the pipeline. */
+export function callHook<K extends keyof CallbackHooks>(
+  hooks: CallbackHooks,
+  name: K,
+  event: HookEvent<K>,
+): void {
+  const hook = hooks[name] as ((this: CallbackHooks, event: HookEvent<K>) => unknown) | undefined;
+  if (hook === undefined) return;
+  try {
+    const result = hook.call(hooks, event);
+    if (result instanceof Promise) result.catch(() => {});
+  } catch {
+    // A hook's failure must never change what WeChat is answered.
+  }
+}

@@ -1,0 +1,162 @@
+import { ConfigError } from '../core/errors.js';
+import type { Clock, RandomSource } from '../internal/bytes.js';
+import { type CallbackHooks, HOOK_NAMES } from './callback-hooks.js';
+import type { DedupeStore } from './dedupe-store.js';
+
+/**
+ * The console's message encryption mode (消息加解密方式), enforced on every push:
+ * - `safe` (安全模式): every push must be encrypted and carry `msg_signature`; a plaintext body is
+ *   refused, so a captured URL signature cannot be replayed with a forged plaintext body.
+ * - `compatible` (兼容模式): an encrypted push (`encrypt_type=aes`) is verified and decrypted, a
+ *   plaintext one is accepted as is. Its body is then only as trustworthy as in `plain` mode.
+ * - `plain` (明文模式): only plaintext pushes are accepted; an encrypted one is refused (the app's
+ *   console setting and this option disagree). The URL `signature` does not cover the body: in this
+ *   mode anyone holding a recent signed URL can change the body. Prefer `safe`.
+ */
+export type MessageMode = 'safe' | 'compatible' | 'plain';
+
+/** Options of {@link createWeChatCallback}. Unknown keys are refused. */
+export interface WeChatCallbackOptions {
+  /**
+   * The ReceiveId checked inside every encrypted push: the AppID of an Official Account or Mini
+   * Program; for an Open Platform third-party platform, its component AppID.
+   */
+  appId: string;
+  /** The Token of the server configuration (服务器配置). */
+  token: string;
+  /** The 43-character EncodingAESKey; required in `safe` and `compatible` mode. */
+  encodingAESKey?: string;
+  mode: MessageMode;
+  /** `json` for a Mini Program whose 数据格式 is JSON; default `xml`. */
+  format?: 'xml' | 'json';
+  /** Replay window for `timestamp`, seconds either way (default 300). */
+  maxSkewSeconds?: number;
+  /** Where processed pushes are remembered (default: a {@link MemoryDedupeStore} per callback). */
+  dedupe?: DedupeStore;
+  /**
+   * How long a push is remembered, ms. Default `(maxSkewSeconds + 60) * 1000` (6 min): WeChat's
+   * retries arrive within ~15 s, but a captured push passes the signature and timestamp checks for
+   * `maxSkewSeconds`, so remembering it that long turns a replay into a duplicate as well.
+   */
+  dedupeTtlMs?: number;
+  /**
+   * Time a push may take before `success` is answered in the handler's place, ms (default 4500,
+   * under WeChat's 5 s). The handler keeps running; its reply goes to `hooks.onLateReply`.
+   */
+  replyBudgetMs?: number;
+  /** Clock in ms (default `Date.now`): timestamp window, reply CreateTime / TimeStamp. */
+  now?: Clock;
+  /** Randomness for reply encryption (default: CSPRNG). */
+  random?: RandomSource;
+  hooks?: CallbackHooks;
+}
+
+/** Options with their defaults filled in. */
+export interface ResolvedCallbackOptions {
+  appId: string;
+  token: string;
+  encodingAESKey: string | undefined;
+  mode: MessageMode;
+  format: 'xml' | 'json';
+  maxSkewSeconds: number;
+  dedupe: DedupeStore | undefined;
+  dedupeTtlMs: number;
+  replyBudgetMs: number;
+  now: Clock;
+  random: RandomSource | undefined;
+  hooks: CallbackHooks;
+}
+
+export const DEFAULT_REPLY_BUDGET_MS = 4500;
+const KEYS = new Set([
+  'appId',
+  'token',
+  'encodingAESKey',
+  'mode',
+  'format',
+  'maxSkewSeconds',
+  'dedupe',
+  'dedupeTtlMs',
+  'replyBudgetMs',
+  'now',
+  'random',
+  'hooks',
+]);
+
+function bad(message: string): ConfigError {
+  return new ConfigError('INVALID_CONFIG', `createWeChatCallback: ${message}`);
+}
+
+function positive(value: unknown, name: string, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > max) {
+    throw bad(`${name} must be a number above 0 and at most ${max}`);
+  }
+  return value;
+}
+
+/** Validates {@link WeChatCallbackOptions}; throws `ConfigError` (`INVALID_CONFIG`). */
+export function resolveCallbackOptions(input: WeChatCallbackOptions): ResolvedCallbackOptions {
+  if (typeof input !== 'object' || input === null) throw bad('options must be an object');
+  for (const key of Object.keys(input)) {
+    if (!KEYS.has(key)) throw bad(`unknown option "${key}" (allowed: ${[...KEYS].join(', ')})`);
+  }
+  const { appId, token, encodingAESKey, mode, format, dedupe, now, random, hooks } = input;
+  if (typeof appId !== 'string' || appId === '') {
+    throw bad('appId is required: the AppID (for an Open Platform platform, its component AppID)');
+  }
+  if (typeof token !== 'string' || token === '') {
+    throw bad('token is required: the Token from the server configuration page');
+  }
+  if (mode !== 'safe' && mode !== 'compatible' && mode !== 'plain') {
+    throw bad('mode must be "safe", "compatible" or "plain", as set in the console (消息加解密方式)');
+  }
+  if (encodingAESKey !== undefined && typeof encodingAESKey !== 'string') {
+    throw bad('encodingAESKey must be the 43-character string from the console');
+  }
+  if (mode !== 'plain' && encodingAESKey === undefined) {
+    throw bad(`encodingAESKey is required in ${mode} mode`);
+  }
+  if (format !== undefined && format !== 'xml' && format !== 'json')
+    throw bad('format must be "xml" or "json"');
+  if (
+    dedupe !== undefined &&
+    (typeof dedupe !== 'object' || dedupe === null || typeof dedupe.claim !== 'function')
+  ) {
+    throw bad('dedupe must be a DedupeStore ({ claim(key, ttlMs) })');
+  }
+  if (now !== undefined && typeof now !== 'function') throw bad('now must be a function returning ms');
+  if (random !== undefined && typeof random !== 'function')
+    throw bad('random must be a function (size) => bytes');
+  if (hooks !== undefined) {
+    if (typeof hooks !== 'object' || hooks === null) throw bad('hooks must be an object');
+    // A plain object literal is checked for typos; an instance (a logger class) may have other members.
+    const proto = Object.getPrototypeOf(hooks);
+    if (proto === Object.prototype || proto === null) {
+      for (const name of Object.keys(hooks)) {
+        if (!(HOOK_NAMES as readonly string[]).includes(name)) {
+          throw bad(`unknown hook "${name}" (allowed: ${HOOK_NAMES.join(', ')})`);
+        }
+      }
+    }
+    for (const name of HOOK_NAMES) {
+      const hook = hooks[name];
+      if (hook !== undefined && typeof hook !== 'function') throw bad(`hooks.${name} must be a function`);
+    }
+  }
+  const maxSkewSeconds = positive(input.maxSkewSeconds, 'maxSkewSeconds', 300, 86_400);
+  return {
+    appId,
+    token,
+    encodingAESKey,
+    mode,
+    format: format ?? 'xml',
+    maxSkewSeconds,
+    dedupe,
+    dedupeTtlMs: positive(input.dedupeTtlMs, 'dedupeTtlMs', (maxSkewSeconds + 60) * 1000, 7 * 86_400_000),
+    replyBudgetMs: positive(input.replyBudgetMs, 'replyBudgetMs', DEFAULT_REPLY_BUDGET_MS, 60_000),
+    now: now ?? Date.now,
+    random,
+    hooks: hooks ?? {},
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * From the verified plaintext of a push to its fields, and from its fields to its dedupe key.
+ */
+import { createHash } from 'node:crypto';
+import { PayloadError } from '../core/errors.js';
+import { parseXml } from '../xml/parse.js';
+
+/**
+ * JSON with every number kept as its digits, as a string: Mini Program JSON pushes carry a 19-digit
+ * `MsgId` that `JSON.parse` would round (two messages could then share an id and one be dropped as
+ * a duplicate), and XML pushes give strings anyway, so handlers see one shape in both formats.
+ */
+export function parseJsonMessage(text: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(quoteNumbers(text));
+  } catch {
+    throw new PayloadError('BAD_BODY', 'the push is not valid JSON: pass the raw request body, unparsed');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new PayloadError('BAD_BODY', 'the JSON push is not an object');
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function isNumberChar(c: number): boolean {
+  // 0-9 . + - e E
+  return (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x2b || c === 0x2d || c === 0x65 || c === 0x45;
+}
+
+/** Wraps every number token outside a string in quotes. Invalid JSON stays invalid. */
+function quoteNumbers(text: string): string {
+  let out = '';
+  let last = 0;
+  let i = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      i++;
+      while (i < text.length) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c /* \ */) i += 2;
+        else if (d === 0x22) break;
+        else i++;
+      }
+      i++;
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      let j = i + 1;
+      while (j < text.length && isNumberChar(text.charCodeAt(j))) j++;
+      out += `${text.slice(last, i)}"${text.slice(i, j)}"`;
+      last = j;
+      i = j;
+    } else {
+      i++;
+    }
+  }
+  return last === 0 ? text : out + text.slice(last);
+}
+
+/** Parses the plaintext of a push in the app's format. */
+export function parseMessage(plaintext: string, format: 'xml' | 'json'): Record<string, unknown> {
+  if (format === 'json') return parseJsonMessage(plaintext);
+  const trimmed = plaintext.trimStart();
+  if (trimmed.startsWith('{')) {
+    throw new PayloadError('BAD_BODY', 'the push is JSON but the callback is configured with format "xml"');
+  }
+  return parseXml(plaintext);
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/**
+ * The key a retry or a replay of this push shares with the original, or `undefined` when the push
+ * has nothing to identify it (then it is not de-duplicated):
+ * - a user message: its `MsgId` (official guidance);
+ * - an event: `FromUserName` + `CreateTime` (official guidance) + `Event` — a subscribe and the
+ *   LOCATION report that follows it often share a second, and must not swallow each other;
+ * - an Open Platform event: `AppId` + `CreateTime` + `InfoType`.
+ * Every key starts with the callback's appId and the message's ToUserName, so apps may share a
+ * store. Keys hold ids only, never a secret; an overlong key is hashed.
+ */
+export function dedupeKeyOf(appId: string, message: Record<string, unknown>): string | undefined {
+  const msgType = text(message.MsgType);
+  const createTime = text(message.CreateTime);
+  let key: string | undefined;
+  if (msgType === undefined) {
+    const infoType = text(message.InfoType);
+    const platform = text(message.AppId);
+    if (infoType !== undefined && platform !== undefined && createTime !== undefined) {
+      key = `${appId}:info:${platform}:${createTime}:${infoType}`;
+    }
+  } else {
+    const to = text(message.ToUserName) ?? '';
+    const from = text(message.FromUserName);
+    const msgId = text(message.MsgId);
+    if (msgType !== 'event' && msgId !== undefined) key = `${appId}:${to}:msg:${msgId}`;
+    else if (from !== undefined && createTime !== undefined) {
+      const what = msgType === 'event' ? `event:${text(message.Event) ?? ''}` : `type:${msgType}`;
+      key = `${appId}:${to}:${from}:${createTime}:${what}`;
+    }
+  }
+  if (key !== undefined && key.length > 200) {
+    key = `${appId.slice(0, 40)}:sha256:${createHash('sha256').update(key).digest('hex')}`;
+  }
+  return key;
+}

@@ -1,0 +1,84 @@
+/**
+ * Where the pipeline remembers which pushes it has already processed. WeChat resends a push it got
+ * no answer to (3 attempts, 5 s apart), and a captured push can be replayed while its timestamp is
+ * inside the window: both must reach the handlers once.
+ */
+import { ConfigError } from '../core/errors.js';
+
+/**
+ * A set of recently seen keys with expiry. Implementations must make `claim` atomic across every
+ * instance that shares the store (Redis `SET NX PX` does), or two instances may both process a retry.
+ *
+ * @example
+ * const store: DedupeStore = { claim: async (key, ttlMs) => myCache.addIfAbsent(key, ttlMs) };
+ */
+export interface DedupeStore {
+  /** Records `key` for `ttlMs` ms; resolves `true` the first time, `false` while it is remembered. */
+  claim(key: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Forgets `key`. Called when the handler failed (HTTP 500), so WeChat's retry is processed
+   * instead of being answered as a duplicate. Optional: without it that retry is skipped.
+   */
+  release?(key: string): Promise<void>;
+}
+
+/** Options of {@link MemoryDedupeStore}. */
+export interface MemoryDedupeStoreOptions {
+  /** Most keys kept (default 10 000); the oldest are dropped first beyond it. */
+  maxEntries?: number;
+  /** Clock in ms (default `Date.now`). */
+  now?: () => number;
+}
+
+/**
+ * An in-process {@link DedupeStore}: fine for one instance. Several instances behind a load
+ * balancer each see some of WeChat's retries; share a {@link RedisDedupeStore} instead.
+ * Bounded: expired keys are dropped as new ones arrive, and at `maxEntries` the oldest go first,
+ * so a flood of distinct pushes can only shorten how long old keys are remembered.
+ *
+ * @example
+ * createWeChatCallback({ …, dedupe: new MemoryDedupeStore({ maxEntries: 50_000 }) });
+ */
+export class MemoryDedupeStore implements DedupeStore {
+  // Insertion order is claim order; with one TTL that is also expiry order, so the scan from the
+  // front stops at the first live key.
+  readonly #entries = new Map<string, number>();
+  readonly #max: number;
+  readonly #now: () => number;
+
+  constructor(options: MemoryDedupeStoreOptions = {}) {
+    const max = options.maxEntries ?? 10_000;
+    if (!Number.isInteger(max) || max < 1) {
+      throw new ConfigError('INVALID_CONFIG', 'MemoryDedupeStore: maxEntries must be a positive integer');
+    }
+    this.#max = max;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Keys currently remembered (expired ones may linger until the next claim). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  async claim(key: string, ttlMs: number): Promise<boolean> {
+    const now = this.#now();
+    for (const [k, expiresAt] of this.#entries) {
+      if (expiresAt > now) break;
+      this.#entries.delete(k);
+    }
+    const expiresAt = this.#entries.get(key);
+    if (expiresAt !== undefined && expiresAt > now) return false;
+    this.#entries.delete(key);
+    this.#entries.set(key, now + ttlMs);
+    while (this.#entries.size > this.#max) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.#entries.delete(oldest);
+    }
+    return true;
+  }
+
+  async release(key: string): Promise<void> {
+    this.#entries.delete(key);
+  }
+}

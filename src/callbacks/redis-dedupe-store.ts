@@ -1,0 +1,150 @@
+/**
+ * A {@link DedupeStore} in Redis, shared by every instance of the app. Works with an ioredis client
+ * or a node-redis v4+ client, recognised by shape: neither package is imported here.
+ */
+import { ConfigError, StoreError } from '../core/errors.js';
+import type { DedupeStore } from './dedupe-store.js';
+
+// `never[]` parameters accept any method signature, overloaded or not.
+type AnyMethod = (...args: never[]) => unknown;
+
+/** An ioredis `Redis` / `Cluster`: recognised by its `status` string. */
+export interface IoRedisDedupeClient {
+  readonly status: string;
+  set: AnyMethod;
+  del: AnyMethod;
+}
+
+/** A node-redis v4+ client (`createClient()`, connected): recognised by its `isOpen` boolean. */
+export interface NodeRedisDedupeClient {
+  readonly isOpen: boolean;
+  set: AnyMethod;
+  del: AnyMethod;
+}
+
+/** A Redis client {@link RedisDedupeStore} accepts. */
+export type RedisDedupeClient = IoRedisDedupeClient | NodeRedisDedupeClient;
+
+/** Options of {@link RedisDedupeStore}. */
+export interface RedisDedupeStoreOptions {
+  /** Prepended to every key (e.g. `'prod:'`); keys then continue with `wechat-kit:dedupe:`. */
+  prefix?: string;
+  /**
+   * A command unanswered after this many ms fails with `STORE_UNAVAILABLE` (default 1000): the
+   * whole push must be answered within WeChat's 5 s, so a Redis stuck reconnecting must not hang it.
+   */
+  commandTimeoutMs?: number;
+}
+
+interface DedupeCommands {
+  setNxPx(key: string, ttlMs: number): Promise<boolean>;
+  del(key: string): Promise<void>;
+}
+
+function adapt(client: unknown): DedupeCommands {
+  if (typeof client === 'object' && client !== null) {
+    const c = client as Record<string, unknown>;
+    const hasMethods = typeof c.set === 'function' && typeof c.del === 'function';
+    if (hasMethods && typeof c.status === 'string') {
+      // ioredis: positional tokens, `set(key, value, 'PX', ttl, 'NX')` → 'OK' or null.
+      const io = client as {
+        set(key: string, value: string, px: 'PX', ttl: number, nx: 'NX'): Promise<string | null>;
+        del(key: string): Promise<number>;
+      };
+      return {
+        setNxPx: async (key, ttlMs) => (await io.set(key, '1', 'PX', ttlMs, 'NX')) === 'OK',
+        del: async (key) => {
+          await io.del(key);
+        },
+      };
+    }
+    if (hasMethods && typeof c.isOpen === 'boolean') {
+      // node-redis: an options object, `set(key, value, { NX: true, PX: ttl })` → 'OK' or null.
+      const nr = client as {
+        set(key: string, value: string, options: { NX: true; PX: number }): Promise<string | null>;
+        del(key: string): Promise<number>;
+      };
+      return {
+        setNxPx: async (key, ttlMs) => (await nr.set(key, '1', { NX: true, PX: ttlMs })) === 'OK',
+        del: async (key) => {
+          await nr.del(key);
+        },
+      };
+    }
+  }
+  throw new ConfigError(
+    'INVALID_CONFIG',
+    'RedisDedupeStore needs an ioredis client (`new Redis(...)`) or a connected node-redis v4+ client (`createClient(...)`)',
+  );
+}
+
+// A Redis URL in an error message may carry a password (`redis://user:pass@host`).
+function redact(message: string): string {
+  return message.replace(/(\w+:\/\/)[^@\s/]*@/g, '$1***@');
+}
+
+/**
+ * Remembers processed pushes in Redis with `SET key 1 NX PX ttl`: atomic, so exactly one
+ * instance wins a retried push; Redis expires the key. Failures become `StoreError`
+ * (`STORE_UNAVAILABLE`). The client stays yours: connect it before use and quit it on shutdown.
+ *
+ * @example
+ * import { Redis } from 'ioredis';
+ * const callback = createWeChatCallback({ …, dedupe: new RedisDedupeStore(new Redis(url), { prefix: 'prod:' }) });
+ */
+export class RedisDedupeStore implements DedupeStore {
+  readonly #redis: DedupeCommands;
+  readonly #prefix: string;
+  readonly #timeoutMs: number;
+
+  constructor(client: RedisDedupeClient, options: RedisDedupeStoreOptions = {}) {
+    this.#redis = adapt(client);
+    const prefix = options.prefix ?? '';
+    if (typeof prefix !== 'string')
+      throw new ConfigError('INVALID_CONFIG', 'RedisDedupeStore: prefix must be a string');
+    this.#prefix = `${prefix}wechat-kit:dedupe:`;
+    const timeout = options.commandTimeoutMs ?? 1000;
+    if (!Number.isFinite(timeout) || timeout <= 0) {
+      throw new ConfigError('INVALID_CONFIG', 'RedisDedupeStore: commandTimeoutMs must be a positive number');
+    }
+    this.#timeoutMs = timeout;
+  }
+
+  claim(key: string, ttlMs: number): Promise<boolean> {
+    // Redis wants a positive integer for PX.
+    const px = Math.max(1, Math.ceil(ttlMs));
+    return this.#run('claim', () => this.#redis.setNxPx(this.#prefix + key, px));
+  }
+
+  release(key: string): Promise<void> {
+    return this.#run('release', () => this.#redis.del(this.#prefix + key));
+  }
+
+  async #run<T>(what: string, command: () => Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new StoreError(
+              'STORE_UNAVAILABLE',
+              `Redis did not answer the dedupe ${what} within ${this.#timeoutMs} ms`,
+            ),
+          ),
+        this.#timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([command(), timeout]);
+    } catch (error) {
+      if (error instanceof StoreError) throw error;
+      throw new StoreError(
+        'STORE_UNAVAILABLE',
+        `Redis failed the dedupe ${what}: ${redact(error instanceof Error ? error.message : String(error))}`,
+        { cause: error },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,472 @@
+import { ConfigError, isWeChatKitError, PayloadError, SignatureError } from '../core/errors.js';
+import { extractEncrypt, MessageCrypto } from '../crypto/message-crypto.js';
+import { verifyServerSignature } from '../crypto/server-signature.js';
+import { assertFreshTimestamp } from '../crypto/timestamp.js';
+import { toText } from '../internal/bytes.js';
+import { buildXml } from '../xml/build.js';
+import { type CallbackHooks, callHook, type RefusalCode } from './callback-hooks.js';
+import {
+  type MessageMode,
+  type ResolvedCallbackOptions,
+  resolveCallbackOptions,
+  type WeChatCallbackOptions,
+} from './callback-options.js';
+import { dedupeKeyOf, parseMessage } from './decode-message.js';
+import { type DedupeStore, MemoryDedupeStore } from './dedupe-store.js';
+import type { CallbackMessageMap, CallbackMessageType, InboundMessage, UnknownMessage } from './messages.js';
+import { routingKeyOf } from './messages.js';
+import { isReply, type Reply, replyFields } from './replies.js';
+import type { CallbackHandler, CallbackRequest, CallbackResponse } from './types.js';
+
+/** What the pipeline knows about the push being handled; `state` is free for middleware. */
+export interface CallbackContext {
+  /** The callback's appId (ReceiveId). */
+  readonly appId: string;
+  /** The routing key: `text`, `event.subscribe`, `component_verify_ticket`, … (`''` if none). */
+  readonly type: string;
+  readonly format: 'xml' | 'json';
+  /** True when the push arrived encrypted (its reply is then encrypted too). */
+  readonly encrypted: boolean;
+  readonly mode: MessageMode;
+  /** The `openid` query parameter (Official Account pushes), if any. */
+  readonly openid: string | undefined;
+  /** The verified, decrypted message text (XML or JSON). */
+  readonly raw: string;
+  readonly request: CallbackRequest;
+  /** When the request arrived (the callback's clock, ms). */
+  readonly receivedAt: number;
+  /** Scratch space shared by middleware and the handler of this push. */
+  readonly state: Record<string, unknown>;
+}
+
+/** What a handler or middleware may return: a {@link Reply}, or nothing for `success`. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a handler that returns nothing (`async () => {}`) is typed void
+export type HandlerResult = Reply | undefined | void;
+
+/** Handles one type of push. */
+export type MessageHandler<M> = (message: M, ctx: CallbackContext) => HandlerResult | Promise<HandlerResult>;
+
+/**
+ * Runs before the handlers, koa-style: `await next()` runs the rest of the chain and gives its
+ * reply; returning a reply (or not calling `next`) decides the answer.
+ *
+ * @example
+ * callback.use(async (msg, ctx, next) => {
+ *   const started = Date.now();
+ *   const result = await next();
+ *   log.info({ type: ctx.type, ms: Date.now() - started });
+ *   return result;
+ * });
+ */
+export type CallbackMiddleware = (
+  message: InboundMessage,
+  ctx: CallbackContext,
+  next: () => Promise<Reply | undefined>,
+) => HandlerResult | Promise<HandlerResult>;
+
+/** Largest body accepted (1 MiB, the XML parser's own limit); WeChat pushes are a few KiB. */
+export const MAX_CALLBACK_BODY_BYTES = 1_048_576;
+
+const TEXT = 'text/plain; charset=utf-8';
+
+class Refusal extends Error {
+  constructor(
+    readonly code: RefusalCode,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+/** The HTTP status of a refusal: authentication failures 401, unusable bodies 400. */
+export function refusalStatus(code: RefusalCode): number {
+  switch (code) {
+    case 'SIGNATURE_MISMATCH':
+    case 'TIMESTAMP_EXPIRED':
+    case 'APPID_MISMATCH':
+      return 401;
+    case 'METHOD_NOT_ALLOWED':
+      return 405;
+    case 'XML_TOO_LARGE':
+      return 413;
+    default:
+      return 400;
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'bad request',
+  401: 'unauthorized',
+  405: 'method not allowed',
+  413: 'payload too large',
+  500: 'internal error',
+};
+
+function plain(status: number, body: string, headers: Record<string, string> = {}): CallbackResponse {
+  return { status, headers: { 'content-type': TEXT, ...headers }, body };
+}
+
+function success(): CallbackResponse {
+  return plain(200, 'success');
+}
+
+function readQuery(url: string): URLSearchParams {
+  try {
+    return new URL(url, 'http://callback.invalid').searchParams;
+  } catch {
+    throw new Refusal('SIGNATURE_MISMATCH', 'the request URL cannot be read, so it carries no signature');
+  }
+}
+
+function byteLength(body: string | Uint8Array): number {
+  return typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.byteLength;
+}
+
+type Outcome = { kind: 'reply'; reply: Reply | undefined } | { kind: 'error'; error: unknown };
+
+/**
+ * A verified WeChat callback endpoint: verifies, decrypts, de-duplicates and routes every push,
+ * and answers with the handler's passive reply. Framework adapters wrap its {@link handle}.
+ * Create it with {@link createWeChatCallback}.
+ */
+export class WeChatCallback implements CallbackHandler {
+  readonly #options: ResolvedCallbackOptions;
+  readonly #crypto: MessageCrypto | undefined;
+  readonly #dedupe: DedupeStore;
+  readonly #hooks: CallbackHooks;
+  readonly #handlers = new Map<string, MessageHandler<never>>();
+  readonly #middleware: CallbackMiddleware[] = [];
+
+  constructor(options: WeChatCallbackOptions) {
+    const resolved = resolveCallbackOptions(options);
+    this.#options = resolved;
+    this.#hooks = resolved.hooks;
+    this.#dedupe = resolved.dedupe ?? new MemoryDedupeStore({ now: resolved.now });
+    this.#crypto =
+      resolved.encodingAESKey === undefined
+        ? undefined
+        : new MessageCrypto({
+            token: resolved.token,
+            encodingAESKey: resolved.encodingAESKey,
+            receiveId: resolved.appId,
+            maxSkewSeconds: resolved.maxSkewSeconds,
+            now: resolved.now,
+            ...(resolved.random === undefined ? {} : { random: resolved.random }),
+          });
+  }
+
+  /** The message mode this callback enforces. */
+  get mode(): MessageMode {
+    return this.#options.mode;
+  }
+
+  /**
+   * Registers the handler of one routing key. `event` catches events without a handler of their
+   * own, `*` catches everything else (unknown types included). One handler per key.
+   *
+   * @example
+   * callback.on('text', async (msg) => reply.text(`echo: ${msg.Content}`));
+   * callback.on('component_verify_ticket', async (msg) => tickets.save(msg.ComponentVerifyTicket));
+   */
+  on<K extends CallbackMessageType>(type: K, handler: MessageHandler<CallbackMessageMap[K]>): this;
+  on(type: string, handler: MessageHandler<UnknownMessage>): this;
+  on(type: string, handler: MessageHandler<never>): this {
+    if (typeof type !== 'string' || type === '')
+      throw new ConfigError('INVALID_ARGUMENT', 'on(type, handler): type must be a non-empty string');
+    if (typeof handler !== 'function')
+      throw new ConfigError('INVALID_ARGUMENT', `on('${type}', handler): handler must be a function`);
+    if (this.#handlers.has(type)) {
+      throw new ConfigError(
+        'INVALID_ARGUMENT',
+        `on('${type}'): a handler is already registered for this type`,
+      );
+    }
+    this.#handlers.set(type, handler);
+    return this;
+  }
+
+  /** The fallback for pushes no other handler takes (same as `on('*', handler)`). */
+  onUnknown(handler: MessageHandler<InboundMessage>): this {
+    return this.on('*', handler);
+  }
+
+  /** Adds a middleware; they run in the order added, before the handler. */
+  use(middleware: CallbackMiddleware): this {
+    if (typeof middleware !== 'function')
+      throw new ConfigError('INVALID_ARGUMENT', 'use(middleware): middleware must be a function');
+    this.#middleware.push(middleware);
+    return this;
+  }
+
+  /**
+   * Answers one request. Never throws: every failure becomes a status (401 signature / timestamp /
+   * appid, 400 bad body, 405 method, 500 handler error with a generic body) and a hook event.
+   */
+  async handle(request: CallbackRequest): Promise<CallbackResponse> {
+    const started = performance.now();
+    const method = typeof request?.method === 'string' ? request.method.toUpperCase() : '';
+    try {
+      if (method === 'GET') return this.#handshake(request);
+      if (method === 'POST') return await this.#push(request, started);
+      throw new Refusal('METHOD_NOT_ALLOWED', `method ${method.slice(0, 16) || '(none)'} is not GET or POST`);
+    } catch (error) {
+      let refusal: Refusal | undefined;
+      if (error instanceof Refusal) refusal = error;
+      else if (isWeChatKitError(error)) refusal = new Refusal(error.code, error.message);
+      if (refusal === undefined) {
+        callHook(this.#hooks, 'onError', { error, type: undefined, phase: 'internal' });
+        return plain(500, STATUS_TEXT[500] ?? '');
+      }
+      const status = refusalStatus(refusal.code);
+      callHook(this.#hooks, 'onRefused', {
+        code: refusal.code,
+        reason: refusal.reason,
+        status,
+        method: method.slice(0, 16),
+      });
+      return plain(status, STATUS_TEXT[status] ?? 'refused', status === 405 ? { allow: 'GET, POST' } : {});
+    }
+  }
+
+  /** Checks `signature` (every request) and the timestamp window; returns the query. */
+  #verifyUrl(request: CallbackRequest): URLSearchParams {
+    const query = readQuery(String(request.url ?? ''));
+    const timestamp = query.get('timestamp') ?? '';
+    verifyServerSignature({
+      token: this.#options.token,
+      timestamp,
+      nonce: query.get('nonce') ?? '',
+      signature: query.get('signature') ?? '',
+    });
+    assertFreshTimestamp(timestamp, { now: this.#options.now, maxSkewSeconds: this.#options.maxSkewSeconds });
+    return query;
+  }
+
+  #handshake(request: CallbackRequest): CallbackResponse {
+    const query = this.#verifyUrl(request);
+    const echostr = query.get('echostr');
+    if (echostr === null || echostr === '')
+      throw new Refusal('BAD_BODY', 'a GET without echostr is not a URL verification');
+    // Verbatim: no quotes, no JSON, no trailing newline, or WeChat reports "Token 验证失败".
+    return plain(200, echostr);
+  }
+
+  async #push(request: CallbackRequest, started: number): Promise<CallbackResponse> {
+    const query = this.#verifyUrl(request);
+    const body = request.rawBody;
+    if (body !== undefined && body !== null && typeof body !== 'string' && !(body instanceof Uint8Array)) {
+      // An adapter bug, not an attack: a body parser ran first. Verification needs the raw bytes.
+      throw new Refusal(
+        'BAD_BODY',
+        'rawBody is a parsed object: pass the raw bytes (Uint8Array) or their text, captured before any body parser',
+      );
+    }
+    if (body === undefined || body === null || byteLength(body) === 0) {
+      throw new Refusal('BAD_BODY', 'the POST has no body');
+    }
+    if (byteLength(body) > MAX_CALLBACK_BODY_BYTES) {
+      throw new Refusal('XML_TOO_LARGE', `the body is over ${MAX_CALLBACK_BODY_BYTES} bytes`);
+    }
+    const { plaintext, encrypted } = this.#open(query, body);
+    const fields = parseMessage(plaintext, this.#options.format);
+    if (!encrypted && fields.Encrypt !== undefined && this.#options.mode === 'plain') {
+      throw new Refusal(
+        'BAD_BODY',
+        'the push is encrypted but the callback is in plain mode: set mode to match the console',
+      );
+    }
+    const type = routingKeyOf(fields);
+    const message = fields as InboundMessage;
+
+    const key = dedupeKeyOf(this.#options.appId, fields);
+    if (key !== undefined) {
+      let first = true;
+      try {
+        first = (await this.#dedupe.claim(key, this.#options.dedupeTtlMs)) !== false;
+      } catch (error) {
+        // At-least-once: a store outage must not drop pushes, so process and report it.
+        callHook(this.#hooks, 'onError', { error, type, phase: 'dedupe' });
+      }
+      if (!first) {
+        callHook(this.#hooks, 'onDuplicate', { key, type });
+        return success();
+      }
+    }
+
+    const ctx: CallbackContext = {
+      appId: this.#options.appId,
+      type,
+      format: this.#options.format,
+      encrypted,
+      mode: this.#options.mode,
+      openid: query.get('openid') ?? undefined,
+      raw: plaintext,
+      request,
+      receivedAt: this.#options.now(),
+      state: {},
+    };
+    const outcome = await this.#runWithinBudget(message, ctx, started);
+    if (outcome === undefined) return success();
+    if (outcome.kind === 'error') {
+      if (key !== undefined) await this.#release(key, type);
+      callHook(this.#hooks, 'onError', { error: outcome.error, type, phase: 'handler' });
+      return plain(500, STATUS_TEXT[500] ?? '');
+    }
+    if (outcome.reply === undefined) return success();
+    try {
+      return this.#render(outcome.reply, fields, encrypted);
+    } catch (error) {
+      callHook(this.#hooks, 'onError', { error, type, phase: 'reply' });
+      return success();
+    }
+  }
+
+  /** Verifies and decrypts per the mode; plaintext pushes pass through in compatible/plain mode. */
+  #open(query: URLSearchParams, body: string | Uint8Array): { plaintext: string; encrypted: boolean } {
+    const mode = this.#options.mode;
+    const msgSignature = query.get('msg_signature');
+    const wantsDecrypt = mode === 'safe' || (mode === 'compatible' && query.get('encrypt_type') === 'aes');
+    if (!wantsDecrypt) {
+      if (mode === 'plain' && (msgSignature !== null || query.get('encrypt_type') !== null)) {
+        throw new Refusal(
+          'BAD_BODY',
+          'the push is encrypted but the callback is in plain mode: set mode to match the console',
+        );
+      }
+      return { plaintext: toText(body), encrypted: false };
+    }
+    if (msgSignature === null || msgSignature === '') {
+      // A plaintext body is the likelier story (a downgrade attempt): say so first.
+      extractEncrypt(body);
+      throw new SignatureError(
+        'SIGNATURE_MISMATCH',
+        `the push has no msg_signature, which every push to an app in ${mode} mode carries`,
+      );
+    }
+    const crypto = this.#crypto;
+    if (crypto === undefined) throw new Error('unreachable: no MessageCrypto in an encrypted mode');
+    const opened = crypto.open({
+      body,
+      msgSignature,
+      timestamp: query.get('timestamp') ?? '',
+      nonce: query.get('nonce') ?? '',
+    });
+    if (opened.format !== this.#options.format) {
+      throw new PayloadError(
+        'BAD_BODY',
+        `the push is ${opened.format.toUpperCase()} but the callback is configured with format "${this.#options.format}"`,
+      );
+    }
+    return { plaintext: opened.plaintext, encrypted: true };
+  }
+
+  #runChain(message: InboundMessage, ctx: CallbackContext): Promise<Reply | undefined> {
+    const handler =
+      this.#handlers.get(ctx.type) ??
+      (ctx.type === 'event' || ctx.type.startsWith('event.') ? this.#handlers.get('event') : undefined) ??
+      this.#handlers.get('*');
+    const layers = this.#middleware;
+    const dispatch = async (index: number): Promise<Reply | undefined> => {
+      const layer = layers[index];
+      let result: HandlerResult;
+      if (layer === undefined) {
+        if (handler === undefined) return undefined;
+        result = await (handler as MessageHandler<InboundMessage>)(message, ctx);
+      } else {
+        let downstream: Promise<Reply | undefined> | undefined;
+        const next = () => {
+          downstream ??= dispatch(index + 1);
+          return downstream;
+        };
+        result = await layer(message, ctx, next);
+        // A middleware that awaited next() but returned nothing passes the downstream reply on.
+        if (result === undefined && downstream !== undefined) result = await downstream;
+      }
+      if (result !== undefined && !isReply(result)) {
+        throw new ConfigError(
+          'INVALID_ARGUMENT',
+          `the ${layer === undefined ? 'handler' : 'middleware'} for "${ctx.type}" returned something that is not a reply: build one with reply.text(…) etc., or return nothing`,
+        );
+      }
+      return result ?? undefined;
+    };
+    return dispatch(0);
+  }
+
+  /** The chain's outcome, or `undefined` when the budget ran out first (the chain keeps running). */
+  async #runWithinBudget(
+    message: InboundMessage,
+    ctx: CallbackContext,
+    started: number,
+  ): Promise<Outcome | undefined> {
+    const running: Promise<Outcome> = this.#runChain(message, ctx).then(
+      (reply) => ({ kind: 'reply', reply }),
+      (error: unknown) => ({ kind: 'error', error }),
+    );
+    const remaining = Math.max(0, this.#options.replyBudgetMs - (performance.now() - started));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const budget = new Promise<undefined>((resolve) => {
+      timer = setTimeout(resolve, remaining, undefined);
+    });
+    const first = await Promise.race([running, budget]);
+    clearTimeout(timer);
+    if (first !== undefined) return first;
+    void running.then((late) => {
+      if (late.kind === 'error') {
+        callHook(this.#hooks, 'onError', { error: late.error, type: ctx.type, phase: 'late-handler' });
+      } else if (late.reply !== undefined) {
+        callHook(this.#hooks, 'onLateReply', {
+          message,
+          reply: late.reply,
+          type: ctx.type,
+          elapsedMs: performance.now() - started,
+        });
+      }
+    });
+    return undefined;
+  }
+
+  async #release(key: string, type: string): Promise<void> {
+    try {
+      await this.#dedupe.release?.(key);
+    } catch (error) {
+      callHook(this.#hooks, 'onError', { error, type, phase: 'dedupe' });
+    }
+  }
+
+  #render(value: Reply, message: Record<string, unknown>, encrypted: boolean): CallbackResponse {
+    const to = message.FromUserName;
+    const from = message.ToUserName;
+    if (typeof to !== 'string' || to === '' || typeof from !== 'string' || from === '') {
+      throw new ConfigError(
+        'INVALID_ARGUMENT',
+        'this push has no FromUserName/ToUserName (e.g. an Open Platform event), so it cannot take a passive reply',
+      );
+    }
+    const format = this.#options.format;
+    const createTime = Math.floor(this.#options.now() / 1000);
+    const fields = replyFields(value, { to, from, createTime }, format);
+    const body = format === 'json' ? JSON.stringify(fields) : buildXml(fields);
+    const contentType =
+      format === 'json' ? 'application/json; charset=utf-8' : 'application/xml; charset=utf-8';
+    const seal = this.#options.mode === 'safe' || (this.#options.mode === 'compatible' && encrypted);
+    if (!seal || this.#crypto === undefined)
+      return { status: 200, headers: { 'content-type': contentType }, body };
+    const sealed = this.#crypto.seal(body, { format, timestamp: createTime });
+    return { status: 200, headers: { 'content-type': contentType }, body: sealed.body };
+  }
+}
+
+/**
+ * Creates the callback endpoint of one account (or one Open Platform platform). Options are
+ * validated now; unknown keys throw `ConfigError` (`INVALID_CONFIG`).
+ *
+ * @example
+ * const callback = createWeChatCallback({ appId, token, encodingAESKey, mode: 'safe' })
+ *   .on('text', (msg) => reply.text(`you said ${msg.Content}`))
+ *   .on('event.subscribe', () => reply.text('welcome!'));
+ * // an adapter: const response = await callback.handle({ method, url, headers, rawBody });
+ */
+export function createWeChatCallback(options: WeChatCallbackOptions): WeChatCallback {
+  return new WeChatCallback(options);
+}

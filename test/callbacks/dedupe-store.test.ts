@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
+import { Redis } from 'ioredis';
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryDedupeStore, type RedisDedupeClient, RedisDedupeStore } from '../../src/callbacks/index.js';
+import { ConfigError, StoreError } from '../../src/core/errors.js';
+
+describe('MemoryDedupeStore', () => {
+  it('claims a key once until its TTL passes', async () => {
+    let now = 1_000;
+    const store = new MemoryDedupeStore({ now: () => now });
+    expect(await store.claim('k', 100)).toBe(true);
+    expect(await store.claim('k', 100)).toBe(false);
+    now += 101;
+    expect(await store.claim('k', 100)).toBe(true);
+  });
+
+  it('stays bounded, dropping the oldest keys first', async () => {
+    const store = new MemoryDedupeStore({ maxEntries: 3, now: () => 0 });
+    for (const k of ['a', 'b', 'c', 'd']) expect(await store.claim(k, 1000)).toBe(true);
+    expect(store.size).toBe(3);
+    expect(await store.claim('a', 1000)).toBe(true); // evicted, so new again
+    expect(await store.claim('d', 1000)).toBe(false);
+  });
+
+  it('drops expired keys as new ones arrive', async () => {
+    let now = 0;
+    const store = new MemoryDedupeStore({ now: () => now });
+    for (let i = 0; i < 100; i++) await store.claim(`k${i}`, 10);
+    now = 11;
+    await store.claim('fresh', 10);
+    expect(store.size).toBe(1);
+  });
+
+  it('forgets a released key', async () => {
+    const store = new MemoryDedupeStore();
+    await store.claim('k', 1000);
+    await store.release('k');
+    expect(await store.claim('k', 1000)).toBe(true);
+  });
+});
+
+describe('RedisDedupeStore client shapes', () => {
+  it('calls ioredis as set(key, "1", "PX", ttl, "NX")', async () => {
+    const calls: unknown[][] = [];
+    const io = {
+      status: 'ready',
+      set: async (...a: unknown[]) => {
+        calls.push(a);
+        return 'OK';
+      },
+      del: async () => 1,
+    };
+    const store = new RedisDedupeStore(io as unknown as RedisDedupeClient, { prefix: 'p:' });
+    expect(await store.claim('k', 1500.2)).toBe(true);
+    expect(calls).toEqual([['p:wechat-kit:dedupe:k', '1', 'PX', 1501, 'NX']]);
+  });
+
+  it('calls node-redis as set(key, "1", { NX: true, PX: ttl })', async () => {
+    const calls: unknown[][] = [];
+    const nr = {
+      isOpen: true,
+      set: async (...a: unknown[]) => {
+        calls.push(a);
+        return null;
+      },
+      del: async () => 1,
+    };
+    const store = new RedisDedupeStore(nr as unknown as RedisDedupeClient);
+    expect(await store.claim('k', 60_000)).toBe(false);
+    expect(calls).toEqual([['wechat-kit:dedupe:k', '1', { NX: true, PX: 60_000 }]]);
+  });
+
+  it('refuses something that is not a Redis client', () => {
+    expect(() => new RedisDedupeStore({} as unknown as RedisDedupeClient)).toThrow(ConfigError);
+  });
+
+  it('turns failures and hangs into STORE_UNAVAILABLE without leaking a URL password', async () => {
+    const failing = {
+      status: 'ready',
+      set: async () => {
+        throw new Error('connect ECONNREFUSED redis://user:secret@10.0.0.1');
+      },
+      del: async () => 1,
+    };
+    const err = await new RedisDedupeStore(failing as unknown as RedisDedupeClient)
+      .claim('k', 1)
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect(err.message).not.toContain('secret');
+    const hanging = { isOpen: true, set: () => new Promise(() => {}), del: async () => 1 };
+    const store = new RedisDedupeStore(hanging as unknown as RedisDedupeClient, { commandTimeoutMs: 20 });
+    await expect(store.claim('k', 1)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  });
+});
+
+const redisUp = await new Promise<boolean>((resolve) => {
+  const socket = connect({ host: '127.0.0.1', port: 6379 });
+  const done = (up: boolean) => {
+    socket.destroy();
+    resolve(up);
+  };
+  socket.setTimeout(500, () => done(false));
+  socket.once('connect', () => done(true));
+  socket.once('error', () => done(false));
+});
+if (!redisUp)
+  console.warn('[wechat-kit] Redis not reachable on 127.0.0.1:6379: RedisDedupeStore live tests SKIPPED');
+
+describe.runIf(redisUp)('RedisDedupeStore on a real Redis', () => {
+  let io: Redis;
+  let nr: ReturnType<typeof createClient>;
+  const prefix = `wechat-kit-test:${randomUUID()}:`;
+
+  beforeAll(async () => {
+    io = new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: 1 });
+    nr = createClient({ url: 'redis://127.0.0.1:6379' });
+    await nr.connect();
+  });
+  afterAll(async () => {
+    const keys = await io.keys(`${prefix}*`);
+    if (keys.length > 0) await io.del(...keys);
+    await io.quit();
+    await nr.quit();
+  });
+
+  it.each(['ioredis', 'node-redis'] as const)(
+    '%s: claims once across instances, expires, releases',
+    async (which) => {
+      const client = (which === 'ioredis' ? io : nr) as unknown as RedisDedupeClient;
+      const a = new RedisDedupeStore(client, { prefix });
+      const b = new RedisDedupeStore(client, { prefix });
+      const key = `${which}:${randomUUID()}`;
+      const results = await Promise.all([a.claim(key, 5000), b.claim(key, 5000), a.claim(key, 5000)]);
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const ttl = await io.pttl(`${prefix}wechat-kit:dedupe:${key}`);
+      expect(ttl).toBeGreaterThan(4000);
+      await a.release(key);
+      expect(await b.claim(key, 50)).toBe(true);
+      await new Promise((r) => setTimeout(r, 80));
+      expect(await a.claim(key, 50)).toBe(true);
+    },
+  );
+});
