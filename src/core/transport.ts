@@ -67,9 +67,17 @@ export interface TransportRequest {
   checkErrcode?: boolean;
   /** Retry errcode -1 ("system busy, retry later"), on any method (default true). */
   retryOnErrcode?: boolean;
+  /**
+   * Answer every response as received instead of interpreting it (default false): any HTTP status
+   * is returned rather than thrown, the body is returned as bytes without being parsed, and no
+   * errcode is checked. For protocols that must verify a signature over the raw bytes before
+   * anything reads them (WeChat Pay v3), and then decide themselves what a status means.
+   * Network errors and timeouts still throw.
+   */
+  raw?: boolean;
 }
 
-/** An answer with a 2xx status (and no errcode, unless `checkErrcode: false`). */
+/** An answer with a 2xx status (and no errcode, unless `checkErrcode: false`), or any answer with `raw: true`. */
 export interface TransportResponse<T> {
   status: number;
   headers: Headers;
@@ -297,6 +305,17 @@ export class Transport {
         );
       }
       const durationMs = performance.now() - started;
+      if (req.raw === true) {
+        callHook(this.#hooks.onResponse, {
+          id: a.id,
+          method,
+          url: shownUrl,
+          status: response.status,
+          durationMs,
+          attempt: a.attempt,
+        });
+        return { status: response.status, headers: response.headers, data: bytes as T };
+      }
       const contentType = response.headers.get('content-type') ?? '';
       const responseType = req.responseType ?? 'json';
       const looksJson =

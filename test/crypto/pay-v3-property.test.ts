@@ -55,6 +55,19 @@ describe('Pay v3 refusals under random tampering', () => {
     expect(outcome(() => verifier.verify({ headers, body, now: at(Number(TS)) }))).toBe('ok');
   });
 
+  it('refuses a non-canonical spelling of a valid signature (one accepted encoding only)', () => {
+    const sig = headers['Wechatpay-Signature'];
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const i = sig.replace(/=+$/, '').length - 1;
+    // the last character before the padding carries unused low bits: setting one keeps the bytes
+    const twisted = sig.slice(0, i) + alphabet[alphabet.indexOf(sig[i] as string) | 1] + sig.slice(i + 1);
+    expect(Buffer.from(twisted, 'base64').equals(Buffer.from(sig, 'base64'))).toBe(true);
+    const code = outcome(() =>
+      verifier.verify({ headers: { ...headers, 'Wechatpay-Signature': twisted }, body, now: at(Number(TS)) }),
+    );
+    expect(code).toBe('SIGNATURE_MISMATCH');
+  });
+
   it('never accepts a changed body, signature, nonce or timestamp, and only throws typed errors', () => {
     fc.assert(
       fc.property(
