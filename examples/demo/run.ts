@@ -1,0 +1,158 @@
+/**
+ * `npm run demo`: starts the emulator and the sample backend, plays a scripted scenario and
+ * prints what happened, step by step. Exits 0 when every step did what it should.
+ * `npm run demo -- --serve` keeps both running and prints their URLs and credentials.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startEmulator } from 'wechat-kit/emulator';
+import { createBackend } from './backend.js';
+
+const serve = process.argv.includes('--serve');
+const OA = {
+  appId: 'wxd0e1f2a3b4c5d6e7',
+  secret: 'demo-oa-secret',
+  token: 'DemoToken2026',
+  encodingAESKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+};
+const MP = { appId: 'wxa1b2c3d4e5f60718', secret: 'demo-mp-secret' };
+
+// The backend's port first: the emulator pushes to it.
+const server = createServer();
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+const backendUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+const emulator = await startEmulator({
+  config: {
+    apps: [
+      { ...OA, kind: 'official-account', messageMode: 'safe', callbackUrl: `${backendUrl}/wechat` },
+      { ...MP, kind: 'mini-program' },
+    ],
+    merchants: [],
+    options: { pushTimeoutMs: 2000 },
+  },
+});
+const backend = createBackend({ apiBaseUrl: emulator.url, officialAccount: OA, miniProgram: MP });
+server.on('request', backend.listener);
+
+const control = async <T>(path: string, body: unknown): Promise<T> =>
+  (await (await fetch(`${emulator.url}${path}`, { method: 'POST', body: JSON.stringify(body) })).json()) as T;
+const call = async <T>(path: string, body: unknown): Promise<{ status: number; json: T }> => {
+  const res = await fetch(`${backendUrl}${path}`, { method: 'POST', body: JSON.stringify(body) });
+  return { status: res.status, json: (await res.json()) as T };
+};
+
+if (serve) {
+  console.log(
+    JSON.stringify({
+      emulator: emulator.url,
+      backend: backendUrl,
+      callbackUrl: `${backendUrl}/wechat`,
+      apps: [
+        { ...OA, kind: 'official-account', messageMode: 'safe' },
+        { ...MP, kind: 'mini-program' },
+      ],
+    }),
+  );
+  const stop = () => {
+    void emulator.close().then(() => server.close(() => process.exit(0)));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+} else {
+  let failures = 0;
+  const step = async (title: string, run: () => Promise<string>) => {
+    try {
+      console.log(`✓ ${title}\n    ${await run()}`);
+    } catch (error) {
+      failures += 1;
+      console.log(`✗ ${title}\n    ${(error as Error).message}`);
+    }
+  };
+  const expect = (ok: boolean, message: string) => {
+    if (!ok) throw new Error(message);
+  };
+  type Push = { attempts: number; status: number; reply?: string; replyError?: string; duplicates?: Push[] };
+  console.log(`wechat-kit demo — emulator ${emulator.url}, backend ${backendUrl}\n`);
+
+  await step('URL verification: the echostr handshake', async () => {
+    const r = await control<{ ok: boolean; status: number }>('/_emulator/verify-url', { appId: OA.appId });
+    expect(r.ok, `handshake failed (HTTP ${r.status})`);
+    return 'the backend checked `signature` and echoed echostr verbatim';
+  });
+  await step('A user subscribes and gets a welcome reply', async () => {
+    const r = await control<Push>('/_emulator/push', {
+      appId: OA.appId,
+      message: { MsgType: 'event', Event: 'subscribe' },
+    });
+    expect(
+      r.reply?.includes('Welcome aboard') === true,
+      `reply was ${JSON.stringify(r.reply ?? r.replyError)}`,
+    );
+    return 'encrypted push verified + decrypted; encrypted passive reply decrypted by "WeChat"';
+  });
+  await step('A text message in safe mode gets an encrypted reply', async () => {
+    const r = await control<Push>('/_emulator/push', {
+      appId: OA.appId,
+      message: { MsgType: 'text', Content: '你好 hello' },
+    });
+    expect(
+      r.reply?.includes('You said: 你好 hello') === true,
+      `reply was ${JSON.stringify(r.reply ?? r.replyError)}`,
+    );
+    return `reply: ${r.reply?.match(/<Content><!\[CDATA\[(.*?)\]\]>/)?.[1] ?? r.reply}`;
+  });
+  await step('A forged push is refused', async () => {
+    const before = backend.log.textsHandled;
+    const r = await control<Push>('/_emulator/push', {
+      appId: OA.appId,
+      message: { MsgType: 'text', Content: 'forged' },
+      faults: { badSignature: true },
+    });
+    expect(
+      r.status === 401 && backend.log.textsHandled === before,
+      `status ${r.status}, handler ran: ${backend.log.textsHandled !== before}`,
+    );
+    return `HTTP ${r.status}; refusal hook saw ${backend.log.refused.at(-1)?.code}; the handler never ran`;
+  });
+  await step('A duplicate push is processed once', async () => {
+    const before = backend.log.textsHandled;
+    const r = await control<Push>('/_emulator/push', {
+      appId: OA.appId,
+      message: { MsgType: 'text', Content: 'twice' },
+      faults: { duplicate: true },
+    });
+    expect(backend.log.textsHandled - before === 1, `handled ${backend.log.textsHandled - before} times`);
+    return `delivered twice (HTTP ${r.status}, ${r.duplicates?.[0]?.status}); handled once (MsgId dedupe)`;
+  });
+  await step('A Mini Program user logs in (no session_key leaves the server)', async () => {
+    const { code } = await control<{ code: string }>('/_emulator/mini-program/login', { appId: MP.appId });
+    const r = await call<{ token: string; openid: string; session_key?: string }>('/api/login', { code });
+    expect(r.status === 200 && Boolean(r.json.token), `login answered ${r.status}`);
+    expect(
+      !('session_key' in r.json) &&
+        !JSON.stringify(r.json).includes(backend.sessions.get(r.json.token)?.sessionKey ?? '∅'),
+      'session_key leaked',
+    );
+    return `code → code2Session → our own session token; client got {token, openid}`;
+  });
+  await step('A template message is sent and its delivery event arrives', async () => {
+    const { openId } = await control<{ openId: string }>('/_emulator/users', { appId: OA.appId });
+    const r = await call<{ msgid: number }>('/api/notify', { openid: openId });
+    expect(r.status === 200, `send answered ${r.status}`);
+    const deadline = Date.now() + 5000;
+    while (
+      !backend.log.templateDeliveries.some((d) => String(d.MsgID) === String(r.json.msgid)) &&
+      Date.now() < deadline
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const delivery = backend.log.templateDeliveries.find((d) => String(d.MsgID) === String(r.json.msgid));
+    expect(delivery !== undefined, 'no TEMPLATESENDJOBFINISH event within 5 s');
+    return `msgid ${r.json.msgid}; TEMPLATESENDJOBFINISH Status=${delivery?.Status}`;
+  });
+
+  await emulator.close();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  console.log(failures === 0 ? '\ndemo: every step passed' : `\ndemo: ${failures} step(s) failed`);
+  process.exitCode = failures === 0 ? 0 : 1;
+}
