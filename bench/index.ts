@@ -1,7 +1,8 @@
 /**
  * `npm run bench` — throughput of wechat-kit's protocol core, each scenario beside a
  * hand-written node:crypto baseline doing the same job, measured in the same run.
- * `npm run bench -- --json` prints `{ "scenarios": [{ name, opsPerSec, baselineOpsPerSec, ratio }] }`.
+ * `npm run bench -- --json` prints `{ "scenarios": [{ name, opsPerSec, baselineOpsPerSec, ratio }] }`;
+ * the `http.*` scenarios (bench/http.ts) add `p99Ms` and `baselineP99Ms`.
  */
 import {
   createDecipheriv,
@@ -24,6 +25,7 @@ import {
 } from '../src/crypto/index.js';
 import { PAY_NOTIFY } from '../test/xml/fixtures.js';
 import { compare, printTable, type ScenarioResult } from './harness.js';
+import { httpScenarios, printHttpTable } from './http.js';
 import { tokenScenario } from './tokens.js';
 
 const json = process.argv.includes('--json');
@@ -249,9 +251,10 @@ const assertSame = (name: string, a: unknown, b: unknown) => {
 }
 
 const tokens = await tokenScenario();
+const http = await httpScenarios();
 
 if (json) {
-  console.log(JSON.stringify({ scenarios: results, ...(tokens ? { tokens: [tokens] } : {}) }));
+  console.log(JSON.stringify({ scenarios: [...results, ...http], ...(tokens ? { tokens: [tokens] } : {}) }));
 } else {
   console.log(`wechat-kit bench — node ${process.version}, ${process.platform}/${process.arch}\n`);
   printTable(results, notes);
@@ -262,4 +265,5 @@ if (json) {
         `  naive client             token requests: ${tokens.naiveTokenRequests}  calls/s: ${tokens.naiveCallsPerSec}`,
     );
   }
+  if (http.length > 0) printHttpTable(http);
 }
