@@ -1,7 +1,9 @@
 import { TokenManager } from '../credentials/token-manager.js';
 import type { TokenStore } from '../credentials/token-store.js';
+import { tokenKey } from '../credentials/token-store.js';
 import { ApiClient } from './api-client.js';
-import { type CommonClientOptions, splitHooks } from './client-options.js';
+import { type CommonClientOptions, checkOptions, splitHooks } from './client-options.js';
+import { ConfigError } from './errors.js';
 import type { Transport } from './transport.js';
 import { Transport as TransportClass } from './transport.js';
 
@@ -61,6 +63,36 @@ export async function fetchAppAccessToken(
           query: { grant_type: 'client_credential', appid: credentials.appId, secret: credentials.secret },
         });
   return { value: answer.access_token, expiresIn: answer.expires_in };
+}
+
+/** Options of an app (Official Account / Mini Program) client, as {@link appClient} needs them. */
+interface AppClientOptions extends CommonClientOptions {
+  appId: string;
+  secret: string;
+  tokenMode?: 'stable' | 'classic';
+}
+
+/**
+ * The parts every AppID + AppSecret client shares: checked options, one transport, the shared
+ * access_token manager and an {@link ApiClient} that uses it.
+ */
+export function appClient(
+  name: string,
+  options: AppClientOptions,
+  extraOptions: readonly string[],
+): { client: ApiClient; accessToken: TokenManager } {
+  checkOptions(name, options, ['appId', 'secret', 'tokenMode', ...extraOptions], ['appId', 'secret']);
+  const mode = options.tokenMode ?? 'stable';
+  if (mode !== 'stable' && mode !== 'classic') {
+    throw new ConfigError('INVALID_CONFIG', `${name}: tokenMode must be "stable" or "classic"`);
+  }
+  const transport = transportFrom(options);
+  const baseUrl = options.baseUrl ?? 'https://api.weixin.qq.com';
+  const bare = new ApiClient({ baseUrl, transport });
+  const accessToken = tokenManagerFrom(options, options.store, tokenKey('access_token', options.appId), () =>
+    fetchAppAccessToken(bare, options, mode),
+  );
+  return { client: new ApiClient({ baseUrl, transport, accessToken }), accessToken };
 }
 
 export { ApiClient };

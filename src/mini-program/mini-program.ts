@@ -1,10 +1,9 @@
-import { ApiClient, type ApiRequestOptions, type RequestOptions } from '../core/api-client.js';
-import { fetchAppAccessToken, tokenManagerFrom, transportFrom } from '../core/build-client.js';
-import { type CommonClientOptions, checkOptions } from '../core/client-options.js';
-import { ConfigError, WeChatApiError } from '../core/errors.js';
+import type { ApiClient, ApiRequestOptions, RequestOptions } from '../core/api-client.js';
+import { appClient } from '../core/build-client.js';
+import type { CommonClientOptions } from '../core/client-options.js';
+import { WeChatApiError } from '../core/errors.js';
 import type { HttpMethod } from '../core/transport.js';
 import type { TokenManager } from '../credentials/token-manager.js';
-import { tokenKey } from '../credentials/token-store.js';
 import {
   checkSessionKeySignature,
   decryptMiniProgramData,
@@ -67,8 +66,6 @@ export interface MsgSecCheckResult {
   detail?: Array<Record<string, unknown>>;
 }
 
-const OPTION_NAMES = ['appId', 'secret', 'tokenMode'] as const;
-
 /**
  * The Mini Program (小程序) client.
  *
@@ -83,23 +80,11 @@ export class MiniProgram {
   readonly #secret: string;
 
   constructor(options: MiniProgramOptions) {
-    checkOptions('MiniProgram', options, OPTION_NAMES, ['appId', 'secret']);
-    const mode = options.tokenMode ?? 'stable';
-    if (mode !== 'stable' && mode !== 'classic') {
-      throw new ConfigError('INVALID_CONFIG', 'MiniProgram: tokenMode must be "stable" or "classic"');
-    }
+    const { client, accessToken } = appClient('MiniProgram', options, []);
     this.appId = options.appId;
     this.#secret = options.secret;
-    const transport = transportFrom(options);
-    const baseUrl = options.baseUrl ?? 'https://api.weixin.qq.com';
-    const bare = new ApiClient({ baseUrl, transport });
-    this.#accessToken = tokenManagerFrom(
-      options,
-      options.store,
-      tokenKey('access_token', options.appId),
-      () => fetchAppAccessToken(bare, options, mode),
-    );
-    this.client = new ApiClient({ baseUrl, transport, accessToken: this.#accessToken });
+    this.client = client;
+    this.#accessToken = accessToken;
   }
 
   /** The current access_token, shared by every caller (and instance, with a shared store). */

@@ -1,6 +1,6 @@
-import { ApiClient, type ApiRequestOptions, type RequestOptions } from '../core/api-client.js';
-import { fetchAppAccessToken, tokenManagerFrom, transportFrom } from '../core/build-client.js';
-import { type CommonClientOptions, checkOptions } from '../core/client-options.js';
+import type { ApiClient, ApiRequestOptions, RequestOptions } from '../core/api-client.js';
+import { appClient, tokenManagerFrom } from '../core/build-client.js';
+import type { CommonClientOptions } from '../core/client-options.js';
 import { ConfigError } from '../core/errors.js';
 import type { HttpMethod } from '../core/transport.js';
 import type { TokenManager } from '../credentials/token-manager.js';
@@ -76,8 +76,6 @@ export interface UploadFile {
   contentType: string;
 }
 
-const OPTION_NAMES = ['appId', 'secret', 'tokenMode'] as const;
-
 /**
  * The Official Account (公众号) client: typed methods over one small client, tokens shared
  * through the store, a typed `request()` escape hatch.
@@ -95,23 +93,11 @@ export class OfficialAccount {
   readonly #options: OfficialAccountOptions;
 
   constructor(options: OfficialAccountOptions) {
-    checkOptions('OfficialAccount', options, OPTION_NAMES, ['appId', 'secret']);
-    const mode = options.tokenMode ?? 'stable';
-    if (mode !== 'stable' && mode !== 'classic') {
-      throw new ConfigError('INVALID_CONFIG', 'OfficialAccount: tokenMode must be "stable" or "classic"');
-    }
+    const { client, accessToken } = appClient('OfficialAccount', options, []);
     this.#options = options;
     this.appId = options.appId;
-    const transport = transportFrom(options);
-    const baseUrl = options.baseUrl ?? 'https://api.weixin.qq.com';
-    const bare = new ApiClient({ baseUrl, transport });
-    this.#accessToken = tokenManagerFrom(
-      options,
-      options.store,
-      tokenKey('access_token', options.appId),
-      () => fetchAppAccessToken(bare, options, mode),
-    );
-    this.client = new ApiClient({ baseUrl, transport, accessToken: this.#accessToken });
+    this.client = client;
+    this.#accessToken = accessToken;
     const ticket = (type: 'jsapi' | 'wx_card') => async () => {
       const answer = await this.client.request<{ ticket: string; expires_in: number }>(
         'GET',
