@@ -1,0 +1,308 @@
+import { ConfigError, CryptoError, SignatureError } from '../../core/errors.js';
+import type { TokenStore } from '../../credentials/token-store.js';
+import { tokenKey } from '../../credentials/token-store.js';
+import {
+  type LoadedCertificate,
+  loadCertificate,
+  loadPublicKey,
+  normalizeSerial,
+} from '../../crypto/keys.js';
+import { decryptResource } from '../../crypto/pay-v3-aead.js';
+import {
+  type CertificateInput,
+  PayV3Verifier,
+  type PublicKeyInput,
+  readPayV3Headers,
+} from '../../crypto/pay-v3-verify.js';
+import type { Clock } from '../../internal/bytes.js';
+import { parseVerifiedJson, payApiErrorOf, type RawAnswer } from './answer.js';
+
+/**
+ * The platform keys a {@link PayV3} client trusts, and their upkeep: the WeChat Pay public key,
+ * configured platform certificates, and — with `autoCertificates` — certificates downloaded from
+ * `GET /v3/certificates`, decrypted with the APIv3 key, verified, shared through a store and
+ * refreshed before they expire.
+ *
+ * Amplification: an answer naming an unknown serial triggers at most one download per
+ * `refreshIntervalMs` (concurrent triggers share it), so forged `Wechatpay-Serial` headers cannot
+ * make the client hammer WeChat Pay.
+ *
+ * Trust on first use: when nothing is configured (`autoCertificates: true` alone), the first
+ * download cannot be checked against a key already trusted. It is accepted because each
+ * `encrypt_certificate` is AES-256-GCM sealed with the APIv3 key, which only WeChat Pay and the
+ * merchant hold (an attacker without that key cannot make one that decrypts), the answer must be
+ * signed by one of the certificates it carries, and it arrives over TLS. The residual risk: anyone
+ * who learns the APIv3 key can then impersonate WeChat Pay to this client. Configure the public
+ * key or a certificate to remove it.
+ */
+
+/** How often certificates are re-downloaded when nothing prompts it (WeChat Pay suggests ≤ 12 h). */
+const PERIODIC_REFRESH_MS = 12 * 60 * 60 * 1000;
+/** Download again when a downloaded certificate expires within this time. */
+const EXPIRY_MARGIN_MS = 24 * 60 * 60 * 1000;
+
+interface StoredCertificate {
+  serial_no: string;
+  pem: string;
+}
+
+export interface PlatformTrustOptions {
+  mchid: string;
+  apiV3Key: string;
+  publicKey?: { id: string; key: PublicKeyInput };
+  certificates?: CertificateInput[];
+  autoCertificates: boolean;
+  store?: TokenStore;
+  now: Clock;
+  refreshIntervalMs: number;
+  /** Sends the signed `GET /v3/certificates` and answers it raw, not yet verified. */
+  download: () => Promise<RawAnswer>;
+}
+
+export class PlatformTrust {
+  readonly #options: PlatformTrustOptions;
+  readonly #publicKey: { id: string; key: ReturnType<typeof loadPublicKey> } | undefined;
+  readonly #configured: LoadedCertificate[];
+  #downloaded = new Map<string, { cert: LoadedCertificate; pem: string }>();
+  #verifier: PayV3Verifier;
+  #lastAttempt = Number.NEGATIVE_INFINITY;
+  #nextPeriodic = Number.NEGATIVE_INFINITY;
+  #inflight: Promise<void> | undefined;
+  #storeLoaded = false;
+
+  constructor(options: PlatformTrustOptions) {
+    this.#options = options;
+    this.#publicKey =
+      options.publicKey === undefined
+        ? undefined
+        : { id: options.publicKey.id, key: loadPublicKey(options.publicKey.key) };
+    this.#configured = (options.certificates ?? []).map((c) =>
+      typeof c === 'object' && c !== null && 'serialNo' in c && 'x509' in c
+        ? loadCertificate(c.x509)
+        : loadCertificate(c as string),
+    );
+    this.#verifier = this.#build();
+  }
+
+  /** Serials and public-key id currently trusted (public values, safe to log). */
+  knownSerials(): string[] {
+    return this.#verifier.knownSerials();
+  }
+
+  #build(): PayV3Verifier {
+    return new PayV3Verifier({
+      ...(this.#options.publicKey === undefined ? {} : { publicKey: this.#options.publicKey }),
+      certificates: [...this.#configured, ...[...this.#downloaded.values()].map((d) => d.cert)],
+    });
+  }
+
+  #knows(serial: string): boolean {
+    return this.#verifier.knownSerials().some((s) => normalizeSerial(s) === normalizeSerial(serial));
+  }
+
+  /**
+   * Verifies an answer (signature, serial, ±300 s window, SIGNTEST probe); an unknown certificate
+   * serial first triggers one rate-limited refresh. Throws `SignatureError` when it must be refused.
+   */
+  async verify(answer: RawAnswer): Promise<void> {
+    await this.#upkeep();
+    const now = this.#options.now;
+    try {
+      this.#verifier.verify({ headers: answer.headers, body: answer.bytes, now });
+      return;
+    } catch (error) {
+      if (!(error instanceof SignatureError) || error.probe || !this.#options.autoCertificates) throw error;
+      const serial = readPayV3Headers(answer.headers).serial;
+      if (
+        error.code !== 'SIGNATURE_MISMATCH' ||
+        serial === undefined ||
+        serial === '' ||
+        serial.startsWith('PUB_KEY_ID_') ||
+        !/^[0-9A-Fa-f]{1,64}$/.test(serial) ||
+        this.#knows(serial)
+      ) {
+        throw error;
+      }
+      await this.refresh(serial);
+    }
+    this.#verifier.verify({ headers: answer.headers, body: answer.bytes, now });
+  }
+
+  /** The key to encrypt sensitive fields with: the public key if configured, else the newest valid certificate. */
+  async encryptionKey(): Promise<{ serial: string; key: ReturnType<typeof loadPublicKey> }> {
+    if (this.#publicKey) return { serial: this.#publicKey.id, key: this.#publicKey.key };
+    await this.#upkeep();
+    let cert = this.#newestValid();
+    if (cert === undefined && this.#options.autoCertificates) {
+      await this.refresh();
+      cert = this.#newestValid();
+    }
+    if (cert === undefined) {
+      throw new ConfigError(
+        'INVALID_CONFIG',
+        'no valid WeChat Pay platform key to encrypt with: configure platform.publicKey (PUB_KEY_ID_…) or a platform certificate, or enable autoCertificates',
+      );
+    }
+    return { serial: cert.serialNo, key: cert.publicKey };
+  }
+
+  #newestValid(): LoadedCertificate | undefined {
+    const now = this.#options.now();
+    const valid = [...this.#configured, ...[...this.#downloaded.values()].map((d) => d.cert)].filter(
+      (c) => c.validFrom.getTime() <= now && c.validTo.getTime() > now,
+    );
+    valid.sort((a, b) => b.validFrom.getTime() - a.validFrom.getTime());
+    return valid[0];
+  }
+
+  /** Loads shared certificates once, and refreshes periodically / before expiry (never failing the call). */
+  async #upkeep(): Promise<void> {
+    if (!this.#options.autoCertificates) return;
+    if (!this.#storeLoaded) {
+      this.#storeLoaded = true;
+      await this.#adoptFromStore().catch(() => false);
+    }
+    if (this.#downloaded.size > 0 && this.#options.now() >= this.#nextPeriodic) {
+      await this.refresh().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Refreshes the downloaded certificates: from the store when another instance has fresh ones
+   * (holding `wantedSerial` if given), else from WeChat Pay. At most one download per
+   * `refreshIntervalMs`; a call inside the interval returns without doing anything.
+   */
+  refresh(wantedSerial?: string): Promise<void> {
+    if (this.#inflight) return this.#inflight;
+    const now = this.#options.now();
+    if (now - this.#lastAttempt < this.#options.refreshIntervalMs) return Promise.resolve();
+    this.#lastAttempt = now;
+    this.#inflight = this.#refresh(wantedSerial).finally(() => {
+      this.#inflight = undefined;
+    });
+    return this.#inflight;
+  }
+
+  async #refresh(wantedSerial: string | undefined): Promise<void> {
+    const fresh = await this.#adoptFromStore().catch(() => false);
+    if (fresh && (wantedSerial === undefined || this.#knows(wantedSerial))) return;
+    await this.#download();
+  }
+
+  #storeKey(): string {
+    // Public facts only: the kind and the mchid, never a key.
+    return tokenKey('pay_platform_certificates', this.#options.mchid);
+  }
+
+  /** Adopts certificates from the store; true when the stored set is still fresh. */
+  async #adoptFromStore(): Promise<boolean> {
+    const store = this.#options.store;
+    if (store === undefined) return false;
+    const entry = await store.get(this.#storeKey());
+    if (entry === undefined) return false;
+    let list: StoredCertificate[];
+    try {
+      list = JSON.parse(entry.value) as StoredCertificate[];
+    } catch {
+      return false;
+    }
+    if (!Array.isArray(list)) return false;
+    const next = new Map<string, { cert: LoadedCertificate; pem: string }>();
+    for (const item of list) {
+      try {
+        const cert = loadCertificate(item.pem);
+        if (cert.validTo.getTime() > this.#options.now()) next.set(cert.serialNo, { cert, pem: item.pem });
+      } catch {
+        // A damaged entry is skipped; the next download replaces it.
+      }
+    }
+    if (next.size === 0) return false;
+    this.#install(next, entry.refreshAt);
+    return entry.refreshAt > this.#options.now();
+  }
+
+  #install(next: Map<string, { cert: LoadedCertificate; pem: string }>, nextPeriodic: number): void {
+    this.#downloaded = next;
+    const soonest = Math.min(...[...next.values()].map((d) => d.cert.validTo.getTime()));
+    this.#nextPeriodic = Math.min(nextPeriodic, soonest - EXPIRY_MARGIN_MS);
+    this.#verifier = this.#build();
+  }
+
+  async #download(): Promise<void> {
+    const answer = await this.#options.download();
+    const now = this.#options.now;
+    const serial = readPayV3Headers(answer.headers).serial ?? '';
+    // Signed by a certificate we do not hold yet: nothing trusted (first use), or WeChat Pay already
+    // signs with a new certificate we missed. Then the certificates authenticate themselves (see
+    // the module comment) and must include the signer; otherwise the answer is verified like any
+    // other, before it is read.
+    const selfSigned = !serial.startsWith('PUB_KEY_ID_') && !this.#knows(serial);
+    if (!selfSigned) this.#verifier.verify({ headers: answer.headers, body: answer.bytes, now });
+    if (answer.status < 200 || answer.status > 299) {
+      if (selfSigned) {
+        throw new SignatureError(
+          'SIGNATURE_MISMATCH',
+          `GET /v3/certificates answered HTTP ${answer.status}, signed by no platform key this client trusts`,
+        );
+      }
+      throw payApiErrorOf(answer, 'GET', '/v3/certificates');
+    }
+    const body = parseVerifiedJson(answer, 'GET', '/v3/certificates') as { data?: unknown } | undefined;
+    const data = Array.isArray(body?.data) ? (body.data as Array<Record<string, unknown>>) : [];
+    const next = new Map<string, { cert: LoadedCertificate; pem: string }>();
+    for (const item of data) {
+      const resource = (item.encrypt_certificate ?? {}) as Record<string, unknown>;
+      let pem: string;
+      try {
+        pem = decryptResource({
+          apiV3Key: this.#options.apiV3Key,
+          algorithm: String(resource.algorithm ?? ''),
+          ciphertext: String(resource.ciphertext ?? ''),
+          nonce: String(resource.nonce ?? ''),
+          associatedData: typeof resource.associated_data === 'string' ? resource.associated_data : '',
+        });
+      } catch (cause) {
+        if (cause instanceof CryptoError && cause.code === 'DECRYPT_FAILED') {
+          throw new CryptoError(
+            'DECRYPT_FAILED',
+            'a platform certificate from GET /v3/certificates does not decrypt with apiV3Key: the APIv3 key is wrong (it is the 32-character key set in 账户中心 → API安全 → APIv3密钥, not the APIv2 key), or the answer was altered',
+            { cause },
+          );
+        }
+        throw cause;
+      }
+      const cert = loadCertificate(pem);
+      if (typeof item.serial_no === 'string' && normalizeSerial(item.serial_no) !== cert.serialNo) {
+        throw new CryptoError(
+          'BAD_CIPHERTEXT',
+          `GET /v3/certificates announced serial ${item.serial_no} for a certificate whose serial is ${cert.serialNo}`,
+        );
+      }
+      if (cert.validTo.getTime() > now()) next.set(cert.serialNo, { cert, pem });
+    }
+    if (next.size === 0) {
+      throw new CryptoError('BAD_CIPHERTEXT', 'GET /v3/certificates returned no valid platform certificate');
+    }
+    if (selfSigned) {
+      new PayV3Verifier({ certificates: [...next.values()].map((d) => d.cert) }).verify({
+        headers: answer.headers,
+        body: answer.bytes,
+        now,
+      });
+    }
+    const refreshAt = now() + PERIODIC_REFRESH_MS;
+    this.#install(next, refreshAt);
+    const store = this.#options.store;
+    if (store !== undefined) {
+      const expiresAt = Math.min(...[...next.values()].map((d) => d.cert.validTo.getTime()));
+      const ttl = Math.max(1000, expiresAt - now());
+      const value = JSON.stringify(
+        [...next.values()].map((d): StoredCertificate => ({ serial_no: d.cert.serialNo, pem: d.pem })),
+      );
+      // Sharing is an optimisation: a store outage must not fail the call that needed the refresh.
+      await store
+        .set(this.#storeKey(), { value, expiresAt, refreshAt: Math.min(refreshAt, expiresAt) }, ttl)
+        .catch(() => undefined);
+    }
+  }
+}
