@@ -38,9 +38,10 @@ export interface CallbackErrorEvent {
    * `handler`: a middleware or handler threw, answered 500 (WeChat retries). `late-handler`: it
    * threw after the reply budget, `success` was already answered. `reply`: the reply could not be
    * written. `dedupe`: the store failed, the push was processed anyway (at-least-once).
-   * `internal`: a wechat-kit bug, answered 500.
+   * `internal`: a wechat-kit bug, answered 500. `config`: our own configuration is wrong (a Pay
+   * notification that verified but does not decrypt: the APIv3 key), answered 500 so it is retried.
    */
-  phase: 'handler' | 'late-handler' | 'reply' | 'dedupe' | 'internal';
+  phase: 'handler' | 'late-handler' | 'reply' | 'dedupe' | 'internal' | 'config';
 }
 
 /**

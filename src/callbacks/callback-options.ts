@@ -51,8 +51,53 @@ export interface WeChatCallbackOptions {
   hooks?: CallbackHooks;
 }
 
+/**
+ * Options of {@link createWeComCallback}: a WeCom (企业微信) app's callback (接收消息服务器配置).
+ * There is no message mode: WeCom always encrypts, so `encodingAESKey` is required and every
+ * request (the URL-verification GET included) is authenticated by `msg_signature`. Unknown keys
+ * are refused.
+ *
+ * @example
+ * createWeComCallback({
+ *   corpId: 'ww1234567890abcdef', // 企业ID (我的企业 → 企业信息)
+ *   token: process.env.WECOM_CALLBACK_TOKEN!,
+ *   encodingAESKey: process.env.WECOM_CALLBACK_AES_KEY!,
+ *   dedupe: new RedisDedupeStore(redis),
+ * });
+ */
+export interface WeComCallbackOptions {
+  /**
+   * The ReceiveId checked inside every encrypted request: the corp id (企业ID, `ww…`/`wx…`) for a
+   * self-built app's callback; the suite id for a third-party app's instruction callback (指令回调);
+   * `''` for a personal-subject third-party app.
+   */
+  corpId: string;
+  /** The Token of the callback configuration (API接收消息). */
+  token: string;
+  /** The 43-character EncodingAESKey of the callback configuration. */
+  encodingAESKey: string;
+  /** Replay window for `timestamp`, seconds either way (default 300). */
+  maxSkewSeconds?: number;
+  /** Where processed pushes are remembered (default: a {@link MemoryDedupeStore} per callback). */
+  dedupe?: DedupeStore;
+  /** How long a push is remembered, ms (default `(maxSkewSeconds + 60) * 1000`). */
+  dedupeTtlMs?: number;
+  /** Time a push may take before an empty success is answered in the handler's place, ms (default 4500). */
+  replyBudgetMs?: number;
+  /** Clock in ms (default `Date.now`). */
+  now?: Clock;
+  /** Randomness for reply encryption (default: CSPRNG). */
+  random?: RandomSource;
+  hooks?: CallbackHooks;
+}
+
+/** Which platform's callback protocol a pipeline speaks. */
+export type CallbackProduct = 'wechat' | 'wecom';
+
 /** Options with their defaults filled in. */
 export interface ResolvedCallbackOptions {
+  product: CallbackProduct;
+  /** The ReceiveId: AppID, component AppID, or (WeCom) corp id / suite id. */
   appId: string;
   token: string;
   encodingAESKey: string | undefined;
@@ -83,16 +128,60 @@ const KEYS = new Set([
   'hooks',
 ]);
 
-function bad(message: string): ConfigError {
-  return new ConfigError('INVALID_CONFIG', `createWeChatCallback: ${message}`);
+const WECOM_KEYS = new Set([
+  'corpId',
+  'token',
+  'encodingAESKey',
+  'maxSkewSeconds',
+  'dedupe',
+  'dedupeTtlMs',
+  'replyBudgetMs',
+  'now',
+  'random',
+  'hooks',
+]);
+
+type Fail = (message: string) => ConfigError;
+
+function failFor(factory: string): Fail {
+  return (message) => new ConfigError('INVALID_CONFIG', `${factory}: ${message}`);
 }
 
-function positive(value: unknown, name: string, fallback: number, max: number): number {
+const bad = failFor('createWeChatCallback');
+
+function positive(value: unknown, name: string, fallback: number, max: number, fail: Fail): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > max) {
-    throw bad(`${name} must be a number above 0 and at most ${max}`);
+    throw fail(`${name} must be a number above 0 and at most ${max}`);
   }
   return value;
+}
+
+/** True when `options` are WeCom options (they name a `corpId`, not an `appId`). */
+export function isWeComOptions(options: unknown): options is WeComCallbackOptions {
+  return typeof options === 'object' && options !== null && 'corpId' in options && !('appId' in options);
+}
+
+/** Validates {@link WeComCallbackOptions}; throws `ConfigError` (`INVALID_CONFIG`). */
+export function resolveWeComCallbackOptions(input: WeComCallbackOptions): ResolvedCallbackOptions {
+  const fail = failFor('createWeComCallback');
+  if (typeof input !== 'object' || input === null) throw fail('options must be an object');
+  for (const key of Object.keys(input)) {
+    if (!WECOM_KEYS.has(key)) throw fail(`unknown option "${key}" (allowed: ${[...WECOM_KEYS].join(', ')})`);
+  }
+  const { corpId, encodingAESKey, ...rest } = input;
+  if (typeof corpId !== 'string') {
+    throw fail(
+      'corpId is required: the corp id (企业ID), or the suite id for a third-party instruction callback',
+    );
+  }
+  if (typeof encodingAESKey !== 'string') {
+    throw fail('encodingAESKey is required: WeCom always encrypts callbacks');
+  }
+  return {
+    ...resolve({ ...rest, appId: corpId, encodingAESKey, mode: 'safe' }, fail, true),
+    product: 'wecom',
+  };
 }
 
 /** Validates {@link WeChatCallbackOptions}; throws `ConfigError` (`INVALID_CONFIG`). */
@@ -101,51 +190,56 @@ export function resolveCallbackOptions(input: WeChatCallbackOptions): ResolvedCa
   for (const key of Object.keys(input)) {
     if (!KEYS.has(key)) throw bad(`unknown option "${key}" (allowed: ${[...KEYS].join(', ')})`);
   }
+  return resolve(input, bad, false);
+}
+
+function resolve(input: WeChatCallbackOptions, fail: Fail, allowEmptyId: boolean): ResolvedCallbackOptions {
   const { appId, token, encodingAESKey, mode, format, dedupe, now, random, hooks } = input;
-  if (typeof appId !== 'string' || appId === '') {
-    throw bad('appId is required: the AppID (for an Open Platform platform, its component AppID)');
+  if (typeof appId !== 'string' || (appId === '' && !allowEmptyId)) {
+    throw fail('appId is required: the AppID (for an Open Platform platform, its component AppID)');
   }
   if (typeof token !== 'string' || token === '') {
-    throw bad('token is required: the Token from the server configuration page');
+    throw fail('token is required: the Token from the server configuration page');
   }
   if (mode !== 'safe' && mode !== 'compatible' && mode !== 'plain') {
-    throw bad('mode must be "safe", "compatible" or "plain", as set in the console (消息加解密方式)');
+    throw fail('mode must be "safe", "compatible" or "plain", as set in the console (消息加解密方式)');
   }
   if (encodingAESKey !== undefined && typeof encodingAESKey !== 'string') {
-    throw bad('encodingAESKey must be the 43-character string from the console');
+    throw fail('encodingAESKey must be the 43-character string from the console');
   }
   if (mode !== 'plain' && encodingAESKey === undefined) {
-    throw bad(`encodingAESKey is required in ${mode} mode`);
+    throw fail(`encodingAESKey is required in ${mode} mode`);
   }
   if (format !== undefined && format !== 'xml' && format !== 'json')
-    throw bad('format must be "xml" or "json"');
+    throw fail('format must be "xml" or "json"');
   if (
     dedupe !== undefined &&
     (typeof dedupe !== 'object' || dedupe === null || typeof dedupe.claim !== 'function')
   ) {
-    throw bad('dedupe must be a DedupeStore ({ claim(key, ttlMs) })');
+    throw fail('dedupe must be a DedupeStore ({ claim(key, ttlMs) })');
   }
-  if (now !== undefined && typeof now !== 'function') throw bad('now must be a function returning ms');
+  if (now !== undefined && typeof now !== 'function') throw fail('now must be a function returning ms');
   if (random !== undefined && typeof random !== 'function')
-    throw bad('random must be a function (size) => bytes');
+    throw fail('random must be a function (size) => bytes');
   if (hooks !== undefined) {
-    if (typeof hooks !== 'object' || hooks === null) throw bad('hooks must be an object');
+    if (typeof hooks !== 'object' || hooks === null) throw fail('hooks must be an object');
     // A plain object literal is checked for typos; an instance (a logger class) may have other members.
     const proto = Object.getPrototypeOf(hooks);
     if (proto === Object.prototype || proto === null) {
       for (const name of Object.keys(hooks)) {
         if (!(HOOK_NAMES as readonly string[]).includes(name)) {
-          throw bad(`unknown hook "${name}" (allowed: ${HOOK_NAMES.join(', ')})`);
+          throw fail(`unknown hook "${name}" (allowed: ${HOOK_NAMES.join(', ')})`);
         }
       }
     }
     for (const name of HOOK_NAMES) {
       const hook = hooks[name];
-      if (hook !== undefined && typeof hook !== 'function') throw bad(`hooks.${name} must be a function`);
+      if (hook !== undefined && typeof hook !== 'function') throw fail(`hooks.${name} must be a function`);
     }
   }
-  const maxSkewSeconds = positive(input.maxSkewSeconds, 'maxSkewSeconds', 300, 86_400);
+  const maxSkewSeconds = positive(input.maxSkewSeconds, 'maxSkewSeconds', 300, 86_400, fail);
   return {
+    product: 'wechat',
     appId,
     token,
     encodingAESKey,
@@ -153,8 +247,14 @@ export function resolveCallbackOptions(input: WeChatCallbackOptions): ResolvedCa
     format: format ?? 'xml',
     maxSkewSeconds,
     dedupe,
-    dedupeTtlMs: positive(input.dedupeTtlMs, 'dedupeTtlMs', (maxSkewSeconds + 60) * 1000, 7 * 86_400_000),
-    replyBudgetMs: positive(input.replyBudgetMs, 'replyBudgetMs', DEFAULT_REPLY_BUDGET_MS, 60_000),
+    dedupeTtlMs: positive(
+      input.dedupeTtlMs,
+      'dedupeTtlMs',
+      (maxSkewSeconds + 60) * 1000,
+      7 * 86_400_000,
+      fail,
+    ),
+    replyBudgetMs: positive(input.replyBudgetMs, 'replyBudgetMs', DEFAULT_REPLY_BUDGET_MS, 60_000, fail),
     now: now ?? Date.now,
     random,
     hooks: hooks ?? {},

@@ -106,3 +106,23 @@ export function dedupeKeyOf(appId: string, message: Record<string, unknown>): st
   }
   return key;
 }
+
+/**
+ * The dedupe key of a WeCom push: its `MsgId` for a user message; otherwise a hash of the whole
+ * decrypted message. A retry re-sends the same message, but distinct WeCom events may share
+ * `FromUserName` (`sys`) and `CreateTime` (a batch of `change_contact`), and third-party
+ * instruction callbacks (`suite_ticket`, …) carry neither: only their content tells them apart.
+ */
+export function weComDedupeKeyOf(
+  corpId: string,
+  message: Record<string, unknown>,
+  plaintext: string,
+): string {
+  const to = text(message.ToUserName) ?? text(message.SuiteId) ?? '';
+  const msgId = text(message.MsgId);
+  if (text(message.MsgType) !== 'event' && msgId !== undefined) {
+    const key = `wecom:${corpId}:${to}:msg:${msgId}`;
+    if (key.length <= 200) return key;
+  }
+  return `wecom:${corpId.slice(0, 40)}:sha256:${createHash('sha256').update(plaintext).digest('hex')}`;
+}

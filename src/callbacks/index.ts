@@ -3,10 +3,16 @@
  * parse → dedupe → route → reply, framework-neutral. Adapters wrap {@link WeChatCallback.handle}.
  */
 export type * from './callback-hooks.js';
-export type { MessageMode, WeChatCallbackOptions } from './callback-options.js';
+export type {
+  CallbackProduct,
+  MessageMode,
+  WeChatCallbackOptions,
+  WeComCallbackOptions,
+} from './callback-options.js';
 export { DEFAULT_REPLY_BUDGET_MS } from './callback-options.js';
 export * from './dedupe-store.js';
 export * from './messages.js';
+export * from './pay-notification.js';
 export * from './redis-dedupe-store.js';
 export type * from './replies.js';
 export { isReply, MAX_NEWS_ARTICLES, reply } from './replies.js';

@@ -1,17 +1,21 @@
 import { ConfigError, isWeChatKitError, PayloadError, SignatureError } from '../core/errors.js';
-import { extractEncrypt, MessageCrypto } from '../crypto/message-crypto.js';
+import { extractEncrypt, MessageCrypto, verifyMessageSignature } from '../crypto/message-crypto.js';
 import { verifyServerSignature } from '../crypto/server-signature.js';
 import { assertFreshTimestamp } from '../crypto/timestamp.js';
 import { toText } from '../internal/bytes.js';
 import { buildXml } from '../xml/build.js';
 import { type CallbackHooks, callHook, type RefusalCode } from './callback-hooks.js';
 import {
+  type CallbackProduct,
+  isWeComOptions,
   type MessageMode,
   type ResolvedCallbackOptions,
   resolveCallbackOptions,
+  resolveWeComCallbackOptions,
   type WeChatCallbackOptions,
+  type WeComCallbackOptions,
 } from './callback-options.js';
-import { dedupeKeyOf, parseMessage } from './decode-message.js';
+import { dedupeKeyOf, parseMessage, weComDedupeKeyOf } from './decode-message.js';
 import { type DedupeStore, MemoryDedupeStore } from './dedupe-store.js';
 import type { CallbackMessageMap, CallbackMessageType, InboundMessage, UnknownMessage } from './messages.js';
 import { routingKeyOf } from './messages.js';
@@ -20,8 +24,10 @@ import type { CallbackHandler, CallbackRequest, CallbackResponse } from './types
 
 /** What the pipeline knows about the push being handled; `state` is free for middleware. */
 export interface CallbackContext {
-  /** The callback's appId (ReceiveId). */
+  /** The callback's appId (ReceiveId); for WeCom, its corp id (or suite id). */
   readonly appId: string;
+  /** `wecom` for a {@link createWeComCallback} endpoint, else `wechat`. */
+  readonly product: CallbackProduct;
   /** The routing key: `text`, `event.subscribe`, `component_verify_ticket`, … (`''` if none). */
   readonly type: string;
   readonly format: 'xml' | 'json';
@@ -118,6 +124,34 @@ function readQuery(url: string): URLSearchParams {
   }
 }
 
+/**
+ * The query decoded once with `decodeURIComponent`, leaving `+` as `+`. WeCom's `echostr` is
+ * base64: a `+` that reached us unencoded must survive, where form decoding would make it a space.
+ */
+function readRawQuery(url: string): URLSearchParams {
+  const query = new URLSearchParams();
+  const at = url.indexOf('?');
+  if (at === -1) return query;
+  const hash = url.indexOf('#', at);
+  for (const part of url.slice(at + 1, hash === -1 ? undefined : hash).split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    try {
+      const name = decodeURIComponent(eq === -1 ? part : part.slice(0, eq));
+      if (!query.has(name)) query.set(name, eq === -1 ? '' : decodeURIComponent(part.slice(eq + 1)));
+    } catch {
+      throw new Refusal(
+        'SIGNATURE_MISMATCH',
+        'the request URL is not validly encoded, so it carries no signature',
+      );
+    }
+  }
+  return query;
+}
+
+/** Passive replies a WeCom app can send (企业微信 被动回复消息格式). */
+const WECOM_REPLY_TYPES = new Set(['text', 'image', 'voice', 'video', 'news']);
+
 function byteLength(body: string | Uint8Array): number {
   return typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.byteLength;
 }
@@ -137,8 +171,11 @@ export class WeChatCallback implements CallbackHandler {
   readonly #handlers = new Map<string, MessageHandler<never>>();
   readonly #middleware: CallbackMiddleware[] = [];
 
-  constructor(options: WeChatCallbackOptions) {
-    const resolved = resolveCallbackOptions(options);
+  /** WeChat options ({@link createWeChatCallback}) or WeCom options ({@link createWeComCallback}). */
+  constructor(options: WeChatCallbackOptions | WeComCallbackOptions) {
+    const resolved = isWeComOptions(options)
+      ? resolveWeComCallbackOptions(options)
+      : resolveCallbackOptions(options as WeChatCallbackOptions);
     this.#options = resolved;
     this.#hooks = resolved.hooks;
     this.#dedupe = resolved.dedupe ?? new MemoryDedupeStore({ now: resolved.now });
@@ -155,9 +192,14 @@ export class WeChatCallback implements CallbackHandler {
           });
   }
 
-  /** The message mode this callback enforces. */
+  /** The message mode this callback enforces (always `safe` for WeCom). */
   get mode(): MessageMode {
     return this.#options.mode;
+  }
+
+  /** Which protocol this endpoint speaks: `wechat` (OA / MP / OP) or `wecom`. */
+  get product(): CallbackProduct {
+    return this.#options.product;
   }
 
   /**
@@ -243,6 +285,7 @@ export class WeChatCallback implements CallbackHandler {
   }
 
   #handshake(request: CallbackRequest): CallbackResponse {
+    if (this.#options.product === 'wecom') return this.#weComHandshake(request);
     const query = this.#verifyUrl(request);
     const echostr = query.get('echostr');
     if (echostr === null || echostr === '')
@@ -251,8 +294,35 @@ export class WeChatCallback implements CallbackHandler {
     return plain(200, echostr);
   }
 
+  /**
+   * WeCom's URL verification: `msg_signature` over token, timestamp, nonce and the ENCRYPTED
+   * `echostr` (constant time) → timestamp window → decrypt (ReceiveId = corp id checked) → the
+   * plaintext answered verbatim. There is no `signature` parameter.
+   */
+  #weComHandshake(request: CallbackRequest): CallbackResponse {
+    const query = readRawQuery(String(request.url ?? ''));
+    const echostr = query.get('echostr');
+    if (echostr === null || echostr === '')
+      throw new Refusal('BAD_BODY', 'a GET without echostr is not a URL verification');
+    const timestamp = query.get('timestamp') ?? '';
+    verifyMessageSignature({
+      token: this.#options.token,
+      timestamp,
+      nonce: query.get('nonce') ?? '',
+      encrypt: echostr,
+      signature: query.get('msg_signature') ?? '',
+    });
+    assertFreshTimestamp(timestamp, { now: this.#options.now, maxSkewSeconds: this.#options.maxSkewSeconds });
+    const crypto = this.#crypto;
+    if (crypto === undefined) throw new Error('unreachable: a WeCom callback always has a MessageCrypto');
+    // Verbatim: no quotes, no BOM, no trailing newline, or WeCom reports "echostr校验失败".
+    return plain(200, crypto.cipher.decrypt(echostr));
+  }
+
   async #push(request: CallbackRequest, started: number): Promise<CallbackResponse> {
-    const query = this.#verifyUrl(request);
+    // WeCom pushes carry only msg_signature / timestamp / nonce: MessageCrypto.open checks them all.
+    const query =
+      this.#options.product === 'wecom' ? readRawQuery(String(request.url ?? '')) : this.#verifyUrl(request);
     const body = request.rawBody;
     if (body !== undefined && body !== null && typeof body !== 'string' && !(body instanceof Uint8Array)) {
       // An adapter bug, not an attack: a body parser ran first. Verification needs the raw bytes.
@@ -278,7 +348,10 @@ export class WeChatCallback implements CallbackHandler {
     const type = routingKeyOf(fields);
     const message = fields as InboundMessage;
 
-    const key = dedupeKeyOf(this.#options.appId, fields);
+    const key =
+      this.#options.product === 'wecom'
+        ? weComDedupeKeyOf(this.#options.appId, fields, plaintext)
+        : dedupeKeyOf(this.#options.appId, fields);
     if (key !== undefined) {
       let first = true;
       try {
@@ -295,6 +368,7 @@ export class WeChatCallback implements CallbackHandler {
 
     const ctx: CallbackContext = {
       appId: this.#options.appId,
+      product: this.#options.product,
       type,
       format: this.#options.format,
       encrypted,
@@ -443,6 +517,12 @@ export class WeChatCallback implements CallbackHandler {
         'this push has no FromUserName/ToUserName (e.g. an Open Platform event), so it cannot take a passive reply',
       );
     }
+    if (this.#options.product === 'wecom' && !WECOM_REPLY_TYPES.has(value.type)) {
+      throw new ConfigError(
+        'INVALID_ARGUMENT',
+        `a WeCom app cannot send a passive "${value.type}" reply (text, image, voice, video and news only)`,
+      );
+    }
     const format = this.#options.format;
     const createTime = Math.floor(this.#options.now() / 1000);
     const fields = replyFields(value, { to, from, createTime }, format);
@@ -468,5 +548,33 @@ export class WeChatCallback implements CallbackHandler {
  * // an adapter: const response = await callback.handle({ method, url, headers, rawBody });
  */
 export function createWeChatCallback(options: WeChatCallbackOptions): WeChatCallback {
+  return new WeChatCallback(options);
+}
+
+/**
+ * Creates the callback endpoint of one WeCom (企业微信) app: the same pipeline, routing, dedupe,
+ * replies, hooks and adapters as {@link createWeChatCallback}, speaking WeCom's protocol:
+ * - the URL-verification GET carries `msg_signature` (not `signature`) and an ENCRYPTED `echostr`;
+ *   it is verified (constant time), its timestamp checked, decrypted with ReceiveId = `corpId`,
+ *   and the plaintext answered verbatim;
+ * - every POST is encrypted (`<xml><ToUserName/><AgentID/><Encrypt/></xml>`) and carries only
+ *   `msg_signature` / `timestamp` / `nonce`; a plaintext body is refused;
+ * - passive replies (text, image, voice, video, news) are sealed the same way.
+ * User messages are de-duplicated by `MsgId`, everything else by a hash of the decrypted message
+ * (WeCom events such as `change_contact` often share `FromUserName` `sys` and one `CreateTime`).
+ *
+ * @example
+ * const callback = createWeComCallback({ corpId: 'ww1234567890abcdef', token, encodingAESKey })
+ *   .on('text', (msg) => reply.text(`agent ${String(msg.AgentID)} got: ${msg.Content}`))
+ *   .on('event', (msg) => log.info({ event: msg.Event }));
+ * createServer(toNodeListener(callback)).listen(3000);
+ */
+export function createWeComCallback(options: WeComCallbackOptions): WeChatCallback {
+  if (typeof options !== 'object' || options === null || !('corpId' in options) || 'appId' in options) {
+    throw new ConfigError(
+      'INVALID_CONFIG',
+      'createWeComCallback: options must name the corpId (企业ID, or the suite id), not an appId',
+    );
+  }
   return new WeChatCallback(options);
 }

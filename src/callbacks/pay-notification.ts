@@ -1,0 +1,558 @@
+/**
+ * WeChat Pay v3 notifications (支付 / 退款结果通知) as a {@link CallbackHandler}: raw body in →
+ * `openNotification` (verify headers, window, serial and signature over the RAW bytes → parse →
+ * check `resource.algorithm` → AEAD open) → dedupe by notification `id` → typed handler → `204`.
+ */
+import { ConfigError, isWeChatKitError } from '../core/errors.js';
+import {
+  openNotification,
+  type PayV3Notification,
+  type PayV3NotificationEnvelope,
+} from '../crypto/pay-v3-notify.js';
+import { PayV3Verifier } from '../crypto/pay-v3-verify.js';
+import type { Clock } from '../internal/bytes.js';
+import type { CallbackErrorEvent, DuplicateEvent, RefusedEvent } from './callback-hooks.js';
+import { type DedupeStore, MemoryDedupeStore } from './dedupe-store.js';
+import type { CallbackHandler, CallbackRequest, CallbackResponse } from './types.js';
+
+/** Amounts of a transaction, in fen (分), wire names. */
+export interface PayTransactionAmount {
+  total: number;
+  payer_total?: number;
+  currency?: string;
+  payer_currency?: string;
+}
+
+/**
+ * The decrypted resource of a `TRANSACTION.SUCCESS` notification (`original_type` `transaction`),
+ * with WeChat Pay's wire names. Fields WeChat adds later still arrive, typed as unknown extras.
+ */
+export interface PayTransactionResource {
+  appid: string;
+  mchid: string;
+  out_trade_no: string;
+  transaction_id: string;
+  /** `JSAPI`, `NATIVE`, `APP`, `MICROPAY`, `MWEB`, `FACEPAY`. */
+  trade_type: string;
+  /** `SUCCESS` in a `TRANSACTION.SUCCESS` notification. */
+  trade_state: string;
+  trade_state_desc: string;
+  bank_type?: string;
+  attach?: string;
+  /** RFC 3339, e.g. `2018-06-08T10:34:56+08:00`. */
+  success_time?: string;
+  payer: { openid: string };
+  amount: PayTransactionAmount;
+  scene_info?: { device_id?: string };
+  promotion_detail?: Array<Record<string, unknown>>;
+  [field: string]: unknown;
+}
+
+/** Amounts of a refund, in fen (分), wire names. */
+export interface PayRefundAmount {
+  total: number;
+  refund: number;
+  payer_total: number;
+  payer_refund: number;
+}
+
+/**
+ * The decrypted resource of a `REFUND.SUCCESS` / `REFUND.ABNORMAL` / `REFUND.CLOSED` notification
+ * (`original_type` `refund`), with WeChat Pay's wire names.
+ */
+export interface PayRefundResource {
+  mchid: string;
+  out_trade_no: string;
+  transaction_id: string;
+  out_refund_no: string;
+  refund_id: string;
+  /** `SUCCESS`, `ABNORMAL` or `CLOSED`. */
+  refund_status: string;
+  success_time?: string;
+  /** Where the money went, e.g. `招商银行信用卡0403` or `支付用户零钱`. */
+  user_received_account: string;
+  amount: PayRefundAmount;
+  [field: string]: unknown;
+}
+
+/** Event types with a typed resource; any other `event_type` string can be handled too. */
+export interface PayNotificationEventMap {
+  'TRANSACTION.SUCCESS': PayTransactionResource;
+  'REFUND.SUCCESS': PayRefundResource;
+  'REFUND.ABNORMAL': PayRefundResource;
+  'REFUND.CLOSED': PayRefundResource;
+}
+
+/**
+ * A verified, decrypted notification, as a handler gets it.
+ *
+ * @example
+ * handler.on('REFUND.SUCCESS', async (event: PayNotificationEvent<PayRefundResource>) => {
+ *   await refunds.markDone(event.resource.out_refund_no, event.resource.amount.refund);
+ * });
+ */
+export interface PayNotificationEvent<T = unknown> {
+  /** The notification id: the same on every retry of one notification. */
+  id: string;
+  event_type: string;
+  /** RFC 3339. */
+  create_time: string;
+  /** e.g. `支付成功`. */
+  summary: string;
+  /** `encrypt-resource`. */
+  resource_type: string;
+  /** The decrypted resource, parsed from JSON. */
+  resource: T;
+  /** The envelope exactly as received (parsed). */
+  notification: PayV3NotificationEnvelope;
+}
+
+/** Handles one notification; throwing answers 500, so WeChat Pay retries it. */
+export type PayNotificationListener<T> = (event: PayNotificationEvent<T>) => unknown;
+
+/** A notification with no handler and no fallback was acknowledged (WeChat Pay will not resend it). */
+export interface UnhandledNotificationEvent {
+  id: string;
+  event_type: string;
+}
+
+/**
+ * Observation hooks (called synchronously; whatever they throw is swallowed). Events carry no
+ * secret: no APIv3 key, no decrypted resource.
+ *
+ * @example
+ * createPayNotificationHandler({ …, hooks: {
+ *   onRefused: (e) => log.warn(e, 'pay notification refused'),
+ *   onError: (e) => log.error(e, 'pay notification failed'),
+ * } });
+ */
+export interface PayNotificationHooks {
+  /** Verification failed (401), or the body is unusable (400). `reason` is the error's message. */
+  onRefused?(event: RefusedEvent): unknown;
+  /** A notification id already processed (a retry): answered 204, no handler ran. */
+  onDuplicate?(event: DuplicateEvent): unknown;
+  /**
+   * Answered 500: `handler` (it threw), `config` (the notification verified but does not decrypt —
+   * our APIv3 key is wrong), `dedupe` (the store failed; processed anyway), `internal`.
+   */
+  onError?(event: CallbackErrorEvent): unknown;
+  /** No handler for this event type and no fallback: answered 204. */
+  onUnhandled?(event: UnhandledNotificationEvent): unknown;
+}
+
+/**
+ * Options of {@link createPayNotificationHandler}. Unknown keys are refused.
+ *
+ * @example
+ * const options: PayNotificationHandlerOptions = {
+ *   apiV3Key: process.env.WECHATPAY_APIV3_KEY!,
+ *   verifier: new PayV3Verifier({ publicKey: { id: 'PUB_KEY_ID_…', key: pubKeyPem }, certificates: [platformCertPem] }),
+ *   dedupe: new RedisDedupeStore(redis, { prefix: 'shop:' }),
+ *   hooks: { onError: (e) => log.error(e, 'pay notification failed') },
+ * };
+ */
+export interface PayNotificationHandlerOptions {
+  /** The 32-character APIv3 key (账户中心 → API安全 → APIv3密钥). */
+  apiV3Key: string;
+  /** The WeChat Pay keys you trust (public key, platform certificates, or both while migrating). */
+  verifier: PayV3Verifier;
+  /** Where processed notification ids are remembered (default: a {@link MemoryDedupeStore}). */
+  dedupe?: DedupeStore;
+  /**
+   * How long a notification id is remembered, ms. Default 25 h: WeChat Pay retries one
+   * notification for about 24 h 4 min (15 s … 6 h) until it gets a 2xx.
+   */
+  dedupeTtlMs?: number;
+  /** Clock in ms (default `Date.now`), for the `Wechatpay-Timestamp` window. */
+  now?: Clock;
+  /** Replay window for `Wechatpay-Timestamp`, seconds either way (default 300). */
+  maxSkewSeconds?: number;
+  hooks?: PayNotificationHooks;
+}
+
+/** Largest notification body accepted (64 KiB; real ones are about 1 KiB). */
+export const MAX_PAY_NOTIFICATION_BYTES = 65_536;
+
+/** Default of {@link PayNotificationHandlerOptions.dedupeTtlMs}: 25 hours. */
+export const DEFAULT_PAY_DEDUPE_TTL_MS = 25 * 3_600_000;
+
+const OPTION_KEYS = new Set([
+  'apiV3Key',
+  'verifier',
+  'dedupe',
+  'dedupeTtlMs',
+  'now',
+  'maxSkewSeconds',
+  'hooks',
+]);
+const HOOKS = ['onRefused', 'onDuplicate', 'onError', 'onUnhandled'] as const;
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+function bad(message: string): ConfigError {
+  return new ConfigError('INVALID_CONFIG', `createPayNotificationHandler: ${message}`);
+}
+
+function fail(status: number, message: string, headers: Record<string, string> = {}): CallbackResponse {
+  return {
+    status,
+    headers: { 'content-type': JSON_TYPE, ...headers },
+    body: JSON.stringify({ code: 'FAIL', message }),
+  };
+}
+
+/** The documented failure messages: generic, never the reason (that goes to the hooks). */
+const FAIL_MESSAGE: Record<number, string> = {
+  400: 'bad request',
+  401: 'signature verification failed',
+  405: 'method not allowed',
+  413: 'payload too large',
+  500: 'internal error',
+};
+
+class Refusal extends Error {
+  constructor(
+    readonly code: RefusedEvent['code'],
+    readonly status: number,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+/** Errors that mean our configuration is wrong, not the request: 500 so WeChat Pay retries later. */
+class Misconfigured extends Error {
+  constructor(readonly error: unknown) {
+    super('misconfigured');
+  }
+}
+
+/**
+ * The status for a failure of `openNotification`. Authentication (`SIGNATURE_MISMATCH`,
+ * `TIMESTAMP_EXPIRED`: a forgery, a replay, an unknown serial, a re-serialised body) → 401.
+ * A verified notification that is unusable (`BAD_BODY`, `UNSUPPORTED_ALGORITHM`,
+ * `BAD_CIPHERTEXT`) → 400. `DECRYPT_FAILED` after the signature verified means WeChat Pay sent it
+ * and our APIv3 key does not open it: our misconfiguration → 500 (retried), reported via `onError`.
+ */
+function classify(error: unknown): Refusal | Misconfigured {
+  if (!isWeChatKitError(error)) return new Misconfigured(error);
+  switch (error.code) {
+    case 'SIGNATURE_MISMATCH':
+    case 'TIMESTAMP_EXPIRED':
+      return new Refusal(error.code, 401, error.message);
+    case 'BAD_BODY':
+    case 'UNSUPPORTED_ALGORITHM':
+    case 'BAD_CIPHERTEXT':
+    case 'INVALID_ARGUMENT':
+      return new Refusal(error.code, 400, error.message);
+    default:
+      // DECRYPT_FAILED, BAD_KEY, …
+      return new Misconfigured(error);
+  }
+}
+
+function byteLength(body: string | Uint8Array): number {
+  return typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.byteLength;
+}
+
+/**
+ * A WeChat Pay v3 notification endpoint. Register handlers with {@link on}; serve it with any
+ * adapter (`toNodeListener`, express, koa, fastify, hono, Fetch), which passes the raw body.
+ * Create it with {@link createPayNotificationHandler}.
+ *
+ * Answers: `204` (no body) once the handler finished, for a duplicate, or for an event nobody
+ * handles; otherwise `{"code":"FAIL","message":"…"}` with 401 (signature, timestamp, serial,
+ * re-serialised body), 400 (unusable body), 405, 413, or 500 (handler threw, APIv3 key wrong,
+ * internal) — WeChat Pay retries on any non-2xx.
+ *
+ * @example
+ * const notifications = new PayNotificationHandler({ apiV3Key, verifier })
+ *   .on('TRANSACTION.SUCCESS', async ({ id, resource }) => orders.markPaid(resource.out_trade_no, id));
+ * app.post('/pay/notify', wechatExpress(notifications)); // wechat-kit/express: reads the raw bytes itself
+ */
+export class PayNotificationHandler implements CallbackHandler {
+  readonly #apiV3Key: string;
+  readonly #verifier: PayV3Verifier;
+  readonly #dedupe: DedupeStore;
+  readonly #dedupeTtlMs: number;
+  readonly #now: Clock;
+  readonly #maxSkewSeconds: number | undefined;
+  readonly #hooks: PayNotificationHooks;
+  readonly #handlers = new Map<string, PayNotificationListener<never>>();
+  /** Notifications being processed here: a concurrent duplicate gets the first one's answer. */
+  readonly #inflight = new Map<string, Promise<CallbackResponse>>();
+
+  constructor(options: PayNotificationHandlerOptions) {
+    if (typeof options !== 'object' || options === null) throw bad('options must be an object');
+    for (const key of Object.keys(options)) {
+      if (!OPTION_KEYS.has(key))
+        throw bad(`unknown option "${key}" (allowed: ${[...OPTION_KEYS].join(', ')})`);
+    }
+    const { apiV3Key, verifier, dedupe, dedupeTtlMs, now, maxSkewSeconds, hooks } = options;
+    if (typeof apiV3Key !== 'string' || Buffer.byteLength(apiV3Key, 'utf8') !== 32) {
+      throw bad(
+        'apiV3Key must be the 32-character APIv3 key from the merchant platform (not the APIv2 key, not base64- or hex-decoded)',
+      );
+    }
+    if (!(verifier instanceof PayV3Verifier)) {
+      throw bad(
+        'verifier must be a PayV3Verifier trusting the WeChat Pay public key and/or platform certificates',
+      );
+    }
+    if (
+      dedupe !== undefined &&
+      (typeof dedupe !== 'object' || dedupe === null || typeof dedupe.claim !== 'function')
+    ) {
+      throw bad('dedupe must be a DedupeStore ({ claim(key, ttlMs) })');
+    }
+    if (
+      dedupeTtlMs !== undefined &&
+      (typeof dedupeTtlMs !== 'number' || !Number.isFinite(dedupeTtlMs) || dedupeTtlMs <= 0)
+    ) {
+      throw bad('dedupeTtlMs must be a number of ms above 0');
+    }
+    if (now !== undefined && typeof now !== 'function') throw bad('now must be a function returning ms');
+    if (
+      maxSkewSeconds !== undefined &&
+      (typeof maxSkewSeconds !== 'number' || !Number.isFinite(maxSkewSeconds) || maxSkewSeconds <= 0)
+    ) {
+      throw bad('maxSkewSeconds must be a number of seconds above 0');
+    }
+    if (hooks !== undefined) {
+      if (typeof hooks !== 'object' || hooks === null) throw bad('hooks must be an object');
+      const proto = Object.getPrototypeOf(hooks);
+      if (proto === Object.prototype || proto === null) {
+        for (const name of Object.keys(hooks)) {
+          if (!(HOOKS as readonly string[]).includes(name))
+            throw bad(`unknown hook "${name}" (allowed: ${HOOKS.join(', ')})`);
+        }
+      }
+      for (const name of HOOKS) {
+        if (hooks[name] !== undefined && typeof hooks[name] !== 'function')
+          throw bad(`hooks.${name} must be a function`);
+      }
+    }
+    this.#apiV3Key = apiV3Key;
+    this.#verifier = verifier;
+    this.#now = now ?? Date.now;
+    this.#dedupe = dedupe ?? new MemoryDedupeStore({ now: this.#now });
+    this.#dedupeTtlMs = dedupeTtlMs ?? DEFAULT_PAY_DEDUPE_TTL_MS;
+    this.#maxSkewSeconds = maxSkewSeconds;
+    this.#hooks = hooks ?? {};
+  }
+
+  /**
+   * Registers the handler of one `event_type`; `*` is the fallback for every other type. One
+   * handler per type. The handler's result is ignored: finishing means "processed" (204), throwing
+   * means "retry me" (500).
+   *
+   * @example
+   * handler
+   *   .on('TRANSACTION.SUCCESS', async ({ resource }) => orders.markPaid(resource.out_trade_no, resource.transaction_id))
+   *   .on('REFUND.SUCCESS', async ({ resource }) => refunds.markDone(resource.out_refund_no))
+   *   .on('*', async (event) => log.info({ type: event.event_type }, 'other pay notification'));
+   */
+  on<K extends keyof PayNotificationEventMap>(
+    type: K,
+    handler: PayNotificationListener<PayNotificationEventMap[K]>,
+  ): this;
+  on(type: string, handler: PayNotificationListener<unknown>): this;
+  on(type: string, handler: PayNotificationListener<never>): this {
+    if (typeof type !== 'string' || type === '')
+      throw new ConfigError('INVALID_ARGUMENT', 'on(type, handler): type must be a non-empty string');
+    if (typeof handler !== 'function')
+      throw new ConfigError('INVALID_ARGUMENT', `on('${type}', handler): handler must be a function`);
+    if (this.#handlers.has(type)) {
+      throw new ConfigError(
+        'INVALID_ARGUMENT',
+        `on('${type}'): a handler is already registered for this type`,
+      );
+    }
+    this.#handlers.set(type, handler);
+    return this;
+  }
+
+  /**
+   * The fallback for event types without a handler of their own (same as `on('*', handler)`).
+   *
+   * @example
+   * handler.onUnknown(async (event) => log.warn({ type: event.event_type }, 'unhandled pay notification'));
+   */
+  onUnknown(handler: PayNotificationListener<unknown>): this {
+    return this.on('*', handler);
+  }
+
+  /**
+   * Answers one notification request. Never throws: every failure becomes a status and a hook.
+   *
+   * @example
+   * const response = await handler.handle({ method: 'POST', url: '/pay/notify', headers, rawBody });
+   */
+  async handle(request: CallbackRequest): Promise<CallbackResponse> {
+    const method = typeof request?.method === 'string' ? request.method.toUpperCase() : '';
+    try {
+      if (method !== 'POST') {
+        throw new Refusal('METHOD_NOT_ALLOWED', 405, `method ${method.slice(0, 16) || '(none)'} is not POST`);
+      }
+      const body = request.rawBody;
+      if (typeof body !== 'string' && !(body instanceof Uint8Array)) {
+        throw new Refusal(
+          'BAD_BODY',
+          400,
+          body === undefined || body === null
+            ? 'the POST has no body'
+            : 'rawBody is a parsed object: pass the raw bytes (Uint8Array) or their text, captured before any body parser — the signature covers the exact bytes',
+        );
+      }
+      if (byteLength(body) === 0) throw new Refusal('BAD_BODY', 400, 'the POST has no body');
+      if (byteLength(body) > MAX_PAY_NOTIFICATION_BYTES) {
+        throw new Refusal('XML_TOO_LARGE', 413, `the body is over ${MAX_PAY_NOTIFICATION_BYTES} bytes`);
+      }
+      const opened = this.#open(request.headers, body);
+      const previous = this.#inflight.get(opened.id);
+      if (previous !== undefined) {
+        this.#call('onDuplicate', { key: opened.id, type: opened.event_type });
+        return await previous;
+      }
+      const running = this.#process(opened);
+      this.#inflight.set(opened.id, running);
+      try {
+        return await running;
+      } finally {
+        this.#inflight.delete(opened.id);
+      }
+    } catch (error) {
+      if (error instanceof Refusal) {
+        this.#call('onRefused', {
+          code: error.code,
+          reason: error.reason,
+          status: error.status,
+          method: method.slice(0, 16),
+        });
+        return fail(
+          error.status,
+          FAIL_MESSAGE[error.status] ?? 'refused',
+          error.status === 405 ? { allow: 'POST' } : {},
+        );
+      }
+      const misconfigured = error instanceof Misconfigured;
+      this.#call('onError', {
+        error: misconfigured ? error.error : error,
+        type: undefined,
+        phase: misconfigured && isWeChatKitError(error.error) ? 'config' : 'internal',
+      });
+      return fail(500, FAIL_MESSAGE[500] ?? '');
+    }
+  }
+
+  /** Verify → parse → algorithm → AEAD open (the crypto core's order), then the checks we need. */
+  #open(headers: CallbackRequest['headers'], body: string | Uint8Array): PayNotificationEvent<unknown> {
+    let opened: PayV3Notification<unknown>;
+    try {
+      opened = openNotification<unknown>({
+        headers,
+        body,
+        apiV3Key: this.#apiV3Key,
+        verifier: this.#verifier,
+        now: this.#now,
+        ...(this.#maxSkewSeconds === undefined ? {} : { maxSkewSeconds: this.#maxSkewSeconds }),
+      });
+    } catch (error) {
+      const classified = classify(error);
+      if (classified instanceof Misconfigured && isWeChatKitError(error) && error.code === 'DECRYPT_FAILED') {
+        throw new Misconfigured(
+          new ConfigError(
+            'BAD_KEY',
+            'A WeChat Pay notification verified but its resource does not decrypt: the apiV3Key configured here is not ' +
+              "this merchant's APIv3 key (账户中心 → API安全 → APIv3密钥; not the APIv2 key). Answered 500, so WeChat Pay retries it after the key is fixed.",
+            { cause: error },
+          ),
+        );
+      }
+      throw classified;
+    }
+    if (opened.id === '')
+      throw new Refusal('BAD_BODY', 400, 'the notification has no "id", so it cannot be de-duplicated');
+    if (opened.event_type === '') throw new Refusal('BAD_BODY', 400, 'the notification has no "event_type"');
+    const { resource } = opened;
+    if (typeof resource !== 'object' || resource === null) {
+      throw new Refusal('BAD_BODY', 400, 'the decrypted notification resource is not a JSON object');
+    }
+    return {
+      id: opened.id,
+      event_type: opened.event_type,
+      create_time: opened.create_time,
+      summary: opened.summary,
+      resource_type: opened.resource_type,
+      resource,
+      notification: opened.notification,
+    };
+  }
+
+  async #process(event: PayNotificationEvent<unknown>): Promise<CallbackResponse> {
+    const type = event.event_type;
+    const handler = this.#handlers.get(type) ?? this.#handlers.get('*');
+    if (handler === undefined) {
+      this.#call('onUnhandled', { id: event.id, event_type: type });
+      return { status: 204, headers: {}, body: '' };
+    }
+    const key = `wechatpay:notification:${event.id}`;
+    let first = true;
+    try {
+      first = (await this.#dedupe.claim(key, this.#dedupeTtlMs)) !== false;
+    } catch (error) {
+      // At-least-once: a store outage must not drop a payment, so process and report it.
+      this.#call('onError', { error, type, phase: 'dedupe' });
+    }
+    if (!first) {
+      this.#call('onDuplicate', { key: event.id, type });
+      return { status: 204, headers: {}, body: '' };
+    }
+    try {
+      await (handler as PayNotificationListener<unknown>)(event);
+    } catch (error) {
+      // Forget the id, so WeChat Pay's retry of this notification is processed.
+      try {
+        await this.#dedupe.release?.(key);
+      } catch (releaseError) {
+        this.#call('onError', { error: releaseError, type, phase: 'dedupe' });
+      }
+      this.#call('onError', { error, type, phase: 'handler' });
+      return fail(500, FAIL_MESSAGE[500] ?? '');
+    }
+    return { status: 204, headers: {}, body: '' };
+  }
+
+  #call<K extends keyof PayNotificationHooks>(
+    name: K,
+    event: Parameters<NonNullable<PayNotificationHooks[K]>>[0],
+  ): void {
+    const hook = this.#hooks[name] as ((this: PayNotificationHooks, e: typeof event) => unknown) | undefined;
+    if (hook === undefined) return;
+    try {
+      const result = hook.call(this.#hooks, event);
+      if (result instanceof Promise) result.catch(() => {});
+    } catch {
+      // A hook's failure never changes the answer.
+    }
+  }
+}
+
+/**
+ * Creates a WeChat Pay v3 notification endpoint (the `notify_url` of orders and refunds).
+ * Idempotent by notification `id`: a retry, or the same notification delivered to two instances
+ * sharing a {@link RedisDedupeStore}, reaches the handler once. A wrong APIv3 key is our
+ * misconfiguration: such notifications are answered 500 (WeChat Pay retries for ~24 h) and
+ * `onError` is called with phase `config`.
+ *
+ * @example
+ * const verifier = new PayV3Verifier({ publicKey: { id: 'PUB_KEY_ID_…', key: readFileSync('pub_key.pem') } });
+ * const notifications = createPayNotificationHandler({ apiV3Key, verifier, dedupe: new RedisDedupeStore(redis) })
+ *   .on('TRANSACTION.SUCCESS', async ({ resource }) => {
+ *     await orders.markPaid(resource.out_trade_no, resource.transaction_id, resource.amount.total);
+ *   })
+ *   .on('REFUND.SUCCESS', async ({ resource }) => refunds.markDone(resource.out_refund_no));
+ * createServer(toNodeListener(notifications)).listen(3000);
+ */
+export function createPayNotificationHandler(options: PayNotificationHandlerOptions): PayNotificationHandler {
+  return new PayNotificationHandler(options);
+}

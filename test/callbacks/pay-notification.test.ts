@@ -1,0 +1,370 @@
+import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  type CallbackErrorEvent,
+  type CallbackRequest,
+  createPayNotificationHandler,
+  type DuplicateEvent,
+  type PayNotificationEvent,
+  type PayNotificationHandlerOptions,
+  type PayRefundResource,
+  type PayTransactionResource,
+  type RefusedEvent,
+  type UnhandledNotificationEvent,
+} from '../../src/callbacks/index.js';
+import { ConfigError } from '../../src/core/errors.js';
+import { encryptResource, PayV3Verifier } from '../../src/crypto/index.js';
+
+// A self-made "WeChat Pay" platform key (public-key mode) signs the notifications below, so every
+// refusal can be built exactly — including ones WeChat Pay never sends (a signed, broken tag).
+const platform = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const PUB_KEY_ID = 'PUB_KEY_ID_0114232134912410000000000000';
+const API_V3_KEY = 'a7cde1ef52c8e9f7b3a04cd2e6f1b8d9';
+const NOW = 1_714_036_504;
+const clock = () => NOW * 1000;
+const verifier = new PayV3Verifier({ publicKey: { id: PUB_KEY_ID, key: platform.publicKey } });
+
+const TRANSACTION: PayTransactionResource = {
+  appid: 'wxd678efh567hg6787',
+  mchid: '1230000109',
+  out_trade_no: 'order-0001',
+  transaction_id: '1217752501201407033233368018',
+  trade_type: 'JSAPI',
+  trade_state: 'SUCCESS',
+  trade_state_desc: '支付成功',
+  bank_type: 'CMC',
+  success_time: '2018-06-08T10:34:56+08:00',
+  payer: { openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' },
+  amount: { total: 100, payer_total: 100, currency: 'CNY', payer_currency: 'CNY' },
+};
+
+const REFUND: PayRefundResource = {
+  mchid: '1230000109',
+  out_trade_no: 'order-0001',
+  transaction_id: '1217752501201407033233368018',
+  out_refund_no: 'refund-0001',
+  refund_id: '50000000382019052709732678859',
+  refund_status: 'SUCCESS',
+  success_time: '2018-06-08T10:34:56+08:00',
+  user_received_account: '招商银行信用卡0403',
+  amount: { total: 100, refund: 60, payer_total: 100, payer_refund: 60 },
+};
+
+interface Spec {
+  id?: string;
+  eventType?: string;
+  resource?: unknown;
+  originalType?: string;
+  apiV3Key?: string;
+  /** Change the serialised body before signing (it is then signed as changed). */
+  beforeSign?: (body: string) => string;
+  /** Change the body after signing (the signature no longer covers it). */
+  afterSign?: (body: string) => string;
+  timestamp?: number;
+  serial?: string;
+  signature?: string;
+}
+
+function notificationBody(spec: Spec): string {
+  const originalType = spec.originalType ?? 'transaction';
+  return JSON.stringify({
+    id: spec.id ?? randomUUID(),
+    create_time: '2024-04-25T17:15:04+08:00',
+    resource_type: 'encrypt-resource',
+    event_type: spec.eventType ?? 'TRANSACTION.SUCCESS',
+    summary: '支付成功',
+    resource: {
+      original_type: originalType,
+      ...encryptResource({
+        apiV3Key: spec.apiV3Key ?? API_V3_KEY,
+        plaintext: JSON.stringify(spec.resource ?? TRANSACTION),
+        associatedData: originalType,
+      }),
+    },
+  });
+}
+
+/** A notification request as WeChat Pay sends it. */
+function notification(spec: Spec = {}): CallbackRequest {
+  const signed = (spec.beforeSign ?? ((b) => b))(notificationBody(spec));
+  const timestamp = String(spec.timestamp ?? NOW);
+  const nonce = 'fdasflkja484w2kjL2ExampleN';
+  const signature =
+    spec.signature ??
+    sign('sha256', Buffer.from(`${timestamp}\n${nonce}\n${signed}\n`, 'utf8'), platform.privateKey).toString(
+      'base64',
+    );
+  const body = (spec.afterSign ?? ((b) => b))(signed);
+  return {
+    method: 'POST',
+    url: '/pay/notify',
+    headers: {
+      'content-type': 'application/json',
+      'wechatpay-timestamp': timestamp,
+      'wechatpay-nonce': nonce,
+      'wechatpay-signature': signature,
+      'wechatpay-serial': spec.serial ?? PUB_KEY_ID,
+      'wechatpay-signature-type': 'WECHATPAY2-SHA256-RSA2048',
+    },
+    rawBody: Buffer.from(body, 'utf8'),
+  };
+}
+
+function make(options: Partial<PayNotificationHandlerOptions> = {}) {
+  const refused: RefusedEvent[] = [];
+  const errors: CallbackErrorEvent[] = [];
+  const duplicates: DuplicateEvent[] = [];
+  const unhandled: UnhandledNotificationEvent[] = [];
+  const handler = createPayNotificationHandler({
+    apiV3Key: API_V3_KEY,
+    verifier,
+    now: clock,
+    hooks: {
+      onRefused: (e) => refused.push(e),
+      onError: (e) => errors.push(e),
+      onDuplicate: (e) => duplicates.push(e),
+      onUnhandled: (e) => unhandled.push(e),
+    },
+    ...options,
+  });
+  return { handler, refused, errors, duplicates, unhandled };
+}
+
+const FAIL_JSON = { 'content-type': 'application/json; charset=utf-8' };
+
+describe('Pay v3 notification handler: delivery', () => {
+  it('verifies, decrypts and hands a typed TRANSACTION.SUCCESS to its handler, then answers 204', async () => {
+    const { handler, refused, errors } = make();
+    const seen: Array<PayNotificationEvent<PayTransactionResource>> = [];
+    handler.on('TRANSACTION.SUCCESS', async (event) => {
+      seen.push(event);
+      // Typed with the wire names.
+      expect(event.resource.amount.total).toBe(100);
+    });
+    const id = randomUUID();
+    const res = await handler.handle(notification({ id }));
+    expect(res).toEqual({ status: 204, headers: {}, body: '' });
+    expect([refused, errors]).toEqual([[], []]);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({
+      id,
+      event_type: 'TRANSACTION.SUCCESS',
+      create_time: '2024-04-25T17:15:04+08:00',
+      summary: '支付成功',
+      resource_type: 'encrypt-resource',
+      resource: TRANSACTION,
+      notification: { id, resource: { algorithm: 'AEAD_AES_256_GCM', original_type: 'transaction' } },
+    });
+  });
+
+  it('routes refund events to their own handlers and anything else to the fallback', async () => {
+    const { handler, unhandled } = make();
+    const got: string[] = [];
+    handler
+      .on('REFUND.SUCCESS', ({ resource }) => {
+        got.push(`success:${resource.out_refund_no}:${resource.amount.refund}`);
+      })
+      .on('REFUND.ABNORMAL', ({ resource }) => {
+        got.push(`abnormal:${resource.refund_status}`);
+      });
+    const refund = (eventType: string, status: string) =>
+      handler.handle(
+        notification({ eventType, originalType: 'refund', resource: { ...REFUND, refund_status: status } }),
+      );
+    expect((await refund('REFUND.SUCCESS', 'SUCCESS')).status).toBe(204);
+    expect((await refund('REFUND.ABNORMAL', 'ABNORMAL')).status).toBe(204);
+    // No handler and no fallback: acknowledged (else WeChat Pay retries for a day) and reported.
+    expect((await refund('REFUND.CLOSED', 'CLOSED')).status).toBe(204);
+    expect(unhandled.map((u) => u.event_type)).toEqual(['REFUND.CLOSED']);
+    handler.onUnknown((event) => {
+      got.push(`fallback:${event.event_type}`);
+    });
+    expect((await refund('REFUND.CLOSED', 'CLOSED')).status).toBe(204);
+    expect(got).toEqual(['success:refund-0001:60', 'abnormal:ABNORMAL', 'fallback:REFUND.CLOSED']);
+  });
+
+  it('processes a retry (same id, new signature) once; concurrent copies too', async () => {
+    const { handler, duplicates } = make();
+    let calls = 0;
+    handler.on('TRANSACTION.SUCCESS', async () => {
+      calls++;
+      await new Promise((r) => setTimeout(r, 20));
+    });
+    const id = randomUUID();
+    const [a, b] = await Promise.all([
+      handler.handle(notification({ id })),
+      handler.handle(notification({ id, timestamp: NOW - 15 })),
+    ]);
+    const c = await handler.handle(notification({ id, timestamp: NOW + 30 }));
+    expect([a.status, b.status, c.status, calls]).toEqual([204, 204, 204, 1]);
+    expect(duplicates.map((d) => d.key)).toEqual([id, id]);
+  });
+
+  it('a handler that throws: 500 with the documented body, the id released, the retry processed', async () => {
+    const { handler, errors } = make();
+    let calls = 0;
+    handler.on('TRANSACTION.SUCCESS', async () => {
+      calls++;
+      if (calls === 1) throw new Error('database down (must not leak)');
+    });
+    const id = randomUUID();
+    const first = await handler.handle(notification({ id }));
+    expect(first).toEqual({
+      status: 500,
+      headers: FAIL_JSON,
+      body: JSON.stringify({ code: 'FAIL', message: 'internal error' }),
+    });
+    expect(errors.map((e) => [e.phase, e.type])).toEqual([['handler', 'TRANSACTION.SUCCESS']]);
+    expect((await handler.handle(notification({ id }))).status).toBe(204);
+    expect(calls).toBe(2);
+  });
+});
+
+describe('Pay v3 notification handler: refusals', () => {
+  function refusedWith(status: number, code: string) {
+    return async (request: CallbackRequest, options: Partial<PayNotificationHandlerOptions> = {}) => {
+      const { handler, refused, errors } = make(options);
+      let calls = 0;
+      handler.on('*', () => {
+        calls++;
+      });
+      const res = await handler.handle(request);
+      expect(res.status).toBe(status);
+      expect(res.headers).toMatchObject(FAIL_JSON);
+      expect(JSON.parse(res.body)).toMatchObject({ code: 'FAIL' });
+      expect(calls).toBe(0);
+      expect(errors).toEqual([]);
+      expect(refused.map((r) => [r.code, r.status])).toEqual([[code, status]]);
+      return refused[0] as RefusedEvent;
+    };
+  }
+
+  it('tampered body → 401', async () => {
+    const event = await refusedWith(
+      401,
+      'SIGNATURE_MISMATCH',
+    )(notification({ afterSign: (b) => b.replace('"TRANSACTION.SUCCESS"', '"TRANSACTION.SUCCESZ"') }));
+    expect(event.reason).toMatch(/does not match/);
+    expect(event.reason).not.toMatch(/re-serialised/);
+  });
+
+  it('re-serialised (pretty-printed) body → 401, and the hook says why', async () => {
+    const event = await refusedWith(
+      401,
+      'SIGNATURE_MISMATCH',
+    )(notification({ afterSign: (b) => JSON.stringify(JSON.parse(b), null, 2) }));
+    expect(event.reason).toMatch(/re-serialised/);
+    expect(event.reason).toMatch(/raw bytes/);
+  });
+
+  it('stale and future timestamps → 401 TIMESTAMP_EXPIRED', async () => {
+    await refusedWith(401, 'TIMESTAMP_EXPIRED')(notification({ timestamp: NOW - 301 }));
+    await refusedWith(401, 'TIMESTAMP_EXPIRED')(notification({ timestamp: NOW + 301 }));
+    // A narrower window is honoured.
+    await refusedWith(401, 'TIMESTAMP_EXPIRED')(notification({ timestamp: NOW - 61 }), {
+      maxSkewSeconds: 60,
+    });
+  });
+
+  it('unknown serial (public key id or certificate serial) → 401', async () => {
+    const a = await refusedWith(
+      401,
+      'SIGNATURE_MISMATCH',
+    )(notification({ serial: 'PUB_KEY_ID_0114232134912410000000000099' }));
+    expect(a.reason).toMatch(/does not trust/);
+    const b = await refusedWith(
+      401,
+      'SIGNATURE_MISMATCH',
+    )(notification({ serial: '5157F09EFDC096DE15EBE81A47057A7232F1B8E1' }));
+    expect(b.reason).toMatch(/matches no trusted platform certificate/);
+  });
+
+  it('missing headers, a signature probe, a GET, an empty or parsed body → 4xx', async () => {
+    const req = notification();
+    const { 'wechatpay-signature': _, ...noSignature } = req.headers as Record<string, string>;
+    await refusedWith(401, 'SIGNATURE_MISMATCH')({ ...req, headers: noSignature });
+    await refusedWith(401, 'SIGNATURE_MISMATCH')(notification({ signature: 'WECHATPAY/SIGNTEST/abc' }));
+    const { handler } = make();
+    const get = await handler.handle({ ...req, method: 'GET', rawBody: undefined });
+    expect([get.status, get.headers.allow]).toEqual([405, 'POST']);
+    await refusedWith(405, 'METHOD_NOT_ALLOWED')({ ...req, method: 'GET', rawBody: undefined });
+    await refusedWith(400, 'BAD_BODY')({ ...req, rawBody: new Uint8Array() });
+    await refusedWith(400, 'BAD_BODY')({ ...req, rawBody: { id: 'x' } as unknown as string });
+  });
+
+  it('flipped GCM tag: unsigned → 401; signed by the platform (WeChat Pay never does) → 500 like a key error', async () => {
+    const flipTag = (body: string) => {
+      const parsed = JSON.parse(body);
+      const bytes = Buffer.from(parsed.resource.ciphertext, 'base64');
+      bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 0x01;
+      parsed.resource.ciphertext = bytes.toString('base64');
+      return JSON.stringify(parsed);
+    };
+    await refusedWith(401, 'SIGNATURE_MISMATCH')(notification({ afterSign: flipTag }));
+    const { handler, errors, refused } = make();
+    let calls = 0;
+    handler.on('*', () => {
+      calls++;
+    });
+    const res = await handler.handle(notification({ beforeSign: flipTag }));
+    expect([res.status, calls, refused]).toEqual([500, 0, []]);
+    expect(errors.map((e) => e.phase)).toEqual(['config']);
+  });
+
+  it('wrong APIv3 key → 500 (retried later) and onError loudly names the key', async () => {
+    const { handler, errors, refused } = make({ apiV3Key: 'ffffffffffffffffffffffffffffffff' });
+    let calls = 0;
+    handler.on('*', () => {
+      calls++;
+    });
+    const res = await handler.handle(notification());
+    expect(res).toEqual({
+      status: 500,
+      headers: FAIL_JSON,
+      body: JSON.stringify({ code: 'FAIL', message: 'internal error' }),
+    });
+    expect([calls, refused]).toEqual([0, []]);
+    expect(errors).toHaveLength(1);
+    const error = errors[0] as CallbackErrorEvent;
+    expect(error.phase).toBe('config');
+    expect(error.error).toBeInstanceOf(ConfigError);
+    const configError = error.error as ConfigError;
+    expect(configError.code).toBe('BAD_KEY');
+    expect(configError.message).toMatch(/APIv3 key/);
+    expect(configError.message).not.toContain('ffff');
+  });
+
+  it('unsupported algorithm, signed → 400', async () => {
+    await refusedWith(
+      400,
+      'UNSUPPORTED_ALGORITHM',
+    )(notification({ beforeSign: (b) => b.replace('AEAD_AES_256_GCM', 'AEAD_AES_128_GCM') }));
+  });
+
+  it('verified body that is not a notification → 400', async () => {
+    await refusedWith(400, 'BAD_BODY')(notification({ beforeSign: () => '{"id":"x"}' }));
+    await refusedWith(
+      400,
+      'BAD_BODY',
+    )(notification({ beforeSign: (b) => JSON.stringify({ ...JSON.parse(b), id: undefined }) }));
+    await refusedWith(400, 'BAD_BODY')(notification({ resource: 'not an object' }));
+  });
+});
+
+describe('createPayNotificationHandler options', () => {
+  it('refuses a bad APIv3 key, a missing verifier, unknown options and hooks', () => {
+    const base = { apiV3Key: API_V3_KEY, verifier };
+    expect(() => createPayNotificationHandler({ ...base, apiV3Key: 'short' })).toThrow(/32-character/);
+    expect(() =>
+      createPayNotificationHandler({ apiV3Key: API_V3_KEY } as unknown as PayNotificationHandlerOptions),
+    ).toThrow(/PayV3Verifier/);
+    expect(() =>
+      createPayNotificationHandler({ ...base, mode: 'x' } as unknown as PayNotificationHandlerOptions),
+    ).toThrow(/unknown option "mode"/);
+    expect(() => createPayNotificationHandler({ ...base, hooks: { onRefuse: () => {} } as never })).toThrow(
+      /unknown hook "onRefuse"/,
+    );
+    const h = createPayNotificationHandler(base).on('TRANSACTION.SUCCESS', () => {});
+    expect(() => h.on('TRANSACTION.SUCCESS', () => {})).toThrow(/already registered/);
+  });
+});
