@@ -5,7 +5,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createWeChatCallback, MiniProgram, OfficialAccount, reply } from 'wechat-kit';
+import {
+  createPayNotificationHandler,
+  createWeChatCallback,
+  MiniProgram,
+  OfficialAccount,
+  PayV3,
+  PayV3Verifier,
+  reply,
+} from 'wechat-kit';
 import { toNodeListener } from 'wechat-kit/node';
 
 export interface BackendConfig {
@@ -13,6 +21,16 @@ export interface BackendConfig {
   apiBaseUrl: string;
   officialAccount: { appId: string; secret: string; token: string; encodingAESKey: string };
   miniProgram: { appId: string; secret: string };
+  /** WeChat Pay v3: the merchant and the WeChat Pay public key its answers are signed with. */
+  pay: {
+    mchid: string;
+    merchantSerialNo: string;
+    privateKeyPem: string;
+    apiV3Key: string;
+    platformPublicKey: { id: string; pem: string };
+    /** This backend's own URL, for notify_url. */
+    publicUrl: string;
+  };
 }
 
 /** What the backend saw, so the demo can check it. */
@@ -21,10 +39,45 @@ export interface BackendLog {
   subscribes: number;
   templateDeliveries: Array<{ MsgID?: string; Status?: string }>;
   refused: Array<{ code: string; status: number }>;
+  paid: Array<{ out_trade_no: string; transaction_id: string; total: number }>;
+  refunded: string[];
 }
 
 export function createBackend(config: BackendConfig) {
-  const log: BackendLog = { textsHandled: 0, subscribes: 0, templateDeliveries: [], refused: [] };
+  const log: BackendLog = {
+    textsHandled: 0,
+    subscribes: 0,
+    templateDeliveries: [],
+    refused: [],
+    paid: [],
+    refunded: [],
+  };
+  const trust = { id: config.pay.platformPublicKey.id, key: config.pay.platformPublicKey.pem };
+  const pay = new PayV3({
+    mchid: config.pay.mchid,
+    merchantSerialNo: config.pay.merchantSerialNo,
+    privateKey: config.pay.privateKeyPem,
+    apiV3Key: config.pay.apiV3Key,
+    platform: { publicKey: trust },
+    baseUrl: config.apiBaseUrl,
+  });
+  // Notifications are verified on their raw bytes, decrypted, and handled once per id.
+  const payNotifications = createPayNotificationHandler({
+    apiV3Key: config.pay.apiV3Key,
+    verifier: new PayV3Verifier({ publicKey: trust }),
+  })
+    .on('TRANSACTION.SUCCESS', ({ resource }) => {
+      const r = resource as { out_trade_no: string; transaction_id: string; amount: { total: number } };
+      log.paid.push({
+        out_trade_no: r.out_trade_no,
+        transaction_id: r.transaction_id,
+        total: r.amount.total,
+      });
+    })
+    .on('REFUND.SUCCESS', ({ resource }) => {
+      log.refunded.push((resource as { out_refund_no: string }).out_refund_no);
+    });
+  const payNotify = toNodeListener(payNotifications);
   const oa = new OfficialAccount({
     ...pick(config.officialAccount, 'appId', 'secret'),
     baseUrl: config.apiBaseUrl,
@@ -69,12 +122,38 @@ export function createBackend(config: BackendConfig) {
       });
       return send(res, 200, { msgid: answer.msgid });
     }
+    if (path === '/api/pay') {
+      const outTradeNo = `demo${Date.now()}${randomBytes(3).toString('hex')}`;
+      const { prepay_id } = await pay.transactions.jsapi({
+        appid: config.miniProgram.appId,
+        description: 'wechat-kit demo order',
+        out_trade_no: outTradeNo,
+        notify_url: `${config.pay.publicUrl}/pay/notify`,
+        amount: { total: Number(body.total ?? 1), currency: 'CNY' },
+        payer: { openid: String(body.openid ?? '') },
+      });
+      // What the Mini Program passes to wx.requestPayment.
+      return send(res, 200, {
+        out_trade_no: outTradeNo,
+        payParams: pay.jsapiPayParams(config.miniProgram.appId, prepay_id),
+      });
+    }
+    if (path === '/api/refund') {
+      const refund = await pay.refunds.create({
+        out_trade_no: String(body.out_trade_no ?? ''),
+        out_refund_no: `r${String(body.out_trade_no ?? '')}`,
+        notify_url: `${config.pay.publicUrl}/pay/notify`,
+        amount: { refund: Number(body.total ?? 1), total: Number(body.total ?? 1), currency: 'CNY' },
+      });
+      return send(res, 200, refund);
+    }
     send(res, 404, { error: 'not found' });
   }
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://backend').pathname;
     if (path === '/wechat') return wechat(req, res);
+    if (path === '/pay/notify') return payNotify(req, res);
     api(req, res, path).catch((error: unknown) => send(res, 500, { error: (error as Error).message }));
   };
   return { listener, log, sessions };

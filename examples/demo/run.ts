@@ -3,6 +3,7 @@
  * prints what happened, step by step. Exits 0 when every step did what it should.
  * `npm run demo -- --serve` keeps both running and prints their URLs and credentials.
  */
+import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startEmulator } from 'wechat-kit/emulator';
@@ -16,6 +17,14 @@ const OA = {
   encodingAESKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
 };
 const MP = { appId: 'wxa1b2c3d4e5f60718', secret: 'demo-mp-secret' };
+// A merchant with a fresh key pair: the emulator knows its public key, the backend signs with the private one.
+const merchantKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const MERCHANT = {
+  mchid: '1900000109',
+  apiV3Key: 'demoApiV3Key0123456789abcdefABCD',
+  merchantSerialNo: '5157F09EFDC096DE15EBE81A47057A7232F1B8E1',
+  privateKeyPem: merchantKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+};
 
 // The backend's port first: the emulator pushes to it.
 const server = createServer();
@@ -27,11 +36,28 @@ const emulator = await startEmulator({
       { ...OA, kind: 'official-account', messageMode: 'safe', callbackUrl: `${backendUrl}/wechat` },
       { ...MP, kind: 'mini-program' },
     ],
-    merchants: [],
+    merchants: [
+      {
+        mchid: MERCHANT.mchid,
+        apiV3Key: MERCHANT.apiV3Key,
+        merchantCertificateSerial: MERCHANT.merchantSerialNo,
+        merchantPublicKeyPem: merchantKeys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+        verifyMode: 'public-key',
+      },
+    ],
     options: { pushTimeoutMs: 2000 },
   },
 });
-const backend = createBackend({ apiBaseUrl: emulator.url, officialAccount: OA, miniProgram: MP });
+// The WeChat Pay public key is what the merchant downloads from the merchant platform.
+const platform = (await (await fetch(`${emulator.url}/_emulator/pay/platform`)).json()) as {
+  publicKey: { id: string; pem: string };
+};
+const backend = createBackend({
+  apiBaseUrl: emulator.url,
+  officialAccount: OA,
+  miniProgram: MP,
+  pay: { ...MERCHANT, platformPublicKey: platform.publicKey, publicUrl: backendUrl },
+});
 server.on('request', backend.listener);
 
 const control = async <T>(path: string, body: unknown): Promise<T> =>
@@ -124,6 +150,7 @@ if (serve) {
     expect(backend.log.textsHandled - before === 1, `handled ${backend.log.textsHandled - before} times`);
     return `delivered twice (HTTP ${r.status}, ${r.duplicates?.[0]?.status}); handled once (MsgId dedupe)`;
   });
+  let mpOpenid = '';
   await step('A Mini Program user logs in (no session_key leaves the server)', async () => {
     const { code } = await control<{ code: string }>('/_emulator/mini-program/login', { appId: MP.appId });
     const r = await call<{ token: string; openid: string; session_key?: string }>('/api/login', { code });
@@ -133,6 +160,7 @@ if (serve) {
         !JSON.stringify(r.json).includes(backend.sessions.get(r.json.token)?.sessionKey ?? '∅'),
       'session_key leaked',
     );
+    mpOpenid = r.json.openid;
     return `code → code2Session → our own session token; client got {token, openid}`;
   });
   await step('A template message is sent and its delivery event arrives', async () => {
@@ -149,6 +177,55 @@ if (serve) {
     const delivery = backend.log.templateDeliveries.find((d) => String(d.MsgID) === String(r.json.msgid));
     expect(delivery !== undefined, 'no TEMPLATESENDJOBFINISH event within 5 s');
     return `msgid ${r.json.msgid}; TEMPLATESENDJOBFINISH Status=${delivery?.Status}`;
+  });
+
+  let order = '';
+  await step('WeChat Pay: a JSAPI order and its wx.requestPayment parameters', async () => {
+    const r = await call<{ out_trade_no: string; payParams: Record<string, string>; error?: string }>(
+      '/api/pay',
+      {
+        openid: mpOpenid,
+        total: 100,
+      },
+    );
+    expect(r.status === 200, `order answered ${r.status}: ${r.json.error}`);
+    const p = r.json.payParams;
+    const signed = `${p.appId}\n${p.timeStamp}\n${p.nonceStr}\n${p.package}\n`;
+    const valid = verify(
+      'sha256',
+      Buffer.from(signed),
+      createPublicKey(MERCHANT.privateKeyPem),
+      Buffer.from(p.paySign ?? '', 'base64'),
+    );
+    expect(p.package?.startsWith('prepay_id=') === true && p.signType === 'RSA' && valid, 'bad pay params');
+    order = r.json.out_trade_no;
+    return `${order}: ${p.package}, paySign (SHA256withRSA) verifies with the merchant key`;
+  });
+  await step('WeChat Pay: the user pays; the notification arrives twice and is handled once', async () => {
+    const r = await control<{ notifications?: Array<{ attempts: Array<{ status: number }> }> }>(
+      `/_emulator/pay/transactions/${order}/succeed`,
+      { deliverTwice: true },
+    );
+    const deadline = Date.now() + 5000;
+    while (backend.log.paid.length === 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const paid = backend.log.paid.filter((p) => p.out_trade_no === order);
+    expect(paid.length === 1, `handled ${paid.length} times`);
+    const answers = (r.notifications ?? []).flatMap((n) => n.attempts.map((a) => a.status));
+    return `verified + decrypted once (transaction ${paid[0]?.transaction_id}, ${paid[0]?.total} fen); WeChat Pay got ${answers.join(', ') || '2xx'}`;
+  });
+  await step('WeChat Pay: a refund, and its REFUND.SUCCESS notification', async () => {
+    const r = await call<{ status?: string; error?: string }>('/api/refund', {
+      out_trade_no: order,
+      total: 100,
+    });
+    expect(r.status === 200, `refund answered ${r.status}: ${r.json.error}`);
+    const deadline = Date.now() + 5000;
+    while (!backend.log.refunded.includes(`r${order}`) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(backend.log.refunded.includes(`r${order}`), 'no REFUND.SUCCESS within 5 s');
+    return `refund ${r.json.status} → REFUND.SUCCESS handled`;
   });
 
   await emulator.close();
