@@ -74,3 +74,43 @@ export function printTable(results: ScenarioResult[], notes: Record<string, stri
     );
   }
 }
+
+async function opsPerSecondAsync(fn: () => Promise<unknown>, ms: number): Promise<number> {
+  let ops = 0;
+  const start = process.hrtime.bigint();
+  const budget = BigInt(ms) * 1_000_000n;
+  let elapsed = 0n;
+  while (elapsed < budget) {
+    await fn();
+    ops += 1;
+    elapsed = process.hrtime.bigint() - start;
+  }
+  return ops / (Number(elapsed) / 1e9);
+}
+
+/** {@link compare} for asynchronous jobs, awaited one after another. */
+export async function compareAsync(
+  name: string,
+  candidate: () => Promise<unknown>,
+  baseline: () => Promise<unknown>,
+  options: CompareOptions = {},
+): Promise<ScenarioResult> {
+  const rounds = options.rounds ?? Number(process.env.BENCH_ROUNDS ?? 5);
+  const ms = options.msPerRound ?? Number(process.env.BENCH_MS ?? 300);
+  await opsPerSecondAsync(candidate, 50);
+  await opsPerSecondAsync(baseline, 50);
+  const c: number[] = [];
+  const b: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    c.push(await opsPerSecondAsync(candidate, ms));
+    b.push(await opsPerSecondAsync(baseline, ms));
+  }
+  const opsPerSec = Math.round(median(c));
+  const baselineOpsPerSec = Math.round(median(b));
+  return {
+    name,
+    opsPerSec,
+    baselineOpsPerSec,
+    ratio: Math.round((opsPerSec / baselineOpsPerSec) * 100) / 100,
+  };
+}

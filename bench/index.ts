@@ -26,6 +26,7 @@ import {
 import { PAY_NOTIFY } from '../test/xml/fixtures.js';
 import { compare, printTable, type ScenarioResult } from './harness.js';
 import { httpScenarios, printHttpTable } from './http.js';
+import { payScenarios } from './pay.js';
 import { tokenScenario } from './tokens.js';
 
 const json = process.argv.includes('--json');
@@ -248,6 +249,12 @@ const assertSame = (name: string, a: unknown, b: unknown) => {
   const baseline = () => fxp.parse(PAY_NOTIFY).xml;
   results.push(compare('xml.parse', candidate, baseline));
   notes['xml.parse'] = 'fast-xml-parser XMLParser (values as strings)';
+}
+
+{
+  const pay = await payScenarios();
+  results.push(...pay.results);
+  Object.assign(notes, pay.notes);
 }
 
 const tokens = await tokenScenario();
