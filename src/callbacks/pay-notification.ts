@@ -138,6 +138,19 @@ export interface PayNotificationHooks {
   onError?(event: CallbackErrorEvent): unknown;
   /** No handler for this event type and no fallback: answered 204. */
   onUnhandled?(event: UnhandledNotificationEvent): unknown;
+  /**
+   * The handler ran past `replyBudgetMs`: answered 500 so WeChat Pay retries later, while the
+   * handler goes on. Its retry is a duplicate (204) if the handler finished, or processed again if
+   * it threw.
+   */
+  onSlow?(event: SlowNotificationEvent): unknown;
+}
+
+/** A handler that outran the answer budget. */
+export interface SlowNotificationEvent {
+  id: string;
+  event_type: string;
+  budgetMs: number;
 }
 
 /**
@@ -167,8 +180,16 @@ export interface PayNotificationHandlerOptions {
   now?: Clock;
   /** Replay window for `Wechatpay-Timestamp`, seconds either way (default 300). */
   maxSkewSeconds?: number;
+  /**
+   * Longest the answer waits for the handler, ms (default 4500). WeChat Pay counts a late answer
+   * as a failure; past the budget the request is answered 500 (retry later) instead of hanging.
+   */
+  replyBudgetMs?: number;
   hooks?: PayNotificationHooks;
 }
+
+/** Default of {@link PayNotificationHandlerOptions.replyBudgetMs}. */
+export const DEFAULT_PAY_REPLY_BUDGET_MS = 4500;
 
 /** Largest notification body accepted (64 KiB; real ones are about 1 KiB). */
 export const MAX_PAY_NOTIFICATION_BYTES = 65_536;
@@ -183,9 +204,10 @@ const OPTION_KEYS = new Set([
   'dedupeTtlMs',
   'now',
   'maxSkewSeconds',
+  'replyBudgetMs',
   'hooks',
 ]);
-const HOOKS = ['onRefused', 'onDuplicate', 'onError', 'onUnhandled'] as const;
+const HOOKS = ['onRefused', 'onDuplicate', 'onError', 'onUnhandled', 'onSlow'] as const;
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 function bad(message: string): ConfigError {
@@ -274,6 +296,7 @@ export class PayNotificationHandler implements CallbackHandler {
   readonly #verifier: PayV3Verifier;
   readonly #dedupe: DedupeStore;
   readonly #dedupeTtlMs: number;
+  readonly #replyBudgetMs: number;
   readonly #now: Clock;
   readonly #maxSkewSeconds: number | undefined;
   readonly #hooks: PayNotificationHooks;
@@ -287,7 +310,14 @@ export class PayNotificationHandler implements CallbackHandler {
       if (!OPTION_KEYS.has(key))
         throw bad(`unknown option "${key}" (allowed: ${[...OPTION_KEYS].join(', ')})`);
     }
-    const { apiV3Key, verifier, dedupe, dedupeTtlMs, now, maxSkewSeconds, hooks } = options;
+    const { apiV3Key, verifier, dedupe, dedupeTtlMs, now, maxSkewSeconds, replyBudgetMs, hooks } = options;
+    if (
+      replyBudgetMs !== undefined &&
+      (typeof replyBudgetMs !== 'number' || !Number.isFinite(replyBudgetMs) || replyBudgetMs <= 0)
+    ) {
+      throw bad('replyBudgetMs must be a number of ms above 0');
+    }
+    this.#replyBudgetMs = replyBudgetMs ?? DEFAULT_PAY_REPLY_BUDGET_MS;
     if (typeof apiV3Key !== 'string' || Buffer.byteLength(apiV3Key, 'utf8') !== 32) {
       throw bad(
         'apiV3Key must be the 32-character APIv3 key from the merchant platform (not the APIv2 key, not base64- or hex-decoded)',
@@ -411,15 +441,12 @@ export class PayNotificationHandler implements CallbackHandler {
       const previous = this.#inflight.get(opened.id);
       if (previous !== undefined) {
         this.#call('onDuplicate', { key: opened.id, type: opened.event_type });
-        return await previous;
+        return await this.#withinBudget(previous, opened);
       }
       const running = this.#process(opened);
       this.#inflight.set(opened.id, running);
-      try {
-        return await running;
-      } finally {
-        this.#inflight.delete(opened.id);
-      }
+      void running.finally(() => this.#inflight.delete(opened.id)).catch(() => {});
+      return await this.#withinBudget(running, opened);
     } catch (error) {
       if (error instanceof Refusal) {
         this.#call('onRefused', {
@@ -441,6 +468,25 @@ export class PayNotificationHandler implements CallbackHandler {
         phase: misconfigured && isWeChatKitError(error.error) ? 'config' : 'internal',
       });
       return fail(500, FAIL_MESSAGE[500] ?? '');
+    }
+  }
+
+  /** The handler's answer, or — past the budget — a 500 so WeChat Pay retries instead of timing out. */
+  async #withinBudget(
+    running: Promise<CallbackResponse>,
+    event: PayNotificationEvent<unknown>,
+  ): Promise<CallbackResponse> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.#replyBudgetMs);
+    });
+    try {
+      const answer = await Promise.race([running, late]);
+      if (answer !== undefined) return answer;
+      this.#call('onSlow', { id: event.id, event_type: event.event_type, budgetMs: this.#replyBudgetMs });
+      return fail(500, 'still processing, retry later');
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -220,6 +220,46 @@ describe('Pay v3 notification handler: delivery', () => {
   });
 });
 
+describe('Pay v3 notification handler: answer budget', () => {
+  it('answers 500 (retry later) when the handler outruns the budget; the retry after it finished is a duplicate', async () => {
+    const slow: Array<{ id: string; budgetMs: number }> = [];
+    const { handler } = make({ replyBudgetMs: 40, hooks: { onSlow: (e) => slow.push(e) } });
+    let finished = 0;
+    handler.on('TRANSACTION.SUCCESS', async () => {
+      await new Promise((r) => setTimeout(r, 120));
+      finished++;
+    });
+    const id = randomUUID();
+    const started = Date.now();
+    const first = await handler.handle(notification({ id }));
+    expect(first.status).toBe(500);
+    expect(JSON.parse(first.body)).toEqual({ code: 'FAIL', message: 'still processing, retry later' });
+    expect(Date.now() - started).toBeLessThan(110);
+    expect(slow).toEqual([{ id, event_type: 'TRANSACTION.SUCCESS', budgetMs: 40 }]);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(finished).toBe(1);
+    expect((await handler.handle(notification({ id }))).status).toBe(204);
+    expect(finished).toBe(1);
+  });
+
+  it('a slow handler that then fails leaves the id free, so the retry is processed', async () => {
+    const { handler } = make({ replyBudgetMs: 30 });
+    let calls = 0;
+    handler.on('TRANSACTION.SUCCESS', async () => {
+      calls++;
+      if (calls === 1) {
+        await new Promise((r) => setTimeout(r, 80));
+        throw new Error('timeout talking to the database');
+      }
+    });
+    const id = randomUUID();
+    expect((await handler.handle(notification({ id }))).status).toBe(500);
+    await new Promise((r) => setTimeout(r, 120));
+    expect((await handler.handle(notification({ id }))).status).toBe(204);
+    expect(calls).toBe(2);
+  });
+});
+
 describe('Pay v3 notification handler: refusals', () => {
   function refusedWith(status: number, code: string) {
     return async (request: CallbackRequest, options: Partial<PayNotificationHandlerOptions> = {}) => {
