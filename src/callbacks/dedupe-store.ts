@@ -20,6 +20,15 @@ export interface DedupeStore {
    * instead of being answered as a duplicate. Optional: without it that retry is skipped.
    */
   release?(key: string): Promise<void>;
+  /**
+   * Marks a claimed `key` as processed and keeps it `ttlMs` ms. With {@link isComplete}, it lets
+   * a caller claim with a short "processing" lease and tell "still being processed elsewhere"
+   * (answer: retry later) from "done" (answer: duplicate) — so a crash mid-handler loses nothing.
+   * Optional.
+   */
+  complete?(key: string, ttlMs: number): Promise<void>;
+  /** `true`: processed; `false`: claimed but not completed yet; `undefined`: not remembered. Optional. */
+  isComplete?(key: string): Promise<boolean | undefined>;
 }
 
 /** Options of {@link MemoryDedupeStore}. */
@@ -43,6 +52,7 @@ export class MemoryDedupeStore implements DedupeStore {
   // Insertion order is claim order; with one TTL that is also expiry order, so the scan from the
   // front stops at the first live key.
   readonly #entries = new Map<string, number>();
+  readonly #done = new Set<string>();
   readonly #max: number;
   readonly #now: () => number;
 
@@ -64,21 +74,42 @@ export class MemoryDedupeStore implements DedupeStore {
     const now = this.#now();
     for (const [k, expiresAt] of this.#entries) {
       if (expiresAt > now) break;
-      this.#entries.delete(k);
+      this.#forget(k);
     }
     const expiresAt = this.#entries.get(key);
     if (expiresAt !== undefined && expiresAt > now) return false;
-    this.#entries.delete(key);
-    this.#entries.set(key, now + ttlMs);
-    while (this.#entries.size > this.#max) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.#entries.delete(oldest);
-    }
+    this.#forget(key);
+    this.#remember(key, now + ttlMs);
     return true;
   }
 
   async release(key: string): Promise<void> {
+    this.#forget(key);
+  }
+
+  async complete(key: string, ttlMs: number): Promise<void> {
+    this.#forget(key);
+    this.#remember(key, this.#now() + ttlMs);
+    this.#done.add(key);
+  }
+
+  async isComplete(key: string): Promise<boolean | undefined> {
+    const expiresAt = this.#entries.get(key);
+    if (expiresAt === undefined || expiresAt <= this.#now()) return undefined;
+    return this.#done.has(key);
+  }
+
+  #remember(key: string, expiresAt: number): void {
+    this.#entries.set(key, expiresAt);
+    while (this.#entries.size > this.#max) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.#forget(oldest);
+    }
+  }
+
+  #forget(key: string): void {
     this.#entries.delete(key);
+    this.#done.delete(key);
   }
 }

@@ -181,6 +181,13 @@ export interface PayNotificationHandlerOptions {
   /** Replay window for `Wechatpay-Timestamp`, seconds either way (default 300). */
   maxSkewSeconds?: number;
   /**
+   * How long a notification id is held while its handler runs, ms (default 60 000), when the
+   * dedupe store supports `complete`/`isComplete` (the memory and Redis stores do). A retry that
+   * reaches another instance meanwhile is answered 500 (retry later); if the holder crashes, the
+   * id is free again when the lease ends. Keep it above your handler's longest run.
+   */
+  processingLeaseMs?: number;
+  /**
    * Longest the answer waits for the handler, ms (default 4500). WeChat Pay counts a late answer
    * as a failure; past the budget the request is answered 500 (retry later) instead of hanging.
    */
@@ -205,6 +212,7 @@ const OPTION_KEYS = new Set([
   'now',
   'maxSkewSeconds',
   'replyBudgetMs',
+  'processingLeaseMs',
   'hooks',
 ]);
 const HOOKS = ['onRefused', 'onDuplicate', 'onError', 'onUnhandled', 'onSlow'] as const;
@@ -297,6 +305,7 @@ export class PayNotificationHandler implements CallbackHandler {
   readonly #dedupe: DedupeStore;
   readonly #dedupeTtlMs: number;
   readonly #replyBudgetMs: number;
+  readonly #processingLeaseMs: number;
   readonly #now: Clock;
   readonly #maxSkewSeconds: number | undefined;
   readonly #hooks: PayNotificationHooks;
@@ -310,7 +319,24 @@ export class PayNotificationHandler implements CallbackHandler {
       if (!OPTION_KEYS.has(key))
         throw bad(`unknown option "${key}" (allowed: ${[...OPTION_KEYS].join(', ')})`);
     }
-    const { apiV3Key, verifier, dedupe, dedupeTtlMs, now, maxSkewSeconds, replyBudgetMs, hooks } = options;
+    const {
+      apiV3Key,
+      verifier,
+      dedupe,
+      dedupeTtlMs,
+      now,
+      maxSkewSeconds,
+      replyBudgetMs,
+      processingLeaseMs,
+      hooks,
+    } = options;
+    if (
+      processingLeaseMs !== undefined &&
+      (typeof processingLeaseMs !== 'number' || !Number.isFinite(processingLeaseMs) || processingLeaseMs <= 0)
+    ) {
+      throw bad('processingLeaseMs must be a number of ms above 0');
+    }
+    this.#processingLeaseMs = processingLeaseMs ?? 60_000;
     if (
       replyBudgetMs !== undefined &&
       (typeof replyBudgetMs !== 'number' || !Number.isFinite(replyBudgetMs) || replyBudgetMs <= 0)
@@ -542,14 +568,31 @@ export class PayNotificationHandler implements CallbackHandler {
       return { status: 204, headers: {}, body: '' };
     }
     const key = `wechatpay:notification:${event.id}`;
+    const store = this.#dedupe;
+    // With complete/isComplete the claim is a short processing lease, made long-lived once the
+    // handler finished: a retry reaching another instance mid-processing is told to come back
+    // (500) instead of being acknowledged, and a crash mid-handler frees the id when the lease ends.
+    const twoPhase = typeof store.complete === 'function' && typeof store.isComplete === 'function';
     let first = true;
     try {
-      first = (await this.#dedupe.claim(key, this.#dedupeTtlMs)) !== false;
+      first = (await store.claim(key, twoPhase ? this.#processingLeaseMs : this.#dedupeTtlMs)) !== false;
     } catch (error) {
       // At-least-once: a store outage must not drop a payment, so process and report it.
       this.#call('onError', { error, type, phase: 'dedupe' });
     }
     if (!first) {
+      let done: boolean | undefined = true;
+      try {
+        done = twoPhase ? await store.isComplete?.(key) : true;
+      } catch (error) {
+        this.#call('onError', { error, type, phase: 'dedupe' });
+        done = false;
+      }
+      if (done === false) {
+        // Being processed by another instance right now: acknowledging could lose it if that fails.
+        this.#call('onDuplicate', { key: event.id, type });
+        return fail(500, 'still processing, retry later');
+      }
       this.#call('onDuplicate', { key: event.id, type });
       return { status: 204, headers: {}, body: '' };
     }
@@ -558,12 +601,20 @@ export class PayNotificationHandler implements CallbackHandler {
     } catch (error) {
       // Forget the id, so WeChat Pay's retry of this notification is processed.
       try {
-        await this.#dedupe.release?.(key);
+        await store.release?.(key);
       } catch (releaseError) {
         this.#call('onError', { error: releaseError, type, phase: 'dedupe' });
       }
       this.#call('onError', { error, type, phase: 'handler' });
       return fail(500, FAIL_MESSAGE[500] ?? '');
+    }
+    if (twoPhase) {
+      try {
+        await store.complete?.(key, this.#dedupeTtlMs);
+      } catch (error) {
+        // Processed: still acknowledge. Until the lease ends, a retry elsewhere is told to wait.
+        this.#call('onError', { error, type, phase: 'dedupe' });
+      }
     }
     return { status: 204, headers: {}, body: '' };
   }

@@ -12,6 +12,7 @@ type AnyMethod = (...args: never[]) => unknown;
 export interface IoRedisDedupeClient {
   readonly status: string;
   set: AnyMethod;
+  get: AnyMethod;
   del: AnyMethod;
 }
 
@@ -19,6 +20,7 @@ export interface IoRedisDedupeClient {
 export interface NodeRedisDedupeClient {
   readonly isOpen: boolean;
   set: AnyMethod;
+  get: AnyMethod;
   del: AnyMethod;
 }
 
@@ -38,21 +40,33 @@ export interface RedisDedupeStoreOptions {
 
 interface DedupeCommands {
   setNxPx(key: string, ttlMs: number): Promise<boolean>;
+  setPx(key: string, value: string, ttlMs: number): Promise<void>;
+  get(key: string): Promise<string | null>;
   del(key: string): Promise<void>;
 }
+
+/** Stored values: claimed (being processed) and completed. */
+const CLAIMED = '1';
+const DONE = 'done';
 
 function adapt(client: unknown): DedupeCommands {
   if (typeof client === 'object' && client !== null) {
     const c = client as Record<string, unknown>;
-    const hasMethods = typeof c.set === 'function' && typeof c.del === 'function';
+    const hasMethods =
+      typeof c.set === 'function' && typeof c.get === 'function' && typeof c.del === 'function';
     if (hasMethods && typeof c.status === 'string') {
       // ioredis: positional tokens, `set(key, value, 'PX', ttl, 'NX')` → 'OK' or null.
       const io = client as {
-        set(key: string, value: string, px: 'PX', ttl: number, nx: 'NX'): Promise<string | null>;
+        set(key: string, value: string, px: 'PX', ttl: number, nx?: 'NX'): Promise<string | null>;
+        get(key: string): Promise<string | null>;
         del(key: string): Promise<number>;
       };
       return {
-        setNxPx: async (key, ttlMs) => (await io.set(key, '1', 'PX', ttlMs, 'NX')) === 'OK',
+        setNxPx: async (key, ttlMs) => (await io.set(key, CLAIMED, 'PX', ttlMs, 'NX')) === 'OK',
+        setPx: async (key, value, ttlMs) => {
+          await io.set(key, value, 'PX', ttlMs);
+        },
+        get: (key) => io.get(key),
         del: async (key) => {
           await io.del(key);
         },
@@ -61,11 +75,16 @@ function adapt(client: unknown): DedupeCommands {
     if (hasMethods && typeof c.isOpen === 'boolean') {
       // node-redis: an options object, `set(key, value, { NX: true, PX: ttl })` → 'OK' or null.
       const nr = client as {
-        set(key: string, value: string, options: { NX: true; PX: number }): Promise<string | null>;
+        set(key: string, value: string, options: { NX?: true; PX: number }): Promise<string | null>;
+        get(key: string): Promise<string | null>;
         del(key: string): Promise<number>;
       };
       return {
-        setNxPx: async (key, ttlMs) => (await nr.set(key, '1', { NX: true, PX: ttlMs })) === 'OK',
+        setNxPx: async (key, ttlMs) => (await nr.set(key, CLAIMED, { NX: true, PX: ttlMs })) === 'OK',
+        setPx: async (key, value, ttlMs) => {
+          await nr.set(key, value, { PX: ttlMs });
+        },
+        get: (key) => nr.get(key),
         del: async (key) => {
           await nr.del(key);
         },
@@ -118,6 +137,16 @@ export class RedisDedupeStore implements DedupeStore {
 
   release(key: string): Promise<void> {
     return this.#run('release', () => this.#redis.del(this.#prefix + key));
+  }
+
+  complete(key: string, ttlMs: number): Promise<void> {
+    const px = Math.max(1, Math.ceil(ttlMs));
+    return this.#run('complete', () => this.#redis.setPx(this.#prefix + key, DONE, px));
+  }
+
+  async isComplete(key: string): Promise<boolean | undefined> {
+    const value = await this.#run('lookup', () => this.#redis.get(this.#prefix + key));
+    return value === null ? undefined : value === DONE;
   }
 
   async #run<T>(what: string, command: () => Promise<T>): Promise<T> {

@@ -50,6 +50,7 @@ describe('RedisDedupeStore client shapes', () => {
         calls.push(a);
         return 'OK';
       },
+      get: async () => null,
       del: async () => 1,
     };
     const store = new RedisDedupeStore(io as unknown as RedisDedupeClient, { prefix: 'p:' });
@@ -65,6 +66,7 @@ describe('RedisDedupeStore client shapes', () => {
         calls.push(a);
         return null;
       },
+      get: async () => null,
       del: async () => 1,
     };
     const store = new RedisDedupeStore(nr as unknown as RedisDedupeClient);
@@ -82,6 +84,7 @@ describe('RedisDedupeStore client shapes', () => {
       set: async () => {
         throw new Error('connect ECONNREFUSED redis://user:secret@10.0.0.1');
       },
+      get: async () => null,
       del: async () => 1,
     };
     const err = await new RedisDedupeStore(failing as unknown as RedisDedupeClient)
@@ -89,7 +92,12 @@ describe('RedisDedupeStore client shapes', () => {
       .catch((e) => e);
     expect(err).toBeInstanceOf(StoreError);
     expect(err.message).not.toContain('secret');
-    const hanging = { isOpen: true, set: () => new Promise(() => {}), del: async () => 1 };
+    const hanging = {
+      isOpen: true,
+      set: () => new Promise(() => {}),
+      get: async () => null,
+      del: async () => 1,
+    };
     const store = new RedisDedupeStore(hanging as unknown as RedisDedupeClient, { commandTimeoutMs: 20 });
     await expect(store.claim('k', 1)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
   });

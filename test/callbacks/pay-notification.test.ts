@@ -5,6 +5,7 @@ import {
   type CallbackRequest,
   createPayNotificationHandler,
   type DuplicateEvent,
+  MemoryDedupeStore,
   type PayNotificationEvent,
   type PayNotificationHandlerOptions,
   type PayRefundResource,
@@ -257,6 +258,47 @@ describe('Pay v3 notification handler: answer budget', () => {
     await new Promise((r) => setTimeout(r, 120));
     expect((await handler.handle(notification({ id }))).status).toBe(204);
     expect(calls).toBe(2);
+  });
+});
+
+describe('Pay v3 notification handler: instances sharing a dedupe store', () => {
+  it('another instance answers "retry later" while the first is processing, then 204 once it completed', async () => {
+    const store = new MemoryDedupeStore({ now: clock });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let processed = 0;
+    const a = make({ dedupe: store, replyBudgetMs: 5000 }).handler.on('TRANSACTION.SUCCESS', async () => {
+      processed++;
+      await gate;
+    });
+    const b = make({ dedupe: store }).handler.on('TRANSACTION.SUCCESS', () => {
+      processed++;
+    });
+    const id = randomUUID();
+    const first = a.handle(notification({ id }));
+    await new Promise((r) => setTimeout(r, 10));
+    expect((await b.handle(notification({ id }))).status).toBe(500);
+    release();
+    expect((await first).status).toBe(204);
+    expect((await b.handle(notification({ id }))).status).toBe(204);
+    expect(processed).toBe(1);
+  });
+
+  it('an instance that died mid-handler frees the id when its processing lease ends', async () => {
+    let now = NOW * 1000;
+    const store = new MemoryDedupeStore({ now: () => now });
+    // "Instance A" claimed the id and crashed before completing it.
+    await store.claim(`wechatpay:notification:crashed-id`, 60_000);
+    let processed = 0;
+    const b = make({ dedupe: store }).handler.on('TRANSACTION.SUCCESS', () => {
+      processed++;
+    });
+    expect((await b.handle(notification({ id: 'crashed-id' }))).status).toBe(500);
+    now += 61_000;
+    expect((await b.handle(notification({ id: 'crashed-id' }))).status).toBe(204);
+    expect(processed).toBe(1);
   });
 });
 
