@@ -4,7 +4,7 @@ import type { EmulatorState, Fault } from './state.js';
 
 /**
  * The emulator-wide part of the control plane: clock, faults, configuration, stats and the Pay
- * platform keys. Product modules register their own `/_emulator/*` routes.
+ * platform keys (and their rotation). Product modules register their own `/_emulator/*` routes.
  */
 export function registerControl(router: Router, state: EmulatorState): void {
   router.add('POST', '/_emulator/clock', async (ctx) => {
@@ -71,8 +71,21 @@ export function registerControl(router: Router, state: EmulatorState): void {
   router.add('GET', '/_emulator/stats', () => json(state.stats));
   router.add('GET', '/_emulator/pay/platform', () =>
     json({
-      certificates: [{ serialNo: state.platform.certificate.serialNo, pem: state.platform.certificate.pem }],
+      certificates: state.platform.certificates.map(({ serialNo, pem }) => ({ serialNo, pem })),
       publicKey: { id: state.platform.publicKey.id, pem: state.platform.publicKey.pem },
     }),
   );
+  router.add('POST', '/_emulator/pay/rotate-certificate', async (ctx) => {
+    const text = (await ctx.text()).trim();
+    const body = (text === '' ? {} : await ctx.json()) as Record<string, unknown> | undefined;
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      return controlError(400, 'body must be a JSON object { "retireOld"?: boolean }');
+    for (const key of Object.keys(body)) {
+      if (key !== 'retireOld') return controlError(400, `unknown field "${key}" (allowed: retireOld)`);
+    }
+    if (body.retireOld !== undefined && typeof body.retireOld !== 'boolean')
+      return controlError(400, 'retireOld must be a boolean');
+    const fresh = state.rotateCertificate(body.retireOld === true);
+    return json({ serialNo: fresh.serialNo });
+  });
 }

@@ -32,7 +32,10 @@ export function signTestMerchants(state: EmulatorState): Set<string> {
   return set;
 }
 
-/** The key and serial the platform signs with for a merchant (public-key mode when unknown). */
+/**
+ * The key and serial the platform signs with for a merchant (public-key mode when unknown); in
+ * certificate mode, the newest platform certificate.
+ */
 function platformSigner(
   state: EmulatorState,
   merchant: Merchant | undefined,

@@ -509,22 +509,22 @@ export function registerPayV3(router: Router, state: EmulatorState): void {
     'GET',
     '/v3/certificates',
     v3Route((ctx) => {
-      const { serialNo, pem } = state.platform.certificate;
-      const x509 = new X509Certificate(pem);
-      return v3Response(state, ctx.merchant, 200, {
-        data: [
-          {
-            serial_no: serialNo,
-            effective_time: chinaTime(new Date(x509.validFrom).getTime()),
-            expire_time: chinaTime(new Date(x509.validTo).getTime()),
-            encrypt_certificate: encryptResource({
-              apiV3Key: ctx.merchant.apiV3Key,
-              plaintext: pem,
-              associatedData: 'certificate',
-            }),
-          },
-        ],
+      // Every current certificate, newest last (after a rotation both the old and the new one,
+      // until `retireOld` drops the old, as WeChat Pay lists a certificate until it expires).
+      const data = state.platform.certificates.map(({ serialNo, pem }) => {
+        const x509 = new X509Certificate(pem);
+        return {
+          serial_no: serialNo,
+          effective_time: chinaTime(new Date(x509.validFrom).getTime()),
+          expire_time: chinaTime(new Date(x509.validTo).getTime()),
+          encrypt_certificate: encryptResource({
+            apiV3Key: ctx.merchant.apiV3Key,
+            plaintext: pem,
+            associatedData: 'certificate',
+          }),
+        };
       });
+      return v3Response(state, ctx.merchant, 200, { data });
     }),
   );
 

@@ -19,9 +19,23 @@ export interface Fault {
   truncate?: boolean;
 }
 
-/** The emulator's WeChat Pay platform identity: one certificate and one public key (with id). */
+/** One WeChat Pay platform certificate and its key pair. */
+export interface PlatformCertificate {
+  serialNo: string;
+  pem: string;
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+/**
+ * The emulator's WeChat Pay platform identity: its platform certificates (oldest first, newest
+ * last; `POST /_emulator/pay/rotate-certificate` adds one) and one public key (with id).
+ */
 export interface PlatformKeys {
-  certificate: { serialNo: string; pem: string; privateKey: KeyObject; publicKey: KeyObject };
+  /** The current certificates, newest last; never empty. */
+  certificates: PlatformCertificate[];
+  /** The newest certificate: the one responses and notifications are signed with. */
+  readonly certificate: PlatformCertificate;
   publicKey: { id: string; pem: string; privateKey: KeyObject; publicKey: KeyObject };
 }
 
@@ -33,22 +47,29 @@ export interface EmulatorStats {
   pushes: Record<string, number>;
 }
 
-function platformKeys(): PlatformKeys {
+/** A new platform certificate: fresh RSA key, random 40-hex-digit serial, valid from `notBefore`. */
+function platformCertificate(notBefore: number): PlatformCertificate {
   const cert = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const pub = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const serialNo = randomBytes(20).toString('hex').toUpperCase().replace(/^0+/, '7');
-  const now = Date.now();
   const pem = mintCertificate({
     serialHex: serialNo,
     publicKey: cert.publicKey,
     signingKey: cert.privateKey,
     commonName: 'Tenpay.com Root CA (wechat-kit emulator)',
-    notBefore: new Date(now - 86_400_000),
-    notAfter: new Date(now + 5 * 365 * 86_400_000),
+    notBefore: new Date(notBefore),
+    notAfter: new Date(notBefore + 5 * 365 * 86_400_000),
   });
+  return { serialNo, pem, privateKey: cert.privateKey, publicKey: cert.publicKey };
+}
+
+function platformKeys(): PlatformKeys {
+  const pub = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const id = `PUB_KEY_ID_01${String(Date.now()).padStart(16, '0')}${randomBytes(5).toString('hex').slice(0, 8).replace(/[a-f]/g, '0')}`;
   return {
-    certificate: { serialNo, pem, privateKey: cert.privateKey, publicKey: cert.publicKey },
+    certificates: [platformCertificate(Date.now() - 86_400_000)],
+    get certificate(): PlatformCertificate {
+      return this.certificates[this.certificates.length - 1] as PlatformCertificate;
+    },
     publicKey: {
       id,
       pem: pub.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
@@ -90,6 +111,18 @@ export class EmulatorState {
 
   advance(seconds: number): void {
     this.#offsetMs += seconds * 1000;
+  }
+
+  /**
+   * Rotates the platform certificate: mints a new one valid from now (emulated time, whole
+   * seconds) and appends it, so it signs from now on. `retireOld` drops the older ones, as
+   * WeChat Pay stops listing a certificate once it expires.
+   */
+  rotateCertificate(retireOld = false): PlatformCertificate {
+    const fresh = platformCertificate(Math.floor(this.now() / 1000) * 1000);
+    if (retireOld) this.platform.certificates.length = 0;
+    this.platform.certificates.push(fresh);
+    return fresh;
   }
 
   app(appId: string | null | undefined) {
