@@ -1,8 +1,3 @@
-// WeChat Pay v3 notifications end to end: the emulator pays an order and pushes the signed,
-// encrypted notification (twice) to a node:http server serving createPayNotificationHandler
-// through toNodeListener — in public-key mode, certificate mode and with a verifier trusting both.
-// Then: two instances sharing one real Redis dedupe store process a notification exactly once.
-import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
@@ -18,28 +13,9 @@ import {
   RedisDedupeStore,
 } from '../../src/callbacks/index.js';
 import { buildAuthorization, PayV3Verifier } from '../../src/crypto/index.js';
-import type { EmulatorMerchantConfig } from '../../src/emulator/config.js';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/server.js';
 import { REDIS_HOST, REDIS_PORT, redisUp, uniquePrefix } from '../credentials/redis-helper.js';
-
-interface TestMerchant {
-  config: EmulatorMerchantConfig;
-  privateKey: KeyObject;
-}
-
-function makeMerchant(mchid: string, verifyMode: 'public-key' | 'certificate'): TestMerchant {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return {
-    privateKey,
-    config: {
-      mchid,
-      apiV3Key: randomBytes(16).toString('hex'),
-      merchantCertificateSerial: randomBytes(20).toString('hex').toUpperCase(),
-      merchantPublicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-      verifyMode,
-    },
-  };
-}
+import { makeMerchant, type TestMerchant } from '../pay/helpers.js';
 
 const PK = makeMerchant('1900000101', 'public-key');
 const CERT = makeMerchant('1900000102', 'certificate');

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,27 +10,8 @@ import {
   PayV3Verifier,
   verifyPayV3Headers,
 } from '../../src/crypto/pay-v3.js';
-import type { EmulatorMerchantConfig } from '../../src/emulator/config.js';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/server.js';
-
-interface TestMerchant {
-  config: EmulatorMerchantConfig;
-  privateKey: KeyObject;
-}
-
-function makeMerchant(mchid: string, verifyMode: 'public-key' | 'certificate'): TestMerchant {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return {
-    privateKey,
-    config: {
-      mchid,
-      apiV3Key: randomBytes(16).toString('hex'),
-      merchantCertificateSerial: randomBytes(20).toString('hex').toUpperCase(),
-      merchantPublicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-      verifyMode,
-    },
-  };
-}
+import { makeMerchant, type TestMerchant } from '../pay/helpers.js';
 
 const PK = makeMerchant('1900000001', 'public-key');
 const CERT = makeMerchant('1900000002', 'certificate');
