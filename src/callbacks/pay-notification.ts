@@ -13,6 +13,7 @@ import { PayV3Verifier } from '../crypto/pay-v3-verify.js';
 import type { Clock } from '../internal/bytes.js';
 import type { CallbackErrorEvent, DuplicateEvent, RefusedEvent } from './callback-hooks.js';
 import { type DedupeStore, MemoryDedupeStore } from './dedupe-store.js';
+import { addHandler } from './handler-registry.js';
 import type { CallbackHandler, CallbackRequest, CallbackResponse } from './types.js';
 
 /** Amounts of a transaction, in fen (分), wire names. */
@@ -413,17 +414,7 @@ export class PayNotificationHandler implements CallbackHandler {
   ): this;
   on(type: string, handler: PayNotificationListener<unknown>): this;
   on(type: string, handler: PayNotificationListener<never>): this {
-    if (typeof type !== 'string' || type === '')
-      throw new ConfigError('INVALID_ARGUMENT', 'on(type, handler): type must be a non-empty string');
-    if (typeof handler !== 'function')
-      throw new ConfigError('INVALID_ARGUMENT', `on('${type}', handler): handler must be a function`);
-    if (this.#handlers.has(type)) {
-      throw new ConfigError(
-        'INVALID_ARGUMENT',
-        `on('${type}'): a handler is already registered for this type`,
-      );
-    }
-    this.#handlers.set(type, handler);
+    addHandler(this.#handlers, type, handler);
     return this;
   }
 

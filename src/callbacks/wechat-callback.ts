@@ -17,6 +17,7 @@ import {
 } from './callback-options.js';
 import { dedupeKeyOf, parseMessage, weComDedupeKeyOf } from './decode-message.js';
 import { type DedupeStore, MemoryDedupeStore } from './dedupe-store.js';
+import { addHandler } from './handler-registry.js';
 import type { CallbackMessageMap, CallbackMessageType, InboundMessage, UnknownMessage } from './messages.js';
 import { routingKeyOf } from './messages.js';
 import { isReply, type Reply, replyFields } from './replies.js';
@@ -213,17 +214,7 @@ export class WeChatCallback implements CallbackHandler {
   on<K extends CallbackMessageType>(type: K, handler: MessageHandler<CallbackMessageMap[K]>): this;
   on(type: string, handler: MessageHandler<UnknownMessage>): this;
   on(type: string, handler: MessageHandler<never>): this {
-    if (typeof type !== 'string' || type === '')
-      throw new ConfigError('INVALID_ARGUMENT', 'on(type, handler): type must be a non-empty string');
-    if (typeof handler !== 'function')
-      throw new ConfigError('INVALID_ARGUMENT', `on('${type}', handler): handler must be a function`);
-    if (this.#handlers.has(type)) {
-      throw new ConfigError(
-        'INVALID_ARGUMENT',
-        `on('${type}'): a handler is already registered for this type`,
-      );
-    }
-    this.#handlers.set(type, handler);
+    addHandler(this.#handlers, type, handler);
     return this;
   }
 
