@@ -60,6 +60,23 @@ export interface EmulatorCorpConfig {
   users?: Array<{ userid: string; name?: string; mobile?: string }>;
 }
 
+/**
+ * One emulated Open Platform third-party platform (第三方平台, "component"). Its 授权事件 pushes
+ * (component_verify_ticket, authorized, …) are always encrypted, with ReceiveId = componentAppId.
+ */
+export interface EmulatorComponentConfig {
+  /** The platform's component AppID (`wx…`). */
+  componentAppId: string;
+  /** The platform's AppSecret (component_appsecret). */
+  componentSecret: string;
+  /** Token of the 授权事件 / 消息与事件 reception configuration. */
+  token: string;
+  /** 43-character EncodingAESKey (the platform's pushes are always encrypted). */
+  encodingAESKey: string;
+  /** 授权事件接收URL: where component_verify_ticket and authorisation events are POSTed. */
+  callbackUrl?: string;
+}
+
 /** Emulator-wide options. */
 export interface EmulatorOptions {
   /** `cgi-bin/token` calls allowed per app and day (default 2000). */
@@ -80,6 +97,8 @@ export interface EmulatorConfig {
   merchants: EmulatorMerchantConfig[];
   /** WeCom corps (optional). */
   corps?: EmulatorCorpConfig[];
+  /** Open Platform third-party platforms (optional). */
+  components?: EmulatorComponentConfig[];
   options?: EmulatorOptions;
 }
 
@@ -88,6 +107,7 @@ export interface ResolvedEmulatorConfig {
   apps: Array<EmulatorAppConfig & { messageMode: MessageMode; originalId: string }>;
   merchants: Array<EmulatorMerchantConfig & { apiV2Key: string; verifyMode: VerifyMode }>;
   corps: Array<Required<EmulatorCorpConfig>>;
+  components: EmulatorComponentConfig[];
   options: Required<EmulatorOptions>;
 }
 
@@ -111,6 +131,13 @@ const MERCHANT_KEYS = new Set([
   'merchantPublicKeyPem',
   'merchantPrivateKeyPem',
   'verifyMode',
+]);
+const COMPONENT_KEYS = new Set([
+  'componentAppId',
+  'componentSecret',
+  'token',
+  'encodingAESKey',
+  'callbackUrl',
 ]);
 const OPTION_KEYS = new Set(['tokenDailyQuota', 'retryTimeScale', 'pushTimeoutMs']);
 
@@ -143,7 +170,7 @@ export function resolveConfig(input: unknown): ResolvedEmulatorConfig {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw bad('', 'must be an object { apps: [...], merchants: [...] }');
   }
-  checkKeys(input, new Set(['apps', 'merchants', 'corps', 'options']), '');
+  checkKeys(input, new Set(['apps', 'merchants', 'corps', 'components', 'options']), '');
   const config = input as Partial<EmulatorConfig>;
   const apps = config.apps ?? [];
   const merchants = config.merchants ?? [];
@@ -228,18 +255,68 @@ export function resolveConfig(input: unknown): ResolvedEmulatorConfig {
     });
     return { corpId: corp.corpId, agents: corp.agents, users };
   });
+  const resolvedComponents = resolveComponents(config.components);
   const options = config.options ?? {};
   checkKeys(options, OPTION_KEYS, 'options');
   return {
     apps: resolvedApps,
     merchants: resolvedMerchants,
     corps: resolvedCorps,
+    components: resolvedComponents,
     options: {
       tokenDailyQuota: options.tokenDailyQuota ?? 2000,
       retryTimeScale: options.retryTimeScale ?? 1000,
       pushTimeoutMs: options.pushTimeoutMs ?? 5000,
     },
   };
+}
+
+function resolveComponents(input: unknown): EmulatorComponentConfig[] {
+  const components = input ?? [];
+  if (!Array.isArray(components)) throw bad('components', 'must be an array');
+  const seen = new Set<string>();
+  return components.map((component: unknown, i) => {
+    const where = `components[${i}]`;
+    if (typeof component !== 'object' || component === null || Array.isArray(component)) {
+      throw bad(where, 'must be an object');
+    }
+    checkKeys(component, COMPONENT_KEYS, where);
+    const c = component as Partial<EmulatorComponentConfig>;
+    const componentAppId = text(
+      c.componentAppId,
+      `${where}.componentAppId`,
+      /^wx[0-9A-Za-z]{8,32}$/,
+      'must look like a component AppID (wx…)',
+    );
+    if (seen.has(componentAppId)) throw bad(`${where}.componentAppId`, `${componentAppId} appears twice`);
+    seen.add(componentAppId);
+    const componentSecret = text(c.componentSecret, `${where}.componentSecret`);
+    const token = text(c.token, `${where}.token`, undefined, 'is required (pushes are signed with it)');
+    const encodingAESKey = text(
+      c.encodingAESKey,
+      `${where}.encodingAESKey`,
+      undefined,
+      'is required (Open Platform pushes are always encrypted)',
+    );
+    try {
+      decodeEncodingAESKey(encodingAESKey);
+    } catch (cause) {
+      throw bad(`${where}.encodingAESKey`, (cause as Error).message);
+    }
+    if (
+      c.callbackUrl !== undefined &&
+      (typeof c.callbackUrl !== 'string' || !/^https?:\/\//.test(c.callbackUrl))
+    ) {
+      throw bad(`${where}.callbackUrl`, 'must be an http(s) URL');
+    }
+    return {
+      componentAppId,
+      componentSecret,
+      token,
+      encodingAESKey,
+      ...(c.callbackUrl === undefined ? {} : { callbackUrl: c.callbackUrl }),
+    };
+  });
 }
 
 /**

@@ -65,6 +65,7 @@ export function registerControl(router: Router, state: EmulatorState): void {
       apps: state.config.apps,
       merchants: state.config.merchants,
       corps: state.config.corps,
+      components: state.config.components,
       options: state.config.options,
     }),
   );

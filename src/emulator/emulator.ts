@@ -1,6 +1,7 @@
 import { defaultConfig, type EmulatorConfig, type ResolvedEmulatorConfig, resolveConfig } from './config.js';
 import { registerControl } from './control.js';
 import { controlError, wechatError } from './http.js';
+import { registerOpenPlatform } from './open-platform.js';
 import { registerPayV2 } from './pay-v2.js';
 import { registerPayV3 } from './pay-v3.js';
 import { parseAuthorization, v3Error } from './pay-v3-auth.js';
@@ -61,6 +62,7 @@ export function createEmulator(config: EmulatorConfig = defaultConfig()): Emulat
   registerControl(router, state);
   registerWeChatApi(router, state);
   registerWeCom(router, state);
+  registerOpenPlatform(router, state);
   registerPush(router, state);
   registerPayV3(router, state);
   registerPayV2(router, state);

@@ -5,6 +5,7 @@
 export type {
   EmulatorAppConfig,
   EmulatorAppKind,
+  EmulatorComponentConfig,
   EmulatorConfig,
   EmulatorCorpConfig,
   EmulatorMerchantConfig,
