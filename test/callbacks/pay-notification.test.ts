@@ -231,11 +231,11 @@ describe('Pay v3 notification handler: answer budget', () => {
       finished++;
     });
     const id = randomUUID();
-    const started = Date.now();
     const first = await handler.handle(notification({ id }));
     expect(first.status).toBe(500);
     expect(JSON.parse(first.body)).toEqual({ code: 'FAIL', message: 'still processing, retry later' });
-    expect(Date.now() - started).toBeLessThan(110);
+    // answered before the handler finished (timer order, not wall-clock: stable on a loaded machine)
+    expect(finished).toBe(0);
     expect(slow).toEqual([{ id, event_type: 'TRANSACTION.SUCCESS', budgetMs: 40 }]);
     await new Promise((r) => setTimeout(r, 150));
     expect(finished).toBe(1);
