@@ -14,5 +14,6 @@ export * from './credentials/index.js';
 export * from './crypto/index.js';
 export * from './mini-program/index.js';
 export * from './official-account/index.js';
+export * from './open-platform/index.js';
 export * from './pay/index.js';
 export * from './work/index.js';

@@ -18,7 +18,7 @@ export interface ApiRequestOptions extends RequestOptions {
   body?: unknown;
   /** `bytes` for binary answers (media, QR images); JSON errcode answers still throw. */
   responseType?: 'json' | 'text' | 'bytes';
-  /** Add `access_token` to the query (default true). */
+  /** Add the token (`access_token`, or the client's `tokenQueryName`) to the query (default true). */
   auth?: boolean;
   /** Whether sending twice is harmless (default: GET only). */
   idempotent?: boolean;
@@ -33,11 +33,19 @@ export class ApiClient {
   readonly baseUrl: string;
   readonly transport: Transport;
   readonly #accessToken: TokenManager | undefined;
+  readonly #tokenQueryName: string;
 
-  constructor(options: { baseUrl: string; transport: Transport; accessToken?: TokenManager }) {
+  constructor(options: {
+    baseUrl: string;
+    transport: Transport;
+    accessToken?: TokenManager;
+    /** The query parameter that carries the token (default `access_token`; Open Platform component APIs: `component_access_token`). */
+    tokenQueryName?: string;
+  }) {
     this.baseUrl = options.baseUrl;
     this.transport = options.transport;
     this.#accessToken = options.accessToken;
+    this.#tokenQueryName = options.tokenQueryName ?? 'access_token';
   }
 
   /** The current access_token (fetched or refreshed as needed). */
@@ -77,7 +85,7 @@ export class ApiClient {
     options: ApiRequestOptions,
     token: string | undefined,
   ): Promise<T> {
-    const query = token === undefined ? options.query : { ...options.query, access_token: token };
+    const query = token === undefined ? options.query : { ...options.query, [this.#tokenQueryName]: token };
     const response = await this.transport.request<T>({
       method,
       url: joinUrl(this.baseUrl, path),

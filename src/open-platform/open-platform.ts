@@ -1,0 +1,398 @@
+import type { ComponentVerifyTicketEvent } from '../callbacks/messages.js';
+import { ApiClient, type ApiRequestOptions, type RequestOptions } from '../core/api-client.js';
+import { tokenManagerFrom, transportFrom } from '../core/build-client.js';
+import { type CommonClientOptions, checkOptions } from '../core/client-options.js';
+import { ConfigError, WeChatApiError, WeChatKitError } from '../core/errors.js';
+import type { HttpMethod, Transport } from '../core/transport.js';
+import { MemoryStore } from '../credentials/memory-store.js';
+import type { TokenManager } from '../credentials/token-manager.js';
+import { type TokenStore, tokenKey } from '../credentials/token-store.js';
+
+/** How long a component_verify_ticket is accepted after its push (official: 12 hours). */
+export const VERIFY_TICKET_TTL_MS = 12 * 3600 * 1000;
+
+/**
+ * How long a stored authorizer_refresh_token is kept. WeChat never expires it (it dies only when
+ * the account revokes the authorisation, and changes on re-authorisation); stores need a TTL, so
+ * it is kept for ten years and rewritten on every refresh.
+ */
+export const AUTHORIZER_REFRESH_TOKEN_TTL_MS = 10 * 365 * 24 * 3600 * 1000;
+
+/** Options of {@link OpenPlatform}. Unknown keys are rejected. */
+export interface OpenPlatformOptions extends CommonClientOptions {
+  /** The third-party platform's (第三方平台) AppID. */
+  componentAppId: string;
+  /** The platform's AppSecret. Never logged, never part of a store key. */
+  componentSecret: string;
+}
+
+/**
+ * No component_verify_ticket has been stored yet (or the stored one expired or was refused), so no
+ * component_access_token can be fetched. WeChat pushes a ticket every 10 minutes: make sure the
+ * 授权事件接收URL saves it ({@link OpenPlatform.verifyTicketHandler}) and wait for the next push.
+ */
+export class VerifyTicketMissingError extends ConfigError {}
+
+/** No authorizer_refresh_token is stored for an authorizer: run `queryAuth` (or `saveRefreshToken`) first. */
+export class RefreshTokenMissingError extends ConfigError {}
+
+/** `api_query_auth`'s `authorization_info`; wire names kept. */
+export interface AuthorizationInfo {
+  authorizer_appid: string;
+  authorizer_access_token: string;
+  expires_in: number;
+  authorizer_refresh_token: string;
+  func_info?: Array<{ funcscope_category: { id: number } }>;
+}
+
+/** A pre_auth_code (`api_create_preauthcode`): single use, short-lived. */
+export interface PreAuthCode {
+  preAuthCode: string;
+  /** Seconds. */
+  expiresIn: number;
+}
+
+/** Arguments of {@link OpenPlatform.authorizeUrl}. */
+export interface AuthorizeUrlOptions {
+  /** From {@link OpenPlatform.createPreAuthCode}; one per link. */
+  preAuthCode: string;
+  /** Where WeChat sends the admin back (`auth_code` and `expires_in` in the query). Must be on the platform's 授权回调域. */
+  redirectUri: string;
+  /**
+   * Which accounts the page offers (`auth_type`): 1 Official Accounts only, 2 Mini Programs only,
+   * 3 both; the newer doc adds 4, 5, 6. Left out: WeChat shows both kinds.
+   */
+  authType?: number;
+  /** Restricts the page to this account (`biz_appid`). */
+  bizAppid?: string;
+}
+
+/** One authorised account (公众号 / 小程序) as seen by the platform: its token and a client using it. */
+export interface Authorizer {
+  readonly appId: string;
+  /** A client over the API host whose calls carry this account's authorizer_access_token as `access_token`. */
+  readonly client: ApiClient;
+  /** The account's authorizer_access_token, refreshed through `api_authorizer_token` as needed. */
+  getAccessToken(): Promise<string>;
+  /** Calls a WeChat API as this account (on 40001/40014/42001: a fresh token, one retry). */
+  request<T = unknown>(method: HttpMethod, path: string, options?: ApiRequestOptions): Promise<T>;
+}
+
+const APPID_SHAPE = /^[A-Za-z0-9_.-]{1,128}$/;
+const AUTH_TYPES = new Set([1, 2, 3, 4, 5, 6]);
+
+function requireString(method: string, name: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '') {
+    throw new ConfigError('INVALID_ARGUMENT', `OpenPlatform.${method}: ${name} must be a non-empty string`);
+  }
+  return value;
+}
+
+function requireAppId(method: string, value: unknown): string {
+  const appId = requireString(method, 'authorizerAppId', value);
+  if (!APPID_SHAPE.test(appId)) {
+    throw new ConfigError(
+      'INVALID_ARGUMENT',
+      `OpenPlatform.${method}: authorizerAppId must be an AppID (wx…)`,
+    );
+  }
+  return appId;
+}
+
+function pick(options: RequestOptions | undefined): RequestOptions {
+  return {
+    ...(options?.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options?.signal === undefined ? {} : { signal: options.signal }),
+  };
+}
+
+/**
+ * The Open Platform third-party platform (第三方平台) client: keeps the component_verify_ticket,
+ * the component_access_token and every authorizer's tokens in the store, so any instance sharing
+ * the store (e.g. `RedisStore`) can act after a restart without waiting for the next ticket push.
+ *
+ * @example
+ * const op = new OpenPlatform({ componentAppId, componentSecret, store: new RedisStore(redis) });
+ * callback.on('component_verify_ticket', op.verifyTicketHandler());
+ * const { preAuthCode } = await op.createPreAuthCode();
+ * const link = op.authorizeUrl({ preAuthCode, redirectUri: 'https://example.com/op/back' });
+ * // later, with the auth_code of the redirect or of the `authorized` event:
+ * const info = await op.queryAuth(authCode);
+ * const user = await op.authorizer(info.authorizer_appid).request('GET', '/cgi-bin/user/get');
+ */
+export class OpenPlatform {
+  readonly componentAppId: string;
+  /** A client whose calls carry `component_access_token` (the component APIs, `/cgi-bin/component/*`). */
+  readonly client: ApiClient;
+  readonly #options: OpenPlatformOptions;
+  readonly #store: TokenStore;
+  readonly #transport: Transport;
+  readonly #baseUrl: string;
+  readonly #now: () => number;
+  readonly #ticketKey: string;
+  readonly #componentToken: TokenManager;
+  readonly #authorizers = new Map<string, Authorizer>();
+
+  constructor(options: OpenPlatformOptions) {
+    checkOptions(
+      'OpenPlatform',
+      options,
+      ['componentAppId', 'componentSecret'],
+      ['componentAppId', 'componentSecret'],
+    );
+    this.#options = options;
+    this.componentAppId = options.componentAppId;
+    this.#now = options.now ?? Date.now;
+    // Ticket, refresh tokens and access tokens must live in one store, even the default one.
+    this.#store = options.store ?? new MemoryStore({ now: this.#now });
+    this.#transport = transportFrom(options);
+    this.#baseUrl = options.baseUrl ?? 'https://api.weixin.qq.com';
+    this.#ticketKey = tokenKey('component_verify_ticket', options.componentAppId);
+    const bare = new ApiClient({ baseUrl: this.#baseUrl, transport: this.#transport });
+    this.#componentToken = tokenManagerFrom(
+      options,
+      this.#store,
+      tokenKey('component_access_token', options.componentAppId),
+      () => this.#fetchComponentToken(bare),
+    );
+    this.client = new ApiClient({
+      baseUrl: this.#baseUrl,
+      transport: this.#transport,
+      accessToken: this.#componentToken,
+      tokenQueryName: 'component_access_token',
+    });
+  }
+
+  /**
+   * Persists the latest component_verify_ticket (valid 12 h) in the store, where every instance
+   * finds it — also after a restart, before the next push.
+   */
+  async saveVerifyTicket(ticket: string): Promise<void> {
+    const value = requireString('saveVerifyTicket', 'ticket', ticket);
+    const expiresAt = this.#now() + VERIFY_TICKET_TTL_MS;
+    await this.#store.set(this.#ticketKey, { value, expiresAt, refreshAt: expiresAt }, VERIFY_TICKET_TTL_MS);
+  }
+
+  /**
+   * A handler for `callback.on('component_verify_ticket', …)`: saves the ticket; returning nothing
+   * makes the callback answer `success`, as WeChat expects. A push for another component is refused.
+   *
+   * @example
+   * createWeChatCallback({ appId: componentAppId, token, encodingAESKey, mode: 'safe' })
+   *   .on('component_verify_ticket', op.verifyTicketHandler());
+   */
+  verifyTicketHandler(): (message: ComponentVerifyTicketEvent) => Promise<void> {
+    return async (message) => {
+      if (message.AppId !== this.componentAppId) {
+        throw new ConfigError(
+          'INVALID_ARGUMENT',
+          `a component_verify_ticket for another component (${message.AppId}) reached the OpenPlatform of ${this.componentAppId}`,
+        );
+      }
+      await this.saveVerifyTicket(message.ComponentVerifyTicket);
+    };
+  }
+
+  /** The current component_access_token (one fetch for all callers; one instance fetches with a shared store). */
+  getComponentAccessToken(): Promise<string> {
+    return this.#componentToken.get();
+  }
+
+  /** A new pre_auth_code (`api_create_preauthcode`), one per authorisation link. */
+  async createPreAuthCode(options?: RequestOptions): Promise<PreAuthCode> {
+    const answer = await this.client.request<{ pre_auth_code: string; expires_in: number }>(
+      'POST',
+      '/cgi-bin/component/api_create_preauthcode',
+      { ...pick(options), body: { component_appid: this.componentAppId } },
+    );
+    return { preAuthCode: answer.pre_auth_code, expiresIn: answer.expires_in };
+  }
+
+  /**
+   * The PC authorisation page link (`https://mp.weixin.qq.com/cgi-bin/componentloginpage?…`). It must
+   * be opened from a page on the platform's 登录授权的发起页域名.
+   */
+  authorizeUrl(options: AuthorizeUrlOptions): string {
+    const preAuthCode = requireString('authorizeUrl', 'preAuthCode', options?.preAuthCode);
+    const redirectUri = requireString('authorizeUrl', 'redirectUri', options.redirectUri);
+    if (!/^https?:\/\/[^/?#]+/i.test(redirectUri)) {
+      throw new ConfigError(
+        'INVALID_ARGUMENT',
+        'OpenPlatform.authorizeUrl: redirectUri must be an http(s) URL',
+      );
+    }
+    const params: Array<[string, string]> = [
+      ['component_appid', this.componentAppId],
+      ['pre_auth_code', preAuthCode],
+      ['redirect_uri', redirectUri],
+    ];
+    if (options.authType !== undefined) {
+      if (!AUTH_TYPES.has(options.authType)) {
+        throw new ConfigError('INVALID_ARGUMENT', 'OpenPlatform.authorizeUrl: authType must be 1 to 6');
+      }
+      params.push(['auth_type', String(options.authType)]);
+    }
+    if (options.bizAppid !== undefined) {
+      params.push(['biz_appid', requireString('authorizeUrl', 'bizAppid', options.bizAppid)]);
+    }
+    const query = params.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
+    return `https://mp.weixin.qq.com/cgi-bin/componentloginpage?${query}`;
+  }
+
+  /**
+   * Exchanges an authorization code (the redirect's `auth_code`, or the `authorized` event's
+   * `AuthorizationCode`) for the account's tokens (`api_query_auth`), and stores both: the refresh
+   * token (the latest one always wins) and the access token.
+   */
+  async queryAuth(authorizationCode: string, options?: RequestOptions): Promise<AuthorizationInfo> {
+    const code = requireString('queryAuth', 'authorizationCode', authorizationCode);
+    const answer = await this.client.request<{ authorization_info: AuthorizationInfo }>(
+      'POST',
+      '/cgi-bin/component/api_query_auth',
+      { ...pick(options), body: { component_appid: this.componentAppId, authorization_code: code } },
+    );
+    const info = answer.authorization_info;
+    const appId = info?.authorizer_appid;
+    if (
+      typeof appId !== 'string' ||
+      !APPID_SHAPE.test(appId) ||
+      typeof info.authorizer_refresh_token !== 'string'
+    ) {
+      throw new WeChatKitError('BAD_RESPONSE', 'api_query_auth answered without a usable authorization_info');
+    }
+    await this.saveRefreshToken(appId, info.authorizer_refresh_token);
+    if (typeof info.authorizer_access_token === 'string' && info.expires_in > 0) {
+      await this.#storeAccessToken(appId, info.authorizer_access_token, info.expires_in);
+    }
+    return info;
+  }
+
+  /**
+   * Stores an authorizer_refresh_token obtained elsewhere (e.g. migrated from a database). The
+   * platform keeps the latest one it receives in the store from then on.
+   */
+  async saveRefreshToken(authorizerAppId: string, refreshToken: string): Promise<void> {
+    const appId = requireAppId('saveRefreshToken', authorizerAppId);
+    const value = requireString('saveRefreshToken', 'refreshToken', refreshToken);
+    const expiresAt = this.#now() + AUTHORIZER_REFRESH_TOKEN_TTL_MS;
+    await this.#store.set(
+      this.#refreshKey(appId),
+      { value, expiresAt, refreshAt: expiresAt },
+      AUTHORIZER_REFRESH_TOKEN_TTL_MS,
+    );
+  }
+
+  /** The stored authorizer_refresh_token of an account, if any. */
+  async getRefreshToken(authorizerAppId: string): Promise<string | undefined> {
+    const appId = requireAppId('getRefreshToken', authorizerAppId);
+    return (await this.#store.get(this.#refreshKey(appId)))?.value;
+  }
+
+  /**
+   * An authorised account: its authorizer_access_token (refreshed with the latest stored refresh
+   * token) and a client that calls WeChat APIs as that account.
+   */
+  authorizer(authorizerAppId: string): Authorizer {
+    const appId = requireAppId('authorizer', authorizerAppId);
+    const known = this.#authorizers.get(appId);
+    if (known !== undefined) return known;
+    const accessToken = tokenManagerFrom(this.#options, this.#store, this.#accessKey(appId), () =>
+      this.#refreshAuthorizerToken(appId),
+    );
+    const client = new ApiClient({ baseUrl: this.#baseUrl, transport: this.#transport, accessToken });
+    const authorizer: Authorizer = {
+      appId,
+      client,
+      getAccessToken: () => accessToken.get(),
+      request: <T>(method: HttpMethod, path: string, options?: ApiRequestOptions) =>
+        client.request<T>(method, path, options),
+    };
+    this.#authorizers.set(appId, authorizer);
+    return authorizer;
+  }
+
+  async #fetchComponentToken(bare: ApiClient): Promise<{ value: string; expiresIn: number }> {
+    const ticket = (await this.#store.get(this.#ticketKey))?.value;
+    if (ticket === undefined) {
+      throw new VerifyTicketMissingError(
+        'INVALID_CONFIG',
+        `OpenPlatform ${this.componentAppId}: no component_verify_ticket stored yet, so no component_access_token can be fetched. ` +
+          'WeChat pushes one every 10 minutes to the 授权事件接收URL: save it with verifyTicketHandler() (or saveVerifyTicket) ' +
+          'in a store every instance shares, and wait for the next push (at most 10 minutes).',
+      );
+    }
+    try {
+      const answer = await bare.request<{ component_access_token: string; expires_in: number }>(
+        'POST',
+        '/cgi-bin/component/api_component_token',
+        {
+          auth: false,
+          // Asking again with the same ticket is harmless.
+          idempotent: true,
+          body: {
+            component_appid: this.componentAppId,
+            component_appsecret: this.#options.componentSecret,
+            component_verify_ticket: ticket,
+          },
+        },
+      );
+      return { value: answer.component_access_token, expiresIn: answer.expires_in };
+    } catch (error) {
+      // 61005 expired / 61006 invalid ticket: drop it (unless a newer one arrived meanwhile), so the
+      // next callers get the clear "wait for the next push" error instead of asking WeChat again.
+      if (error instanceof WeChatApiError && (error.errcode === 61005 || error.errcode === 61006)) {
+        await this.#store.compareAndDelete(this.#ticketKey, ticket);
+      }
+      throw error;
+    }
+  }
+
+  async #refreshAuthorizerToken(appId: string): Promise<{ value: string; expiresIn: number }> {
+    const refreshToken = (await this.#store.get(this.#refreshKey(appId)))?.value;
+    if (refreshToken === undefined) {
+      throw new RefreshTokenMissingError(
+        'INVALID_CONFIG',
+        `OpenPlatform ${this.componentAppId}: no authorizer_refresh_token stored for ${appId}: ` +
+          'call queryAuth() with the authorization code of its authorisation, or saveRefreshToken()',
+      );
+    }
+    const answer = await this.client.request<{
+      authorizer_access_token: string;
+      expires_in: number;
+      authorizer_refresh_token?: string;
+    }>('POST', '/cgi-bin/component/api_authorizer_token', {
+      body: {
+        component_appid: this.componentAppId,
+        authorizer_appid: appId,
+        authorizer_refresh_token: refreshToken,
+      },
+    });
+    // Always keep the refresh token WeChat answers with: an older one may stop working.
+    if (typeof answer.authorizer_refresh_token === 'string' && answer.authorizer_refresh_token !== '') {
+      await this.saveRefreshToken(appId, answer.authorizer_refresh_token);
+    }
+    return { value: answer.authorizer_access_token, expiresIn: answer.expires_in };
+  }
+
+  /** Stores an access token got from api_query_auth the way the token manager would. */
+  async #storeAccessToken(appId: string, value: string, expiresIn: number): Promise<void> {
+    const now = this.#now();
+    const lifetimeMs = expiresIn * 1000;
+    const marginMs = Math.min((this.#options.refreshMarginSeconds ?? 300) * 1000, lifetimeMs / 2);
+    const ttlMs = Math.floor(lifetimeMs - marginMs);
+    if (ttlMs <= 0) return;
+    await this.#store.set(
+      this.#accessKey(appId),
+      { value, expiresAt: now + lifetimeMs, refreshAt: now + ttlMs },
+      ttlMs,
+    );
+  }
+
+  #refreshKey(appId: string): string {
+    return tokenKey('authorizer_refresh_token', this.componentAppId, appId);
+  }
+
+  #accessKey(appId: string): string {
+    return tokenKey('authorizer_access_token', this.componentAppId, appId);
+  }
+}

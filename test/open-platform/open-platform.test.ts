@@ -1,0 +1,407 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toNodeListener } from '../../src/adapters/node.js';
+import { type AuthorizedEvent, createWeChatCallback } from '../../src/callbacks/index.js';
+import { ConfigError, WeChatApiError } from '../../src/core/errors.js';
+import { MemoryStore } from '../../src/credentials/memory-store.js';
+import type { Lease, StoredToken, TokenStore } from '../../src/credentials/token-store.js';
+import { type RunningEmulator, startEmulator } from '../../src/emulator/index.js';
+import {
+  OpenPlatform,
+  RefreshTokenMissingError,
+  VerifyTicketMissingError,
+} from '../../src/open-platform/index.js';
+
+const component = {
+  componentAppId: 'wxc0mp0nent0000001',
+  componentSecret: 'component-secret-0123456789abcdef',
+  token: 'ComponentToken',
+  encodingAESKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+};
+const AUTHORIZER = 'wxa0th0r1zer000001';
+
+/** A MemoryStore that remembers every key it was asked about. */
+class RecordingStore implements TokenStore {
+  readonly keys = new Set<string>();
+  readonly inner: MemoryStore;
+  constructor(now: () => number) {
+    this.inner = new MemoryStore({ now });
+  }
+  get(key: string): Promise<StoredToken | undefined> {
+    this.keys.add(key);
+    return this.inner.get(key);
+  }
+  set(key: string, token: StoredToken, ttlMs: number): Promise<void> {
+    this.keys.add(key);
+    return this.inner.set(key, token, ttlMs);
+  }
+  compareAndDelete(key: string, expectedValue: string): Promise<boolean> {
+    this.keys.add(key);
+    return this.inner.compareAndDelete(key, expectedValue);
+  }
+  acquireLease(key: string, ttlMs: number): Promise<Lease | undefined> {
+    this.keys.add(key);
+    return this.inner.acquireLease(key, ttlMs);
+  }
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: control-plane answers are inspected field by field
+type Json = any;
+
+let emulator: RunningEmulator;
+let server: Server;
+let store: RecordingStore;
+let op: OpenPlatform;
+const urls: string[] = [];
+const authorized: AuthorizedEvent[] = [];
+const secrets = new Set<string>([component.componentSecret]);
+
+const now = () => emulator.state.now();
+const post = async (path: string, body: unknown): Promise<Json> =>
+  (await fetch(`${emulator.url}${path}`, { method: 'POST', body: JSON.stringify(body) })).json();
+const advance = (advanceSeconds: number) => post('/_emulator/clock', { advanceSeconds });
+const calls = (path: string) => emulator.state.stats.calls[path] ?? 0;
+const recordingFetch: typeof fetch = (input, init) => {
+  urls.push(String(input));
+  return fetch(input, init);
+};
+const newPlatform = (overrides: Record<string, unknown> = {}) =>
+  new OpenPlatform({
+    componentAppId: component.componentAppId,
+    componentSecret: component.componentSecret,
+    baseUrl: emulator.url,
+    store,
+    now,
+    fetch: recordingFetch,
+    ...overrides,
+  });
+
+async function pushTicket(): Promise<Json> {
+  await advance(1);
+  const res = await post('/_emulator/open-platform/ticket', { componentAppId: component.componentAppId });
+  secrets.add(res.ticket);
+  return res;
+}
+
+beforeAll(async () => {
+  // The 授权事件接收URL: the SDK's callback pipeline with the platform's ticket handler.
+  const callback = createWeChatCallback({
+    appId: component.componentAppId,
+    token: component.token,
+    encodingAESKey: component.encodingAESKey,
+    mode: 'safe',
+    now: () => emulator.state.now(),
+  }).on('authorized', (msg) => {
+    authorized.push(msg);
+  });
+  server = createServer(toNodeListener(callback));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const callbackUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/op/events`;
+  emulator = await startEmulator({
+    config: { apps: [], merchants: [], components: [{ ...component, callbackUrl }] },
+  });
+  store = new RecordingStore(now);
+  op = newPlatform();
+  callback.on('component_verify_ticket', op.verifyTicketHandler());
+});
+
+afterAll(async () => {
+  await emulator?.close();
+  await new Promise((resolve) => server?.close(resolve));
+});
+
+describe('OpenPlatform against the emulator', () => {
+  it('refuses to fetch a component token before any ticket, with a typed error', async () => {
+    const error = await op.getComponentAccessToken().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerifyTicketMissingError);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/next push \(at most 10 minutes\)/);
+    expect(calls('/cgi-bin/component/api_component_token')).toBe(0);
+  });
+
+  it('stores the pushed ticket through the callback, answers success, and fetches one token for 50 callers', async () => {
+    const pushed = await pushTicket();
+    expect(pushed).toMatchObject({ ok: true, status: 200, rawReply: 'success' });
+    const stored = await store.inner.get(`wechat-kit:component_verify_ticket:${component.componentAppId}`);
+    expect(stored?.value).toBe(pushed.ticket);
+    // The emulated clock keeps running in real time: allow a few ms.
+    expect(stored!.expiresAt - now()).toBeGreaterThan(12 * 3600 * 1000 - 5000);
+    expect(stored!.expiresAt - now()).toBeLessThanOrEqual(12 * 3600 * 1000);
+
+    const before = calls('/cgi-bin/component/api_component_token');
+    const tokens = await Promise.all(Array.from({ length: 50 }, () => op.getComponentAccessToken()));
+    expect(new Set(tokens).size).toBe(1);
+    expect(calls('/cgi-bin/component/api_component_token') - before).toBe(1);
+    secrets.add(tokens[0] as string);
+  });
+
+  it('pre_auth_code → authorisation link → authorized push → queryAuth → authorizer token', async () => {
+    urls.length = 0;
+    const pre = await op.createPreAuthCode();
+    expect(pre.expiresIn).toBe(1800);
+    // Component APIs carry component_access_token, never access_token.
+    const preUrl = new URL(urls.find((u) => u.includes('api_create_preauthcode')) as string);
+    expect(preUrl.searchParams.get('component_access_token')).toBe(await op.getComponentAccessToken());
+    expect(preUrl.searchParams.has('access_token')).toBe(false);
+
+    const link = new URL(
+      op.authorizeUrl({ preAuthCode: pre.preAuthCode, redirectUri: 'https://example.com/back?x=1' }),
+    );
+    expect(`${link.origin}${link.pathname}`).toBe('https://mp.weixin.qq.com/cgi-bin/componentloginpage');
+    expect(link.searchParams.get('pre_auth_code')).toBe(pre.preAuthCode);
+
+    await advance(1);
+    const auth = await post('/_emulator/open-platform/authorize', {
+      componentAppId: component.componentAppId,
+      authorizerAppId: AUTHORIZER,
+      preAuthCode: pre.preAuthCode,
+    });
+    expect(auth.ok).toBe(true);
+    const event = authorized.at(-1) as AuthorizedEvent;
+    expect(event.PreAuthCode).toBe(pre.preAuthCode);
+
+    const info = await op.queryAuth(event.AuthorizationCode);
+    expect(info.authorizer_appid).toBe(AUTHORIZER);
+    secrets.add(info.authorizer_refresh_token).add(info.authorizer_access_token);
+    expect(await op.getRefreshToken(AUTHORIZER)).toBe(info.authorizer_refresh_token);
+
+    // The token api_query_auth gave is served as is: no api_authorizer_token call.
+    const refreshes = calls('/cgi-bin/component/api_authorizer_token');
+    const authorizer = op.authorizer(AUTHORIZER);
+    expect(op.authorizer(AUTHORIZER)).toBe(authorizer);
+    expect(await authorizer.getAccessToken()).toBe(info.authorizer_access_token);
+    expect(calls('/cgi-bin/component/api_authorizer_token')).toBe(refreshes);
+  });
+
+  it('refreshes the authorizer token after it expires, once for concurrent callers', async () => {
+    const authorizer = op.authorizer(AUTHORIZER);
+    const old = await authorizer.getAccessToken();
+    await advance(7200);
+    const refreshes = calls('/cgi-bin/component/api_authorizer_token');
+    const fresh = await Promise.all(Array.from({ length: 10 }, () => authorizer.getAccessToken()));
+    expect(new Set(fresh).size).toBe(1);
+    expect(fresh[0]).not.toBe(old);
+    expect(calls('/cgi-bin/component/api_authorizer_token') - refreshes).toBe(1);
+    secrets.add(fresh[0] as string);
+    // The component token had expired as well and was fetched again with the stored ticket.
+    secrets.add(await op.getComponentAccessToken());
+  });
+
+  it('a restarted instance with the same store gets a component token without another push', async () => {
+    const pushes = emulator.state.stats.pushes[component.componentAppId] ?? 0;
+    await advance(7200);
+    const restarted = newPlatform();
+    const before = calls('/cgi-bin/component/api_component_token');
+    const token = await restarted.getComponentAccessToken();
+    expect(token).toBeTruthy();
+    expect(calls('/cgi-bin/component/api_component_token') - before).toBe(1);
+    expect(emulator.state.stats.pushes[component.componentAppId] ?? 0).toBe(pushes);
+    secrets.add(token);
+    // …and refreshes the authorizer's token with the refresh token the first instance stored.
+    secrets.add(await restarted.authorizer(AUTHORIZER).getAccessToken());
+  });
+
+  it('authorizer.request carries access_token and retries once with a fresh token on 40001', async () => {
+    // The emulator's business APIs do not accept authorizer tokens: each call answers 40001.
+    urls.length = 0;
+    const authorizer = op.authorizer(AUTHORIZER);
+    const token = await authorizer.getAccessToken();
+    const refreshes = calls('/cgi-bin/component/api_authorizer_token');
+    const error = await authorizer.request('GET', '/cgi-bin/user/get').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WeChatApiError);
+    expect((error as WeChatApiError).code).toBe('TOKEN_INVALID');
+    const sent = urls.filter((u) => u.includes('/cgi-bin/user/get')).map((u) => new URL(u));
+    expect(sent).toHaveLength(2);
+    expect(sent[0]?.searchParams.get('access_token')).toBe(token);
+    expect(sent[1]?.searchParams.get('access_token')).not.toBe(token);
+    expect(calls('/cgi-bin/component/api_authorizer_token') - refreshes).toBe(1);
+    for (const url of sent) secrets.add(url.searchParams.get('access_token') as string);
+  });
+
+  it('after unauthorize, the refresh fails with errcode 61023', async () => {
+    await advance(1);
+    const res = await post('/_emulator/open-platform/unauthorize', {
+      componentAppId: component.componentAppId,
+      authorizerAppId: AUTHORIZER,
+    });
+    expect(res.ok).toBe(true);
+    await advance(7200);
+    const error = await op
+      .authorizer(AUTHORIZER)
+      .getAccessToken()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WeChatApiError);
+    expect((error as WeChatApiError).errcode).toBe(61023);
+    // Still the stored refresh token: a re-authorisation replaces it through queryAuth.
+    expect(await op.getRefreshToken(AUTHORIZER)).toBeTruthy();
+  });
+
+  it('once the stored ticket has expired, asks for the next push again', async () => {
+    await advance(12 * 3600);
+    await expect(newPlatform().getComponentAccessToken()).rejects.toBeInstanceOf(VerifyTicketMissingError);
+    await pushTicket();
+    secrets.add(await newPlatform().getComponentAccessToken());
+  });
+
+  it('never puts a secret or a token in a store key', () => {
+    const keys = [...store.keys];
+    const c = component.componentAppId;
+    expect(new Set(keys)).toEqual(
+      new Set([
+        `wechat-kit:component_verify_ticket:${c}`,
+        `wechat-kit:component_access_token:${c}`,
+        `wechat-kit:component_access_token:${c}:lease`,
+        `wechat-kit:authorizer_refresh_token:${c}:${AUTHORIZER}`,
+        `wechat-kit:authorizer_access_token:${c}:${AUTHORIZER}`,
+        `wechat-kit:authorizer_access_token:${c}:${AUTHORIZER}:lease`,
+      ]),
+    );
+    expect(secrets.size).toBeGreaterThan(8);
+    for (const key of keys) {
+      for (const secret of secrets) expect(key).not.toContain(secret);
+    }
+  });
+});
+
+/** A WeChat stand-in for paths the emulator answers one way only. */
+function fakeFetch(answers: Record<string, (body: Json) => unknown>, seen: string[] = []): typeof fetch {
+  return async (input, init) => {
+    const url = new URL(String(input));
+    seen.push(url.pathname + url.search);
+    const answer = answers[url.pathname];
+    const body = typeof init?.body === 'string' ? JSON.parse(init.body) : undefined;
+    const data = answer ? answer(body) : { errcode: 40004, errmsg: 'unexpected path in test' };
+    return new Response(JSON.stringify(data), { headers: { 'content-type': 'application/json' } });
+  };
+}
+
+describe('OpenPlatform (offline)', () => {
+  const base = { componentAppId: component.componentAppId, componentSecret: component.componentSecret };
+
+  it('saves the refresh token api_authorizer_token answers with', async () => {
+    let n = 0;
+    const platform = new OpenPlatform({
+      ...base,
+      baseUrl: 'https://api.example.test',
+      fetch: fakeFetch({
+        '/cgi-bin/component/api_component_token': (body) => {
+          expect(body).toEqual({
+            component_appid: component.componentAppId,
+            component_appsecret: component.componentSecret,
+            component_verify_ticket: 'ticket-1',
+          });
+          return { component_access_token: 'cat-1', expires_in: 7200 };
+        },
+        '/cgi-bin/component/api_authorizer_token': (body) => {
+          expect(body.authorizer_refresh_token).toBe(n === 0 ? 'refresh-old' : 'refresh-new');
+          n++;
+          return {
+            authorizer_access_token: `aat-${n}`,
+            expires_in: 7200,
+            authorizer_refresh_token: 'refresh-new',
+          };
+        },
+      }),
+    });
+    await platform.saveVerifyTicket('ticket-1');
+    await platform.saveRefreshToken(AUTHORIZER, 'refresh-old');
+    expect(await platform.authorizer(AUTHORIZER).getAccessToken()).toBe('aat-1');
+    expect(await platform.getRefreshToken(AUTHORIZER)).toBe('refresh-new');
+  });
+
+  it('drops a ticket WeChat calls expired (61005) so the next call asks for a push', async () => {
+    const seen: string[] = [];
+    const platform = new OpenPlatform({
+      ...base,
+      baseUrl: 'https://api.example.test',
+      fetch: fakeFetch(
+        { '/cgi-bin/component/api_component_token': () => ({ errcode: 61005, errmsg: 'ticket expired' }) },
+        seen,
+      ),
+    });
+    await platform.saveVerifyTicket('ticket-old');
+    const first = await platform.getComponentAccessToken().catch((e: unknown) => e);
+    expect((first as WeChatApiError).errcode).toBe(61005);
+    await expect(platform.getComponentAccessToken()).rejects.toBeInstanceOf(VerifyTicketMissingError);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('says what to do when an authorizer has no refresh token', async () => {
+    const platform = new OpenPlatform({
+      ...base,
+      fetch: fakeFetch({}),
+      baseUrl: 'https://api.example.test',
+    });
+    await platform.saveVerifyTicket('t');
+    await expect(platform.authorizer(AUTHORIZER).getAccessToken()).rejects.toBeInstanceOf(
+      RefreshTokenMissingError,
+    );
+  });
+
+  it('refuses an api_query_auth answer without authorization_info', async () => {
+    const platform = new OpenPlatform({
+      ...base,
+      baseUrl: 'https://api.example.test',
+      fetch: fakeFetch({
+        '/cgi-bin/component/api_component_token': () => ({ component_access_token: 'cat', expires_in: 7200 }),
+        '/cgi-bin/component/api_query_auth': () => ({ errcode: 0, errmsg: 'ok' }),
+      }),
+    });
+    await platform.saveVerifyTicket('t');
+    await expect(platform.queryAuth('code', { timeoutMs: 1000 })).rejects.toMatchObject({
+      code: 'BAD_RESPONSE',
+    });
+  });
+
+  it('builds the official authorisation link', () => {
+    const platform = new OpenPlatform(base);
+    expect(
+      platform.authorizeUrl({
+        preAuthCode: 'preauthcode@@@abc',
+        redirectUri: 'https://example.com/back?a=1&b=2',
+        authType: 3,
+        bizAppid: AUTHORIZER,
+      }),
+    ).toBe(
+      'https://mp.weixin.qq.com/cgi-bin/componentloginpage?component_appid=wxc0mp0nent0000001' +
+        '&pre_auth_code=preauthcode%40%40%40abc&redirect_uri=https%3A%2F%2Fexample.com%2Fback%3Fa%3D1%26b%3D2' +
+        `&auth_type=3&biz_appid=${AUTHORIZER}`,
+    );
+    expect(platform.authorizeUrl({ preAuthCode: 'p', redirectUri: 'https://e.com/' })).not.toContain(
+      'auth_type',
+    );
+    expect(() =>
+      platform.authorizeUrl({ preAuthCode: 'p', redirectUri: 'https://e.com/', authType: 9 }),
+    ).toThrow(/authType/);
+    expect(() => platform.authorizeUrl({ preAuthCode: 'p', redirectUri: 'javascript:x' })).toThrow(
+      /redirectUri/,
+    );
+    expect(() => platform.authorizeUrl({ preAuthCode: '', redirectUri: 'https://e.com/' })).toThrow(
+      /preAuthCode/,
+    );
+  });
+
+  it('checks its options and arguments', async () => {
+    expect(() => new OpenPlatform({ ...base, secret: 'x' } as never)).toThrow(/unknown option "secret"/);
+    expect(() => new OpenPlatform({ componentAppId: 'wx1' } as never)).toThrow(/componentSecret is required/);
+    const platform = new OpenPlatform(base);
+    expect(() => platform.authorizer('bad appid!')).toThrow(/authorizerAppId/);
+    await expect(platform.saveVerifyTicket('')).rejects.toThrow(/ticket/);
+    await expect(platform.queryAuth('')).rejects.toThrow(/authorizationCode/);
+  });
+
+  it('verifyTicketHandler refuses a ticket of another component', async () => {
+    const platform = new OpenPlatform(base);
+    const handler = platform.verifyTicketHandler();
+    await expect(
+      handler({
+        AppId: 'wxc0mp0nent0000002',
+        CreateTime: '1',
+        InfoType: 'component_verify_ticket',
+        ComponentVerifyTicket: 'x',
+      }),
+    ).rejects.toThrow(/another component/);
+    await expect(platform.getComponentAccessToken()).rejects.toBeInstanceOf(VerifyTicketMissingError);
+  });
+});
