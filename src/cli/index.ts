@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { WeChatKitError } from '../core/errors.js';
 import type { EmulatorConfig } from '../emulator/config.js';
 import { type RunningEmulator, startEmulator } from '../emulator/server.js';
+import { runDoctorCommand } from './doctor.js';
+import { runExplainCommand } from './explain.js';
 
 const USAGE = `usage: wechat-kit <command> [options]
 
@@ -10,6 +12,25 @@ commands:
   emulator [--port 7070] [--host 127.0.0.1] [--config emulator.json]
       Start the offline WeChat platform emulator. Without --config, one Official Account,
       one Mini Program and one merchant are generated and printed.
+  explain <kind> [options]
+      Print the exact string that is signed, the computed value and, with the received
+      signature, MATCH or MISMATCH with the likely causes (exit code 1 on MISMATCH).
+      Keys are masked: only their last 4 characters are shown.
+        server-signature   --token --timestamp --nonce [--signature]
+        message-signature  --token --timestamp --nonce --encrypt [--signature]
+        pay-v2             --key [--sign-type MD5|HMAC-SHA256]
+                           (--param name=value ... | --xml file) [--sign]
+        pay-v3-request     --method --url --timestamp --nonce [--body | --body-file]
+                           [--private-key apiclient_key.pem [--signature]]
+        pay-v3-response    --timestamp --nonce [--body | --body-file] [--signature
+                           (--public-key pub_key.pem | --certificate cert.pem) [--serial]]
+        jssdk              --ticket --noncestr --timestamp --url [--signature]
+  doctor --config file.json [--time-url https://…]
+      Check a configuration offline: appId, secret, token, encodingAESKey and pay
+      { mchid, merchantSerialNo, privateKeyPath, apiV3Key, apiV2Key, platformPublicKeyPath,
+      platformPublicKeyId, platformCertificatePaths }; with --time-url, the local clock against
+      that server's Date header. One line per check (✓ ok, ! warning, ✗ error); exit code 1
+      when any check fails. Secrets are never printed.
   help
       Show this text.`;
 
@@ -101,6 +122,8 @@ export async function main(
       process.once('SIGTERM', shutdown);
       return 0;
     }
+    if (command === 'explain') return runExplainCommand(rest, out);
+    if (command === 'doctor') return await runDoctorCommand(rest, out);
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       out(USAGE);
       return command === undefined ? 1 : 0;
