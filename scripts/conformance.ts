@@ -36,6 +36,13 @@ const trust = (input: Input): { publicKey?: string; certificate?: string } => {
   };
 };
 
+const mpCommon = (input: Input) => ({
+  urlpath: str(input, 'urlpath'),
+  appId: str(input, 'appId'),
+  symmetricKey: str(input, 'symmetricKey'),
+  symmetricSn: str(input, 'symmetricSn'),
+});
+
 const handlers: Record<string, Handler> = {
   'server.signature': (i) =>
     wk.computeServerSignature({
@@ -151,6 +158,45 @@ const handlers: Record<string, Handler> = {
       now: clock(i),
       maxSkewSeconds: skew(i),
     }).plaintext,
+  'mp.apiSecurity.encryptBody': (i) =>
+    wk.encryptMpApiBody({
+      ...mpCommon(i),
+      timestamp: Number(str(i, 'timestamp')),
+      plaintext: str(i, 'plaintext'),
+      iv: str(i, 'iv'),
+    }),
+  'mp.apiSecurity.decryptBody': (i) =>
+    wk.decryptMpApiBody({ ...mpCommon(i), timestamp: str(i, 'timestamp'), body: str(i, 'body') }),
+  'mp.apiSecurity.verifySignature': (i) => {
+    wk.verifyMpApiSignature({
+      urlpath: str(i, 'urlpath'),
+      appId: str(i, 'appId'),
+      timestamp: str(i, 'timestamp'),
+      body: str(i, 'body'),
+      signature: str(i, 'signature'),
+      publicKey: opt(i, 'publicKeyPem') ?? str(i, 'certificatePem'),
+      saltLength: i.saltLength === 'auto' ? 'auto' : 32,
+    });
+    return true;
+  },
+  'mp.apiSecurity.openRequest': (i) =>
+    wk.openMpApiRequest({
+      ...mpCommon(i),
+      publicKeys: i.publicKeys as Record<string, string>,
+      headers: i.headers as Record<string, string>,
+      body: str(i, 'body'),
+      now: clock(i),
+      maxSkewSeconds: skew(i),
+    }).data,
+  'mp.apiSecurity.openResponse': (i) =>
+    wk.openMpApiResponse({
+      ...mpCommon(i),
+      platformCertificates: i.platformCertificates as Record<string, string>,
+      headers: i.headers as Record<string, string>,
+      body: str(i, 'body'),
+      now: clock(i),
+      maxSkewSeconds: skew(i),
+    }),
 };
 
 interface Case {

@@ -10,6 +10,7 @@ export * from './keys.js';
 export * from './message-cipher.js';
 export * from './message-crypto.js';
 export * from './mini-program.js';
+export * from './mp-api-security.js';
 export * from './pay-v2.js';
 export * from './pay-v3.js';
 export * from './server-signature.js';
