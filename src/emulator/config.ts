@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { ConfigError } from '../core/errors.js';
-import { loadPublicKey } from '../crypto/keys.js';
+import { loadPrivateKey, loadPublicKey } from '../crypto/keys.js';
 import { decodeEncodingAESKey } from '../crypto/message-cipher.js';
 
 /** The kinds of account the emulator serves. */
@@ -28,6 +28,30 @@ export interface EmulatorAppConfig {
   originalId?: string;
   /** When set, code2Session and user info return a unionid. */
   unionIdEnabled?: boolean;
+  /**
+   * Mini Programs only: the console's API安全 settings. When set, the APIs that support server-API
+   * security (`wxa/getuserriskrank`) accept only sealed requests and answer sealed responses.
+   */
+  apiSecurity?: EmulatorMpApiSecurityConfig;
+}
+
+/**
+ * A Mini Program's server-API security keys (开发管理 → 开发设置 → API安全), RSAwithSHA256 +
+ * AES256_GCM only. The platform key pair (开放平台证书) is generated at start when not given.
+ */
+export interface EmulatorMpApiSecurityConfig {
+  /** The AES256_GCM symmetric key, base64 of 32 bytes (as the console shows it). */
+  symmetricKey: string;
+  /** The symmetric key number (part of the AAD). */
+  symmetricSn: string;
+  /** The developer's RSA public key (SPKI PEM or certificate), checks request signatures. */
+  developerPublicKeyPem: string;
+  /** The asymmetric key number, expected in the request's `Wechatmp-Serial`. */
+  asymmetricSn: string;
+  /** The platform's RSA private key (PKCS#8 PEM) responses are signed with; default: generated. */
+  platformPrivateKeyPem?: string;
+  /** The platform certificate number, sent in the response's `Wechatmp-Serial`; default: random. */
+  platformSn?: string;
 }
 
 /** How the emulator signs Pay v3 responses and notifications for a merchant. */
@@ -104,7 +128,13 @@ export interface EmulatorConfig {
 
 /** A configuration with every default filled in. */
 export interface ResolvedEmulatorConfig {
-  apps: Array<EmulatorAppConfig & { messageMode: MessageMode; originalId: string }>;
+  apps: Array<
+    Omit<EmulatorAppConfig, 'apiSecurity'> & {
+      messageMode: MessageMode;
+      originalId: string;
+      apiSecurity?: Required<EmulatorMpApiSecurityConfig>;
+    }
+  >;
   merchants: Array<EmulatorMerchantConfig & { apiV2Key: string; verifyMode: VerifyMode }>;
   corps: Array<Required<EmulatorCorpConfig>>;
   components: EmulatorComponentConfig[];
@@ -122,6 +152,15 @@ const APP_KEYS = new Set([
   'dataFormat',
   'originalId',
   'unionIdEnabled',
+  'apiSecurity',
+]);
+const API_SECURITY_KEYS = new Set([
+  'symmetricKey',
+  'symmetricSn',
+  'developerPublicKeyPem',
+  'asymmetricSn',
+  'platformPrivateKeyPem',
+  'platformSn',
 ]);
 const MERCHANT_KEYS = new Set([
   'mchid',
@@ -212,7 +251,17 @@ export function resolveConfig(input: unknown): ResolvedEmulatorConfig {
     if (app.callbackUrl !== undefined && app.token === undefined) {
       throw bad(`${where}.token`, 'is required when callbackUrl is set (pushes are signed with it)');
     }
-    return { ...app, messageMode, originalId: app.originalId ?? `gh_${appId.slice(2, 14)}` };
+    const { apiSecurity: rawApiSecurity, ...rest } = app;
+    const apiSecurity =
+      rawApiSecurity === undefined
+        ? undefined
+        : resolveApiSecurity(rawApiSecurity, app.kind, `${where}.apiSecurity`);
+    return {
+      ...rest,
+      messageMode,
+      originalId: app.originalId ?? `gh_${appId.slice(2, 14)}`,
+      ...(apiSecurity === undefined ? {} : { apiSecurity }),
+    };
   });
   const resolvedMerchants = merchants.map((m, i) => {
     const where = `merchants[${i}]`;
@@ -268,6 +317,61 @@ export function resolveConfig(input: unknown): ResolvedEmulatorConfig {
       retryTimeScale: options.retryTimeScale ?? 1000,
       pushTimeoutMs: options.pushTimeoutMs ?? 5000,
     },
+  };
+}
+
+/** A key number: a field of the AAD and signed text, so no `|` or line break. */
+const SN_PATTERN = /^[^|\r\n]+$/;
+
+function resolveApiSecurity(
+  input: unknown,
+  kind: EmulatorAppKind,
+  where: string,
+): Required<EmulatorMpApiSecurityConfig> {
+  if (kind !== 'mini-program') throw bad(where, 'is only for Mini Programs (kind "mini-program")');
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw bad(where, 'must be an object');
+  checkKeys(input, API_SECURITY_KEYS, where);
+  const c = input as Partial<EmulatorMpApiSecurityConfig>;
+  const symmetricKey = text(c.symmetricKey, `${where}.symmetricKey`);
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(symmetricKey.trim())) {
+    throw bad(`${where}.symmetricKey`, 'must be the AES256_GCM key: base64 of 32 bytes (44 characters)');
+  }
+  const snHint = 'must be a non-empty key number without "|" or line breaks';
+  const symmetricSn = text(c.symmetricSn, `${where}.symmetricSn`, SN_PATTERN, snHint);
+  const asymmetricSn = text(c.asymmetricSn, `${where}.asymmetricSn`, SN_PATTERN, snHint);
+  const developerPublicKeyPem = text(c.developerPublicKeyPem, `${where}.developerPublicKeyPem`);
+  try {
+    if (loadPublicKey(developerPublicKeyPem).asymmetricKeyType !== 'rsa') throw new Error('not an RSA key');
+  } catch (cause) {
+    throw bad(
+      `${where}.developerPublicKeyPem`,
+      `must be an RSA public key or certificate: ${(cause as Error).message}`,
+    );
+  }
+  let platformPrivateKeyPem: string;
+  if (c.platformPrivateKeyPem === undefined) {
+    platformPrivateKeyPem = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
+  } else {
+    platformPrivateKeyPem = text(c.platformPrivateKeyPem, `${where}.platformPrivateKeyPem`);
+    try {
+      if (loadPrivateKey(platformPrivateKeyPem).asymmetricKeyType !== 'rsa')
+        throw new Error('not an RSA key');
+    } catch (cause) {
+      throw bad(`${where}.platformPrivateKeyPem`, `must be an RSA private key: ${(cause as Error).message}`);
+    }
+  }
+  const platformSn =
+    c.platformSn === undefined ? hex(16) : text(c.platformSn, `${where}.platformSn`, SN_PATTERN, snHint);
+  return {
+    symmetricKey,
+    symmetricSn,
+    developerPublicKeyPem,
+    asymmetricSn,
+    platformPrivateKeyPem,
+    platformSn,
   };
 }
 

@@ -2,6 +2,7 @@ import { checkSessionKeySignature } from '../crypto/index.js';
 import { safeEqual } from '../internal/bytes.js';
 import { controlError, json, wechatError } from './http.js';
 import type { Router } from './router.js';
+import { registerMpApiSecurity } from './wechat-mp-api-security.js';
 import { checkAppCredentials, jsonBody, unauthorizedApi, type WeChatRecords } from './wechat-records.js';
 
 /** Words that make `msg_sec_check` answer `risky` (the emulator's keyword list). */
@@ -14,6 +15,7 @@ export const RISKY_WORDS: readonly string[] = ['违规', 'forbidden'];
  */
 export function registerMiniProgramApis(router: Router, records: WeChatRecords): void {
   const { state } = records;
+  registerMpApiSecurity(router, records);
 
   const miniProgram = (appId: unknown) => {
     if (typeof appId !== 'string') return controlError(400, 'appId (string) is required');

@@ -1,14 +1,30 @@
+import type { KeyObject } from 'node:crypto';
 import type { ApiClient, ApiRequestOptions, RequestOptions } from '../core/api-client.js';
 import { appClient } from '../core/build-client.js';
 import type { CommonClientOptions } from '../core/client-options.js';
-import { WeChatApiError } from '../core/errors.js';
+import {
+  ConfigError,
+  SignatureError,
+  TransportError,
+  WeChatApiError,
+  WeChatKitError,
+} from '../core/errors.js';
 import type { HttpMethod } from '../core/transport.js';
+import { joinUrl } from '../core/url.js';
 import type { TokenManager } from '../credentials/token-manager.js';
+import { loadPrivateKey, loadPublicKey } from '../crypto/keys.js';
 import {
   checkSessionKeySignature,
   decryptMiniProgramData,
   type MiniProgramOpenData,
 } from '../crypto/mini-program.js';
+import {
+  type MpPublicKeyInput,
+  type MpSymmetricKeyInput,
+  openMpApiResponse,
+  sealMpApiRequest,
+} from '../crypto/mp-api-security.js';
+import type { Clock, RandomSource } from '../internal/bytes.js';
 
 /** Options of {@link MiniProgram}. Unknown keys are rejected. */
 export interface MiniProgramOptions extends CommonClientOptions {
@@ -17,6 +33,153 @@ export interface MiniProgramOptions extends CommonClientOptions {
   secret: string;
   /** `stable` (default) or `classic`; see `OfficialAccountOptions.tokenMode`. */
   tokenMode?: 'stable' | 'classic';
+  /**
+   * Server-API security (API安全: AES256_GCM + RSAwithSHA256), for {@link MiniProgram.secureRequest}
+   * and the APIs that use it (`riskRank`). Without it those APIs are called in plain JSON.
+   */
+  apiSecurity?: MiniProgramApiSecurity;
+}
+
+/**
+ * The MP console's API安全 settings. Give `platformCertificate` or `platformCertificates`.
+ * Only RSAwithSHA256 + AES256_GCM keys are supported.
+ */
+export interface MiniProgramApiSecurity {
+  /** The AES256_GCM symmetric key (对称密钥): base64 as the console shows it, or its 32 bytes. */
+  symmetricKey: MpSymmetricKeyInput;
+  /** The symmetric key number (part of the AAD). */
+  symmetricSn: string;
+  /** The RSA private key of the asymmetric key pair (非对称密钥): PEM/DER or a `KeyObject`. */
+  privateKey: string | Uint8Array | KeyObject;
+  /** The asymmetric key number, sent as `Wechatmp-Serial`. */
+  asymmetricSn: string;
+  /** The platform certificate (开放平台证书, PEM) or its public key. */
+  platformCertificate?: MpPublicKeyInput;
+  /** Platform certificates by their console number (during rotation: both). */
+  platformCertificates?: Record<string, MpPublicKeyInput>;
+  /**
+   * Scheme and host of the `urlpath` that is signed and authenticated (default
+   * `https://api.weixin.qq.com`). It is NOT taken from `baseUrl`: WeChat (and the emulator)
+   * authenticate the official URL even when requests go through a proxy or to the emulator.
+   */
+  urlBase?: string;
+  /** Replay window for response timestamps, seconds (default 300). */
+  maxSkewSeconds?: number;
+}
+
+/** `wxa/getuserriskrank` parameters (用户安全等级); wire names kept. `appid` defaults to this app. */
+export interface UserRiskRankParams {
+  appid?: string;
+  openid: string;
+  /** 0 registration, 1 marketing fraud. */
+  scene: 0 | 1;
+  client_ip: string;
+  mobile_no?: string;
+  email_address?: string;
+  extended_info?: string;
+  is_test?: boolean;
+}
+
+/** `wxa/getuserriskrank` answer. `unoin_id` is spelt as WeChat sends it. */
+export interface UserRiskRankResult {
+  errcode: number;
+  errmsg: string;
+  risk_rank: number;
+  unoin_id: number;
+}
+
+interface ResolvedApiSecurity {
+  symmetricKey: MpSymmetricKeyInput;
+  symmetricSn: string;
+  privateKey: KeyObject;
+  asymmetricSn: string;
+  certificates: { platformCertificate: KeyObject } | { platformCertificates: Record<string, KeyObject> };
+  urlBase: string;
+  maxSkewSeconds?: number;
+}
+
+const API_SECURITY_KEYS = new Set([
+  'symmetricKey',
+  'symmetricSn',
+  'privateKey',
+  'asymmetricSn',
+  'platformCertificate',
+  'platformCertificates',
+  'urlBase',
+  'maxSkewSeconds',
+]);
+const SECURITY_FIELDS = new Set(['_n', '_appid', '_timestamp']);
+
+function apiSecurityError(message: string, cause?: unknown): ConfigError {
+  return new ConfigError(
+    'INVALID_CONFIG',
+    `MiniProgram: apiSecurity.${message}`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/** Checks the API安全 option once, loading the keys so that a bad one fails at construction. */
+function resolveApiSecurity(input: unknown): ResolvedApiSecurity {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw apiSecurityError('must be an object');
+  }
+  for (const key of Object.keys(input)) {
+    if (!API_SECURITY_KEYS.has(key)) {
+      throw apiSecurityError(`${key} is not an option (allowed: ${[...API_SECURITY_KEYS].join(', ')})`);
+    }
+  }
+  const o = input as Partial<MiniProgramApiSecurity>;
+  for (const name of ['symmetricSn', 'asymmetricSn'] as const) {
+    if (typeof o[name] !== 'string' || o[name] === '')
+      throw apiSecurityError(`${name} must be a non-empty string`);
+  }
+  if (typeof o.symmetricKey !== 'string' && !(o.symmetricKey instanceof Uint8Array)) {
+    throw apiSecurityError('symmetricKey must be base64 text or bytes');
+  }
+  const load = <K>(name: string, fn: () => K): K => {
+    try {
+      return fn();
+    } catch (cause) {
+      if (!(cause instanceof WeChatKitError)) throw cause;
+      throw apiSecurityError(`${name} cannot be used: ${cause.message}`, cause);
+    }
+  };
+  if (o.privateKey === undefined) throw apiSecurityError('privateKey is required');
+  const privateKey = load('privateKey', () =>
+    loadPrivateKey(o.privateKey as string | Uint8Array | KeyObject),
+  );
+  let certificates: ResolvedApiSecurity['certificates'];
+  if ((o.platformCertificate === undefined) === (o.platformCertificates === undefined)) {
+    throw apiSecurityError('give exactly one of platformCertificate and platformCertificates');
+  }
+  if (o.platformCertificate !== undefined) {
+    const certificate = o.platformCertificate;
+    certificates = { platformCertificate: load('platformCertificate', () => loadPublicKey(certificate)) };
+  } else {
+    const entries = Object.entries(o.platformCertificates ?? {});
+    if (entries.length === 0) throw apiSecurityError('platformCertificates is empty');
+    certificates = {
+      platformCertificates: Object.fromEntries(
+        entries.map(([sn, cert]) => [sn, load(`platformCertificates[${sn}]`, () => loadPublicKey(cert))]),
+      ),
+    };
+  }
+  const urlBase = o.urlBase ?? 'https://api.weixin.qq.com';
+  if (typeof urlBase !== 'string' || !/^https:\/\/[^/?#\s]+$/.test(urlBase)) {
+    throw apiSecurityError('urlBase must be "https://host" without path, query or trailing slash');
+  }
+  if (o.maxSkewSeconds !== undefined && (!Number.isFinite(o.maxSkewSeconds) || o.maxSkewSeconds < 0)) {
+    throw apiSecurityError('maxSkewSeconds must be a finite number, at least 0');
+  }
+  return {
+    symmetricKey: o.symmetricKey,
+    symmetricSn: o.symmetricSn as string,
+    privateKey,
+    asymmetricSn: o.asymmetricSn as string,
+    certificates,
+    urlBase,
+    ...(o.maxSkewSeconds === undefined ? {} : { maxSkewSeconds: o.maxSkewSeconds }),
+  };
 }
 
 /** `sns/jscode2session`. Keep `session_key` on the server: never send it to the client. */
@@ -78,13 +241,151 @@ export class MiniProgram {
   readonly client: ApiClient;
   readonly #accessToken: TokenManager;
   readonly #secret: string;
+  readonly #apiSecurity: ResolvedApiSecurity | undefined;
+  readonly #now: Clock | undefined;
+  readonly #random: RandomSource | undefined;
 
   constructor(options: MiniProgramOptions) {
-    const { client, accessToken } = appClient('MiniProgram', options, []);
+    const { client, accessToken } = appClient('MiniProgram', options, ['apiSecurity']);
     this.appId = options.appId;
     this.#secret = options.secret;
     this.client = client;
     this.#accessToken = accessToken;
+    this.#apiSecurity =
+      options.apiSecurity === undefined ? undefined : resolveApiSecurity(options.apiSecurity);
+    this.#now = options.now;
+    this.#random = options.random;
+  }
+
+  /** Whether `apiSecurity` is configured (then `riskRank` and similar APIs are sealed). */
+  get apiSecurityEnabled(): boolean {
+    return this.#apiSecurity !== undefined;
+  }
+
+  /**
+   * Calls an API with server-API security: seals `params` (AES-256-GCM + RSASSA-PSS, fresh
+   * timestamp and nonce), POSTs the sealed body to `baseUrl + path?access_token=…`, then verifies
+   * the platform signature and decrypts the answer; `_n`, `_appid`, `_timestamp` are removed from
+   * the result. The signed `urlpath` is `apiSecurity.urlBase + path`, not `baseUrl + path`.
+   *
+   * An answer that is not signed, fails verification or decryption throws (`SIGNATURE_MISMATCH`,
+   * `TIMESTAMP_EXPIRED`, `DECRYPT_FAILED`, …) — it is never returned as data. An unsigned
+   * `errcode` answer (WeChat cannot seal e.g. 40234) and a decrypted `errcode != 0` throw
+   * `WeChatApiError`. On a token error the token is refreshed and the call re-sealed once.
+   *
+   * @example
+   * const result = await mp.secureRequest<{ risk_rank: number }>('/wxa/getuserriskrank', params);
+   */
+  async secureRequest<T = Record<string, unknown>>(
+    path: string,
+    params: Record<string, unknown>,
+    options: RequestOptions = {},
+  ): Promise<T> {
+    const security = this.#apiSecurity;
+    if (!security) {
+      throw new ConfigError('INVALID_CONFIG', 'MiniProgram: secureRequest needs the apiSecurity option');
+    }
+    if (typeof path !== 'string' || !/^\/[^?#\s]*$/.test(path)) {
+      throw new ConfigError(
+        'INVALID_ARGUMENT',
+        'path must start with "/" and have no query, e.g. "/wxa/getuserriskrank"',
+      );
+    }
+    const token = await this.#accessToken.get();
+    try {
+      return await this.#sendSealed<T>(security, path, params, options, token);
+    } catch (error) {
+      if (!(error instanceof WeChatApiError) || error.code !== 'TOKEN_INVALID') throw error;
+      await this.#accessToken.invalidate(token);
+      const fresh = await this.#accessToken.get();
+      // Sealed again: a new timestamp, nonce and IV.
+      return this.#sendSealed<T>(security, path, params, options, fresh);
+    }
+  }
+
+  async #sendSealed<T>(
+    security: ResolvedApiSecurity,
+    path: string,
+    params: Record<string, unknown>,
+    options: RequestOptions,
+    token: string,
+  ): Promise<T> {
+    const urlpath = `${security.urlBase}${path}`;
+    const sealed = sealMpApiRequest({
+      urlpath,
+      appId: this.appId,
+      symmetricKey: security.symmetricKey,
+      symmetricSn: security.symmetricSn,
+      privateKey: security.privateKey,
+      asymmetricSn: security.asymmetricSn,
+      params,
+      ...(this.#now === undefined ? {} : { now: this.#now }),
+      ...(this.#random === undefined ? {} : { random: this.#random }),
+    });
+    const response = await this.client.transport.request<Uint8Array>({
+      method: 'POST',
+      url: joinUrl(this.client.baseUrl, path),
+      query: { access_token: token },
+      body: sealed.body,
+      headers: { ...sealed.headers, 'content-type': 'application/json; charset=utf-8' },
+      raw: true,
+      idempotent: false,
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+    if (response.status < 200 || response.status > 299) {
+      throw new TransportError('HTTP_ERROR', `POST ${path} answered HTTP ${response.status}`, {
+        status: response.status,
+      });
+    }
+    const headers = response.headers;
+    if (!headers.has('Wechatmp-Signature') && !headers.has('Wechatmp-Signature-Deprecated')) {
+      // Errors WeChat cannot seal (missing headers, bad signature, token errors) come in plain JSON.
+      let plain: unknown;
+      try {
+        plain = JSON.parse(new TextDecoder().decode(response.data));
+      } catch {
+        plain = undefined;
+      }
+      const errcode = (plain as { errcode?: unknown } | undefined)?.errcode;
+      if (typeof errcode === 'number' && errcode !== 0) {
+        const errmsg = (plain as { errmsg?: unknown }).errmsg;
+        throw new WeChatApiError(errcode, typeof errmsg === 'string' ? errmsg : '', { path });
+      }
+      throw new SignatureError(
+        'SIGNATURE_MISMATCH',
+        `POST ${path} answered without a Wechatmp-Signature: an unsigned answer is refused (does this API support API security, and is it enabled in the console?).`,
+      );
+    }
+    const data = openMpApiResponse({
+      urlpath,
+      appId: this.appId,
+      symmetricKey: security.symmetricKey,
+      symmetricSn: security.symmetricSn,
+      ...security.certificates,
+      headers,
+      body: response.data,
+      ...(this.#now === undefined ? {} : { now: this.#now }),
+      ...(security.maxSkewSeconds === undefined ? {} : { maxSkewSeconds: security.maxSkewSeconds }),
+    });
+    const errcode = data.errcode;
+    if (typeof errcode === 'number' && errcode !== 0) {
+      throw new WeChatApiError(errcode, typeof data.errmsg === 'string' ? data.errmsg : '', { path });
+    }
+    const result: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(data)) if (!SECURITY_FIELDS.has(name)) result[name] = value;
+    return result as T;
+  }
+
+  /**
+   * `POST /wxa/getuserriskrank` (用户安全等级): sealed with {@link secureRequest} when `apiSecurity`
+   * is configured, plain JSON otherwise. `appid` defaults to this app.
+   */
+  riskRank(params: UserRiskRankParams, options?: RequestOptions): Promise<UserRiskRankResult> {
+    const body = { ...params, appid: params.appid ?? this.appId };
+    if (this.#apiSecurity)
+      return this.secureRequest<UserRiskRankResult>('/wxa/getuserriskrank', body, options);
+    return this.client.request<UserRiskRankResult>('POST', '/wxa/getuserriskrank', { ...options, body });
   }
 
   /** The current access_token, shared by every caller (and instance, with a shared store). */
