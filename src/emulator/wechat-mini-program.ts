@@ -3,7 +3,7 @@ import { safeEqual } from '../internal/bytes.js';
 import { controlError, json, wechatError } from './http.js';
 import type { Router } from './router.js';
 import { registerMpApiSecurity } from './wechat-mp-api-security.js';
-import { checkAppCredentials, jsonBody, unauthorizedApi, type WeChatRecords } from './wechat-records.js';
+import { checkCodeExchange, jsonBody, unauthorizedApi, type WeChatRecords } from './wechat-records.js';
 
 /** Words that make `msg_sec_check` answer `risky` (the emulator's keyword list). */
 export const RISKY_WORDS: readonly string[] = ['违规', 'forbidden'];
@@ -47,20 +47,9 @@ export function registerMiniProgramApis(router: Router, records: WeChatRecords):
   });
 
   router.add('GET', '/sns/jscode2session', (ctx) => {
-    const p = ctx.url.searchParams;
-    const checked = checkAppCredentials(
-      state,
-      {
-        grant_type: p.get('grant_type') ?? undefined,
-        appid: p.get('appid') ?? undefined,
-        secret: p.get('secret') ?? undefined,
-      },
-      'authorization_code',
-      () => wechatError(40125, 'invalid appsecret'),
-    );
+    const checked = checkCodeExchange(state, ctx, 'js_code');
     if ('error' in checked) return checked.error;
-    const jsCode = p.get('js_code');
-    if (!jsCode) return wechatError(41008, 'missing code');
+    const jsCode = checked.code;
     const code = records.loginCodes.get(jsCode);
     if (!code || code.appId !== checked.appId) return wechatError(40029, 'invalid code');
     if (code.used) return wechatError(40163, 'code been used');

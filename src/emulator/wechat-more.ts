@@ -6,7 +6,7 @@ import type { RouteContext, Router } from './router.js';
 import { RISKY_WORDS } from './wechat-mini-program.js';
 import {
   CODE_TTL_SECONDS,
-  checkAppCredentials,
+  checkCodeExchange,
   jsonBody,
   unauthorizedApi,
   type WeChatRecords,
@@ -450,20 +450,9 @@ export function registerMoreApis(router: Router, records: WeChatRecords): void {
   };
 
   router.add('GET', '/sns/oauth2/access_token', (ctx) => {
-    const p = ctx.url.searchParams;
-    const checked = checkAppCredentials(
-      state,
-      {
-        grant_type: p.get('grant_type') ?? undefined,
-        appid: p.get('appid') ?? undefined,
-        secret: p.get('secret') ?? undefined,
-      },
-      'authorization_code',
-      () => wechatError(40125, 'invalid appsecret'),
-    );
+    const checked = checkCodeExchange(state, ctx, 'code');
     if ('error' in checked) return checked.error;
-    const value = p.get('code');
-    if (!value) return wechatError(41008, 'missing code');
+    const value = checked.code;
     const code = oauthCodes.get(value);
     if (!code || code.appId !== checked.appId) return wechatError(40029, 'invalid code');
     if (code.used) return wechatError(40163, 'code been used');

@@ -172,3 +172,29 @@ export function checkAppCredentials(
   if (app.secret !== secret) return { error: wrongSecret() };
   return { appId: app.appId };
 }
+
+/**
+ * The query of a code exchange (`sns/jscode2session`, `sns/oauth2/access_token`): appid, secret
+ * (wrong: 40125), `grant_type=authorization_code`, and the code under `codeParam` (missing: 41008).
+ */
+export function checkCodeExchange(
+  state: EmulatorState,
+  ctx: RouteContext,
+  codeParam: string,
+): { appId: string; code: string } | { error: Response } {
+  const p = ctx.url.searchParams;
+  const checked = checkAppCredentials(
+    state,
+    {
+      grant_type: p.get('grant_type') ?? undefined,
+      appid: p.get('appid') ?? undefined,
+      secret: p.get('secret') ?? undefined,
+    },
+    'authorization_code',
+    () => wechatError(40125, 'invalid appsecret'),
+  );
+  if ('error' in checked) return checked;
+  const code = p.get(codeParam);
+  if (!code) return { error: wechatError(41008, 'missing code') };
+  return { appId: checked.appId, code };
+}
