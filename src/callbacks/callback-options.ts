@@ -15,20 +15,8 @@ import type { DedupeStore } from './dedupe-store.js';
  */
 export type MessageMode = 'safe' | 'compatible' | 'plain';
 
-/** Options of {@link createWeChatCallback}. Unknown keys are refused. */
-export interface WeChatCallbackOptions {
-  /**
-   * The ReceiveId checked inside every encrypted push: the AppID of an Official Account or Mini
-   * Program; for an Open Platform third-party platform, its component AppID.
-   */
-  appId: string;
-  /** The Token of the server configuration (服务器配置). */
-  token: string;
-  /** The 43-character EncodingAESKey; required in `safe` and `compatible` mode. */
-  encodingAESKey?: string;
-  mode: MessageMode;
-  /** `json` for a Mini Program whose 数据格式 is JSON; default `xml`. */
-  format?: 'xml' | 'json';
+/** Options every callback flavour shares (WeChat and WeCom). */
+export interface SharedCallbackOptions {
   /** Replay window for `timestamp`, seconds either way (default 300). */
   maxSkewSeconds?: number;
   /** Where processed pushes are remembered (default: a {@link MemoryDedupeStore} per callback). */
@@ -51,6 +39,22 @@ export interface WeChatCallbackOptions {
   hooks?: CallbackHooks;
 }
 
+/** Options of {@link createWeChatCallback}. Unknown keys are refused. */
+export interface WeChatCallbackOptions extends SharedCallbackOptions {
+  /**
+   * The ReceiveId checked inside every encrypted push: the AppID of an Official Account or Mini
+   * Program; for an Open Platform third-party platform, its component AppID.
+   */
+  appId: string;
+  /** The Token of the server configuration (服务器配置). */
+  token: string;
+  /** The 43-character EncodingAESKey; required in `safe` and `compatible` mode. */
+  encodingAESKey?: string;
+  mode: MessageMode;
+  /** `json` for a Mini Program whose 数据格式 is JSON; default `xml`. */
+  format?: 'xml' | 'json';
+}
+
 /**
  * Options of {@link createWeComCallback}: a WeCom (企业微信) app's callback (接收消息服务器配置).
  * There is no message mode: WeCom always encrypts, so `encodingAESKey` is required and every
@@ -65,7 +69,7 @@ export interface WeChatCallbackOptions {
  *   dedupe: new RedisDedupeStore(redis),
  * });
  */
-export interface WeComCallbackOptions {
+export interface WeComCallbackOptions extends SharedCallbackOptions {
   /**
    * The ReceiveId checked inside every encrypted request: the corp id (企业ID, `ww…`/`wx…`) for a
    * self-built app's callback; the suite id for a third-party app's instruction callback (指令回调);
@@ -76,19 +80,6 @@ export interface WeComCallbackOptions {
   token: string;
   /** The 43-character EncodingAESKey of the callback configuration. */
   encodingAESKey: string;
-  /** Replay window for `timestamp`, seconds either way (default 300). */
-  maxSkewSeconds?: number;
-  /** Where processed pushes are remembered (default: a {@link MemoryDedupeStore} per callback). */
-  dedupe?: DedupeStore;
-  /** How long a push is remembered, ms (default `(maxSkewSeconds + 60) * 1000`). */
-  dedupeTtlMs?: number;
-  /** Time a push may take before an empty success is answered in the handler's place, ms (default 4500). */
-  replyBudgetMs?: number;
-  /** Clock in ms (default `Date.now`). */
-  now?: Clock;
-  /** Randomness for reply encryption (default: CSPRNG). */
-  random?: RandomSource;
-  hooks?: CallbackHooks;
 }
 
 /** Which platform's callback protocol a pipeline speaks. */

@@ -6,6 +6,7 @@ export type * from './callback-hooks.js';
 export type {
   CallbackProduct,
   MessageMode,
+  SharedCallbackOptions,
   WeChatCallbackOptions,
   WeComCallbackOptions,
 } from './callback-options.js';
