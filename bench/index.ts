@@ -1,5 +1,5 @@
 /**
- * `npm run bench` — throughput of wechat-kit's protocol core, each scenario beside a
+ * `npm run bench` — throughput of weixin-kit's protocol core, each scenario beside a
  * hand-written node:crypto baseline doing the same job, measured in the same run.
  * `npm run bench -- --json` prints `{ "scenarios": [{ name, opsPerSec, baselineOpsPerSec, ratio }] }`;
  * the `http.*` scenarios (bench/http.ts) add `p99Ms` and `baselineP99Ms`.
@@ -263,12 +263,12 @@ const http = await httpScenarios();
 if (json) {
   console.log(JSON.stringify({ scenarios: [...results, ...http], ...(tokens ? { tokens: [tokens] } : {}) }));
 } else {
-  console.log(`wechat-kit bench — node ${process.version}, ${process.platform}/${process.arch}\n`);
+  console.log(`weixin-kit bench — node ${process.version}, ${process.platform}/${process.arch}\n`);
   printTable(results, notes);
   if (tokens) {
     console.log(
       `\n${tokens.name}: ${tokens.processes} processes x ${tokens.callsPerProcess} concurrent calls on a cold cache\n` +
-        `  wechat-kit (RedisStore)  token requests: ${tokens.tokenRequests}  calls/s: ${tokens.callsPerSec}\n` +
+        `  weixin-kit (RedisStore)  token requests: ${tokens.tokenRequests}  calls/s: ${tokens.callsPerSec}\n` +
         `  naive client             token requests: ${tokens.naiveTokenRequests}  calls/s: ${tokens.naiveCallsPerSec}`,
     );
   }

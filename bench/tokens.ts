@@ -1,6 +1,6 @@
 /**
  * Token scenario: K processes x M concurrent API calls on a cold cache against the emulator,
- * counting the token requests the emulator received, for wechat-kit (shared RedisStore) and for a
+ * counting the token requests the emulator received, for weixin-kit (shared RedisStore) and for a
  * naive client (no single-flight, no lease). Needs Redis on 127.0.0.1:6379.
  */
 import { spawn } from 'node:child_process';
@@ -78,7 +78,7 @@ export async function tokenScenario(processes = 4, calls = 200): Promise<TokenSc
   const emulator = await startEmulator({
     config: { apps: [app], merchants: [], options: { tokenDailyQuota: 1_000_000 } },
   });
-  const prefix = `wechat-kit-bench:${randomUUID()}:`;
+  const prefix = `weixin-kit-bench:${randomUUID()}:`;
   const redis = new Redis({ host: '127.0.0.1', port: 6379 });
   try {
     await fetch(`${emulator.url}/_emulator/users`, {

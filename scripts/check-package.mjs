@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
-const scratch = mkdtempSync(join(tmpdir(), 'wechat-kit-pack-'));
+const scratch = mkdtempSync(join(tmpdir(), 'weixin-kit-pack-'));
 const run = (cmd, args, cwd) =>
   execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
@@ -21,7 +21,7 @@ try {
     scratch,
   );
 
-  const entries = ['wechat-kit', 'wechat-kit/crypto'];
+  const entries = ['weixin-kit', 'weixin-kit/crypto'];
   const probe = `
     const need = ['computeServerSignature', 'MessageCrypto', 'signPayV2', 'buildAuthorization', 'WeChatKitError'];
     function check(name, mod) {
@@ -37,24 +37,24 @@ try {
   process.stdout.write(run('node', ['probe.cjs'], scratch));
   process.stdout.write(run('node', ['probe.mjs'], scratch));
 
-  const emulatorProbe = `const m = MOD; if (typeof m.createEmulator !== 'function' || typeof m.startEmulator !== 'function') throw new Error('wechat-kit/emulator lacks createEmulator/startEmulator');`;
+  const emulatorProbe = `const m = MOD; if (typeof m.createEmulator !== 'function' || typeof m.startEmulator !== 'function') throw new Error('weixin-kit/emulator lacks createEmulator/startEmulator');`;
   writeFileSync(
     join(scratch, 'emu.cjs'),
-    `${emulatorProbe.replace('MOD', "require('wechat-kit/emulator')")}\nconsole.log('require emulator ok');`,
+    `${emulatorProbe.replace('MOD', "require('weixin-kit/emulator')")}\nconsole.log('require emulator ok');`,
   );
   writeFileSync(
     join(scratch, 'emu.mjs'),
-    `${emulatorProbe.replace('MOD', "await import('wechat-kit/emulator')")}\nconsole.log('import emulator ok');`,
+    `${emulatorProbe.replace('MOD', "await import('weixin-kit/emulator')")}\nconsole.log('import emulator ok');`,
   );
   process.stdout.write(run('node', ['emu.cjs'], scratch));
   process.stdout.write(run('node', ['emu.mjs'], scratch));
   writeFileSync(
     join(scratch, 'redis.mjs'),
-    "const m = await import('wechat-kit/redis'); if (typeof m.RedisStore !== 'function') throw new Error('wechat-kit/redis lacks RedisStore'); console.log('import redis ok');",
+    "const m = await import('weixin-kit/redis'); if (typeof m.RedisStore !== 'function') throw new Error('weixin-kit/redis lacks RedisStore'); console.log('import redis ok');",
   );
   writeFileSync(
     join(scratch, 'redis.cjs'),
-    "const m = require('wechat-kit/redis'); if (typeof m.RedisStore !== 'function') throw new Error('wechat-kit/redis lacks RedisStore'); console.log('require redis ok');",
+    "const m = require('weixin-kit/redis'); if (typeof m.RedisStore !== 'function') throw new Error('weixin-kit/redis lacks RedisStore'); console.log('require redis ok');",
   );
   process.stdout.write(run('node', ['redis.mjs'], scratch));
   process.stdout.write(run('node', ['redis.cjs'], scratch));
@@ -65,18 +65,18 @@ try {
     ['hono', 'wechatHono'],
     ['node', 'toNodeListener'],
   ]) {
-    const check = `if (typeof m.${fn} !== 'function') throw new Error('wechat-kit/${sub} lacks ${fn}');`;
-    writeFileSync(join(scratch, `${sub}.mjs`), `const m = await import('wechat-kit/${sub}'); ${check}`);
-    writeFileSync(join(scratch, `${sub}.cjs`), `const m = require('wechat-kit/${sub}'); ${check}`);
+    const check = `if (typeof m.${fn} !== 'function') throw new Error('weixin-kit/${sub} lacks ${fn}');`;
+    writeFileSync(join(scratch, `${sub}.mjs`), `const m = await import('weixin-kit/${sub}'); ${check}`);
+    writeFileSync(join(scratch, `${sub}.cjs`), `const m = require('weixin-kit/${sub}'); ${check}`);
     run('node', [`${sub}.mjs`], scratch);
     run('node', [`${sub}.cjs`], scratch);
   }
   console.log('adapters ok (express, koa, fastify, hono, node) without their frameworks installed');
-  const help = run('node', [join(scratch, 'node_modules', '.bin', 'wechat-kit'), 'help'], scratch);
-  if (!help.includes('usage: wechat-kit')) throw new Error('the wechat-kit bin does not print its usage');
+  const help = run('node', [join(scratch, 'node_modules', '.bin', 'weixin-kit'), 'help'], scratch);
+  if (!help.includes('usage: weixin-kit')) throw new Error('the weixin-kit bin does not print its usage');
   console.log('bin ok');
 
-  const dist = join(scratch, 'node_modules', 'wechat-kit', 'dist');
+  const dist = join(scratch, 'node_modules', 'weixin-kit', 'dist');
   const files = readdirSync(dist, { recursive: true }).map(String);
   for (const needed of [
     'index.d.ts',
@@ -89,8 +89,8 @@ try {
   }
   console.log(
     'package check: require and import of',
-    [...entries, 'wechat-kit/emulator', 'wechat-kit/redis', 'the five adapters'].join(', '),
-    'and the wechat-kit bin work from the packed tarball',
+    [...entries, 'weixin-kit/emulator', 'weixin-kit/redis', 'the five adapters'].join(', '),
+    'and the weixin-kit bin work from the packed tarball',
   );
 } catch (error) {
   console.error('package check failed:', error.stderr || error.message);

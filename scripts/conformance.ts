@@ -1,6 +1,6 @@
 /**
  * Conformance runner (see conformance/SPEC.md): runs known-answer vectors through the public
- * `wechat-kit/crypto` API and prints one JSON line per case plus a summary line.
+ * `weixin-kit/crypto` API and prints one JSON line per case plus a summary line.
  *
  *   npm run conformance -- conformance/vectors/*.json
  */

@@ -21,7 +21,7 @@ export function vector<I = Record<string, unknown>>(file: string, id: string): V
   return found as VectorCase & { input: I };
 }
 
-/** Asserts that `fn` throws a wechat-kit error with `code`, and returns it. */
+/** Asserts that `fn` throws a weixin-kit error with `code`, and returns it. */
 export function expectCode(fn: () => unknown, code: string): WeChatKitError {
   try {
     fn();

@@ -1,5 +1,5 @@
 /**
- * A sample backend written only with wechat-kit's public API: an Official Account callback in
+ * A sample backend written only with weixin-kit's public API: an Official Account callback in
  * safe mode (welcome reply, echo reply, template delivery events), a Mini Program login endpoint
  * that never lets session_key leave the server, and an endpoint that sends a template message.
  */
@@ -13,8 +13,8 @@ import {
   PayV3,
   PayV3Verifier,
   reply,
-} from 'wechat-kit';
-import { toNodeListener } from 'wechat-kit/node';
+} from 'weixin-kit';
+import { toNodeListener } from 'weixin-kit/node';
 
 export interface BackendConfig {
   /** Where the clients send API calls (the emulator in the demo; WeChat in production). */
@@ -126,7 +126,7 @@ export function createBackend(config: BackendConfig) {
       const outTradeNo = `demo${Date.now()}${randomBytes(3).toString('hex')}`;
       const { prepay_id } = await pay.transactions.jsapi({
         appid: config.miniProgram.appId,
-        description: 'wechat-kit demo order',
+        description: 'weixin-kit demo order',
         out_trade_no: outTradeNo,
         notify_url: `${config.pay.publicUrl}/pay/notify`,
         amount: { total: Number(body.total ?? 1), currency: 'CNY' },

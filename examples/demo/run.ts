@@ -6,7 +6,7 @@
 import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startEmulator } from 'wechat-kit/emulator';
+import { startEmulator } from 'weixin-kit/emulator';
 import { createBackend } from './backend.js';
 
 const serve = process.argv.includes('--serve');
@@ -98,7 +98,7 @@ if (serve) {
     if (!ok) throw new Error(message);
   };
   type Push = { attempts: number; status: number; reply?: string; replyError?: string; duplicates?: Push[] };
-  console.log(`wechat-kit demo — emulator ${emulator.url}, backend ${backendUrl}\n`);
+  console.log(`weixin-kit demo — emulator ${emulator.url}, backend ${backendUrl}\n`);
 
   await step('URL verification: the echostr handshake', async () => {
     const r = await control<{ ok: boolean; status: number }>('/_emulator/verify-url', { appId: OA.appId });

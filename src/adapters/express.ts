@@ -1,5 +1,5 @@
 /**
- * `wechat-kit/express` — a callback handler as Express middleware (Express 4 and 5).
+ * `weixin-kit/express` — a callback handler as Express middleware (Express 4 and 5).
  *
  * Raw body: the middleware reads the request stream itself when nothing read it before. It also
  * accepts what `express.raw()` left in `req.body` (a Buffer: the bytes as received) and what
@@ -53,7 +53,7 @@ export type ExpressMiddleware = (
  *
  * @example
  * import express from 'express';
- * import { wechatExpress } from 'wechat-kit/express';
+ * import { wechatExpress } from 'weixin-kit/express';
  *
  * const app = express();
  * app.all('/wechat', wechatExpress(callback)); // before app.use(express.json()) elsewhere
@@ -117,7 +117,7 @@ function describe(body: unknown): string {
 function explain(method: string, url: string, what: string): string {
   const path = url.split('?')[0];
   return (
-    `wechat-kit: the body of ${method} ${path} is no longer the raw bytes WeChat sent: ${what}. ` +
+    `weixin-kit: the body of ${method} ${path} is no longer the raw bytes WeChat sent: ${what}. ` +
     'The callback cannot be verified on a re-serialised body. Mount wechatExpress() before any ' +
     "body parser (app.use(express.json()) etc.), or give this route express.raw({ type: '*/*' })."
   );

@@ -1,5 +1,5 @@
 /**
- * `wechat-kit/fastify` — a callback handler as an encapsulated Fastify plugin (Fastify 4 and 5).
+ * `weixin-kit/fastify` — a callback handler as an encapsulated Fastify plugin (Fastify 4 and 5).
  *
  * Raw body: inside its own encapsulation context the plugin drops the inherited content-type
  * parsers and registers one catch-all parser with `parseAs: 'buffer'`, so the route receives the
@@ -37,7 +37,7 @@ export interface WeChatFastifyOptions extends AdapterOptions {
  *
  * @example
  * import Fastify from 'fastify';
- * import { wechatFastify } from 'wechat-kit/fastify';
+ * import { wechatFastify } from 'weixin-kit/fastify';
  *
  * const app = Fastify();
  * await app.register(wechatFastify, { handler: callback, path: '/wechat' });

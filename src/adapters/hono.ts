@@ -1,5 +1,5 @@
 /**
- * `wechat-kit/hono` — a callback handler as a Hono handler, on any Hono runtime (Node through
+ * `weixin-kit/hono` — a callback handler as a Hono handler, on any Hono runtime (Node through
  * @hono/node-server, Bun, Deno, Cloudflare Workers, …).
  *
  * Raw body: the handler reads the bytes of `c.req.raw` itself. If a middleware already read the
@@ -35,7 +35,7 @@ export type HonoHandler = (c: Context) => Promise<Response>;
  *
  * @example
  * import { Hono } from 'hono';
- * import { wechatHono } from 'wechat-kit/hono';
+ * import { wechatHono } from 'weixin-kit/hono';
  *
  * const app = new Hono();
  * app.on(['GET', 'POST'], '/wechat', wechatHono(callback));
@@ -75,7 +75,7 @@ async function bodyLeftByMiddleware(c: Context): Promise<BodyFound> {
     return {
       kind: 'misconfigured',
       message:
-        `wechat-kit: the body of ${c.req.method} ${path} is no longer the raw bytes WeChat sent: ` +
+        `weixin-kit: the body of ${c.req.method} ${path} is no longer the raw bytes WeChat sent: ` +
         'a middleware already read it (as form data, or straight off c.req.raw). The callback ' +
         'cannot be verified on a re-serialised body. Let wechatHono() read the body first, or read ' +
         'it in middleware with c.req.arrayBuffer() / c.req.text().',

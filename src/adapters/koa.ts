@@ -1,5 +1,5 @@
 /**
- * `wechat-kit/koa` — a callback handler as Koa middleware (Koa 2 and 3).
+ * `weixin-kit/koa` — a callback handler as Koa middleware (Koa 2 and 3).
  *
  * Raw body: the middleware reads `ctx.req` itself when nothing read it before. It also accepts
  * a Buffer left in `ctx.request.body` (a raw-body reader) and the string that koa-bodyparser /
@@ -67,7 +67,7 @@ export type KoaMiddleware = (ctx: KoaLikeContext, next: () => Promise<unknown>) 
  *
  * @example
  * import Koa from 'koa';
- * import { wechatKoa } from 'wechat-kit/koa';
+ * import { wechatKoa } from 'weixin-kit/koa';
  *
  * const app = new Koa();
  * app.use(wechatKoa(callback, { path: '/wechat' }));
@@ -148,7 +148,7 @@ function bodyLeftByParser(ctx: KoaLikeContext, method: string): BodyFound {
 
 function explain(method: string, path: string, what: string): string {
   return (
-    `wechat-kit: the body of ${method} ${path} is no longer the raw bytes WeChat sent: ${what}. ` +
+    `weixin-kit: the body of ${method} ${path} is no longer the raw bytes WeChat sent: ${what}. ` +
     'The callback cannot be verified on a re-serialised body. Mount wechatKoa() before any body ' +
     'parser, or use one that keeps ctx.request.rawBody (koa-bodyparser does).'
   );

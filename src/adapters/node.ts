@@ -1,5 +1,5 @@
 /**
- * `wechat-kit/node` — serve a callback handler from plain `node:http` (`toNodeListener`) or from
+ * `weixin-kit/node` — serve a callback handler from plain `node:http` (`toNodeListener`) or from
  * any host that speaks the Fetch API's `Request -> Response` (`toFetchHandler`: Deno, Bun,
  * Cloudflare Workers, Hono, Next.js route handlers, …).
  */
@@ -29,7 +29,7 @@ export type FetchHandler = (request: Request) => Promise<Response>;
  *
  * @example
  * import { createServer } from 'node:http';
- * import { toNodeListener } from 'wechat-kit/node';
+ * import { toNodeListener } from 'weixin-kit/node';
  *
  * createServer(toNodeListener(callback)).listen(3000);
  */
@@ -48,7 +48,7 @@ export function toNodeListener(handler: CallbackHandler, options?: AdapterOption
  * request's path and query as its `url`.
  *
  * @example
- * import { toFetchHandler } from 'wechat-kit/node';
+ * import { toFetchHandler } from 'weixin-kit/node';
  *
  * const wechat = toFetchHandler(callback);
  * Deno.serve((request) => wechat(request)); // or Bun.serve({ fetch: wechat })

@@ -78,7 +78,7 @@ export function resolveOptions(
   return {
     limit,
     onError:
-      options?.onError ?? ((error) => console.error(`wechat-kit ${name}: callback handler failed`, error)),
+      options?.onError ?? ((error) => console.error(`weixin-kit ${name}: callback handler failed`, error)),
     onMisconfigured:
       options?.onMisconfigured ??
       ((message) => {

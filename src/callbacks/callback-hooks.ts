@@ -7,7 +7,7 @@ import type { ErrorCode } from '../core/errors.js';
 import type { InboundMessage } from './messages.js';
 import type { Reply } from './replies.js';
 
-/** Why a request was refused: a wechat-kit error code, or `METHOD_NOT_ALLOWED`. */
+/** Why a request was refused: a weixin-kit error code, or `METHOD_NOT_ALLOWED`. */
 export type RefusalCode = ErrorCode | 'METHOD_NOT_ALLOWED';
 
 /** A request was refused before any handler saw it. */
@@ -38,7 +38,7 @@ export interface CallbackErrorEvent {
    * `handler`: a middleware or handler threw, answered 500 (WeChat retries). `late-handler`: it
    * threw after the reply budget, `success` was already answered. `reply`: the reply could not be
    * written. `dedupe`: the store failed, the push was processed anyway (at-least-once).
-   * `internal`: a wechat-kit bug, answered 500. `config`: our own configuration is wrong (a Pay
+   * `internal`: a weixin-kit bug, answered 500. `config`: our own configuration is wrong (a Pay
    * notification that verified but does not decrypt: the APIv3 key), answered 500 so it is retried.
    */
   phase: 'handler' | 'late-handler' | 'reply' | 'dedupe' | 'internal' | 'config';

@@ -298,7 +298,7 @@ function byteLength(body: string | Uint8Array): number {
  * @example
  * const notifications = new PayNotificationHandler({ apiV3Key, verifier })
  *   .on('TRANSACTION.SUCCESS', async ({ id, resource }) => orders.markPaid(resource.out_trade_no, id));
- * app.post('/pay/notify', wechatExpress(notifications)); // wechat-kit/express: reads the raw bytes itself
+ * app.post('/pay/notify', wechatExpress(notifications)); // weixin-kit/express: reads the raw bytes itself
  */
 export class PayNotificationHandler implements CallbackHandler {
   readonly #apiV3Key: string;

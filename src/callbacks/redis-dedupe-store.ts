@@ -29,7 +29,7 @@ export type RedisDedupeClient = IoRedisDedupeClient | NodeRedisDedupeClient;
 
 /** Options of {@link RedisDedupeStore}. */
 export interface RedisDedupeStoreOptions {
-  /** Prepended to every key (e.g. `'prod:'`); keys then continue with `wechat-kit:dedupe:`. */
+  /** Prepended to every key (e.g. `'prod:'`); keys then continue with `weixin-kit:dedupe:`. */
   prefix?: string;
   /**
    * A command unanswered after this many ms fails with `STORE_UNAVAILABLE` (default 1000): the
@@ -121,7 +121,7 @@ export class RedisDedupeStore implements DedupeStore {
     const prefix = options.prefix ?? '';
     if (typeof prefix !== 'string')
       throw new ConfigError('INVALID_CONFIG', 'RedisDedupeStore: prefix must be a string');
-    this.#prefix = `${prefix}wechat-kit:dedupe:`;
+    this.#prefix = `${prefix}weixin-kit:dedupe:`;
     const timeout = options.commandTimeoutMs ?? 1000;
     if (!Number.isFinite(timeout) || timeout <= 0) {
       throw new ConfigError('INVALID_CONFIG', 'RedisDedupeStore: commandTimeoutMs must be a positive number');

@@ -7,7 +7,7 @@ import { type LoadedCertificate, loadCertificate, loadPrivateKey, loadPublicKey 
 import { decodeEncodingAESKey } from '../crypto/message-cipher.js';
 
 /**
- * `wechat-kit doctor --config file.json [--time-url URL]`: checks a configuration without
+ * `weixin-kit doctor --config file.json [--time-url URL]`: checks a configuration without
  * calling WeChat and prints one line per check — ✓ fine, ! worth a look, ✗ will not work.
  * Secrets are never printed. Relative key paths are resolved against the config file's folder.
  */
@@ -367,7 +367,7 @@ async function checkClock(report: Report, url: string, now: () => number): Promi
   }
 }
 
-/** `wechat-kit doctor …`. Returns 0 when no check failed (warnings allowed), else 1. */
+/** `weixin-kit doctor …`. Returns 0 when no check failed (warnings allowed), else 1. */
 export async function runDoctorCommand(
   args: string[],
   out: Out,
@@ -384,7 +384,7 @@ export async function runDoctorCommand(
   const now = options.now ?? Date.now;
   const config = readConfig(values.config);
   const base = dirname(resolve(values.config));
-  out(`wechat-kit doctor: ${values.config}`);
+  out(`weixin-kit doctor: ${values.config}`);
   const report = new Report(out);
   for (const name of Object.keys(config)) {
     if (!TOP_FIELDS.has(name)) report.line('warn', `${name} is not a known field (typo?)`);

@@ -11,7 +11,7 @@ import { computeServerSignature } from '../crypto/server-signature.js';
 import { parseXml } from '../xml/index.js';
 
 /**
- * `wechat-kit explain <kind>`: prints the exact string that is signed, the computed value and,
+ * `weixin-kit explain <kind>`: prints the exact string that is signed, the computed value and,
  * when a received signature is given, MATCH or MISMATCH with the likely causes. When a common
  * mistake reproduces the received signature exactly, it is reported as confirmed.
  * Keys are never printed in full (see {@link maskSecret}).
@@ -684,7 +684,7 @@ function explainJsSdk(args: string[], out: Out): number {
   ]);
 }
 
-/** `wechat-kit explain <kind> …`. Returns the exit code: 1 on MISMATCH. */
+/** `weixin-kit explain <kind> …`. Returns the exit code: 1 on MISMATCH. */
 export function runExplainCommand(args: string[], out: Out): number {
   const [kind, ...rest] = args;
   switch (kind) {

@@ -6,7 +6,7 @@ import { type RunningEmulator, startEmulator } from '../emulator/server.js';
 import { runDoctorCommand } from './doctor.js';
 import { runExplainCommand } from './explain.js';
 
-const USAGE = `usage: wechat-kit <command> [options]
+const USAGE = `usage: weixin-kit <command> [options]
 
 commands:
   emulator [--port 7070] [--host 127.0.0.1] [--config emulator.json]
@@ -57,7 +57,7 @@ export function readEmulatorConfig(path: string): EmulatorConfig {
   }
 }
 
-/** `wechat-kit emulator …`: starts the emulator, prints its URL and credentials, returns it running. */
+/** `weixin-kit emulator …`: starts the emulator, prints its URL and credentials, returns it running. */
 export async function runEmulatorCommand(args: string[], out: Out): Promise<RunningEmulator> {
   const { values } = parseArgs({
     args,
@@ -77,7 +77,7 @@ export async function runEmulatorCommand(args: string[], out: Out): Promise<Runn
   }
   const config = values.config === undefined ? undefined : readEmulatorConfig(values.config);
   const emulator = await startEmulator({ port, host: values.host, ...(config ? { config } : {}) });
-  out(`wechat-kit emulator listening on ${emulator.url}`);
+  out(`weixin-kit emulator listening on ${emulator.url}`);
   out('');
   for (const app of emulator.config.apps) {
     out(`${app.kind.padEnd(17)} appId=${app.appId} secret=${app.secret}`);
@@ -104,7 +104,7 @@ export async function runEmulatorCommand(args: string[], out: Out): Promise<Runn
 }
 
 /**
- * The `wechat-kit` command line. Returns the exit code; long-running commands resolve once started
+ * The `weixin-kit` command line. Returns the exit code; long-running commands resolve once started
  * and keep the process alive until a signal arrives.
  */
 export async function main(
@@ -133,7 +133,7 @@ export async function main(
   } catch (error) {
     const message =
       error instanceof WeChatKitError ? `${error.code}: ${error.message}` : (error as Error).message;
-    process.stderr.write(`wechat-kit ${command}: ${message}\n`);
+    process.stderr.write(`weixin-kit ${command}: ${message}\n`);
     return 1;
   }
 }

@@ -1,9 +1,9 @@
 /**
- * Errors thrown by wechat-kit. Every error carries a stable string `code` that programs can
+ * Errors thrown by weixin-kit. Every error carries a stable string `code` that programs can
  * switch on; messages are for humans, say what to do, and never contain a secret.
  */
 
-/** Every stable error code wechat-kit emits. New codes are only ever added, never renamed. */
+/** Every stable error code weixin-kit emits. New codes are only ever added, never renamed. */
 export type ErrorCode =
   // signatures and replay windows
   | 'SIGNATURE_MISMATCH'
@@ -40,14 +40,14 @@ export type ErrorCode =
   | 'STORE_UNAVAILABLE'
   | 'LEASE_TIMEOUT';
 
-/** Options accepted by every wechat-kit error constructor. */
+/** Options accepted by every weixin-kit error constructor. */
 export interface WeChatKitErrorOptions {
   /** The lower-level error, if any. Never put a secret in it. */
   cause?: unknown;
 }
 
 /**
- * Base class of every error wechat-kit throws.
+ * Base class of every error weixin-kit throws.
  *
  * @example
  * try { crypto.open(req) } catch (e) {
@@ -173,7 +173,7 @@ export class TransportError extends WeChatKitError {
 /** A shared store (Redis) could not be used, or a lease could not be obtained in time. */
 export class StoreError extends WeChatKitError {}
 
-/** True when `value` is a wechat-kit error, optionally with the given code. */
+/** True when `value` is a weixin-kit error, optionally with the given code. */
 export function isWeChatKitError(value: unknown, code?: ErrorCode): value is WeChatKitError {
   return value instanceof WeChatKitError && (code === undefined || value.code === code);
 }

@@ -75,7 +75,7 @@ export interface ErrorEvent {
  * @example
  * // OpenTelemetry: one span per logical request
  * import { trace, SpanStatusCode, type Span } from '@opentelemetry/api';
- * const tracer = trace.getTracer('wechat-kit');
+ * const tracer = trace.getTracer('weixin-kit');
  * const spans = new Map<string, Span>();
  * const hooks: TransportHooks = {
  *   onRequest: (e) => {

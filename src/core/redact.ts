@@ -1,6 +1,6 @@
 /**
  * Redaction of secrets (AppSecrets, tokens, tickets, login codes, session keys) from URLs, bodies
- * and free text, so that nothing wechat-kit logs, throws or hands to a hook can leak one.
+ * and free text, so that nothing weixin-kit logs, throws or hands to a hook can leak one.
  */
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The HTTP layer every wechat-kit client sends through: an injected Web `fetch`, a timeout on
+ * The HTTP layer every weixin-kit client sends through: an injected Web `fetch`, a timeout on
  * every attempt, WeChat's `errcode` turned into typed errors, bounded retries of what is safe to
  * retry, redaction of secrets, and observation hooks.
  *
@@ -33,7 +33,7 @@ export interface TransportOptions {
   retryMaxMs?: number;
   /** Observation hooks (logging, metrics, tracing). */
   hooks?: TransportHooks;
-  /** `User-Agent` header (default `wechat-kit`). */
+  /** `User-Agent` header (default `weixin-kit`). */
   userAgent?: string;
   /** Randomness for backoff jitter, in [0, 1) (default `Math.random`). */
   random?: () => number;
@@ -153,7 +153,7 @@ export class Transport {
     this.#retryBaseMs = positive('retryBaseMs', options.retryBaseMs, 100);
     this.#retryMaxMs = positive('retryMaxMs', options.retryMaxMs, 2000);
     this.#hooks = options.hooks ?? {};
-    this.#userAgent = options.userAgent ?? 'wechat-kit';
+    this.#userAgent = options.userAgent ?? 'weixin-kit';
     this.#random = options.random ?? Math.random;
   }
 

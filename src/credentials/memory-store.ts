@@ -17,7 +17,7 @@ interface Entry<T> {
 /**
  * The default {@link TokenStore}: a `Map` in this process. TTLs are honoured against the injected
  * clock; leases are in-process (they coordinate concurrent refreshes of this process only). Use
- * `RedisStore` from `wechat-kit/redis` when several instances share an appid.
+ * `RedisStore` from `weixin-kit/redis` when several instances share an appid.
  *
  * @example
  * const store = new MemoryStore();

@@ -333,7 +333,7 @@ export class TokenManager {
       this.#call(() => this.#hooks.onStoreError?.({ key: this.#key, error, fallback }));
     } else if (fallback === 'local') {
       process.emitWarning(
-        `wechat-kit: token store unavailable for "${this.#key}", keeping the token in this process; ` +
+        `weixin-kit: token store unavailable for "${this.#key}", keeping the token in this process; ` +
           `each instance now refreshes on its own (${error.message})`,
         { code: 'WECHAT_KIT_STORE_FALLBACK' },
       );

@@ -3,7 +3,7 @@ import { ConfigError } from '../core/errors.js';
 /**
  * Where credentials (access_token, jsapi_ticket, …) live between refreshes, and the lease that
  * lets exactly one holder refresh them. The in-memory default serves one process; a shared
- * implementation (`RedisStore` from `wechat-kit/redis`) serves many.
+ * implementation (`RedisStore` from `weixin-kit/redis`) serves many.
  */
 
 /** A credential as the store keeps it. */
@@ -55,7 +55,7 @@ export interface TokenStore {
   acquireLease(key: string, ttlMs: number): Promise<Lease | undefined>;
 }
 
-/** The credential kinds wechat-kit stores. */
+/** The credential kinds weixin-kit stores. */
 export type TokenKind =
   | 'access_token'
   | 'jsapi_ticket'
@@ -68,12 +68,12 @@ export type TokenKind =
 const KEY_PART = /^[A-Za-z0-9_.-]{1,128}$/;
 
 /**
- * The store key of a credential: `wechat-kit:<kind>:<id>[:<sub>]`, where `id` is the appid (or
+ * The store key of a credential: `weixin-kit:<kind>:<id>[:<sub>]`, where `id` is the appid (or
  * corpid) and `sub` an optional qualifier such as a WeCom agent id. It never contains the secret:
  * pass the appid, not the AppSecret.
  *
  * @example
- * tokenKey('access_token', 'wx1234567890abcdef') // 'wechat-kit:access_token:wx1234567890abcdef'
+ * tokenKey('access_token', 'wx1234567890abcdef') // 'weixin-kit:access_token:wx1234567890abcdef'
  * tokenKey('work_access_token', corpId, String(agentId))
  */
 export function tokenKey(kind: TokenKind, id: string, sub?: string): string {
@@ -87,7 +87,7 @@ export function tokenKey(kind: TokenKind, id: string, sub?: string): string {
       );
     }
   }
-  return `wechat-kit:${parts.join(':')}`;
+  return `weixin-kit:${parts.join(':')}`;
 }
 
 /** The key of the refresh lease that belongs to the credential stored under `key`. */

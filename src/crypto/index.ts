@@ -1,5 +1,5 @@
 /**
- * `wechat-kit/crypto` — the pure protocol core: signatures, message crypto, Pay v2/v3 signing
+ * `weixin-kit/crypto` — the pure protocol core: signatures, message crypto, Pay v2/v3 signing
  * and verification, AEAD, OAEP, key loading and the WeChat XML codec. No I/O.
  */
 export * from '../core/errors.js';

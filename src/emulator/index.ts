@@ -1,5 +1,5 @@
 /**
- * `wechat-kit/emulator` — an offline, stateful WeChat platform for tests and demos: real HTTP,
+ * `weixin-kit/emulator` — an offline, stateful WeChat platform for tests and demos: real HTTP,
  * real signatures, real encryption. See docs/emulator.md for what it reproduces and what not.
  */
 export type {

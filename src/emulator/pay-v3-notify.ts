@@ -186,7 +186,7 @@ export async function notifyV3(state: EmulatorState, options: V3NotifyOptions): 
     body,
     headers: () => ({
       'Content-Type': 'application/json',
-      'User-Agent': 'Mozilla/4.0 (wechat-kit emulator)',
+      'User-Agent': 'Mozilla/4.0 (weixin-kit emulator)',
       ...platformHeaders(state, merchant, body),
     }),
     accept: (status: number) => status >= 200 && status < 300,

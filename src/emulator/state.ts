@@ -55,7 +55,7 @@ function platformCertificate(notBefore: number): PlatformCertificate {
     serialHex: serialNo,
     publicKey: cert.publicKey,
     signingKey: cert.privateKey,
-    commonName: 'Tenpay.com Root CA (wechat-kit emulator)',
+    commonName: 'Tenpay.com Root CA (weixin-kit emulator)',
     notBefore: new Date(notBefore),
     notAfter: new Date(notBefore + 5 * 365 * 86_400_000),
   });

@@ -139,7 +139,7 @@ export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x
 
 /**
  * A small greyscale PNG whose pattern is derived from `seed` (not a scannable code), with `text`
- * in a `tEXt` chunk (keyword `wechat-kit-emulator`) so tests can read back what was asked.
+ * in a `tEXt` chunk (keyword `weixin-kit-emulator`) so tests can read back what was asked.
  */
 export function emulatorPng(seed: string, text: string, size = 21): Buffer {
   const digest = createHash('sha256').update(seed).digest();
@@ -161,7 +161,7 @@ export function emulatorPng(seed: string, text: string, size = 21): Buffer {
   return Buffer.concat([
     PNG_SIGNATURE,
     pngChunk('IHDR', ihdr),
-    pngChunk('tEXt', Buffer.from(`wechat-kit-emulator\0${text}`, 'latin1')),
+    pngChunk('tEXt', Buffer.from(`weixin-kit-emulator\0${text}`, 'latin1')),
     pngChunk('IDAT', deflateSync(Buffer.concat(rows))),
     pngChunk('IEND', Buffer.alloc(0)),
   ]);

@@ -50,7 +50,7 @@ export function registerMpApiSecurity(router: Router, records: WeChatRecords): v
         serialHex: `7${randomBytes(19).toString('hex').toUpperCase()}`,
         publicKey,
         signingKey: privateKey,
-        commonName: 'WeChat Mini Program API security (wechat-kit emulator)',
+        commonName: 'WeChat Mini Program API security (weixin-kit emulator)',
         notBefore: new Date(state.now() - 86_400_000),
         notAfter: new Date(state.now() + 5 * 365 * 86_400_000),
       });

@@ -74,7 +74,7 @@ export function mintCertificate(options: MintCertificateOptions): string {
   const algorithm = seq(oid('1.2.840.113549.1.1.11'), Buffer.from([0x05, 0x00])); // sha256WithRSAEncryption
   const subject = name([
     ['2.5.4.6', 'CN'],
-    ['2.5.4.10', 'wechat-kit emulator'],
+    ['2.5.4.10', 'weixin-kit emulator'],
     ['2.5.4.3', options.commonName],
   ]);
   const tbs = seq(

@@ -1,5 +1,5 @@
 /**
- * `wechat-kit/redis` — a {@link TokenStore} on the user's own Redis client (ioredis, or node-redis
+ * `weixin-kit/redis` — a {@link TokenStore} on the user's own Redis client (ioredis, or node-redis
  * v4 and later). Neither package is imported here: the client is recognised by its shape, so a user
  * who never imports this entry never needs either.
  */
@@ -32,7 +32,7 @@ export type RedisClientLike = IoRedisClientLike | NodeRedisClientLike;
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
-  /** Prepended to every key (e.g. `'staging:'`); default none. Keys already start with `wechat-kit:`. */
+  /** Prepended to every key (e.g. `'staging:'`); default none. Keys already start with `weixin-kit:`. */
   prefix?: string;
   /**
    * A Redis command that has not answered after this many ms fails with `STORE_UNAVAILABLE`
@@ -128,7 +128,7 @@ function redact(message: string): string {
  *
  * @example
  * import { Redis } from 'ioredis';
- * import { RedisStore } from 'wechat-kit/redis';
+ * import { RedisStore } from 'weixin-kit/redis';
  * const store = new RedisStore(new Redis(process.env.REDIS_URL!), { prefix: 'prod:' });
  */
 export class RedisStore implements TokenStore {

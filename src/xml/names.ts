@@ -23,7 +23,7 @@ export function isReservedXmlName(name: string): boolean {
   return (n === 9 && (name === '__proto__' || name === 'prototype')) || (n === 11 && name === 'constructor');
 }
 
-/** True when `name` is an element name wechat-kit reads and writes: `[A-Za-z_:][A-Za-z0-9_:.-]*`. */
+/** True when `name` is an element name weixin-kit reads and writes: `[A-Za-z_:][A-Za-z0-9_:.-]*`. */
 export function isXmlName(name: string): boolean {
   const n = name.length;
   if (n === 0) return false;

@@ -73,7 +73,7 @@ export function echoHandler(): CallbackHandler & { calls: CallbackRequest[] } {
       };
       return {
         status: 202,
-        headers: { 'content-type': 'application/json; charset=utf-8', 'x-wechat-kit': 'echo 1' },
+        headers: { 'content-type': 'application/json; charset=utf-8', 'x-weixin-kit': 'echo 1' },
         body: JSON.stringify(echo),
       };
     },
@@ -230,7 +230,7 @@ export function adapterSuite(name: string, factory: ServerFactory): void {
         headers: { 'content-type': 'text/xml' },
       });
       expect(sent.status).toBe(202);
-      expect(sent.headers['x-wechat-kit']).toBe('echo 1');
+      expect(sent.headers['x-weixin-kit']).toBe('echo 1');
       expect(sent.headers['content-type']).toBe('application/json; charset=utf-8');
       expect(parseEcho(sent).text).toBe(XML_BODY); // the answer's own Chinese text survives too
     });

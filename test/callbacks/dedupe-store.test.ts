@@ -55,7 +55,7 @@ describe('RedisDedupeStore client shapes', () => {
     };
     const store = new RedisDedupeStore(io as unknown as RedisDedupeClient, { prefix: 'p:' });
     expect(await store.claim('k', 1500.2)).toBe(true);
-    expect(calls).toEqual([['p:wechat-kit:dedupe:k', '1', 'PX', 1501, 'NX']]);
+    expect(calls).toEqual([['p:weixin-kit:dedupe:k', '1', 'PX', 1501, 'NX']]);
   });
 
   it('calls node-redis as set(key, "1", { NX: true, PX: ttl })', async () => {
@@ -71,7 +71,7 @@ describe('RedisDedupeStore client shapes', () => {
     };
     const store = new RedisDedupeStore(nr as unknown as RedisDedupeClient);
     expect(await store.claim('k', 60_000)).toBe(false);
-    expect(calls).toEqual([['wechat-kit:dedupe:k', '1', { NX: true, PX: 60_000 }]]);
+    expect(calls).toEqual([['weixin-kit:dedupe:k', '1', { NX: true, PX: 60_000 }]]);
   });
 
   it('refuses something that is not a Redis client', () => {
@@ -114,12 +114,12 @@ const redisUp = await new Promise<boolean>((resolve) => {
   socket.once('error', () => done(false));
 });
 if (!redisUp)
-  console.warn('[wechat-kit] Redis not reachable on 127.0.0.1:6379: RedisDedupeStore live tests SKIPPED');
+  console.warn('[weixin-kit] Redis not reachable on 127.0.0.1:6379: RedisDedupeStore live tests SKIPPED');
 
 describe.runIf(redisUp)('RedisDedupeStore on a real Redis', () => {
   let io: Redis;
   let nr: ReturnType<typeof createClient>;
-  const prefix = `wechat-kit-test:${randomUUID()}:`;
+  const prefix = `weixin-kit-test:${randomUUID()}:`;
 
   beforeAll(async () => {
     io = new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: 1 });
@@ -142,7 +142,7 @@ describe.runIf(redisUp)('RedisDedupeStore on a real Redis', () => {
       const key = `${which}:${randomUUID()}`;
       const results = await Promise.all([a.claim(key, 5000), b.claim(key, 5000), a.claim(key, 5000)]);
       expect(results.filter(Boolean)).toHaveLength(1);
-      const ttl = await io.pttl(`${prefix}wechat-kit:dedupe:${key}`);
+      const ttl = await io.pttl(`${prefix}weixin-kit:dedupe:${key}`);
       expect(ttl).toBeGreaterThan(4000);
       await a.release(key);
       expect(await b.claim(key, 50)).toBe(true);

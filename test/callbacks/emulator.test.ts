@@ -160,10 +160,10 @@ describe('with the emulator pushing over HTTP', () => {
   });
 
   it('answers a safe-mode text message with an encrypted reply the emulator decrypts', async () => {
-    const result = await pushTo('safe', { MsgType: 'text', Content: '你好 wechat-kit' });
+    const result = await pushTo('safe', { MsgType: 'text', Content: '你好 weixin-kit' });
     expect(result).toMatchObject({ attempts: 1, status: 200 });
     expect(result.replyError).toBeUndefined();
-    expect(parseXml(String(result.reply)).Content).toBe('echo: 你好 wechat-kit');
+    expect(parseXml(String(result.reply)).Content).toBe('echo: 你好 weixin-kit');
     expect(String(result.rawReply)).toContain('<Encrypt>');
   });
 

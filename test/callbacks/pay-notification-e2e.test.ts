@@ -67,7 +67,7 @@ async function createJsapiOrder(m: TestMerchant, outTradeNo: string): Promise<vo
     headers: {
       Accept: 'application/json',
       'Content-Type': 'application/json',
-      'User-Agent': 'wechat-kit-test',
+      'User-Agent': 'weixin-kit-test',
       Authorization: buildAuthorization({
         method: 'POST',
         url: path,

@@ -8,7 +8,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/index.js';
 import { fx } from '../crypto/pay-v3-fixture.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'wechat-kit-doctor-'));
+const dir = mkdtempSync(join(tmpdir(), 'weixin-kit-doctor-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => {
   vi.useRealTimers();
@@ -57,7 +57,7 @@ function goodConfig(): Record<string, unknown> {
   };
 }
 
-describe('wechat-kit doctor', () => {
+describe('weixin-kit doctor', () => {
   it('a good config: every line ✓, exit 0, no secret printed', async () => {
     const config = file('good.json', JSON.stringify(goodConfig()));
     const { code, text, lines } = await run(['doctor', '--config', config]);
@@ -154,7 +154,7 @@ describe('wechat-kit doctor', () => {
   });
 });
 
-describe('wechat-kit doctor --time-url', () => {
+describe('weixin-kit doctor --time-url', () => {
   let server: Server | undefined;
   afterEach(async () => {
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));

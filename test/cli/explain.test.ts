@@ -7,7 +7,7 @@ import { main } from '../../src/cli/index.js';
 import { fx } from '../crypto/pay-v3-fixture.js';
 import { vector } from '../helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'wechat-kit-explain-'));
+const dir = mkdtempSync(join(tmpdir(), 'weixin-kit-explain-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function file(name: string, content: string): string {

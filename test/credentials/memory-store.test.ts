@@ -77,11 +77,11 @@ describe('MemoryStore', () => {
 
 describe('tokenKey', () => {
   it('names the token kind and the appid, never anything else', () => {
-    expect(tokenKey('access_token', 'wx1234567890abcdef')).toBe('wechat-kit:access_token:wx1234567890abcdef');
+    expect(tokenKey('access_token', 'wx1234567890abcdef')).toBe('weixin-kit:access_token:wx1234567890abcdef');
     expect(tokenKey('work_access_token', 'ww0123', '1000002')).toBe(
-      'wechat-kit:work_access_token:ww0123:1000002',
+      'weixin-kit:work_access_token:ww0123:1000002',
     );
-    expect(leaseKeyOf(tokenKey('jsapi_ticket', 'wxabc'))).toBe('wechat-kit:jsapi_ticket:wxabc:lease');
+    expect(leaseKeyOf(tokenKey('jsapi_ticket', 'wxabc'))).toBe('weixin-kit:jsapi_ticket:wxabc:lease');
   });
 
   it('refuses a part that is not an identifier, without echoing it', () => {

@@ -29,12 +29,12 @@ if (!redisUp) {
       `Redis is not reachable at ${REDIS_HOST}:${REDIS_PORT}; CI requires it for the store tests`,
     );
   }
-  console.warn(`[wechat-kit] Redis not reachable at ${REDIS_HOST}:${REDIS_PORT}: Redis store tests SKIPPED`);
+  console.warn(`[weixin-kit] Redis not reachable at ${REDIS_HOST}:${REDIS_PORT}: Redis store tests SKIPPED`);
 }
 
 /** A key prefix unique to this test run, so runs never see each other's keys. */
 export function uniquePrefix(): string {
-  return `wechat-kit-test:${randomUUID()}:`;
+  return `weixin-kit-test:${randomUUID()}:`;
 }
 
 export interface TestClient {

@@ -170,7 +170,7 @@ describe('in-process emulator', () => {
   });
 });
 
-describe('wechat-kit emulator (CLI)', () => {
+describe('weixin-kit emulator (CLI)', () => {
   it('starts from a config file on a free port and prints its URL and credentials', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wk-cli-'));
     const file = join(dir, 'emulator.json');
@@ -178,7 +178,7 @@ describe('wechat-kit emulator (CLI)', () => {
     const lines: string[] = [];
     const emulator = await runEmulatorCommand(['--port', '0', '--config', file], (l) => lines.push(l));
     try {
-      expect(lines[0]).toBe(`wechat-kit emulator listening on ${emulator.url}`);
+      expect(lines[0]).toBe(`weixin-kit emulator listening on ${emulator.url}`);
       expect(lines.join('\n')).toContain(`appId=${app.appId}`);
       expect((await fetch(`${emulator.url}/_emulator/stats`)).status).toBe(200);
     } finally {

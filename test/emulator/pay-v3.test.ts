@@ -92,7 +92,7 @@ async function call(
   auth: Partial<Parameters<typeof buildAuthorization>[0]> | string | null = {},
 ): Promise<Call> {
   const text = body === undefined ? '' : JSON.stringify(body);
-  const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'wechat-kit-test' };
+  const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'weixin-kit-test' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (typeof auth === 'string') headers.Authorization = auth;
   else if (auth !== null)

@@ -410,7 +410,7 @@ describe('POST /wxa/getwxacodeunlimit', () => {
     const width = png.readUInt32BE(16);
     const textLength = png.readUInt32BE(33);
     const text = png.subarray(41, 41 + textLength).toString('latin1');
-    expect(text.split('\0')[0]).toBe('wechat-kit-emulator');
+    expect(text.split('\0')[0]).toBe('weixin-kit-emulator');
     expect(JSON.parse(text.split('\0')[1] as string)).toEqual({
       scene: 'id=42&from=share',
       page: 'pages/item/item',

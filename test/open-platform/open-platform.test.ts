@@ -123,7 +123,7 @@ describe('OpenPlatform against the emulator', () => {
   it('stores the pushed ticket through the callback, answers success, and fetches one token for 50 callers', async () => {
     const pushed = await pushTicket();
     expect(pushed).toMatchObject({ ok: true, status: 200, rawReply: 'success' });
-    const stored = await store.inner.get(`wechat-kit:component_verify_ticket:${component.componentAppId}`);
+    const stored = await store.inner.get(`weixin-kit:component_verify_ticket:${component.componentAppId}`);
     expect(stored?.value).toBe(pushed.ticket);
     // The emulated clock keeps running in real time: allow a few ms.
     expect(stored!.expiresAt - now()).toBeGreaterThan(12 * 3600 * 1000 - 5000);
@@ -249,12 +249,12 @@ describe('OpenPlatform against the emulator', () => {
     const c = component.componentAppId;
     expect(new Set(keys)).toEqual(
       new Set([
-        `wechat-kit:component_verify_ticket:${c}`,
-        `wechat-kit:component_access_token:${c}`,
-        `wechat-kit:component_access_token:${c}:lease`,
-        `wechat-kit:authorizer_refresh_token:${c}:${AUTHORIZER}`,
-        `wechat-kit:authorizer_access_token:${c}:${AUTHORIZER}`,
-        `wechat-kit:authorizer_access_token:${c}:${AUTHORIZER}:lease`,
+        `weixin-kit:component_verify_ticket:${c}`,
+        `weixin-kit:component_access_token:${c}`,
+        `weixin-kit:component_access_token:${c}:lease`,
+        `weixin-kit:authorizer_refresh_token:${c}:${AUTHORIZER}`,
+        `weixin-kit:authorizer_access_token:${c}:${AUTHORIZER}`,
+        `weixin-kit:authorizer_access_token:${c}:${AUTHORIZER}:lease`,
       ]),
     );
     expect(secrets.size).toBeGreaterThan(8);

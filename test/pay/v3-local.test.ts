@@ -198,7 +198,7 @@ describe('App and H5 orders, media upload', () => {
     });
     expect(lastRequest().headers['wechatpay-serial']).toBe(platform.id);
     expect(lastRequest().headers.accept).toBe('application/json');
-    expect(lastRequest().headers['user-agent']).toBe('wechat-kit');
+    expect(lastRequest().headers['user-agent']).toBe('weixin-kit');
   });
 });
 

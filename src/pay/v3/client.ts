@@ -73,13 +73,13 @@ export interface PayV3Options {
   retries?: number;
   /** Observation hooks (logging, metrics). */
   hooks?: TransportHooks;
-  /** Shares downloaded platform certificates across instances (key `wechat-kit:pay_platform_certificates:<mchid>`). */
+  /** Shares downloaded platform certificates across instances (key `weixin-kit:pay_platform_certificates:<mchid>`). */
   store?: TokenStore;
   /** Clock in ms (default `Date.now`): request timestamps and the ±300 s window. */
   now?: Clock;
   /** Randomness (default `crypto.randomBytes`): nonces and backoff jitter. */
   random?: RandomSource;
-  /** `User-Agent` (default `wechat-kit`). */
+  /** `User-Agent` (default `weixin-kit`). */
   userAgent?: string;
 }
 
@@ -324,7 +324,7 @@ export class PayV3 {
       // Retries happen here, after verification, with a fresh signature per attempt.
       retries: 0,
       hooks: this.#hooks,
-      userAgent: options.userAgent ?? 'wechat-kit',
+      userAgent: options.userAgent ?? 'weixin-kit',
     });
     this.#trust = new PlatformTrust({
       mchid: this.mchid,
