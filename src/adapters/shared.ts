@@ -86,7 +86,7 @@ export function resolveOptions(
         warned = true;
         const proc = (globalThis as { process?: { emitWarning?: (m: string, o: object) => void } }).process;
         if (typeof proc?.emitWarning === 'function') {
-          proc.emitWarning(message, { code: 'WECHAT_KIT_BODY_PARSED' });
+          proc.emitWarning(message, { code: 'WEIXIN_KIT_BODY_PARSED' });
         } else {
           console.warn(message);
         }

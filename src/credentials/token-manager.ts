@@ -335,7 +335,7 @@ export class TokenManager {
       process.emitWarning(
         `weixin-kit: token store unavailable for "${this.#key}", keeping the token in this process; ` +
           `each instance now refreshes on its own (${error.message})`,
-        { code: 'WECHAT_KIT_STORE_FALLBACK' },
+        { code: 'WEIXIN_KIT_STORE_FALLBACK' },
       );
     }
   }

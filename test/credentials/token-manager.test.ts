@@ -280,7 +280,7 @@ describe('TokenManager', () => {
         expect(await manager.get()).toBe('tok-1');
         await new Promise((r) => setImmediate(r));
         expect(onWarning).toHaveBeenCalledWith(
-          expect.objectContaining({ code: 'WECHAT_KIT_STORE_FALLBACK' }),
+          expect.objectContaining({ code: 'WEIXIN_KIT_STORE_FALLBACK' }),
         );
       } finally {
         process.off('warning', onWarning);
