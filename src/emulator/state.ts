@@ -47,10 +47,24 @@ export interface EmulatorStats {
   pushes: Record<string, number>;
 }
 
+/**
+ * A platform certificate serial as WeChat Pay writes it: 40 uppercase hex digits, first digit not
+ * 0, from 20 random bytes. The first digit is forced non-zero (not stripped: stripping a leading
+ * `0` left 39 digits, an odd count that `Buffer.from(hex, 'hex')` silently truncates, so the
+ * certificate stopped carrying the serial that `Wechatpay-Serial` names — 1 start in 256).
+ */
+export function platformSerialNo(random: Uint8Array = randomBytes(20)): string {
+  if (random.length !== 20)
+    throw new RangeError(`platformSerialNo needs 20 random bytes, got ${random.length}`);
+  const bytes = Buffer.from(random);
+  if (bytes[0]! < 0x10) bytes[0] = bytes[0]! | 0x70;
+  return bytes.toString('hex').toUpperCase();
+}
+
 /** A new platform certificate: fresh RSA key, random 40-hex-digit serial, valid from `notBefore`. */
 function platformCertificate(notBefore: number): PlatformCertificate {
   const cert = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const serialNo = randomBytes(20).toString('hex').toUpperCase().replace(/^0+/, '7');
+  const serialNo = platformSerialNo();
   const pem = mintCertificate({
     serialHex: serialNo,
     publicKey: cert.publicKey,

@@ -71,6 +71,11 @@ export interface MintCertificateOptions {
 
 /** A PEM certificate; parsed back with `X509Certificate` to prove it is well-formed. */
 export function mintCertificate(options: MintCertificateOptions): string {
+  if (!/^(?:[0-9A-Fa-f]{2})+$/.test(options.serialHex)) {
+    // An odd digit count would be truncated by Buffer.from(hex, 'hex'): the certificate would
+    // carry another serial than the one its users name.
+    throw new RangeError(`serialHex must be an even number of hex digits, got "${options.serialHex}"`);
+  }
   const algorithm = seq(oid('1.2.840.113549.1.1.11'), Buffer.from([0x05, 0x00])); // sha256WithRSAEncryption
   const subject = name([
     ['2.5.4.6', 'CN'],
@@ -89,6 +94,9 @@ export function mintCertificate(options: MintCertificateOptions): string {
   const signature = sign('sha256', tbs, options.signingKey);
   const der = seq(tbs, algorithm, tlv(0x03, Buffer.from([0]), signature));
   const pem = `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END CERTIFICATE-----\n`;
-  new X509Certificate(pem); // throws if anything above is malformed
+  const parsed = new X509Certificate(pem); // throws if anything above is malformed
+  if (BigInt(`0x${parsed.serialNumber}`) !== BigInt(`0x${options.serialHex}`)) {
+    throw new Error(`minted certificate carries serial ${parsed.serialNumber}, not ${options.serialHex}`);
+  }
   return pem;
 }
