@@ -15,7 +15,8 @@ export default defineConfig({
   },
   format: ['esm', 'cjs'],
   dts: true,
-  sourcemap: true,
+  // No source maps: they would point at src/*.ts, which the package does not ship.
+  sourcemap: false,
   clean: true,
   target: 'node20',
   splitting: true,

@@ -11,9 +11,19 @@ const run = (cmd, args, cwd) =>
   execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 try {
-  run('npm', ['pack', '--silent', '--pack-destination', scratch], root);
-  const tarball = readdirSync(scratch).find((f) => f.endsWith('.tgz'));
+  const [packed] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', scratch], root));
+  const tarball = packed?.filename;
   if (!tarball) throw new Error('npm pack produced no tarball');
+  // Source maps would point at src/*.ts, which is not shipped: none may be packed.
+  const maps = packed.files.filter((f) => f.path.endsWith('.map'));
+  if (maps.length) throw new Error(`the tarball ships ${maps.length} source maps (${maps[0].path}…)`);
+  for (const needed of ['LICENSE', 'CHANGELOG.md', 'README.md']) {
+    if (!packed.files.some((f) => f.path === needed)) throw new Error(`the tarball lacks ${needed}`);
+  }
+  const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
+  console.log(
+    `tarball ${tarball}: ${kib(packed.size)} packed, ${kib(packed.unpackedSize)} unpacked, ${packed.files.length} files`,
+  );
   writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', private: true }));
   run(
     'npm',
@@ -72,7 +82,7 @@ try {
     run('node', [`${sub}.cjs`], scratch);
   }
   console.log('adapters ok (express, koa, fastify, hono, node) without their frameworks installed');
-  const help = run('node', [join(scratch, 'node_modules', '.bin', 'weixin-kit'), 'help'], scratch);
+  const help = run('node', [join(scratch, 'node_modules', '.bin', 'weixin-kit'), '--help'], scratch);
   if (!help.includes('usage: weixin-kit')) throw new Error('the weixin-kit bin does not print its usage');
   console.log('bin ok');
 
