@@ -1,6 +1,6 @@
 import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import type { ResolvedEmulatorConfig } from './config.js';
-import { mintCertificate } from './x509.js';
+import { mintCertificate, platformSerialNo } from './x509.js';
 
 /** A fault to inject into the next calls of a path (see `POST /_emulator/faults`). */
 export interface Fault {
@@ -45,20 +45,6 @@ export interface EmulatorStats {
   calls: Record<string, number>;
   notifications: Record<string, number>;
   pushes: Record<string, number>;
-}
-
-/**
- * A platform certificate serial as WeChat Pay writes it: 40 uppercase hex digits, first digit not
- * 0, from 20 random bytes. The first digit is forced non-zero (not stripped: stripping a leading
- * `0` left 39 digits, an odd count that `Buffer.from(hex, 'hex')` silently truncates, so the
- * certificate stopped carrying the serial that `Wechatpay-Serial` names — 1 start in 256).
- */
-export function platformSerialNo(random: Uint8Array = randomBytes(20)): string {
-  if (random.length !== 20)
-    throw new RangeError(`platformSerialNo needs 20 random bytes, got ${random.length}`);
-  const bytes = Buffer.from(random);
-  if (bytes[0]! < 0x10) bytes[0] = bytes[0]! | 0x70;
-  return bytes.toString('hex').toUpperCase();
 }
 
 /** A new platform certificate: fresh RSA key, random 40-hex-digit serial, valid from `notBefore`. */

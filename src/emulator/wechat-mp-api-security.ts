@@ -1,11 +1,11 @@
-import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { WeChatKitError } from '../core/errors.js';
 import { openMpApiRequest, sealMpApiResponse } from '../crypto/mp-api-security.js';
 import type { EmulatorMpApiSecurityConfig } from './config.js';
 import { controlError, json, wechatError } from './http.js';
 import type { RouteContext, Router } from './router.js';
 import { unauthorizedApi, type WeChatRecords } from './wechat-records.js';
-import { mintCertificate } from './x509.js';
+import { mintCertificate, platformSerialNo } from './x509.js';
 
 /**
  * The `urlpath` the emulator authenticates sealed requests with: always the official URL of the
@@ -47,7 +47,7 @@ export function registerMpApiSecurity(router: Router, records: WeChatRecords): v
       const privateKey = createPrivateKey(security.platformPrivateKeyPem);
       const publicKey = createPublicKey(privateKey);
       const certificatePem = mintCertificate({
-        serialHex: `7${randomBytes(19).toString('hex').toUpperCase()}`,
+        serialHex: platformSerialNo(),
         publicKey,
         signingKey: privateKey,
         commonName: 'WeChat Mini Program API security (weixin-kit emulator)',

@@ -1,4 +1,4 @@
-import { type KeyObject, sign, X509Certificate } from 'node:crypto';
+import { type KeyObject, randomBytes, sign, X509Certificate } from 'node:crypto';
 
 /**
  * Mints a self-signed X.509 v3 certificate for the emulator's WeChat Pay platform key. Node can
@@ -55,6 +55,20 @@ function utcTime(date: Date): Buffer {
 
 function name(parts: Array<[string, string]>): Buffer {
   return seq(...parts.map(([type, value]) => set(seq(oid(type), tlv(0x0c, Buffer.from(value, 'utf8'))))));
+}
+
+/**
+ * A platform certificate serial as WeChat Pay writes it: 40 uppercase hex digits, first digit not
+ * 0, from 20 random bytes. The first digit is forced non-zero (not stripped: stripping a leading
+ * `0` left 39 digits, an odd count that `Buffer.from(hex, 'hex')` silently truncates, so the
+ * certificate stopped carrying the serial that `Wechatpay-Serial` names — 1 start in 256).
+ */
+export function platformSerialNo(random: Uint8Array = randomBytes(20)): string {
+  if (random.length !== 20)
+    throw new RangeError(`platformSerialNo needs 20 random bytes, got ${random.length}`);
+  const bytes = Buffer.from(random);
+  if (bytes[0]! < 0x10) bytes[0] = bytes[0]! | 0x70;
+  return bytes.toString('hex').toUpperCase();
 }
 
 /** Options of {@link mintCertificate}. */

@@ -2,8 +2,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadCertificate, PayV3Verifier } from '../../src/crypto/index.js';
 import { createEmulator, defaultConfig } from '../../src/emulator/index.js';
-import { platformSerialNo } from '../../src/emulator/state.js';
-import { mintCertificate } from '../../src/emulator/x509.js';
+import { mintCertificate, platformSerialNo } from '../../src/emulator/x509.js';
 
 // Regression: the serial used to be `hex.replace(/^0+/, '7')`, which left 39 digits whenever the
 // random hex started with "00" (1 start in 256); the minted certificate then carried a truncated
