@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { WeChatKitError } from '../core/errors.js';
 import { type LoadedCertificate, loadCertificate, loadPrivateKey, loadPublicKey } from '../crypto/keys.js';
 import { decodeEncodingAESKey } from '../crypto/message-cipher.js';
+import { type CommandHelp, printCommandUsage } from './usage.js';
 
 /**
  * `weixin-kit doctor --config file.json [--time-url URL]`: checks a configuration without
@@ -48,6 +49,23 @@ const PAY_FIELDS = new Set([
   'platformPublicKeyId',
   'platformCertificatePaths',
 ]);
+
+/** The keys doctor reads, as the usage text and the "nothing to check" error name them. */
+const KNOWN_KEYS = `appId, secret, token, encodingAESKey, pay { ${[...PAY_FIELDS].join(', ')} }`;
+
+/** `weixin-kit doctor --help`. */
+export const DOCTOR_HELP: CommandHelp = {
+  synopsis: 'doctor --config file.json [--time-url https://…]',
+  description: [
+    'Check a configuration offline. The JSON file holds any of appId, secret, token,',
+    'encodingAESKey and pay { mchid, merchantSerialNo, privateKeyPath, apiV3Key, apiV2Key,',
+    'platformPublicKeyPath, platformPublicKeyId, platformCertificatePaths }; relative paths are',
+    'read from the config file’s folder. With --time-url, the local clock is compared with that',
+    'server’s Date header. One line per check (✓ ok, ! warning, ✗ error); exit code 1 when any',
+    'check fails, or when the file holds none of these keys (nothing checked). Secrets are never',
+    'printed.',
+  ].join('\n'),
+};
 
 export interface DoctorOptions {
   /** Clock in milliseconds; defaults to `Date.now` (tests pin certificate validity with it). */
@@ -375,11 +393,16 @@ export async function runDoctorCommand(
 ): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { config: { type: 'string' }, 'time-url': { type: 'string' } },
+    options: {
+      config: { type: 'string' },
+      'time-url': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
     strict: true,
   });
+  if (values.help === true) return printCommandUsage(out, DOCTOR_HELP);
   if (values.config === undefined) {
-    throw new WeChatKitError('INVALID_ARGUMENT', 'missing --config file.json');
+    throw new WeChatKitError('INVALID_ARGUMENT', 'missing --config file.json (see weixin-kit doctor --help)');
   }
   const now = options.now ?? Date.now;
   const config = readConfig(values.config);
@@ -396,6 +419,14 @@ export async function runDoctorCommand(
     } else {
       checkPay(report, config.pay, base, now());
     }
+  }
+  // A file without any key doctor reads (e.g. `{}`, or a config of another tool) would otherwise
+  // end with "0 ok" and exit 0, as if it had passed.
+  if (!Object.keys(config).some((name) => TOP_FIELDS.has(name))) {
+    report.line(
+      'error',
+      `nothing was checked: ${values.config} holds none of the keys doctor reads (${KNOWN_KEYS})`,
+    );
   }
   const timeUrl = values['time-url'];
   if (timeUrl !== undefined) await checkClock(report, timeUrl, now);

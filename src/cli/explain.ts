@@ -9,12 +9,14 @@ import { type PayV2SignType, payV2StringToSign } from '../crypto/pay-v2.js';
 import { payV3SignatureMessage } from '../crypto/pay-v3.js';
 import { computeServerSignature } from '../crypto/server-signature.js';
 import { parseXml } from '../xml/index.js';
+import { type CommandHelp, printCommandUsage } from './usage.js';
 
 /**
  * `weixin-kit explain <kind>`: prints the exact string that is signed, the computed value and,
  * when a received signature is given, MATCH or MISMATCH with the likely causes. When a common
  * mistake reproduces the received signature exactly, it is reported as confirmed.
- * Keys are never printed in full (see {@link maskSecret}).
+ * Secrets (the Token, the jsapi_ticket, the APIv2 key) are never printed in full (see
+ * {@link maskSecret}); private keys are read from files and never printed.
  */
 
 type Out = (line: string) => void;
@@ -28,10 +30,82 @@ export const EXPLAIN_KINDS = [
   'jssdk',
 ] as const;
 
+/** One of {@link EXPLAIN_KINDS}. */
+export type ExplainKind = (typeof EXPLAIN_KINDS)[number];
+
+/** Per kind: its options (one string per usage line) and what it explains. */
+const KIND_HELP: Record<ExplainKind, { synopsis: string[]; description: string }> = {
+  'server-signature': {
+    synopsis: ['--token --timestamp --nonce [--signature]'],
+    description:
+      'The `signature` of every push and of the echostr handshake:\nsha1 of the sorted token, timestamp and nonce.',
+  },
+  'message-signature': {
+    synopsis: ['--token --timestamp --nonce --encrypt [--signature]'],
+    description:
+      'The `msg_signature` of an encrypted push:\nsha1 of the sorted token, timestamp, nonce and Encrypt.',
+  },
+  'pay-v2': {
+    synopsis: ['--key [--sign-type MD5|HMAC-SHA256]', '(--param name=value ... | --xml file) [--sign]'],
+    description: 'A WeChat Pay v2 `sign`: MD5 or HMAC-SHA256 with the APIv2 key.',
+  },
+  'pay-v3-request': {
+    synopsis: [
+      '--method --url --timestamp --nonce [--body | --body-file]',
+      '[--private-key apiclient_key.pem [--signature]]',
+    ],
+    description: 'The SHA256withRSA signature of a WeChat Pay v3 request (its Authorization header).',
+  },
+  'pay-v3-response': {
+    synopsis: [
+      '--timestamp --nonce [--body | --body-file] [--signature',
+      '(--public-key pub_key.pem | --certificate cert.pem) [--serial]]',
+    ],
+    description: 'The Wechatpay-Signature of a WeChat Pay v3 response or notification.',
+  },
+  jssdk: {
+    synopsis: ['--ticket --noncestr --timestamp --url [--signature]'],
+    description:
+      'The wx.config signature of the JS-SDK:\nsha1 over jsapi_ticket, noncestr, timestamp and url.',
+  },
+};
+
+const MASK_NOTE =
+  'Secrets (token, jsapi_ticket, API key) are masked: only their length and last 4 characters\nare shown (8 characters or fewer: fully masked). Private keys are never printed.';
+
+/** `weixin-kit explain --help`: the synopsis (after `weixin-kit `) and the description. */
+export const EXPLAIN_HELP: CommandHelp = {
+  synopsis: 'explain <kind> [options]',
+  description: [
+    'Print the exact string that is signed, the computed value and, with the received',
+    'signature, MATCH or MISMATCH with the likely causes (exit code 1 on MISMATCH).',
+    MASK_NOTE,
+    ...EXPLAIN_KINDS.flatMap((kind) =>
+      KIND_HELP[kind].synopsis.map((line, i) => `  ${(i === 0 ? kind : '').padEnd(17)}  ${line}`),
+    ),
+    '`weixin-kit explain <kind> --help` describes one kind.',
+  ].join('\n'),
+};
+
+/** The usage of one kind, for `weixin-kit explain <kind> --help`. */
+function printKindUsage(out: Out, kind: ExplainKind): number {
+  return printCommandUsage(out, {
+    synopsis: `explain ${kind} ${KIND_HELP[kind].synopsis.join(`\n${' '.repeat(27 + kind.length)}`)}`,
+    description: `${KIND_HELP[kind].description}\n${MASK_NOTE}`,
+  });
+}
+
+const HELP_OPTION = { type: 'boolean', short: 'h' } as const;
+
 /** All but the last 4 characters replaced by `*`; short values are masked entirely. */
 export function maskSecret(value: string): string {
   if (value.length <= 8) return '*'.repeat(value.length);
   return `${'*'.repeat(value.length - 4)}${value.slice(-4)}`;
+}
+
+/** A secret as the explainers show it: masked, with its length so the user can recognise it. */
+function describeSecret(value: string): string {
+  return `${maskSecret(value)} (${value.length} characters, masked)`;
 }
 
 function invalid(message: string): WeChatKitError {
@@ -67,9 +141,12 @@ function sha1(text: string): string {
   return createHash('sha1').update(text, 'utf8').digest('hex');
 }
 
-/** Prints a string to sign: one line per `\n`, each newline shown as a visible `\n`, then as JSON. */
-function printStringToSign(out: Out, text: string, note = ''): void {
-  out(`string to sign (${Buffer.byteLength(text, 'utf8')} bytes, UTF-8)${note}:`);
+/**
+ * Prints a string to sign: one line per `\n`, each newline shown as a visible `\n`, then as JSON.
+ * `text` is what is shown (secrets masked); `bytes` is the size of the real string.
+ */
+function printStringToSign(out: Out, text: string, note = '', bytes = Buffer.byteLength(text, 'utf8')): void {
+  out(`string to sign (${bytes} bytes, UTF-8)${note}:`);
   const lines = text.split('\n');
   lines.forEach((line, i) => {
     const last = i === lines.length - 1;
@@ -131,20 +208,36 @@ function looksMilliseconds(timestamp: string): boolean {
 // ---------------------------------------------------------------------------------------------
 // server-signature and message-signature
 
-function printSorted(out: Out, parts: { name: string; value: string }[]): string {
+interface Part {
+  name: string;
+  value: string;
+  /** Shown masked (the token). */
+  secret?: boolean;
+}
+
+/** Prints the sorted parts; returns the joined string and the same with secrets masked. */
+function printSorted(out: Out, parts: Part[]): { joined: string; shown: string } {
   const sorted = [...parts].sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
   out('parts, sorted in code-unit (ASCII) order, then joined with nothing:');
   sorted.forEach((p, i) => {
-    const shown = p.value.length > 72 ? `${p.value.slice(0, 69)}...` : p.value;
+    const shown = p.secret
+      ? describeSecret(p.value)
+      : p.value.length > 72
+        ? `${p.value.slice(0, 69)}...`
+        : p.value;
     out(`  ${i + 1}. ${p.name.padEnd(9)} ${shown}`);
   });
-  return sorted.map((p) => p.value).join('');
+  return {
+    joined: sorted.map((p) => p.value).join(''),
+    shown: sorted.map((p) => (p.secret ? maskSecret(p.value) : p.value)).join(''),
+  };
 }
 
 function explainServerSignature(args: string[], out: Out, withEncrypt: boolean): number {
   const { values } = parseArgs({
     args,
     options: {
+      help: HELP_OPTION,
       token: { type: 'string' },
       timestamp: { type: 'string' },
       nonce: { type: 'string' },
@@ -153,14 +246,16 @@ function explainServerSignature(args: string[], out: Out, withEncrypt: boolean):
     },
     strict: true,
   });
+  if (values.help === true)
+    return printKindUsage(out, withEncrypt ? 'message-signature' : 'server-signature');
   required(values, 'token', 'timestamp', 'nonce', ...(withEncrypt ? ['encrypt'] : []));
   const token = str(values, 'token');
   const timestamp = str(values, 'timestamp');
   const nonce = str(values, 'nonce');
   const encrypt = str(values, 'encrypt');
   const received = optional(values, 'signature');
-  const parts = [
-    { name: 'token', value: token },
+  const parts: Part[] = [
+    { name: 'token', value: token, secret: true },
     { name: 'timestamp', value: timestamp },
     { name: 'nonce', value: nonce },
     ...(withEncrypt ? [{ name: 'Encrypt', value: encrypt }] : []),
@@ -170,8 +265,8 @@ function explainServerSignature(args: string[], out: Out, withEncrypt: boolean):
       ? 'message-signature (msg_signature): sha1(sort([token, timestamp, nonce, Encrypt]).join(""))'
       : 'server-signature (signature): sha1(sort([token, timestamp, nonce]).join(""))',
   );
-  const joined = printSorted(out, parts);
-  printStringToSign(out, joined);
+  const { joined, shown } = printSorted(out, parts);
+  printStringToSign(out, shown, ' — the token is masked here', Buffer.byteLength(joined, 'utf8'));
   const computed = withEncrypt
     ? computeMessageSignature({ token, timestamp, nonce, encrypt })
     : computeServerSignature({ token, timestamp, nonce });
@@ -243,6 +338,7 @@ function explainPayV2(args: string[], out: Out): number {
   const { values } = parseArgs({
     args,
     options: {
+      help: HELP_OPTION,
       key: { type: 'string' },
       'sign-type': { type: 'string' },
       param: { type: 'string', multiple: true },
@@ -251,6 +347,7 @@ function explainPayV2(args: string[], out: Out): number {
     },
     strict: true,
   });
+  if (values.help === true) return printKindUsage(out, 'pay-v2');
   required(values, 'key');
   const key = str(values, 'key');
   const params: Record<string, string> = {};
@@ -300,7 +397,7 @@ function explainPayV2(args: string[], out: Out): number {
   );
   const message = payV2StringToSign(params, key);
   const masked = `${message.slice(0, message.length - key.length)}${maskSecret(key)}`;
-  printStringToSign(out, masked, ' — the key is masked here');
+  printStringToSign(out, masked, ' — the key is masked here', Buffer.byteLength(message, 'utf8'));
   const computed = hashV2(message, type, key);
   out(`computed: ${computed}`);
   if (received !== undefined) out(`received: ${received}`);
@@ -386,6 +483,7 @@ function explainPayV3Request(args: string[], out: Out): number {
   const { values } = parseArgs({
     args,
     options: {
+      help: HELP_OPTION,
       method: { type: 'string' },
       url: { type: 'string' },
       timestamp: { type: 'string' },
@@ -397,6 +495,7 @@ function explainPayV3Request(args: string[], out: Out): number {
     },
     strict: true,
   });
+  if (values.help === true) return printKindUsage(out, 'pay-v3-request');
   required(values, 'method', 'url', 'timestamp', 'nonce');
   const method = str(values, 'method');
   let url = str(values, 'url');
@@ -472,6 +571,7 @@ function explainPayV3Response(args: string[], out: Out): number {
   const { values } = parseArgs({
     args,
     options: {
+      help: HELP_OPTION,
       timestamp: { type: 'string' },
       nonce: { type: 'string' },
       body: { type: 'string' },
@@ -483,6 +583,7 @@ function explainPayV3Response(args: string[], out: Out): number {
     },
     strict: true,
   });
+  if (values.help === true) return printKindUsage(out, 'pay-v3-response');
   required(values, 'timestamp', 'nonce');
   const timestamp = str(values, 'timestamp');
   const nonce = str(values, 'nonce');
@@ -590,6 +691,7 @@ function explainJsSdk(args: string[], out: Out): number {
   const { values } = parseArgs({
     args,
     options: {
+      help: HELP_OPTION,
       ticket: { type: 'string' },
       noncestr: { type: 'string' },
       timestamp: { type: 'string' },
@@ -598,6 +700,7 @@ function explainJsSdk(args: string[], out: Out): number {
     },
     strict: true,
   });
+  if (values.help === true) return printKindUsage(out, 'jssdk');
   required(values, 'ticket', 'noncestr', 'timestamp', 'url');
   const ticket = str(values, 'ticket');
   const noncestr = str(values, 'noncestr');
@@ -609,12 +712,17 @@ function explainJsSdk(args: string[], out: Out): number {
     'jssdk (wx.config): sha1 over jsapi_ticket, noncestr, timestamp, url as name=value sorted by name, joined with &; raw values, url without #fragment',
   );
   out('parts, sorted by name:');
-  out(`  jsapi_ticket=${ticket}`);
+  out(`  jsapi_ticket=${describeSecret(ticket)}`);
   out(`  noncestr=${noncestr}`);
   out(`  timestamp=${timestamp}`);
   out(`  url=${signedUrl}`);
   const message = jssdkString(ticket, noncestr, timestamp, signedUrl);
-  printStringToSign(out, message);
+  printStringToSign(
+    out,
+    jssdkString(maskSecret(ticket), noncestr, timestamp, signedUrl),
+    ' — the jsapi_ticket is masked here',
+    Buffer.byteLength(message, 'utf8'),
+  );
   const computed = jsSdkSignature({ jsapiTicket: ticket, nonceStr: noncestr, timestamp, url });
   out(`computed: ${computed}`);
   if (received !== undefined) out(`received: ${received}`);
@@ -688,6 +796,9 @@ function explainJsSdk(args: string[], out: Out): number {
 export function runExplainCommand(args: string[], out: Out): number {
   const [kind, ...rest] = args;
   switch (kind) {
+    case '--help':
+    case '-h':
+      return printCommandUsage(out, EXPLAIN_HELP);
     case 'server-signature':
       return explainServerSignature(rest, out, false);
     case 'message-signature':
@@ -702,7 +813,7 @@ export function runExplainCommand(args: string[], out: Out): number {
       return explainJsSdk(rest, out);
     default:
       throw invalid(
-        `${kind === undefined ? 'missing kind' : `unknown kind "${kind}"`}; one of: ${EXPLAIN_KINDS.join(', ')}`,
+        `${kind === undefined ? 'missing kind' : `unknown kind "${kind}"`}; one of: ${EXPLAIN_KINDS.join(', ')} (see weixin-kit explain --help)`,
       );
   }
 }

@@ -1,73 +1,97 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { WeChatKitError } from '../core/errors.js';
-import type { EmulatorConfig } from '../emulator/config.js';
+import { defaultConfig, type EmulatorConfig, loadEmulatorConfig } from '../emulator/config.js';
 import { type RunningEmulator, startEmulator } from '../emulator/server.js';
-import { runDoctorCommand } from './doctor.js';
-import { runExplainCommand } from './explain.js';
-
-const USAGE = `usage: weixin-kit <command> [options]
-
-commands:
-  emulator [--port 7070] [--host 127.0.0.1] [--config emulator.json]
-      Start the offline WeChat platform emulator. Without --config, one Official Account,
-      one Mini Program and one merchant are generated and printed.
-  explain <kind> [options]
-      Print the exact string that is signed, the computed value and, with the received
-      signature, MATCH or MISMATCH with the likely causes (exit code 1 on MISMATCH).
-      Keys are masked: only their last 4 characters are shown.
-        server-signature   --token --timestamp --nonce [--signature]
-        message-signature  --token --timestamp --nonce --encrypt [--signature]
-        pay-v2             --key [--sign-type MD5|HMAC-SHA256]
-                           (--param name=value ... | --xml file) [--sign]
-        pay-v3-request     --method --url --timestamp --nonce [--body | --body-file]
-                           [--private-key apiclient_key.pem [--signature]]
-        pay-v3-response    --timestamp --nonce [--body | --body-file] [--signature
-                           (--public-key pub_key.pem | --certificate cert.pem) [--serial]]
-        jssdk              --ticket --noncestr --timestamp --url [--signature]
-  doctor --config file.json [--time-url https://…]
-      Check a configuration offline: appId, secret, token, encodingAESKey and pay
-      { mchid, merchantSerialNo, privateKeyPath, apiV3Key, apiV2Key, platformPublicKeyPath,
-      platformPublicKeyId, platformCertificatePaths }; with --time-url, the local clock against
-      that server's Date header. One line per check (✓ ok, ! warning, ✗ error); exit code 1
-      when any check fails. Secrets are never printed.
-  help
-      Show this text.`;
+import { DOCTOR_HELP, runDoctorCommand } from './doctor.js';
+import { EXPLAIN_HELP, EXPLAIN_KINDS, runExplainCommand } from './explain.js';
+import { type CommandHelp, printCommandUsage } from './usage.js';
+import { readPackageVersion } from './version.js';
 
 type Out = (line: string) => void;
 
-/** Loads and parses an emulator config file, with errors that say what to fix. */
+/** `weixin-kit emulator --help`. */
+export const EMULATOR_HELP: CommandHelp = {
+  synopsis: 'emulator [--port 7070] [--host 127.0.0.1] [--config emulator.json] [--callback-url URL]',
+  description: [
+    'Start the offline WeChat platform emulator. Without --config, one Official Account, one',
+    'Mini Program, one WeCom corp and one merchant are generated and printed.',
+    '  --config FILE        the emulator configuration (JSON; see docs/emulator.md). Keys and',
+    '                       certificates are inline PEM or files: merchantPublicKeyPath,',
+    '                       merchantPrivateKeyPath, apiSecurity.developerPublicKeyPath,',
+    '                       apiSecurity.platformPrivateKeyPath (relative to the config file).',
+    '  --callback-url URL   where the emulator pushes messages for the first app (the generated',
+    '                       Official Account without --config); overrides its callbackUrl.',
+    '  --port N             default 7070 (0: a free port); --host default 127.0.0.1.',
+  ].join('\n'),
+};
+
+const COMMANDS: Record<string, CommandHelp> = {
+  emulator: EMULATOR_HELP,
+  explain: EXPLAIN_HELP,
+  doctor: DOCTOR_HELP,
+};
+
+const indent = (text: string, by: number) =>
+  text
+    .split('\n')
+    .map((line) => `${' '.repeat(by)}${line}`)
+    .join('\n');
+
+const USAGE = `usage: weixin-kit <command> [options]
+       weixin-kit <command> --help     the usage of one command
+       weixin-kit --version            the version of weixin-kit
+
+commands:
+${Object.values(COMMANDS)
+  .map((help) => `  ${help.synopsis}\n${indent(help.description, 6)}`)
+  .join('\n')}
+  help [command]
+      Show this text, or the usage of one command.
+
+exit codes: 0 done; 1 failed (a check failed, MISMATCH, a missing or bad value or file);
+2 unknown command or option.`;
+
+/** Loads an emulator config file (inlining its key files), with errors that say what to fix. */
 export function readEmulatorConfig(path: string): EmulatorConfig {
-  let raw: string;
-  try {
-    raw = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new WeChatKitError(
-      'INVALID_CONFIG',
-      `cannot read --config ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-    );
-  }
-  try {
-    return JSON.parse(raw) as EmulatorConfig;
-  } catch (error) {
-    throw new WeChatKitError(
-      'INVALID_CONFIG',
-      `--config ${path} is not valid JSON: ${(error as Error).message}`,
-    );
-  }
+  return loadEmulatorConfig(path);
 }
 
-/** `weixin-kit emulator …`: starts the emulator, prints its URL and credentials, returns it running. */
-export async function runEmulatorCommand(args: string[], out: Out): Promise<RunningEmulator> {
-  const { values } = parseArgs({
+function callbackUrlArg(value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new WeChatKitError(
+      'INVALID_ARGUMENT',
+      `--callback-url must be an http(s) URL of your server, e.g. http://127.0.0.1:3000/wechat; got "${value}"`,
+    );
+  }
+  return value;
+}
+
+function parseEmulatorArgs(args: string[]) {
+  return parseArgs({
     args,
     options: {
       port: { type: 'string', default: '7070' },
       host: { type: 'string', default: '127.0.0.1' },
       config: { type: 'string' },
+      'callback-url': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
     strict: true,
-  });
+  }).values;
+}
+
+/**
+ * `weixin-kit emulator …`: starts the emulator, prints its URL and credentials, returns it running.
+ * (`--help` is answered by {@link main} before this is called.)
+ */
+export async function runEmulatorCommand(args: string[], out: Out): Promise<RunningEmulator> {
+  const values = parseEmulatorArgs(args);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new WeChatKitError(
@@ -75,7 +99,20 @@ export async function runEmulatorCommand(args: string[], out: Out): Promise<Runn
       `--port must be a port number (0-65535), got ${values.port}`,
     );
   }
-  const config = values.config === undefined ? undefined : readEmulatorConfig(values.config);
+  const callbackUrl =
+    values['callback-url'] === undefined ? undefined : callbackUrlArg(values['callback-url']);
+  let config = values.config === undefined ? undefined : readEmulatorConfig(values.config);
+  if (callbackUrl !== undefined) {
+    config ??= defaultConfig();
+    const [first, ...others] = Array.isArray(config.apps) ? config.apps : [];
+    if (first === undefined) {
+      throw new WeChatKitError(
+        'INVALID_ARGUMENT',
+        `--callback-url sets the first app's callbackUrl, but ${values.config} has no apps`,
+      );
+    }
+    config = { ...config, apps: [{ ...first, callbackUrl }, ...others] };
+  }
   const emulator = await startEmulator({ port, host: values.host, ...(config ? { config } : {}) });
   out(`weixin-kit emulator listening on ${emulator.url}`);
   out('');
@@ -103,18 +140,51 @@ export async function runEmulatorCommand(args: string[], out: Out): Promise<Runn
   return emulator;
 }
 
+/** Options of {@link main}. */
+export interface MainOptions {
+  /** Where error messages go (default: stderr). */
+  err?: Out;
+  /**
+   * Receives the running emulator of `weixin-kit emulator`. When given, the caller stops it
+   * (`close()`) and main installs no SIGINT/SIGTERM handlers.
+   */
+  onEmulator?: (emulator: RunningEmulator) => void;
+}
+
+/** The thrown error is node:util parseArgs refusing the command line. */
+function parseArgsErrorText(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS_')) return undefined;
+  // parseArgs quotes a stray argument in full: it may be a secret whose quoting went wrong.
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+    return 'unexpected argument: every value follows its --option (quote values that contain spaces)';
+  }
+  return (error as Error).message.split('\n')[0] ?? code;
+}
+
 /**
- * The `weixin-kit` command line. Returns the exit code; long-running commands resolve once started
- * and keep the process alive until a signal arrives.
+ * The `weixin-kit` command line. Returns the exit code: 0 done, 1 failed, 2 unknown command or
+ * option. `weixin-kit emulator` resolves once started and keeps the process alive until a signal
+ * arrives (or, with `options.onEmulator`, until the caller closes it).
+ *
+ * @example
+ * process.exitCode = await main(process.argv.slice(2));
  */
 export async function main(
   argv: string[],
   out: Out = (l) => process.stdout.write(`${l}\n`),
+  options: MainOptions = {},
 ): Promise<number> {
+  const err = options.err ?? ((l: string) => process.stderr.write(`${l}\n`));
   const [command, ...rest] = argv;
   try {
     if (command === 'emulator') {
+      if (parseEmulatorArgs(rest).help === true) return printCommandUsage(out, EMULATOR_HELP);
       const emulator = await runEmulatorCommand(rest, out);
+      if (options.onEmulator) {
+        options.onEmulator(emulator);
+        return 0;
+      }
       const shutdown = () => {
         void emulator.close().then(() => process.exit(0));
       };
@@ -124,16 +194,33 @@ export async function main(
     }
     if (command === 'explain') return runExplainCommand(rest, out);
     if (command === 'doctor') return await runDoctorCommand(rest, out);
+    if (command === '--version' || command === '-v') {
+      out(readPackageVersion() ?? 'unknown (package.json of weixin-kit not found)');
+      return 0;
+    }
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+      const topic = command === 'help' ? rest[0] : undefined;
+      const help = topic === undefined ? undefined : COMMANDS[topic];
+      if (help) return printCommandUsage(out, help);
       out(USAGE);
       return command === undefined ? 1 : 0;
     }
-    process.stderr.write(`unknown command "${command}"\n\n${USAGE}\n`);
+    err(
+      `weixin-kit: unknown ${command.startsWith('-') ? 'option' : 'command'} "${command}"; run weixin-kit --help`,
+    );
     return 2;
   } catch (error) {
+    const parseError = parseArgsErrorText(error);
+    const kind = command === 'explain' ? rest[0] : undefined;
+    const name =
+      kind !== undefined && (EXPLAIN_KINDS as readonly string[]).includes(kind) ? `explain ${kind}` : command;
+    if (parseError !== undefined) {
+      err(`weixin-kit ${name}: ${parseError}; run weixin-kit ${name} --help`);
+      return 2;
+    }
     const message =
       error instanceof WeChatKitError ? `${error.code}: ${error.message}` : (error as Error).message;
-    process.stderr.write(`weixin-kit ${command}: ${message}\n`);
+    err(`weixin-kit ${name}: ${message}`);
     return 1;
   }
 }

@@ -1,4 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { loadPrivateKey, loadPublicKey } from '../crypto/keys.js';
 import { decodeEncodingAESKey } from '../crypto/message-cipher.js';
@@ -186,7 +188,15 @@ function bad(where: string, message: string): ConfigError {
 
 function checkKeys(value: object, allowed: Set<string>, where: string): void {
   for (const key of Object.keys(value)) {
-    if (!allowed.has(key)) throw bad(where, `unknown key "${key}" (allowed: ${[...allowed].join(', ')})`);
+    if (allowed.has(key)) continue;
+    const pemKey = PATH_KEYS.find((k) => k.path === key)?.pem;
+    if (pemKey !== undefined && allowed.has(pemKey)) {
+      throw bad(
+        where,
+        `"${key}" is read only from a config file (loadEmulatorConfig, weixin-kit emulator --config); in code, pass ${pemKey}: readFileSync(path, 'utf8')`,
+      );
+    }
+    throw bad(where, `unknown key "${key}" (allowed: ${[...allowed].join(', ')})`);
   }
 }
 
@@ -203,6 +213,112 @@ const alnum = (n: number) =>
     .toString('base64')
     .replace(/[^A-Za-z0-9]/g, '')
     .slice(0, n);
+
+/** A PEM key of the configuration and the `…Path` key that names a file holding it. */
+interface PathKey {
+  pem: string;
+  path: string;
+  /** Checks the file's content, so that an error names the `…Path` key and the file. */
+  check: (pem: string) => unknown;
+}
+
+const PATH_KEYS: PathKey[] = [
+  { pem: 'merchantPublicKeyPem', path: 'merchantPublicKeyPath', check: loadPublicKey },
+  { pem: 'merchantPrivateKeyPem', path: 'merchantPrivateKeyPath', check: loadPrivateKey },
+  { pem: 'developerPublicKeyPem', path: 'developerPublicKeyPath', check: loadPublicKey },
+  { pem: 'platformPrivateKeyPem', path: 'platformPrivateKeyPath', check: loadPrivateKey },
+];
+
+/** When a PEM key holds what looks like a file name, points at the `…Path` key that reads files. */
+function pathHint(value: unknown, pathKey: string): string {
+  // Bare base64 keys are longer than 260 characters (an RSA-2048 public key is about 400).
+  return typeof value === 'string' && value.trim().length <= 260 && !/-----BEGIN|\s/.test(value.trim())
+    ? ` (to read a file, name it with ${pathKey} in a config file)`
+    : '';
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Replaces the `…Path` keys of one object by the PEM they name, in place. */
+function inlineKeyFiles(target: Record<string, unknown>, where: string, baseDir: string): void {
+  for (const { pem, path: pathKey, check } of PATH_KEYS) {
+    if (!(pathKey in target)) continue;
+    const given = target[pathKey];
+    if (typeof given !== 'string' || given === '') throw bad(`${where}.${pathKey}`, 'must be a file path');
+    if (target[pem] !== undefined) {
+      throw bad(where, `give ${pem} (the PEM itself) or ${pathKey} (a file), not both`);
+    }
+    const file = resolve(baseDir, given);
+    let content: string;
+    try {
+      content = readFileSync(file, 'utf8');
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
+      throw bad(
+        `${where}.${pathKey}`,
+        `cannot read ${file} (${code}); a relative path is read from the config file's folder`,
+      );
+    }
+    try {
+      check(content);
+    } catch (cause) {
+      throw bad(`${where}.${pathKey}`, `${file}: ${(cause as Error).message}`);
+    }
+    delete target[pathKey];
+    target[pem] = content;
+  }
+}
+
+/**
+ * Reads an emulator configuration from a JSON file (what `weixin-kit emulator --config` does).
+ * Beside the inline PEM keys, a file may name key and certificate files:
+ * `merchants[].merchantPublicKeyPath` (a public key or a certificate such as apiclient_cert.pem),
+ * `merchants[].merchantPrivateKeyPath`, `apps[].apiSecurity.developerPublicKeyPath` and
+ * `apps[].apiSecurity.platformPrivateKeyPath`. A relative path is read from the config file's
+ * folder. Throws `ConfigError` (`INVALID_CONFIG`) naming the key and the file when one cannot be
+ * read or does not hold the expected key; the rest is validated by {@link resolveConfig}.
+ *
+ * @example
+ * const emulator = createEmulator(loadEmulatorConfig('test/emulator.json'));
+ */
+export function loadEmulatorConfig(path: string): EmulatorConfig {
+  let raw: string;
+  try {
+    raw = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(
+      'INVALID_CONFIG',
+      `cannot read the emulator config ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (error) {
+    throw new ConfigError(
+      'INVALID_CONFIG',
+      `the emulator config ${path} is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+  if (!isObject(parsed)) return parsed as EmulatorConfig; // resolveConfig says what is wrong
+  const baseDir = dirname(resolve(path));
+  const { apps, merchants } = parsed;
+  if (Array.isArray(merchants)) {
+    merchants.forEach((m: unknown, i) => {
+      if (isObject(m)) inlineKeyFiles(m, `merchants[${i}]`, baseDir);
+    });
+  }
+  if (Array.isArray(apps)) {
+    apps.forEach((app: unknown, i) => {
+      if (isObject(app) && isObject(app.apiSecurity)) {
+        inlineKeyFiles(app.apiSecurity, `apps[${i}].apiSecurity`, baseDir);
+      }
+    });
+  }
+  return parsed as unknown as EmulatorConfig;
+}
 
 /** Validates a configuration and fills in defaults; throws `ConfigError` (`INVALID_CONFIG`). */
 export function resolveConfig(input: unknown): ResolvedEmulatorConfig {
@@ -275,7 +391,10 @@ export function resolveConfig(input: unknown): ResolvedEmulatorConfig {
     try {
       loadPublicKey(m.merchantPublicKeyPem);
     } catch (cause) {
-      throw bad(`${where}.merchantPublicKeyPem`, (cause as Error).message);
+      throw bad(
+        `${where}.merchantPublicKeyPem`,
+        `${(cause as Error).message}${pathHint(m.merchantPublicKeyPem, 'merchantPublicKeyPath')}`,
+      );
     }
     const verifyMode = m.verifyMode ?? 'public-key';
     if (verifyMode !== 'public-key' && verifyMode !== 'certificate') {
@@ -346,7 +465,7 @@ function resolveApiSecurity(
   } catch (cause) {
     throw bad(
       `${where}.developerPublicKeyPem`,
-      `must be an RSA public key or certificate: ${(cause as Error).message}`,
+      `must be an RSA public key or certificate: ${(cause as Error).message}${pathHint(developerPublicKeyPem, 'developerPublicKeyPath')}`,
     );
   }
   let platformPrivateKeyPem: string;
@@ -360,7 +479,10 @@ function resolveApiSecurity(
       if (loadPrivateKey(platformPrivateKeyPem).asymmetricKeyType !== 'rsa')
         throw new Error('not an RSA key');
     } catch (cause) {
-      throw bad(`${where}.platformPrivateKeyPem`, `must be an RSA private key: ${(cause as Error).message}`);
+      throw bad(
+        `${where}.platformPrivateKeyPem`,
+        `must be an RSA private key: ${(cause as Error).message}${pathHint(platformPrivateKeyPem, 'platformPrivateKeyPath')}`,
+      );
     }
   }
   const platformSn =

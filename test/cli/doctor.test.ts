@@ -154,6 +154,50 @@ describe('weixin-kit doctor', () => {
   });
 });
 
+describe('weixin-kit doctor: nothing to check, and no secret on any path', () => {
+  it('a config without any key doctor reads is not "0 ok": it says nothing was checked and exits 1', async () => {
+    for (const [name, content] of [
+      ['empty.json', {}],
+      ['other-tool.json', { appid: 'wxd930ea5d5a258f4f', mch_id: '1900009191' }],
+    ] as const) {
+      const { code, text } = await run(['doctor', '--config', file(name, JSON.stringify(content))]);
+      expect(code).toBe(1);
+      expect(text).toMatch(/✗ nothing was checked: .* holds none of the keys doctor reads/);
+      for (const key of ['appId', 'secret', 'token', 'encodingAESKey', 'pay', 'privateKeyPath', 'apiV3Key'])
+        expect(text).toContain(key);
+      expect(text).toContain('0 ok');
+    }
+  });
+
+  it('malformed secrets are described by their length, never printed', async () => {
+    const secrets = {
+      secret: 'LeakCanarySecret-not-hex-0123456',
+      token: 'LeakCanary token with spaces',
+      encodingAESKey: 'LeakCanaryAesKey-with-bad-characters-0123456',
+      apiV3Key: 'LeakCanaryApiV3Key-31-bytes-xyz',
+      apiV2Key: 'LeakCanaryApiV2Key-wrong-length',
+    };
+    const config = file(
+      'leaky.json',
+      JSON.stringify({
+        appId: 'wxd930ea5d5a258f4f',
+        secret: secrets.secret,
+        token: secrets.token,
+        encodingAESKey: secrets.encodingAESKey,
+        pay: { mchid: '1900009191', apiV3Key: secrets.apiV3Key, apiV2Key: secrets.apiV2Key },
+      }),
+    );
+    const lines: string[] = [];
+    const code = await main(['doctor', '--config', config], (l) => lines.push(l), {
+      err: (l) => lines.push(l),
+    });
+    const text = lines.join('\n');
+    expect(code).toBe(1);
+    for (const value of Object.values(secrets)) expect(text).not.toContain(value);
+    expect(text).toMatch(/secret is set \(32 characters, not shown\)/);
+  });
+});
+
 describe('weixin-kit doctor --time-url', () => {
   let server: Server | undefined;
   afterEach(async () => {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { maskSecret } from '../../src/cli/explain.js';
 import { main } from '../../src/cli/index.js';
 import { fx } from '../crypto/pay-v3-fixture.js';
 import { vector } from '../helpers.js';
@@ -42,8 +43,11 @@ describe('explain server-signature / message-signature', () => {
       String(v.expect.output),
     ]);
     expect(code).toBe(0);
-    expect(text).toContain([v.input.token, v.input.timestamp, v.input.nonce].sort().join(''));
-    expect(text).toMatch(/1\. nonce\s+1514711492\n\s+2\. timestamp\s+1714036504\n\s+3\. token\s+AAAAA/);
+    // The token sorts last here; it is shown masked (AAAAA is 5 characters: fully masked).
+    expect(text).toContain(`${v.input.nonce}${v.input.timestamp}*****`);
+    expect(text).toMatch(
+      /1\. nonce\s+1514711492\n\s+2\. timestamp\s+1714036504\n\s+3\. token\s+\*{5} \(5 characters, masked\)/,
+    );
     expect(text).toContain(`computed: ${v.expect.output}`);
     expect(text).toContain('MATCH');
     expect(text).not.toContain('MISMATCH');
@@ -78,8 +82,12 @@ describe('explain server-signature / message-signature', () => {
     const args = ['--token', m.input.token, '--timestamp', m.input.timestamp, '--nonce', m.input.nonce];
     const ok = await run(['explain', 'message-signature', ...args, '--encrypt', m.input.encrypt]);
     expect(ok.code).toBe(0);
+    const masked = maskSecret(m.input.token);
     expect(ok.text).toContain(
-      [m.input.token, m.input.timestamp, m.input.nonce, m.input.encrypt].sort().join(''),
+      [m.input.token, m.input.timestamp, m.input.nonce, m.input.encrypt]
+        .sort()
+        .map((part) => (part === m.input.token ? masked : part))
+        .join(''),
     );
     expect(ok.text).toContain(`computed: ${m.expect.output}`);
 
@@ -202,11 +210,13 @@ describe('explain jssdk', () => {
     v.input.timestamp,
   ];
   const string1 = `jsapi_ticket=${v.input.jsapiTicket}&noncestr=${v.input.nonceStr}&timestamp=${v.input.timestamp}&url=${v.input.url}`;
+  // string1 as printed: the ticket masked.
+  const shownString1 = string1.replace(v.input.jsapiTicket, maskSecret(v.input.jsapiTicket));
 
   it('prints string1 and the signature (JS-DOC-CURRENT)', async () => {
     const { code, text } = await run([...base, '--url', v.input.url, '--signature', String(v.expect.output)]);
     expect(code).toBe(0);
-    expect(text).toContain(string1);
+    expect(text).toContain(shownString1);
     expect(text).toContain(`computed: ${v.expect.output}`);
     expect(text).toContain('result:   MATCH');
   });
@@ -229,7 +239,7 @@ describe('explain jssdk', () => {
     const withFragment = `${v.input.url}#/orders?id=1`;
     const good = await run([...base, '--url', withFragment, '--signature', String(v.expect.output)]);
     expect(good.code).toBe(0);
-    expect(good.text).toContain(string1);
+    expect(good.text).toContain(shownString1);
     expect(good.text).toContain('#fragment "#/orders?id=1" is dropped');
     expect(good.text).toContain('result:   MATCH');
 
@@ -355,5 +365,108 @@ describe('explain: argument errors', () => {
     expect(code).toBe(0);
     expect(text).toContain('explain <kind>');
     expect(text).toContain('doctor --config');
+  });
+});
+
+describe('explain never prints a secret in full', () => {
+  // Distinctive values: if any of them appears in full on stdout or stderr, it leaked.
+  const TOKEN = 'LeakCanaryToken7Q';
+  const TICKET = 'LeakCanaryTicket_sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3VM0P37wVUCFvkVAy_90u5h9nb-Sl-Hh';
+  const API_KEY = 'LeakCanaryApiV2Key0123456789abcd';
+  const ENCRYPT = 'bWVzc2FnZSBib2R5IGJ5dGVzIGZvciB0aGUgdGVzdA==';
+  const secrets = [TOKEN, TICKET, API_KEY];
+
+  async function runBoth(argv: string[]): Promise<{ code: number; all: string }> {
+    const lines: string[] = [];
+    const code = await main(argv, (l) => lines.push(l), { err: (l) => lines.push(`stderr: ${l}`) });
+    return { code, all: lines.join('\n') };
+  }
+
+  function expectNoSecret(all: string): void {
+    for (const secret of secrets) expect(all).not.toContain(secret);
+    // Nor a long piece of one (e.g. all but the first character).
+    for (const secret of secrets) expect(all).not.toContain(secret.slice(1));
+  }
+
+  const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
+  const ts = ['--timestamp', '1714036504', '--nonce', '1514711492'];
+  const cases: Array<[string, string[]]> = [
+    [
+      'server-signature (MATCH)',
+      [
+        'server-signature',
+        '--token',
+        TOKEN,
+        ...ts,
+        '--signature',
+        sha1(['1714036504', '1514711492', TOKEN].sort().join('')),
+      ],
+    ],
+    [
+      'server-signature (MISMATCH)',
+      ['server-signature', '--token', TOKEN, ...ts, '--signature', '0'.repeat(40)],
+    ],
+    [
+      'message-signature (MISMATCH)',
+      ['message-signature', '--token', TOKEN, ...ts, '--encrypt', ENCRYPT, '--signature', '0'.repeat(40)],
+    ],
+    [
+      'message-signature (no signature)',
+      ['message-signature', '--token', TOKEN, ...ts, '--encrypt', ENCRYPT.replace('+', ' ')],
+    ],
+    [
+      'jssdk (MISMATCH)',
+      [
+        'jssdk',
+        '--ticket',
+        TICKET,
+        '--noncestr',
+        'Wm3WZYTPz0wzccnW',
+        '--timestamp',
+        '1414587457000',
+        '--url',
+        'https%3A%2F%2Fexample.com%2F#x',
+        '--signature',
+        '0'.repeat(40),
+      ],
+    ],
+    [
+      'pay-v2 (MISMATCH)',
+      [
+        'pay-v2',
+        '--key',
+        ` ${API_KEY}`,
+        '--param',
+        'appid=wxd930ea5d5a258f4f',
+        '--param',
+        'attach=',
+        '--sign',
+        'X',
+      ],
+    ],
+  ];
+
+  it.each(cases)('%s: shows the secret masked with its length, never in full', async (_name, args) => {
+    const { all } = await runBoth(['explain', ...args]);
+    expectNoSecret(all);
+    const secret = args.includes('--token') ? TOKEN : args.includes('--ticket') ? TICKET : undefined;
+    if (secret !== undefined) {
+      // The user still recognises the value: its last 4 characters and its length.
+      expect(all).toContain(`${maskSecret(secret)} (${secret.length} characters, masked)`);
+      expect(all).toContain(secret.slice(-4));
+    }
+  });
+
+  it('the string to sign keeps the real byte count while showing the mask', async () => {
+    const { all } = await runBoth(['explain', 'server-signature', '--token', TOKEN, ...ts]);
+    expect(all).toContain(`string to sign (${TOKEN.length + 20} bytes, UTF-8) — the token is masked here`);
+    expect(all).toContain(`15147114921714036504${maskSecret(TOKEN)}`);
+  });
+
+  it('a stray argument (a value split by the shell) is not echoed on stderr; exit 2', async () => {
+    const { code, all } = await runBoth(['explain', 'server-signature', '--token', 'first', TOKEN, ...ts]);
+    expect(code).toBe(2);
+    expect(all).toMatch(/stderr: weixin-kit explain server-signature: unexpected argument/);
+    expectNoSecret(all);
   });
 });
