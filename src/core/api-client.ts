@@ -1,3 +1,4 @@
+import { type CredentialSettings, credentialErrorOf } from '../credentials/credential-errors.js';
 import type { TokenManager } from '../credentials/token-manager.js';
 import { ConfigError, WeChatApiError } from './errors.js';
 import type { HttpMethod, Transport } from './transport.js';
@@ -28,12 +29,18 @@ export interface ApiRequestOptions extends RequestOptions {
  * One small client over one host: joins paths to `baseUrl`, adds the access_token, and on a token
  * error (40001, 40014, 42001) invalidates the token — only if the store still holds the one that
  * failed — fetches a fresh one and retries the call once. Never a loop.
+ *
+ * With `credentials`, WeChat's refusal of a setting — a wrong AppSecret (40125) or a caller IP
+ * outside the IP whitelist (40164, Open Platform 61004), which can come on any call — is thrown as
+ * a `CredentialConfigError` (`INVALID_APPSECRET`, `IP_NOT_WHITELISTED`) naming the setting to fix,
+ * and is neither retried nor taken for a stale token.
  */
 export class ApiClient {
   readonly baseUrl: string;
   readonly transport: Transport;
   readonly #accessToken: TokenManager | undefined;
   readonly #tokenQueryName: string;
+  readonly #credentials: CredentialSettings | undefined;
 
   constructor(options: {
     baseUrl: string;
@@ -41,11 +48,24 @@ export class ApiClient {
     accessToken?: TokenManager;
     /** The query parameter that carries the token (default `access_token`; Open Platform component APIs: `component_access_token`). */
     tokenQueryName?: string;
+    /** Names of the client's credential settings, for the errors WeChat's refusal of one becomes. */
+    credentials?: CredentialSettings;
   }) {
     this.baseUrl = options.baseUrl;
     this.transport = options.transport;
     this.#accessToken = options.accessToken;
     this.#tokenQueryName = options.tokenQueryName ?? 'access_token';
+    this.#credentials = options.credentials;
+  }
+
+  /**
+   * `error` as this client throws it: WeChat's refusal of a credential setting (40125, 40164,
+   * 61004) becomes a `CredentialConfigError`; anything else is returned as is. For requests sent
+   * past {@link request} (sealed Mini Program calls).
+   * @internal
+   */
+  credentialError(error: unknown): unknown {
+    return this.#credentials === undefined ? error : credentialErrorOf(error, this.#credentials, 'api');
   }
 
   /** The current access_token (fetched or refreshed as needed). */
@@ -61,6 +81,14 @@ export class ApiClient {
    * const res = await oa.request<{ total: number }>('GET', '/cgi-bin/user/get', { query: { next_openid: '' } });
    */
   async request<T = unknown>(method: HttpMethod, path: string, options: ApiRequestOptions = {}): Promise<T> {
+    try {
+      return await this.#request<T>(method, path, options);
+    } catch (error) {
+      throw this.credentialError(error);
+    }
+  }
+
+  async #request<T>(method: HttpMethod, path: string, options: ApiRequestOptions): Promise<T> {
     const auth = options.auth ?? true;
     if (!auth) return this.#send<T>(method, path, options, undefined);
     const manager = this.#accessToken;

@@ -1,3 +1,5 @@
+import { type CredentialSettings, credentialErrorOf } from '../credentials/credential-errors.js';
+import { isWeChatFailure } from '../credentials/token-cooldown.js';
 import { TokenManager } from '../credentials/token-manager.js';
 import type { TokenStore } from '../credentials/token-store.js';
 import { tokenKey } from '../credentials/token-store.js';
@@ -17,17 +19,33 @@ export function transportFrom(options: CommonClientOptions): Transport {
   });
 }
 
-/** A token manager for one credential, configured from the common client options. */
+/**
+ * A token manager for one credential, configured from the common client options. `coolsDown`
+ * narrows which fetch failures start the failure cool-down (default: WeChat's answers), e.g. to
+ * leave out a failure after which the next fetch would not reach WeChat anyway.
+ */
 export function tokenManagerFrom(
   options: CommonClientOptions,
   store: TokenStore | undefined,
   key: string,
   fetchToken: () => Promise<{ value: string; expiresIn: number }>,
+  coolsDown?: (error: unknown) => boolean,
 ): TokenManager {
+  const cooldown = options.failureCooldown;
   return new TokenManager({
     key,
     fetchToken,
     ...(store === undefined ? {} : { store }),
+    ...(cooldown === false
+      ? { failureCooldown: false }
+      : {
+          failureCooldown: {
+            ...cooldown,
+            ...(coolsDown === undefined || cooldown?.appliesTo !== undefined
+              ? {}
+              : { appliesTo: (error: unknown) => isWeChatFailure(error) && coolsDown(error) }),
+          },
+        }),
     ...(options.refreshMarginSeconds === undefined
       ? {}
       : { refreshMarginSeconds: options.refreshMarginSeconds }),
@@ -37,8 +55,25 @@ export function tokenManagerFrom(
   });
 }
 
-/** Fetches an app access_token with `stable_token` (default: it never invalidates other holders) or `cgi-bin/token`. */
+/**
+ * Fetches an app access_token with `stable_token` (default: it never invalidates other holders) or
+ * `cgi-bin/token`. A refused AppSecret (40125, or 40001 from these endpoints), AppID (40013) or
+ * caller IP (40164) is thrown as a `CredentialConfigError` naming the setting to fix.
+ */
 export async function fetchAppAccessToken(
+  client: ApiClient,
+  credentials: { appId: string; secret: string },
+  mode: 'stable' | 'classic',
+  settings?: CredentialSettings,
+): Promise<{ value: string; expiresIn: number }> {
+  try {
+    return await requestAppAccessToken(client, credentials, mode);
+  } catch (error) {
+    throw settings === undefined ? error : credentialErrorOf(error, settings, 'token');
+  }
+}
+
+async function requestAppAccessToken(
   client: ApiClient,
   credentials: { appId: string; secret: string },
   mode: 'stable' | 'classic',
@@ -72,6 +107,14 @@ interface AppClientOptions extends CommonClientOptions {
   tokenMode?: 'stable' | 'classic';
 }
 
+/** Where each app kind manages its AppSecret and IP whitelist, for the errors that name them. */
+const APP_CONSOLES: Record<string, string> = {
+  OfficialAccount:
+    'the Official Account platform (mp.weixin.qq.com → 设置与开发 → 基本配置: AppSecret, IP白名单)',
+  MiniProgram:
+    'the Mini Program platform (mp.weixin.qq.com → 开发 → 开发管理 → 开发设置: AppSecret, IP白名单)',
+};
+
 /**
  * The parts every AppID + AppSecret client shares: checked options, one transport, the shared
  * access_token manager and an {@link ApiClient} that uses it.
@@ -88,11 +131,18 @@ export function appClient(
   }
   const transport = transportFrom(options);
   const baseUrl = options.baseUrl ?? 'https://api.weixin.qq.com';
-  const bare = new ApiClient({ baseUrl, transport });
+  const credentials: CredentialSettings = {
+    client: name,
+    id: options.appId,
+    idOption: 'appId',
+    secretOption: 'secret',
+    console: APP_CONSOLES[name] ?? 'the mp.weixin.qq.com console (AppSecret, IP白名单)',
+  };
+  const bare = new ApiClient({ baseUrl, transport, credentials });
   const accessToken = tokenManagerFrom(options, options.store, tokenKey('access_token', options.appId), () =>
-    fetchAppAccessToken(bare, options, mode),
+    fetchAppAccessToken(bare, options, mode, credentials),
   );
-  return { client: new ApiClient({ baseUrl, transport, accessToken }), accessToken };
+  return { client: new ApiClient({ baseUrl, transport, accessToken, credentials }), accessToken };
 }
 
 export { ApiClient };

@@ -1,3 +1,4 @@
+import type { TokenCooldownOptions } from '../credentials/token-cooldown.js';
 import type { TokenManagerHooks } from '../credentials/token-manager.js';
 import type { TokenStore } from '../credentials/token-store.js';
 import type { Clock, RandomSource } from '../internal/bytes.js';
@@ -20,6 +21,12 @@ export interface CommonClientOptions {
   refreshMarginSeconds?: number;
   /** If the shared store fails: `fail` (default) or fall back to in-process tokens (`local`, with a warning). */
   onStoreUnavailable?: 'fail' | 'local';
+  /**
+   * After a failed token fetch, callers get `TokenCooldownError` without a new request for 1 s,
+   * doubling per consecutive failure up to 30 s, shared through `store` (default
+   * `{ initialMs: 1000, maxMs: 30000 }`; `false` turns it off).
+   */
+  failureCooldown?: TokenCooldownOptions | false;
   /** Logging and tracing: request/response/retry/error events and token refreshes. Never carry secrets. */
   hooks?: TransportHooks & TokenManagerHooks;
   now?: Clock;
@@ -34,6 +41,7 @@ export const COMMON_OPTION_NAMES = [
   'store',
   'refreshMarginSeconds',
   'onStoreUnavailable',
+  'failureCooldown',
   'hooks',
   'now',
   'random',

@@ -19,11 +19,14 @@ export type ErrorCode =
   | 'BAD_KEY'
   | 'INVALID_CONFIG'
   | 'INVALID_ARGUMENT'
+  /** A body parser ran before a callback route: the raw bytes the signature covers are gone. */
+  | 'BODY_ALREADY_PARSED'
   // payloads
   | 'BAD_XML'
   | 'XML_FORBIDDEN'
   | 'XML_TOO_LARGE'
   | 'BAD_BODY'
+  | 'PAYLOAD_TOO_LARGE'
   // WeChat platform answers (HTTP 200 with errcode != 0)
   | 'API_ERROR'
   | 'TOKEN_INVALID'
@@ -31,6 +34,12 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'SYSTEM_BUSY'
   | 'INVALID_CODE'
+  // WeChat refused the client's own settings (ConfigError, never retried; the WeChatApiError is the cause)
+  | 'INVALID_APPSECRET'
+  | 'INVALID_APPID'
+  | 'IP_NOT_WHITELISTED'
+  /** A token fetch failed moments ago: callers get this, without a request, until the cool-down ends. */
+  | 'TOKEN_COOLDOWN'
   // transport
   | 'TIMEOUT'
   | 'NETWORK_ERROR'

@@ -1,5 +1,15 @@
 import { ConfigError, StoreError, WeChatKitError } from '../core/errors.js';
 import { MemoryStore } from './memory-store.js';
+import {
+  type CooldownRecord,
+  cooldownMarker,
+  cooldownOf,
+  failureRecord,
+  type ResolvedCooldown,
+  resolveCooldown,
+  TokenCooldownError,
+  type TokenCooldownOptions,
+} from './token-cooldown.js';
 import { type Lease, leaseKeyOf, type StoredToken, type TokenStore } from './token-store.js';
 
 /** What a token fetch answers: the credential and its lifetime as WeChat gave it. */
@@ -59,6 +69,15 @@ export interface TokenManagerOptions {
    *   tried again after a few seconds.
    */
   onStoreUnavailable?: 'fail' | 'local';
+  /**
+   * After a failed fetch, callers get a {@link TokenCooldownError} without a new request for
+   * `initialMs` (default 1000), doubling with each consecutive failure up to `maxMs` (default
+   * 30 000), until a fetch succeeds. Recorded in the token's own store slot as a marker that is
+   * never served as a token (no extra key, any store works), so every instance sharing the store
+   * holds back too. The caller whose fetch failed gets the original error. `false`
+   * turns it off (every caller then asks WeChat again).
+   */
+  failureCooldown?: TokenCooldownOptions | false;
 }
 
 const OPTION_NAMES = new Set([
@@ -71,7 +90,14 @@ const OPTION_NAMES = new Set([
   'now',
   'hooks',
   'onStoreUnavailable',
+  'failureCooldown',
 ]);
+
+/** A failed fetch's cool-down as read from the store: the stored value and what it says. */
+interface Failure {
+  raw: string;
+  record: CooldownRecord;
+}
 
 /** After the shared store failed under the 'local' policy, go straight to the local store this long. */
 const STORE_RETRY_AFTER_MS = 5000;
@@ -111,6 +137,9 @@ function positive(name: string, value: number | undefined, fallback: number, all
  * - Across processes sharing a store, one instance takes the refresh lease and fetches; the others
  *   poll the store until its new token appears (or the lease expires and one of them takes it).
  * - `invalidate(failed)` drops the stored token only if it is still the one that failed.
+ * - After a failed fetch, a cool-down (1 s, doubling per consecutive failure up to 30 s, recorded
+ *   in the store) answers {@link TokenCooldownError} without a request, here and in every instance
+ *   sharing the store, so an outage or a wrong AppSecret costs WeChat a bounded number of requests.
  *
  * @example
  * const manager = new TokenManager({
@@ -132,6 +161,9 @@ export class TokenManager {
   readonly #now: () => number;
   readonly #hooks: TokenManagerHooks;
   readonly #policy: 'fail' | 'local';
+  readonly #cooldown: ResolvedCooldown | undefined;
+  /** The last failure this process recorded, so its own callers get it as the cause. */
+  #lastFailure: { raw: string; error: unknown } | undefined;
   #local: MemoryStore | undefined;
   #sharedRetryAt = 0;
   #generation = 0;
@@ -165,6 +197,7 @@ export class TokenManager {
     this.#waitForPeerMs = positive('waitForPeerMs', options.waitForPeerMs, 15_000);
     this.#hooks = options.hooks ?? {};
     this.#policy = policy;
+    this.#cooldown = resolveCooldown(options.failureCooldown);
   }
 
   /** The store key this manager uses (names the kind and appid, never a secret). */
@@ -223,7 +256,8 @@ export class TokenManager {
 
   async #resolveIn(store: TokenStore): Promise<string> {
     const current = await this.#read(store);
-    if (current !== undefined) return current;
+    if ('token' in current) return current.token;
+    this.#refuseDuringCooldown(current.failure);
 
     const started = performance.now();
     let delay = POLL_FIRST_MS;
@@ -232,8 +266,11 @@ export class TokenManager {
       const lease = await this.#op(() => store.acquireLease(this.#leaseKey, this.#leaseTtlMs));
       if (lease !== undefined) {
         try {
-          // A peer may have stored a token between our read and our lease.
-          return (await this.#read(store)) ?? (await this.#fetchAndStore(store));
+          // A peer may have stored a token, or failed, between our read and our lease.
+          const again = await this.#read(store);
+          if ('token' in again) return again.token;
+          this.#refuseDuringCooldown(again.failure);
+          return await this.#fetchAndStore(store, again.failure);
         } finally {
           await this.#release(lease);
         }
@@ -253,21 +290,63 @@ export class TokenManager {
       await sleep(delay / 2 + Math.random() * (delay / 2));
       delay = Math.min(delay * 2, POLL_MAX_MS);
       const appeared = await this.#read(store);
-      if (appeared !== undefined) return appeared;
+      if ('token' in appeared) return appeared.token;
+      // The holder's fetch failed: share its cool-down instead of fetching in turn.
+      this.#refuseDuringCooldown(appeared.failure);
     }
   }
 
-  /** The stored value if it is still fresh (before its refresh time), else undefined. */
-  async #read(store: TokenStore): Promise<string | undefined> {
-    const token = await this.#op(() => store.get(this.#key));
-    if (token === undefined) return undefined;
+  #refuseDuringCooldown(failure: Failure | undefined): void {
+    if (failure === undefined) return;
     const now = this.#now();
-    return now < token.refreshAt && now < token.expiresAt ? token.value : undefined;
+    if (now >= failure.record.until) return;
+    const cause = this.#lastFailure?.raw === failure.raw ? this.#lastFailure.error : undefined;
+    throw new TokenCooldownError(this.#key, failure.record, now, cause);
   }
 
-  async #fetchAndStore(store: TokenStore): Promise<string> {
+  /** Starts (or lengthens) the cool-down after a failed fetch. Best effort: the fetch's error matters more. */
+  async #recordFailure(
+    store: TokenStore,
+    error: unknown,
+    previous: CooldownRecord | undefined,
+  ): Promise<void> {
+    const settings = this.#cooldown;
+    if (settings === undefined || !settings.appliesTo(error)) return;
+    const now = this.#now();
+    const record = failureRecord(error, previous, now, settings);
+    const marker = cooldownMarker(record);
+    this.#lastFailure = { raw: marker.value, error };
+    // Kept past its end for maxMs, so that the next failure still counts as consecutive.
+    const ttlMs = record.until - now + settings.maxMs;
+    try {
+      // A token stored meanwhile (its lease expired under a slow fetch, or written directly) wins.
+      if ('token' in (await this.#read(store))) return;
+      await this.#op(() => store.set(this.#key, marker, ttlMs));
+    } catch {}
+  }
+
+  /**
+   * What the store holds: a token still fresh (before its refresh time), or else the cool-down of
+   * the last failed fetch, if one is recorded.
+   */
+  async #read(store: TokenStore): Promise<{ token: string } | { failure: Failure | undefined }> {
+    const stored = await this.#op(() => store.get(this.#key));
+    if (stored === undefined) return { failure: undefined };
+    const now = this.#now();
+    if (now < stored.refreshAt && now < stored.expiresAt) return { token: stored.value };
+    const record = this.#cooldown === undefined ? undefined : cooldownOf(stored);
+    return { failure: record === undefined ? undefined : { raw: stored.value, record } };
+  }
+
+  async #fetchAndStore(store: TokenStore, failure: Failure | undefined): Promise<string> {
     const started = performance.now();
-    const fetched = await this.#fetchToken();
+    let fetched: FetchedToken;
+    try {
+      fetched = await this.#fetchToken();
+    } catch (error) {
+      await this.#recordFailure(store, error, failure?.record);
+      throw error;
+    }
     if (
       typeof fetched !== 'object' ||
       fetched === null ||
@@ -295,6 +374,12 @@ export class TokenManager {
         this.#fallBack(error);
         await this.#localStore().set(this.#key, token, ttlMs);
       }
+    }
+    // Storing the token ended the cool-down and reset its growth; a token too short-lived to store
+    // must end it too.
+    this.#lastFailure = undefined;
+    if (failure !== undefined && !(ttlMs > 0)) {
+      await this.#op(() => store.compareAndDelete(this.#key, failure.raw)).catch(() => {});
     }
     const durationMs = performance.now() - started;
     this.#call(() => this.#hooks.onRefresh?.({ key: this.#key, expiresIn: fetched.expiresIn, durationMs }));

@@ -153,15 +153,16 @@ export function unauthorizedApi(): Response {
 }
 
 /**
- * Checks `appid` / `secret` / `grant_type` as `cgi-bin/token` does: missing appid 41002, missing
- * secret 41004, wrong grant_type 40002, unknown appid 40013, wrong secret `wrongSecret`.
+ * Checks `appid` / `secret` / `grant_type` as `cgi-bin/token` and `stable_token` do: missing appid
+ * 41002, missing secret 41004, wrong grant_type 40002, unknown appid 40013, wrong secret 40125
+ * ("invalid appsecret", what WeChat answers today on both token endpoints and the code exchanges;
+ * older docs list 40001 for getAccessToken, which clients must read as a wrong secret too).
  */
 export function checkAppCredentials(
   state: EmulatorState,
   params: { grant_type?: unknown; appid?: unknown; secret?: unknown },
   grantType: string,
-  wrongSecret: () => Response = () =>
-    wechatError(40001, 'invalid credential, access_token is invalid or not latest'),
+  wrongSecret: () => Response = () => wechatError(40125, 'invalid appsecret'),
 ): { appId: string } | { error: Response } {
   const { appid, secret } = params;
   if (typeof appid !== 'string' || appid === '') return { error: wechatError(41002, 'appid missing') };

@@ -293,13 +293,18 @@ export class MiniProgram {
     }
     const token = await this.#accessToken.get();
     try {
-      return await this.#sendSealed<T>(security, path, params, options, token);
+      try {
+        return await this.#sendSealed<T>(security, path, params, options, token);
+      } catch (error) {
+        if (!(error instanceof WeChatApiError) || error.code !== 'TOKEN_INVALID') throw error;
+        await this.#accessToken.invalidate(token);
+        const fresh = await this.#accessToken.get();
+        // Sealed again: a new timestamp, nonce and IV.
+        return await this.#sendSealed<T>(security, path, params, options, fresh);
+      }
     } catch (error) {
-      if (!(error instanceof WeChatApiError) || error.code !== 'TOKEN_INVALID') throw error;
-      await this.#accessToken.invalidate(token);
-      const fresh = await this.#accessToken.get();
-      // Sealed again: a new timestamp, nonce and IV.
-      return this.#sendSealed<T>(security, path, params, options, fresh);
+      // A 40164 (IP whitelist) comes in plain JSON here too: name the setting, as client.request does.
+      throw this.client.credentialError(error);
     }
   }
 

@@ -4,6 +4,7 @@ import { tokenManagerFrom, transportFrom } from '../core/build-client.js';
 import { type CommonClientOptions, checkOptions } from '../core/client-options.js';
 import { ConfigError, WeChatApiError, WeChatKitError } from '../core/errors.js';
 import type { HttpMethod, Transport } from '../core/transport.js';
+import { type CredentialSettings, credentialErrorOf } from '../credentials/credential-errors.js';
 import { MemoryStore } from '../credentials/memory-store.js';
 import type { TokenManager } from '../credentials/token-manager.js';
 import { type TokenStore, tokenKey } from '../credentials/token-store.js';
@@ -131,6 +132,7 @@ export class OpenPlatform {
   readonly #now: () => number;
   readonly #ticketKey: string;
   readonly #componentToken: TokenManager;
+  readonly #credentials: CredentialSettings;
   readonly #authorizers = new Map<string, Authorizer>();
 
   constructor(options: OpenPlatformOptions) {
@@ -148,18 +150,31 @@ export class OpenPlatform {
     this.#transport = transportFrom(options);
     this.#baseUrl = options.baseUrl ?? 'https://api.weixin.qq.com';
     this.#ticketKey = tokenKey('component_verify_ticket', options.componentAppId);
-    const bare = new ApiClient({ baseUrl: this.#baseUrl, transport: this.#transport });
+    this.#credentials = {
+      client: 'OpenPlatform',
+      id: options.componentAppId,
+      idOption: 'componentAppId',
+      secretOption: 'componentSecret',
+      console:
+        'the Open Platform console (open.weixin.qq.com → 管理中心 → 第三方平台 → 开发资料: AppSecret, 白名单IP)',
+    };
+    const credentials = this.#credentials;
+    const bare = new ApiClient({ baseUrl: this.#baseUrl, transport: this.#transport, credentials });
     this.#componentToken = tokenManagerFrom(
       options,
       this.#store,
       tokenKey('component_access_token', options.componentAppId),
       () => this.#fetchComponentToken(bare),
+      // After 61005/61006 the ticket is dropped: the next fetch fails here, without asking WeChat,
+      // and must succeed as soon as a new ticket is pushed.
+      (error) => !(error instanceof WeChatApiError && (error.errcode === 61005 || error.errcode === 61006)),
     );
     this.client = new ApiClient({
       baseUrl: this.#baseUrl,
       transport: this.#transport,
       accessToken: this.#componentToken,
       tokenQueryName: 'component_access_token',
+      credentials,
     });
   }
 
@@ -299,7 +314,12 @@ export class OpenPlatform {
     const accessToken = tokenManagerFrom(this.#options, this.#store, this.#accessKey(appId), () =>
       this.#refreshAuthorizerToken(appId),
     );
-    const client = new ApiClient({ baseUrl: this.#baseUrl, transport: this.#transport, accessToken });
+    const client = new ApiClient({
+      baseUrl: this.#baseUrl,
+      transport: this.#transport,
+      accessToken,
+      credentials: this.#credentials,
+    });
     const authorizer: Authorizer = {
       appId,
       client,
@@ -343,7 +363,7 @@ export class OpenPlatform {
       if (error instanceof WeChatApiError && (error.errcode === 61005 || error.errcode === 61006)) {
         await this.#store.compareAndDelete(this.#ticketKey, ticket);
       }
-      throw error;
+      throw credentialErrorOf(error, this.#credentials, 'token');
     }
   }
 

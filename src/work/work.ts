@@ -3,6 +3,7 @@ import { tokenManagerFrom, transportFrom } from '../core/build-client.js';
 import { type CommonClientOptions, checkOptions } from '../core/client-options.js';
 import { ConfigError } from '../core/errors.js';
 import type { HttpMethod } from '../core/transport.js';
+import { type CredentialSettings, credentialErrorOf } from '../credentials/credential-errors.js';
 import type { TokenManager } from '../credentials/token-manager.js';
 import { tokenKey } from '../credentials/token-store.js';
 
@@ -84,24 +85,36 @@ export class Work {
     this.agentId = options.agentId;
     const transport = transportFrom(options);
     const baseUrl = options.baseUrl ?? 'https://qyapi.weixin.qq.com';
-    const bare = new ApiClient({ baseUrl, transport });
+    const credentials: CredentialSettings = {
+      client: 'Work',
+      id: options.corpId,
+      idOption: 'corpId',
+      secretOption: `corpSecret (the Secret of agent ${options.agentId})`,
+      console: 'the WeCom admin console (work.weixin.qq.com → 应用管理 → the app: Secret, 企业可信IP)',
+    };
+    const bare = new ApiClient({ baseUrl, transport, credentials });
     this.#accessToken = tokenManagerFrom(
       options,
       options.store,
       tokenKey('work_access_token', options.corpId, String(options.agentId)),
       async () => {
-        const answer = await bare.request<{ access_token: string; expires_in: number }>(
-          'GET',
-          '/cgi-bin/gettoken',
-          {
-            auth: false,
-            query: { corpid: options.corpId, corpsecret: options.corpSecret },
-          },
-        );
-        return { value: answer.access_token, expiresIn: answer.expires_in };
+        try {
+          const answer = await bare.request<{ access_token: string; expires_in: number }>(
+            'GET',
+            '/cgi-bin/gettoken',
+            {
+              auth: false,
+              query: { corpid: options.corpId, corpsecret: options.corpSecret },
+            },
+          );
+          return { value: answer.access_token, expiresIn: answer.expires_in };
+        } catch (error) {
+          // gettoken answers 40001 for a wrong corpsecret and 40013 for a wrong corpid.
+          throw credentialErrorOf(error, credentials, 'token');
+        }
       },
     );
-    this.client = new ApiClient({ baseUrl, transport, accessToken: this.#accessToken });
+    this.client = new ApiClient({ baseUrl, transport, accessToken: this.#accessToken, credentials });
   }
 
   /** The app's current access_token. */

@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, StoreError } from '../../src/core/errors.js';
+import { ConfigError, StoreError, WeChatApiError } from '../../src/core/errors.js';
+import { TokenCooldownError } from '../../src/credentials/token-cooldown.js';
 import { TokenManager } from '../../src/credentials/token-manager.js';
 import { leaseKeyOf, tokenKey } from '../../src/credentials/token-store.js';
 import { RedisStore } from '../../src/redis/index.js';
@@ -126,6 +127,51 @@ describe.skipIf(!redisUp).each(clientFactories)('RedisStore with %s', (_name, fa
     expect(await a.invalidate(old)).toBe(false);
     expect(await a.get()).toBe('tok-2');
     expect(n).toBe(2);
+  });
+
+  it('a failed fetch cools down an instance on another connection: it makes no request until it ends', async () => {
+    const second = await factory();
+    try {
+      const storeA = store();
+      const storeB = new RedisStore(second.client, { prefix });
+      let t0 = 1_700_000_000_000;
+      const now = () => t0;
+      let fetchesA = 0;
+      let fetchesB = 0;
+      const a = new TokenManager({
+        key: KEY,
+        store: storeA,
+        now,
+        fetchToken: async () => {
+          fetchesA++;
+          throw new WeChatApiError(-1, 'system error rid: 65aa-bb');
+        },
+      });
+      const b = new TokenManager({
+        key: KEY,
+        store: storeB,
+        now,
+        fetchToken: async () => ({ value: `tok-b${++fetchesB}`, expiresIn: 7200 }),
+      });
+      await expect(a.get()).rejects.toBeInstanceOf(WeChatApiError);
+      const refused = await b.get().catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(TokenCooldownError);
+      expect(refused).toMatchObject({
+        lastCode: 'SYSTEM_BUSY',
+        errcode: -1,
+        rid: '65aa-bb',
+        retryAt: t0 + 1000,
+      });
+      expect(fetchesB).toBe(0);
+      // The cool-down sits in the token's own key: no extra key, no secret.
+      expect(await t.keys(`${prefix}*`)).toEqual([prefix + KEY]);
+      t0 += 1000;
+      expect(await b.get()).toBe('tok-b1');
+      expect(await a.get()).toBe('tok-b1');
+      expect([fetchesA, fetchesB]).toEqual([1, 1]);
+    } finally {
+      await second.quit();
+    }
   });
 });
 

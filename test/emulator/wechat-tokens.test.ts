@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/index.js';
 import { client, MP, OA, QUOTA_APP, tokenPath } from './wechat-fixture.js';
 
@@ -6,12 +6,14 @@ let emulator: RunningEmulator;
 const api = client(() => emulator.url);
 const QUOTA = 30;
 
-beforeAll(async () => {
+// One emulator per test: tests move its clock and spend quotas, so a shared one made the outcome
+// depend on the order (`--sequence.shuffle`).
+beforeEach(async () => {
   emulator = await startEmulator({
     config: { apps: [OA, MP, QUOTA_APP], merchants: [], options: { tokenDailyQuota: QUOTA } },
   });
 });
-afterAll(async () => {
+afterEach(async () => {
   await emulator.close();
 });
 
@@ -61,7 +63,8 @@ describe('GET /cgi-bin/token', () => {
   });
 
   it.each([
-    ['wrong secret', `grant_type=client_credential&appid=${OA.appId}&secret=nope`, 40001],
+    // 40125 "invalid appsecret", as WeChat answers: a 40001 here looks like a stale-token problem.
+    ['wrong secret', `grant_type=client_credential&appid=${OA.appId}&secret=nope`, 40125],
     ['unknown appid', 'grant_type=client_credential&appid=wx9999999999999999&secret=x', 40013],
     ['missing appid', `grant_type=client_credential&secret=${OA.secret}`, 41002],
     ['missing secret', `grant_type=client_credential&appid=${OA.appId}`, 41004],
@@ -165,7 +168,9 @@ describe('POST /cgi-bin/stable_token', () => {
     expect(form.errcode).toBe(47001);
     expect((await api.postRaw('/cgi-bin/stable_token', '{"grant_type":')).errcode).toBe(47001);
     const base = { grant_type: 'client_credential', appid: OA.appId, secret: OA.secret };
-    expect((await api.post('/cgi-bin/stable_token', { ...base, secret: 'bad' })).errcode).toBe(40001);
+    const wrongSecret = await api.post('/cgi-bin/stable_token', { ...base, secret: 'bad' });
+    expect(wrongSecret.errcode).toBe(40125);
+    expect(wrongSecret.errmsg).toMatch(/^invalid appsecret rid: /);
     expect((await api.post('/cgi-bin/stable_token', { ...base, appid: 'wx0000000000000000' })).errcode).toBe(
       40013,
     );
