@@ -11,7 +11,6 @@ import {
   MiniProgram,
   OfficialAccount,
   PayV3,
-  PayV3Verifier,
   reply,
 } from 'weixin-kit';
 import { toNodeListener } from 'weixin-kit/node';
@@ -61,21 +60,21 @@ export function createBackend(config: BackendConfig) {
     platform: { publicKey: trust },
     baseUrl: config.apiBaseUrl,
   });
-  // Notifications are verified on their raw bytes, decrypted, and handled once per id.
+  // Notifications are verified on their raw bytes with the client's own trust (so a platform
+  // certificate rotation is followed by both), decrypted, and handled once per id.
   const payNotifications = createPayNotificationHandler({
     apiV3Key: config.pay.apiV3Key,
-    verifier: new PayV3Verifier({ publicKey: trust }),
+    verifier: pay.platformTrust,
   })
     .on('TRANSACTION.SUCCESS', ({ resource }) => {
-      const r = resource as { out_trade_no: string; transaction_id: string; amount: { total: number } };
       log.paid.push({
-        out_trade_no: r.out_trade_no,
-        transaction_id: r.transaction_id,
-        total: r.amount.total,
+        out_trade_no: resource.out_trade_no,
+        transaction_id: resource.transaction_id,
+        total: resource.amount.total,
       });
     })
     .on('REFUND.SUCCESS', ({ resource }) => {
-      log.refunded.push((resource as { out_refund_no: string }).out_refund_no);
+      log.refunded.push(resource.out_refund_no);
     });
   const payNotify = toNodeListener(payNotifications);
   const oa = new OfficialAccount({

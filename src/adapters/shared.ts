@@ -17,7 +17,8 @@ export interface AdapterOptions {
   limit?: number;
   /**
    * Called with anything the handler threw. The client only ever gets a generic `500`. Default:
-   * `console.error`.
+   * `console.error`. (weixin-kit's own callbacks and Pay notification handlers never throw: a
+   * failing message handler is reported to their `hooks.onError` / `logger`.)
    */
   onError?: (error: unknown) => void;
 }
@@ -26,7 +27,10 @@ export interface AdapterOptions {
 export interface MisconfigurableAdapterOptions extends AdapterOptions {
   /**
    * Called when the body had already been parsed by a body parser, so its raw bytes are gone.
-   * The request is answered `500` with the same message. Default: one process warning.
+   * The request is answered `500` with the same message. The handler is always told as well
+   * (`reportAdapterProblem`, code `BODY_ALREADY_PARSED`): weixin-kit's callbacks and Pay
+   * notification handlers pass it to their `hooks.onError` and `logger`. Only for a handler that
+   * cannot be told, and without this option, one process warning (`WEIXIN_KIT_BODY_PARSED`).
    */
   onMisconfigured?: (message: string) => void;
 }
@@ -75,22 +79,34 @@ export function resolveOptions(
     );
   }
   let warned = false;
+  const warnOnce = (message: string): void => {
+    if (warned) return;
+    warned = true;
+    const proc = (globalThis as { process?: { emitWarning?: (m: string, o: object) => void } }).process;
+    if (typeof proc?.emitWarning === 'function') {
+      proc.emitWarning(message, { code: 'WEIXIN_KIT_BODY_PARSED' });
+    } else {
+      console.warn(message);
+    }
+  };
+  const user = options?.onMisconfigured;
+  const tellsHandler = typeof handler.reportAdapterProblem === 'function';
   return {
     limit,
     onError:
       options?.onError ?? ((error) => console.error(`weixin-kit ${name}: callback handler failed`, error)),
-    onMisconfigured:
-      options?.onMisconfigured ??
-      ((message) => {
-        if (warned) return;
-        warned = true;
-        const proc = (globalThis as { process?: { emitWarning?: (m: string, o: object) => void } }).process;
-        if (typeof proc?.emitWarning === 'function') {
-          proc.emitWarning(message, { code: 'WEIXIN_KIT_BODY_PARSED' });
-        } else {
-          console.warn(message);
+    onMisconfigured: (message) => {
+      // The handler's hooks and logger are where its owner looks: tell it first, whatever else runs.
+      if (tellsHandler) {
+        try {
+          handler.reportAdapterProblem?.({ code: 'BODY_ALREADY_PARSED', message });
+        } catch {
+          // A failing logger must not stop the answer.
         }
-      }),
+      }
+      if (user !== undefined) user(message);
+      else if (!tellsHandler) warnOnce(message);
+    },
   };
 }
 
@@ -209,29 +225,42 @@ export function pathAndQuery(url: string): string {
 }
 
 const PLAIN = 'text/plain; charset=utf-8';
+const NOSNIFF = 'nosniff';
 
 /** The answer to a body over the limit. The connection is closed: the rest is never read. */
 export function tooLarge(): CallbackResponse {
   return {
     status: 413,
-    headers: { 'content-type': PLAIN, connection: 'close' },
+    headers: { 'content-type': PLAIN, 'x-content-type-options': NOSNIFF, connection: 'close' },
     body: 'Payload Too Large',
   };
 }
 
 /** The answer to a body that could not be read (the client hung up, a broken stream). */
 export function badRequest(): CallbackResponse {
-  return { status: 400, headers: { 'content-type': PLAIN, connection: 'close' }, body: 'Bad Request' };
+  return {
+    status: 400,
+    headers: { 'content-type': PLAIN, 'x-content-type-options': NOSNIFF, connection: 'close' },
+    body: 'Bad Request',
+  };
 }
 
 /** The answer to a handler that threw: no detail leaves the server. */
 export function internalError(): CallbackResponse {
-  return { status: 500, headers: { 'content-type': PLAIN }, body: 'Internal Server Error' };
+  return {
+    status: 500,
+    headers: { 'content-type': PLAIN, 'x-content-type-options': NOSNIFF },
+    body: 'Internal Server Error',
+  };
 }
 
 /** The answer to a body already parsed by a body parser: it tells the developer what to change. */
 export function misconfigured(message: string): CallbackResponse {
-  return { status: 500, headers: { 'content-type': PLAIN }, body: message };
+  return {
+    status: 500,
+    headers: { 'content-type': PLAIN, 'x-content-type-options': NOSNIFF },
+    body: message,
+  };
 }
 
 /**
@@ -276,13 +305,21 @@ export function report<T>(hook: (value: T) => void, value: T): void {
 // Computed by every framework from the body actually sent; a handler's value could only be wrong.
 const SKIPPED_HEADERS = new Set(['content-length', 'transfer-encoding']);
 
-/** The handler's headers to copy onto the framework's response. */
+/**
+ * The handler's headers to copy onto the framework's response, with `X-Content-Type-Options:
+ * nosniff` added unless the handler set it: answers such as the `echostr` handshake reflect request
+ * data verbatim as `text/plain`, which a browser must never sniff into HTML.
+ */
 export function responseHeaders(response: CallbackResponse): [string, string][] {
   const out: [string, string][] = [];
+  let nosniff = false;
   for (const [name, value] of Object.entries(response.headers ?? {})) {
-    if (typeof value !== 'string' || SKIPPED_HEADERS.has(name.toLowerCase())) continue;
+    const lower = name.toLowerCase();
+    if (typeof value !== 'string' || SKIPPED_HEADERS.has(lower)) continue;
+    if (lower === 'x-content-type-options') nosniff = true;
     out.push([name, value]);
   }
+  if (!nosniff) out.push(['x-content-type-options', NOSNIFF]);
   return out;
 }
 

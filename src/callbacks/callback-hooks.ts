@@ -39,7 +39,9 @@ export interface CallbackErrorEvent {
    * threw after the reply budget, `success` was already answered. `reply`: the reply could not be
    * written. `dedupe`: the store failed, the push was processed anyway (at-least-once).
    * `internal`: a weixin-kit bug, answered 500. `config`: our own configuration is wrong (a Pay
-   * notification that verified but does not decrypt: the APIv3 key), answered 500 so it is retried.
+   * notification that verified but does not decrypt: the APIv3 key; or an adapter found the body
+   * already parsed by a body parser mounted before the route, error code `BODY_ALREADY_PARSED`),
+   * answered 500 so it is retried.
    */
   phase: 'handler' | 'late-handler' | 'reply' | 'dedupe' | 'internal' | 'config';
 }

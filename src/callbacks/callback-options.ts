@@ -1,6 +1,7 @@
 import { ConfigError } from '../core/errors.js';
 import type { Clock, RandomSource } from '../internal/bytes.js';
 import { type CallbackHooks, HOOK_NAMES } from './callback-hooks.js';
+import { type CallbackLogger, resolveLogger } from './callback-logger.js';
 import type { DedupeStore } from './dedupe-store.js';
 
 /**
@@ -22,9 +23,11 @@ export interface SharedCallbackOptions {
   /** Where processed pushes are remembered (default: a {@link MemoryDedupeStore} per callback). */
   dedupe?: DedupeStore;
   /**
-   * How long a push is remembered, ms. Default `(maxSkewSeconds + 60) * 1000` (6 min): WeChat's
-   * retries arrive within ~15 s, but a captured push passes the signature and timestamp checks for
-   * `maxSkewSeconds`, so remembering it that long turns a replay into a duplicate as well.
+   * The least time a push is remembered, ms. Default `(maxSkewSeconds + 60) * 1000` (6 min):
+   * WeChat's retries arrive within ~15 s. Whatever this is, a push is also remembered until its
+   * own `timestamp` leaves the replay window (`timestamp + maxSkewSeconds`, plus 60 s for clock
+   * differences between instances), so a captured push replayed while it still passes the
+   * signature and timestamp checks — even one stamped ahead of this server's clock — is a duplicate.
    */
   dedupeTtlMs?: number;
   /**
@@ -37,6 +40,13 @@ export interface SharedCallbackOptions {
   /** Randomness for reply encryption (default: CSPRNG). */
   random?: RandomSource;
   hooks?: CallbackHooks;
+  /**
+   * Where failures (a handler that threw, a dedupe store down, a body parser mounted before the
+   * route…) are written: `logger.error(fields, message)`, pino-style. Default: one line on
+   * `console.error` ({@link consoleLogger}) — unless `hooks.onError` is given, which then is the
+   * only sink.
+   */
+  logger?: CallbackLogger;
 }
 
 /** Options of {@link createWeChatCallback}. Unknown keys are refused. */
@@ -101,6 +111,8 @@ export interface ResolvedCallbackOptions {
   now: Clock;
   random: RandomSource | undefined;
   hooks: CallbackHooks;
+  /** `undefined` when `hooks.onError` is the sink. */
+  logger: CallbackLogger | undefined;
 }
 
 export const DEFAULT_REPLY_BUDGET_MS = 4500;
@@ -117,6 +129,7 @@ const KEYS = new Set([
   'now',
   'random',
   'hooks',
+  'logger',
 ]);
 
 const WECOM_KEYS = new Set([
@@ -130,6 +143,7 @@ const WECOM_KEYS = new Set([
   'now',
   'random',
   'hooks',
+  'logger',
 ]);
 
 type Fail = (message: string) => ConfigError;
@@ -185,7 +199,7 @@ export function resolveCallbackOptions(input: WeChatCallbackOptions): ResolvedCa
 }
 
 function resolve(input: WeChatCallbackOptions, fail: Fail, allowEmptyId: boolean): ResolvedCallbackOptions {
-  const { appId, token, encodingAESKey, mode, format, dedupe, now, random, hooks } = input;
+  const { appId, token, encodingAESKey, mode, format, dedupe, now, random, hooks, logger } = input;
   if (typeof appId !== 'string' || (appId === '' && !allowEmptyId)) {
     throw fail('appId is required: the AppID (for an Open Platform platform, its component AppID)');
   }
@@ -249,5 +263,6 @@ function resolve(input: WeChatCallbackOptions, fail: Fail, allowEmptyId: boolean
     now: now ?? Date.now,
     random,
     hooks: hooks ?? {},
+    logger: resolveLogger(logger, typeof hooks?.onError === 'function', fail),
   };
 }

@@ -49,8 +49,9 @@ export interface MemoryDedupeStoreOptions {
  * createWeChatCallback({ …, dedupe: new MemoryDedupeStore({ maxEntries: 50_000 }) });
  */
 export class MemoryDedupeStore implements DedupeStore {
-  // Insertion order is claim order; with one TTL that is also expiry order, so the scan from the
-  // front stops at the first live key.
+  // Insertion order is claim order. TTLs differ a little (a push stamped ahead of our clock is kept
+  // longer), so the scan from the front stops at the first live key and may leave an expired one
+  // behind it: harmless, as every lookup checks the expiry, and `maxEntries` still bounds the map.
   readonly #entries = new Map<string, number>();
   readonly #done = new Set<string>();
   readonly #max: number;

@@ -3,6 +3,8 @@
  * parse → dedupe → route → reply, framework-neutral. Adapters wrap {@link WeChatCallback.handle}.
  */
 export type * from './callback-hooks.js';
+export type { CallbackLogFields, CallbackLogger, CallbackSource } from './callback-logger.js';
+export { consoleLogger } from './callback-logger.js';
 export type {
   CallbackProduct,
   MessageMode,

@@ -15,6 +15,8 @@ export interface MessageBase {
   MsgType: string;
   /** Only Open Platform events carry one. */
   InfoType?: undefined;
+  /** WeCom (企业微信) pushes: the app (agent) the push is for. */
+  AgentID?: string;
 }
 
 /** A user message (not an event): it carries a `MsgId`. */
@@ -71,6 +73,16 @@ export interface LinkMessage extends UserMessageBase {
   Title: string;
   Description: string;
   Url: string;
+}
+
+/** A Mini Program card a user sent to the Mini Program's customer service (小程序客服消息 卡片). */
+export interface MiniProgramPageMessage extends UserMessageBase {
+  MsgType: 'miniprogrampage';
+  Title: string;
+  AppId: string;
+  PagePath: string;
+  ThumbUrl: string;
+  ThumbMediaId: string;
 }
 
 /** Any event push (`MsgType` `event`). */
@@ -144,6 +156,157 @@ export interface SubscribeMsgPopupEvent extends EventBase {
   SubscribeMsgPopupEvent: { List: SubscribeMsgPopupItem | SubscribeMsgPopupItem[] };
 }
 
+/** One template whose subscription the user changed in the settings (`accept` / `reject`). */
+export interface SubscribeMsgChangeItem {
+  TemplateId: string;
+  SubscribeStatusString: string;
+}
+
+/** The user changed subscribe-message settings (订阅通知 用户管理订阅). `List` as in the popup event. */
+export interface SubscribeMsgChangeEvent extends EventBase {
+  Event: 'subscribe_msg_change_event';
+  SubscribeMsgChangeEvent: { List: SubscribeMsgChangeItem | SubscribeMsgChangeItem[] };
+}
+
+/** Delivery report of one subscribe message (`ErrorCode` `0` and `ErrorStatus` `success` when delivered). */
+export interface SubscribeMsgSentItem {
+  TemplateId: string;
+  MsgID: string;
+  ErrorCode: string;
+  ErrorStatus: string;
+}
+
+/** Delivery reports of subscribe messages (订阅通知 发送结果). */
+export interface SubscribeMsgSentEvent extends EventBase {
+  Event: 'subscribe_msg_sent_event';
+  SubscribeMsgSentEvent: { List: SubscribeMsgSentItem | SubscribeMsgSentItem[] };
+}
+
+/** Result of a mass send (群发结果). Counts are decimal strings. */
+export interface MassSendJobFinishEvent extends EventBase {
+  Event: 'MASSSENDJOBFINISH';
+  /** The mass send's msg_id (wire spelling `MsgID`). */
+  MsgID: string;
+  /** `send success`, `send fail`, `err(10001)` … */
+  Status: string;
+  TotalCount: string;
+  FilterCount: string;
+  SentCount: string;
+  ErrorCount: string;
+  [field: string]: unknown;
+}
+
+/** A menu button that opens a Mini Program (`EventKey` is the page path). */
+export interface ViewMiniProgramEvent extends EventBase {
+  Event: 'view_miniprogram';
+  EventKey: string;
+  MenuId?: string;
+}
+
+/** What a scan-code menu button scanned. */
+export interface ScanCodeInfo {
+  /** `qrcode`, `barcode`, … */
+  ScanType: string;
+  ScanResult: string;
+}
+
+/** A `scancode_push` menu button: the client handled the code; the result is reported here. */
+export interface ScanCodePushEvent extends EventBase {
+  Event: 'scancode_push';
+  EventKey: string;
+  ScanCodeInfo: ScanCodeInfo;
+}
+
+/** A `scancode_waitmsg` menu button: the client waits for the server's reply ("消息接收中"). */
+export interface ScanCodeWaitMsgEvent extends EventBase {
+  Event: 'scancode_waitmsg';
+  EventKey: string;
+  ScanCodeInfo: ScanCodeInfo;
+}
+
+/** The pictures a photo menu button sent; `PicList.item` is one item, or an array when several. */
+export interface SendPicsInfo {
+  Count: string;
+  PicList?: { item: { PicMd5Sum: string } | Array<{ PicMd5Sum: string }> };
+}
+
+/** A `pic_sysphoto` menu button (system camera). */
+export interface PicSysPhotoEvent extends EventBase {
+  Event: 'pic_sysphoto';
+  EventKey: string;
+  SendPicsInfo: SendPicsInfo;
+}
+
+/** A `pic_photo_or_album` menu button (camera or album). */
+export interface PicPhotoOrAlbumEvent extends EventBase {
+  Event: 'pic_photo_or_album';
+  EventKey: string;
+  SendPicsInfo: SendPicsInfo;
+}
+
+/** A `pic_weixin` menu button (WeChat album). */
+export interface PicWeixinEvent extends EventBase {
+  Event: 'pic_weixin';
+  EventKey: string;
+  SendPicsInfo: SendPicsInfo;
+}
+
+/** A `location_select` menu button: the place the user picked. */
+export interface LocationSelectEvent extends EventBase {
+  Event: 'location_select';
+  EventKey: string;
+  SendLocationInfo: {
+    Location_X: string;
+    Location_Y: string;
+    Scale: string;
+    Label: string;
+    Poiname?: string;
+  };
+}
+
+/** Mini Program: a user entered the customer-service conversation (进入客服会话). */
+export interface UserEnterTempsessionEvent extends EventBase {
+  Event: 'user_enter_tempsession';
+  /** The `session-from` of the `<button open-type="contact">`, if set. */
+  SessionFrom?: string;
+}
+
+/**
+ * Mini Program: the verdict of `media_check_async`. Version 2 carries `trace_id`, `result` and
+ * `detail`; without `version` the 1.0 fields `isrisky`, `extra_info_json`, `status_code` arrive.
+ */
+export interface WxaMediaCheckEvent extends EventBase {
+  Event: 'wxa_media_check';
+  appid: string;
+  trace_id: string;
+  version?: string;
+  result?: { suggest: string; label: string };
+  detail?: unknown;
+  isrisky?: string;
+  extra_info_json?: string;
+  status_code?: string;
+  [field: string]: unknown;
+}
+
+/** WeCom: a member opened the app (进入应用). */
+export interface EnterAgentEvent extends EventBase {
+  Event: 'enter_agent';
+  EventKey?: string;
+  AgentID: string;
+}
+
+/**
+ * WeCom: the directory changed (通讯录变更). `ChangeType` tells what: `create_user`,
+ * `update_user`, `delete_user`, `create_party`, `update_party`, `delete_party`, `update_tag`; the
+ * other fields depend on it. `FromUserName` is `sys`.
+ */
+export interface ChangeContactEvent extends EventBase {
+  Event: 'change_contact';
+  ChangeType: string;
+  UserID?: string;
+  [field: string]: unknown;
+}
+
 /** Fields of every Open Platform (third-party platform) authorisation event. */
 export interface ComponentEventBase {
   /** The third-party platform's component AppID. */
@@ -180,10 +343,25 @@ export interface UnauthorizedEvent extends ComponentEventBase {
 }
 
 /**
- * The routing table: a routing key (see {@link routingKeyOf}) to the message type it delivers.
- * `event` catches every event without a handler of its own; `*` catches everything unhandled.
+ * WeCom third-party apps: the suite_ticket pushed every 10 minutes to the instruction callback
+ * (指令回调). It carries `SuiteId` and `TimeStamp`, not `AppId` / `CreateTime`.
+ */
+export interface SuiteTicketEvent {
+  SuiteId: string;
+  InfoType: 'suite_ticket';
+  TimeStamp: string;
+  SuiteTicket: string;
+  MsgType?: undefined;
+}
+
+/**
+ * The routing table: every routing key weixin-kit knows (see {@link routingKeyOf}) and the message
+ * type it delivers. `event` catches every event without a handler of its own; `*` catches
+ * everything unhandled. A key that is not here is routed only through `onCustom(key, handler)`,
+ * so a typo such as `on('event.subscibe', …)` does not compile.
  */
 export interface CallbackMessageMap {
+  // user messages (OA 接收普通消息; WeCom 接收消息 share these)
   text: TextMessage;
   image: ImageMessage;
   voice: VoiceMessage;
@@ -191,24 +369,97 @@ export interface CallbackMessageMap {
   shortvideo: ShortVideoMessage;
   location: LocationMessage;
   link: LinkMessage;
+  /** Mini Program customer service: a Mini Program card. */
+  miniprogrampage: MiniProgramPageMessage;
+  // Official Account events
   'event.subscribe': SubscribeEvent;
   'event.unsubscribe': UnsubscribeEvent;
   'event.SCAN': ScanEvent;
   'event.LOCATION': LocationEvent;
   'event.CLICK': ClickEvent;
   'event.VIEW': ViewEvent;
+  'event.view_miniprogram': ViewMiniProgramEvent;
+  'event.scancode_push': ScanCodePushEvent;
+  'event.scancode_waitmsg': ScanCodeWaitMsgEvent;
+  'event.pic_sysphoto': PicSysPhotoEvent;
+  'event.pic_photo_or_album': PicPhotoOrAlbumEvent;
+  'event.pic_weixin': PicWeixinEvent;
+  'event.location_select': LocationSelectEvent;
   'event.TEMPLATESENDJOBFINISH': TemplateSendJobFinishEvent;
+  'event.MASSSENDJOBFINISH': MassSendJobFinishEvent;
   'event.subscribe_msg_popup_event': SubscribeMsgPopupEvent;
+  'event.subscribe_msg_change_event': SubscribeMsgChangeEvent;
+  'event.subscribe_msg_sent_event': SubscribeMsgSentEvent;
+  // Mini Program events
+  'event.user_enter_tempsession': UserEnterTempsessionEvent;
+  'event.wxa_media_check': WxaMediaCheckEvent;
+  // WeCom events
+  'event.enter_agent': EnterAgentEvent;
+  'event.change_contact': ChangeContactEvent;
+  // Open Platform authorisation events, WeCom instruction callbacks
   component_verify_ticket: ComponentVerifyTicketEvent;
   authorized: AuthorizedEvent & { InfoType: 'authorized' };
   unauthorized: UnauthorizedEvent;
   updateauthorized: UpdateAuthorizedEvent;
+  suite_ticket: SuiteTicketEvent;
+  // fallbacks
   event: EventBase & Record<string, unknown>;
   '*': InboundMessage;
 }
 
-/** A routing key with a handler slot: `text`, `event.subscribe`, `component_verify_ticket`, `*`, … */
+/** A routing key with a typed handler slot: `text`, `event.subscribe`, `component_verify_ticket`, `*`, … */
 export type CallbackMessageType = keyof CallbackMessageMap;
+
+// A Record over the map's keys: adding a key to the map without listing it here does not compile.
+const KNOWN_KEYS: Record<CallbackMessageType, true> = {
+  text: true,
+  image: true,
+  voice: true,
+  video: true,
+  shortvideo: true,
+  location: true,
+  link: true,
+  miniprogrampage: true,
+  'event.subscribe': true,
+  'event.unsubscribe': true,
+  'event.SCAN': true,
+  'event.LOCATION': true,
+  'event.CLICK': true,
+  'event.VIEW': true,
+  'event.view_miniprogram': true,
+  'event.scancode_push': true,
+  'event.scancode_waitmsg': true,
+  'event.pic_sysphoto': true,
+  'event.pic_photo_or_album': true,
+  'event.pic_weixin': true,
+  'event.location_select': true,
+  'event.TEMPLATESENDJOBFINISH': true,
+  'event.MASSSENDJOBFINISH': true,
+  'event.subscribe_msg_popup_event': true,
+  'event.subscribe_msg_change_event': true,
+  'event.subscribe_msg_sent_event': true,
+  'event.user_enter_tempsession': true,
+  'event.wxa_media_check': true,
+  'event.enter_agent': true,
+  'event.change_contact': true,
+  component_verify_ticket: true,
+  authorized: true,
+  unauthorized: true,
+  updateauthorized: true,
+  suite_ticket: true,
+  event: true,
+  '*': true,
+};
+
+/** Every routing key with a typed handler slot, for checks at run time (JavaScript callers). */
+export const CALLBACK_MESSAGE_TYPES: readonly CallbackMessageType[] = Object.freeze(
+  Object.keys(KNOWN_KEYS) as CallbackMessageType[],
+);
+
+/** True when `key` is one of {@link CALLBACK_MESSAGE_TYPES}. */
+export function isCallbackMessageType(key: string): key is CallbackMessageType {
+  return Object.hasOwn(KNOWN_KEYS, key);
+}
 
 /** Every message with a typed interface. */
 export type KnownMessage =
@@ -219,21 +470,37 @@ export type KnownMessage =
   | ShortVideoMessage
   | LocationMessage
   | LinkMessage
+  | MiniProgramPageMessage
   | SubscribeEvent
   | UnsubscribeEvent
   | ScanEvent
   | LocationEvent
   | ClickEvent
   | ViewEvent
+  | ViewMiniProgramEvent
+  | ScanCodePushEvent
+  | ScanCodeWaitMsgEvent
+  | PicSysPhotoEvent
+  | PicPhotoOrAlbumEvent
+  | PicWeixinEvent
+  | LocationSelectEvent
   | TemplateSendJobFinishEvent
+  | MassSendJobFinishEvent
   | SubscribeMsgPopupEvent
+  | SubscribeMsgChangeEvent
+  | SubscribeMsgSentEvent
+  | UserEnterTempsessionEvent
+  | WxaMediaCheckEvent
+  | EnterAgentEvent
+  | ChangeContactEvent
   | ComponentVerifyTicketEvent
   | AuthorizedEvent
-  | UnauthorizedEvent;
+  | UnauthorizedEvent
+  | SuiteTicketEvent;
 
 /**
- * What a push decodes to: one of the known messages, or anything else WeChat sends (new message
- * types, WeCom, Mini Program events…) as a record of its fields.
+ * What a push decodes to: one of the known messages, or anything else WeChat sends (message types
+ * and events weixin-kit has no interface for) as a record of its fields.
  */
 export type InboundMessage = KnownMessage | UnknownMessage;
 

@@ -5,16 +5,23 @@
  */
 import { ConfigError, isWeChatKitError } from '../core/errors.js';
 import {
-  openNotification,
   type PayV3Notification,
   type PayV3NotificationEnvelope,
+  readVerifiedNotification,
 } from '../crypto/pay-v3-notify.js';
-import { PayV3Verifier } from '../crypto/pay-v3-verify.js';
+import { PayV3Verifier, type PayV3VerifyRequest } from '../crypto/pay-v3-verify.js';
 import type { Clock } from '../internal/bytes.js';
+import { PlatformTrust } from '../pay/v3/platform-trust.js';
 import type { CallbackErrorEvent, DuplicateEvent, RefusedEvent } from './callback-hooks.js';
+import {
+  bodyAlreadyParsed,
+  type CallbackLogger,
+  logCallbackError,
+  resolveLogger,
+} from './callback-logger.js';
 import { type DedupeStore, MemoryDedupeStore } from './dedupe-store.js';
 import { addHandler } from './handler-registry.js';
-import type { CallbackHandler, CallbackRequest, CallbackResponse } from './types.js';
+import type { AdapterProblem, CallbackHandler, CallbackRequest, CallbackResponse } from './types.js';
 
 /** Amounts of a transaction, in fen (分), wire names. */
 export interface PayTransactionAmount {
@@ -76,13 +83,32 @@ export interface PayRefundResource {
   [field: string]: unknown;
 }
 
-/** Event types with a typed resource; any other `event_type` string can be handled too. */
+/**
+ * The documented Pay v3 `event_type`s of the payment and refund notifications (支付成功通知,
+ * 退款结果通知), each with its decrypted resource. {@link PayNotificationHandler.on} takes only
+ * these, so a misspelt type does not compile; any other type goes through
+ * {@link PayNotificationHandler.onCustom}.
+ */
 export interface PayNotificationEventMap {
+  /** 支付成功通知 (`original_type` `transaction`). */
   'TRANSACTION.SUCCESS': PayTransactionResource;
+  /** 退款成功通知 (`original_type` `refund`). */
   'REFUND.SUCCESS': PayRefundResource;
+  /** 退款异常通知: the refund needs handling in the merchant platform. */
   'REFUND.ABNORMAL': PayRefundResource;
+  /** 退款关闭通知. */
   'REFUND.CLOSED': PayRefundResource;
 }
+
+/** A Pay v3 `event_type` with a typed resource: `'TRANSACTION.SUCCESS' | 'REFUND.SUCCESS' | …`. */
+export type PayEventType = keyof PayNotificationEventMap;
+
+const PAY_EVENT_TYPES: ReadonlySet<string> = new Set<PayEventType>([
+  'TRANSACTION.SUCCESS',
+  'REFUND.SUCCESS',
+  'REFUND.ABNORMAL',
+  'REFUND.CLOSED',
+]);
 
 /**
  * A verified, decrypted notification, as a handler gets it.
@@ -92,10 +118,10 @@ export interface PayNotificationEventMap {
  *   await refunds.markDone(event.resource.out_refund_no, event.resource.amount.refund);
  * });
  */
-export interface PayNotificationEvent<T = unknown> {
+export interface PayNotificationEvent<T = unknown, E extends string = string> {
   /** The notification id: the same on every retry of one notification. */
   id: string;
-  event_type: string;
+  event_type: E;
   /** RFC 3339. */
   create_time: string;
   /** e.g. `支付成功`. */
@@ -109,7 +135,19 @@ export interface PayNotificationEvent<T = unknown> {
 }
 
 /** Handles one notification; throwing answers 500, so WeChat Pay retries it. */
-export type PayNotificationListener<T> = (event: PayNotificationEvent<T>) => unknown;
+export type PayNotificationListener<T, E extends string = string> = (
+  event: PayNotificationEvent<T, E>,
+) => unknown;
+
+/**
+ * What verifies notifications: a {@link PayV3Verifier} (fixed keys), or — recommended — the
+ * {@link PlatformTrust} of the `PayV3` client (`pay.platformTrust`, or the client itself), which
+ * follows platform-certificate rotations for both.
+ */
+export type PayNotificationVerifier =
+  | PayV3Verifier
+  | PlatformTrust
+  | { readonly platformTrust: PlatformTrust };
 
 /** A notification with no handler and no fallback was acknowledged (WeChat Pay will not resend it). */
 export interface UnhandledNotificationEvent {
@@ -160,7 +198,7 @@ export interface SlowNotificationEvent {
  * @example
  * const options: PayNotificationHandlerOptions = {
  *   apiV3Key: process.env.WECHATPAY_APIV3_KEY!,
- *   verifier: new PayV3Verifier({ publicKey: { id: 'PUB_KEY_ID_…', key: pubKeyPem }, certificates: [platformCertPem] }),
+ *   verifier: pay.platformTrust, // the PayV3 client's trust: certificate rotations are followed
  *   dedupe: new RedisDedupeStore(redis, { prefix: 'shop:' }),
  *   hooks: { onError: (e) => log.error(e, 'pay notification failed') },
  * };
@@ -168,8 +206,15 @@ export interface SlowNotificationEvent {
 export interface PayNotificationHandlerOptions {
   /** The 32-character APIv3 key (账户中心 → API安全 → APIv3密钥). */
   apiV3Key: string;
-  /** The WeChat Pay keys you trust (public key, platform certificates, or both while migrating). */
-  verifier: PayV3Verifier;
+  /**
+   * The WeChat Pay keys you trust. Recommended: the `PayV3` client's trust (`pay.platformTrust`,
+   * or `pay` itself), shared with the client: when WeChat Pay rotates its platform certificate, a
+   * notification naming the new serial makes it refresh (from the store, else one download of
+   * `GET /v3/certificates`, at most once per `certificateRefreshIntervalMs`) before refusing. A
+   * {@link PayV3Verifier} trusts a fixed set of keys (public key, platform certificates, or both
+   * while migrating) and never learns a new certificate.
+   */
+  verifier: PayNotificationVerifier;
   /** Where processed notification ids are remembered (default: a {@link MemoryDedupeStore}). */
   dedupe?: DedupeStore;
   /**
@@ -194,6 +239,12 @@ export interface PayNotificationHandlerOptions {
    */
   replyBudgetMs?: number;
   hooks?: PayNotificationHooks;
+  /**
+   * Where failures (a handler that threw, a wrong APIv3 key, a body parser before the route…) are
+   * written, pino-style `error(fields, message)`. Default: one line on `console.error` — unless
+   * `hooks.onError` is given, which then is the only sink.
+   */
+  logger?: CallbackLogger;
 }
 
 /** Default of {@link PayNotificationHandlerOptions.replyBudgetMs}. */
@@ -215,6 +266,7 @@ const OPTION_KEYS = new Set([
   'replyBudgetMs',
   'processingLeaseMs',
   'hooks',
+  'logger',
 ]);
 const HOOKS = ['onRefused', 'onDuplicate', 'onError', 'onUnhandled', 'onSlow'] as const;
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -302,7 +354,7 @@ function byteLength(body: string | Uint8Array): number {
  */
 export class PayNotificationHandler implements CallbackHandler {
   readonly #apiV3Key: string;
-  readonly #verifier: PayV3Verifier;
+  readonly #verifier: PayV3Verifier | PlatformTrust;
   readonly #dedupe: DedupeStore;
   readonly #dedupeTtlMs: number;
   readonly #replyBudgetMs: number;
@@ -310,6 +362,7 @@ export class PayNotificationHandler implements CallbackHandler {
   readonly #now: Clock;
   readonly #maxSkewSeconds: number | undefined;
   readonly #hooks: PayNotificationHooks;
+  readonly #logger: CallbackLogger | undefined;
   readonly #handlers = new Map<string, PayNotificationListener<never>>();
   /** Notifications being processed here: a concurrent duplicate gets the first one's answer. */
   readonly #inflight = new Map<string, Promise<CallbackResponse>>();
@@ -350,9 +403,15 @@ export class PayNotificationHandler implements CallbackHandler {
         'apiV3Key must be the 32-character APIv3 key from the merchant platform (not the APIv2 key, not base64- or hex-decoded)',
       );
     }
-    if (!(verifier instanceof PayV3Verifier)) {
+    const trust =
+      verifier instanceof PayV3Verifier || verifier instanceof PlatformTrust
+        ? verifier
+        : typeof verifier === 'object' && verifier !== null && verifier.platformTrust instanceof PlatformTrust
+          ? verifier.platformTrust
+          : undefined;
+    if (trust === undefined) {
       throw bad(
-        'verifier must be a PayV3Verifier trusting the WeChat Pay public key and/or platform certificates',
+        "verifier must be the PayV3 client's trust (pay.platformTrust, or pay), or a PayV3Verifier trusting the WeChat Pay public key and/or platform certificates",
       );
     }
     if (
@@ -374,6 +433,15 @@ export class PayNotificationHandler implements CallbackHandler {
     ) {
       throw bad('maxSkewSeconds must be a number of seconds above 0');
     }
+    // A notification stamped maxSkewSeconds ahead stays acceptable until 2 × maxSkewSeconds after
+    // it arrives: an id forgotten sooner lets a captured notification be replayed and handled twice.
+    const acceptanceMs = (2 * (maxSkewSeconds ?? 300) + 60) * 1000;
+    if (dedupeTtlMs !== undefined && dedupeTtlMs < acceptanceMs) {
+      throw bad(
+        `dedupeTtlMs (${dedupeTtlMs}) is shorter than the time a notification stays acceptable (${acceptanceMs} ms = 2 × maxSkewSeconds + 60 s), ` +
+          "so a replay could be processed twice; keep the default (25 h, which also covers WeChat Pay's retries) or raise it",
+      );
+    }
     if (hooks !== undefined) {
       if (typeof hooks !== 'object' || hooks === null) throw bad('hooks must be an object');
       const proto = Object.getPrototypeOf(hooks);
@@ -389,18 +457,21 @@ export class PayNotificationHandler implements CallbackHandler {
       }
     }
     this.#apiV3Key = apiV3Key;
-    this.#verifier = verifier;
+    this.#verifier = trust;
     this.#now = now ?? Date.now;
     this.#dedupe = dedupe ?? new MemoryDedupeStore({ now: this.#now });
     this.#dedupeTtlMs = dedupeTtlMs ?? DEFAULT_PAY_DEDUPE_TTL_MS;
     this.#maxSkewSeconds = maxSkewSeconds;
     this.#hooks = hooks ?? {};
+    this.#logger = resolveLogger(options.logger, typeof hooks?.onError === 'function', bad);
   }
 
   /**
-   * Registers the handler of one `event_type`; `*` is the fallback for every other type. One
-   * handler per type. The handler's result is ignored: finishing means "processed" (204), throwing
-   * means "retry me" (500).
+   * Registers the handler of one documented `event_type` ({@link PayEventType}), whose resource
+   * is typed; `*` is the fallback for every other type. A misspelt type does not compile (and is
+   * refused at run time); a type this SDK does not know goes through {@link onCustom}. One handler
+   * per type. The handler's result is ignored: finishing means "processed" (204), throwing means
+   * "retry me" (500).
    *
    * @example
    * handler
@@ -408,12 +479,41 @@ export class PayNotificationHandler implements CallbackHandler {
    *   .on('REFUND.SUCCESS', async ({ resource }) => refunds.markDone(resource.out_refund_no))
    *   .on('*', async (event) => log.info({ type: event.event_type }, 'other pay notification'));
    */
-  on<K extends keyof PayNotificationEventMap>(
-    type: K,
-    handler: PayNotificationListener<PayNotificationEventMap[K]>,
+  on<K extends PayEventType>(type: K, handler: PayNotificationListener<PayNotificationEventMap[K], K>): this;
+  on(type: '*', handler: PayNotificationListener<unknown>): this;
+  on(type: string, handler: PayNotificationListener<never, never>): this {
+    if (type !== '*' && !PAY_EVENT_TYPES.has(type)) {
+      throw new ConfigError(
+        'INVALID_ARGUMENT',
+        `on(${JSON.stringify(String(type))}): not a Pay v3 event type this SDK knows (${[...PAY_EVENT_TYPES].join(', ')}); check the spelling, or register another type with onCustom(type, handler)`,
+      );
+    }
+    addHandler(this.#handlers, type, handler);
+    return this;
+  }
+
+  /**
+   * Registers the handler of an `event_type` this SDK has no type for (another product's
+   * notification, a type WeChat Pay adds later); its resource is `unknown` — check it before use.
+   * The spelling is explicit on purpose, so a typo in {@link on} cannot silently become a handler
+   * that never runs. A documented type must use {@link on}.
+   *
+   * @example
+   * handler.onCustom('MCHTRANSFER.BILL.FINISHED', async ({ resource }) => transfers.settle(resource));
+   */
+  onCustom<K extends string>(
+    type: K extends PayEventType | '*' ? never : K,
+    handler: PayNotificationListener<unknown, K>,
   ): this;
-  on(type: string, handler: PayNotificationListener<unknown>): this;
-  on(type: string, handler: PayNotificationListener<never>): this {
+  onCustom(type: string, handler: PayNotificationListener<never, never>): this {
+    if (PAY_EVENT_TYPES.has(type) || type === '*') {
+      throw new ConfigError(
+        'INVALID_ARGUMENT',
+        type === '*'
+          ? "onCustom('*'): use onUnknown(handler) for the fallback"
+          : `onCustom(${JSON.stringify(type)}): a documented Pay event type; register it with on(${JSON.stringify(type)}, handler), which types its resource`,
+      );
+    }
     addHandler(this.#handlers, type, handler);
     return this;
   }
@@ -452,9 +552,9 @@ export class PayNotificationHandler implements CallbackHandler {
       }
       if (byteLength(body) === 0) throw new Refusal('BAD_BODY', 400, 'the POST has no body');
       if (byteLength(body) > MAX_PAY_NOTIFICATION_BYTES) {
-        throw new Refusal('XML_TOO_LARGE', 413, `the body is over ${MAX_PAY_NOTIFICATION_BYTES} bytes`);
+        throw new Refusal('PAYLOAD_TOO_LARGE', 413, `the body is over ${MAX_PAY_NOTIFICATION_BYTES} bytes`);
       }
-      const opened = this.#open(request.headers, body);
+      const opened = await this.#open(request.headers, body);
       const previous = this.#inflight.get(opened.id);
       if (previous !== undefined) {
         this.#call('onDuplicate', { key: opened.id, type: opened.event_type });
@@ -507,18 +607,24 @@ export class PayNotificationHandler implements CallbackHandler {
     }
   }
 
-  /** Verify → parse → algorithm → AEAD open (the crypto core's order), then the checks we need. */
-  #open(headers: CallbackRequest['headers'], body: string | Uint8Array): PayNotificationEvent<unknown> {
+  /**
+   * Verify → parse → algorithm → AEAD open (the crypto core's order), then the checks we need.
+   * Verification may wait for a platform trust's certificate refresh (an unknown serial).
+   */
+  async #open(
+    headers: CallbackRequest['headers'],
+    body: string | Uint8Array,
+  ): Promise<PayNotificationEvent<unknown>> {
     let opened: PayV3Notification<unknown>;
     try {
-      opened = openNotification<unknown>({
+      const request: PayV3VerifyRequest = {
         headers,
         body,
-        apiV3Key: this.#apiV3Key,
-        verifier: this.#verifier,
         now: this.#now,
         ...(this.#maxSkewSeconds === undefined ? {} : { maxSkewSeconds: this.#maxSkewSeconds }),
-      });
+      };
+      await this.#verifier.verify(request);
+      opened = readVerifiedNotification<unknown>(body, this.#apiV3Key);
     } catch (error) {
       const classified = classify(error);
       if (classified instanceof Misconfigured && isWeChatKitError(error) && error.code === 'DECRYPT_FAILED') {
@@ -610,10 +716,23 @@ export class PayNotificationHandler implements CallbackHandler {
     return { status: 204, headers: {}, body: '' };
   }
 
+  /**
+   * Told by an adapter of a body parser mounted before this route: reported to `hooks.onError`
+   * (phase `config`, error code `BODY_ALREADY_PARSED`) and to the logger.
+   */
+  reportAdapterProblem(problem: AdapterProblem): void {
+    this.#call('onError', {
+      error: bodyAlreadyParsed(String(problem?.message)),
+      type: undefined,
+      phase: 'config',
+    });
+  }
+
   #call<K extends keyof PayNotificationHooks>(
     name: K,
     event: Parameters<NonNullable<PayNotificationHooks[K]>>[0],
   ): void {
+    if (name === 'onError') logCallbackError(this.#logger, 'pay notification', event as CallbackErrorEvent);
     const hook = this.#hooks[name] as ((this: PayNotificationHooks, e: typeof event) => unknown) | undefined;
     if (hook === undefined) return;
     try {
@@ -633,8 +752,9 @@ export class PayNotificationHandler implements CallbackHandler {
  * `onError` is called with phase `config`.
  *
  * @example
- * const verifier = new PayV3Verifier({ publicKey: { id: 'PUB_KEY_ID_…', key: readFileSync('pub_key.pem') } });
- * const notifications = createPayNotificationHandler({ apiV3Key, verifier, dedupe: new RedisDedupeStore(redis) })
+ * const pay = new PayV3({ mchid, merchantSerialNo, privateKey, apiV3Key, platform: { certificates: [platformCertPem] } });
+ * // The client's own trust: a platform-certificate rotation is followed by client and handler alike.
+ * const notifications = createPayNotificationHandler({ apiV3Key, verifier: pay.platformTrust, dedupe: new RedisDedupeStore(redis) })
  *   .on('TRANSACTION.SUCCESS', async ({ resource }) => {
  *     await orders.markPaid(resource.out_trade_no, resource.transaction_id, resource.amount.total);
  *   })

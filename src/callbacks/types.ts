@@ -27,7 +27,22 @@ export interface CallbackResponse {
   body: string;
 }
 
+/**
+ * A problem an adapter found and answered itself, before the handler could run. Today one kind:
+ * a body parser mounted before the callback route consumed the raw bytes (`BODY_ALREADY_PARSED`).
+ */
+export interface AdapterProblem {
+  code: 'BODY_ALREADY_PARSED';
+  /** What happened and how to mount the route (method and path, never the query or the body). */
+  message: string;
+}
+
 /** Anything that turns a {@link CallbackRequest} into a {@link CallbackResponse}: what adapters wrap. */
 export interface CallbackHandler {
   handle(request: CallbackRequest): Promise<CallbackResponse>;
+  /**
+   * Optional: adapters call it with a problem they answered themselves, so that it reaches the
+   * handler's hooks and logger (weixin-kit's callbacks and Pay notification handlers implement it).
+   */
+  reportAdapterProblem?(problem: AdapterProblem): void;
 }

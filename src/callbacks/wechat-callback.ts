@@ -4,7 +4,8 @@ import { verifyServerSignature } from '../crypto/server-signature.js';
 import { assertFreshTimestamp } from '../crypto/timestamp.js';
 import { toText } from '../internal/bytes.js';
 import { buildXml } from '../xml/build.js';
-import { type CallbackHooks, callHook, type RefusalCode } from './callback-hooks.js';
+import { type CallbackErrorEvent, type CallbackHooks, callHook, type RefusalCode } from './callback-hooks.js';
+import { bodyAlreadyParsed, logCallbackError } from './callback-logger.js';
 import {
   type CallbackProduct,
   isWeComOptions,
@@ -17,11 +18,18 @@ import {
 } from './callback-options.js';
 import { dedupeKeyOf, parseMessage, weComDedupeKeyOf } from './decode-message.js';
 import { type DedupeStore, MemoryDedupeStore } from './dedupe-store.js';
-import { addHandler } from './handler-registry.js';
-import type { CallbackMessageMap, CallbackMessageType, InboundMessage, UnknownMessage } from './messages.js';
-import { routingKeyOf } from './messages.js';
+import { addHandler, nearestKey } from './handler-registry.js';
+import {
+  CALLBACK_MESSAGE_TYPES,
+  type CallbackMessageMap,
+  type CallbackMessageType,
+  type InboundMessage,
+  isCallbackMessageType,
+  routingKeyOf,
+  type UnknownMessage,
+} from './messages.js';
 import { isReply, type Reply, replyFields } from './replies.js';
-import type { CallbackHandler, CallbackRequest, CallbackResponse } from './types.js';
+import type { AdapterProblem, CallbackHandler, CallbackRequest, CallbackResponse } from './types.js';
 
 /** What the pipeline knows about the push being handled; `state` is free for middleware. */
 export interface CallbackContext {
@@ -76,6 +84,9 @@ export const MAX_CALLBACK_BODY_BYTES = 1_048_576;
 
 const TEXT = 'text/plain; charset=utf-8';
 
+/** Kept past the end of a push's replay window: instances sharing a store may disagree on the time. */
+const DEDUPE_CLOCK_MARGIN_MS = 60_000;
+
 class Refusal extends Error {
   constructor(
     readonly code: RefusalCode,
@@ -109,8 +120,9 @@ const STATUS_TEXT: Record<number, string> = {
   500: 'internal error',
 };
 
+// nosniff: the echostr answer reflects a query parameter verbatim; no browser may read it as HTML.
 function plain(status: number, body: string, headers: Record<string, string> = {}): CallbackResponse {
-  return { status, headers: { 'content-type': TEXT, ...headers }, body };
+  return { status, headers: { 'content-type': TEXT, 'x-content-type-options': 'nosniff', ...headers }, body };
 }
 
 function success(): CallbackResponse {
@@ -204,16 +216,62 @@ export class WeChatCallback implements CallbackHandler {
   }
 
   /**
-   * Registers the handler of one routing key. `event` catches events without a handler of their
-   * own, `*` catches everything else (unknown types included). One handler per key.
+   * Registers the handler of one known routing key ({@link CallbackMessageType}), whose message
+   * it types: `msg.Content` for `text`, `msg.EventKey` for `event.CLICK`, … `event` catches events
+   * without a handler of their own, `*` catches everything else (unknown types included). One
+   * handler per key. A key weixin-kit does not know is refused (it would never fire): register
+   * it with {@link onCustom}.
    *
    * @example
    * callback.on('text', async (msg) => reply.text(`echo: ${msg.Content}`));
+   * callback.on('event.CLICK', async (msg) => menu.clicked(msg.EventKey));
    * callback.on('component_verify_ticket', async (msg) => tickets.save(msg.ComponentVerifyTicket));
    */
-  on<K extends CallbackMessageType>(type: K, handler: MessageHandler<CallbackMessageMap[K]>): this;
-  on(type: string, handler: MessageHandler<UnknownMessage>): this;
-  on(type: string, handler: MessageHandler<never>): this {
+  on<K extends CallbackMessageType>(type: K, handler: MessageHandler<CallbackMessageMap[K]>): this {
+    // JavaScript callers (and casts) reach here with any string: refuse what would never fire.
+    const key: string = type;
+    if (typeof key === 'string' && !isCallbackMessageType(key)) {
+      const near = nearestKey(key, CALLBACK_MESSAGE_TYPES);
+      throw new ConfigError(
+        'INVALID_ARGUMENT',
+        `on('${key}'): not a routing key weixin-kit knows, so this handler would never run; ` +
+          (near === undefined
+            ? ''
+            : `did you mean '${near}'? (keys are case-sensitive, as WeChat sends them) `) +
+          `For a message type or event weixin-kit has no interface for, use onCustom('${key}', handler).`,
+      );
+    }
+    addHandler(this.#handlers, type, handler);
+    return this;
+  }
+
+  /**
+   * Registers the handler of a routing key weixin-kit has no interface for: a new message type
+   * (`MsgType`), an event (`event.<Event>`) or an `InfoType`, spelled exactly as WeChat sends it.
+   * The handler gets the message as a record of its fields. A known key is refused (use
+   * {@link on}, which types its message), and so is one that differs from a known key only by case.
+   *
+   * @example
+   * callback.onCustom('event.guide_qrcode_scan_event', (msg) => log.info({ key: msg.EventKey }));
+   */
+  onCustom(type: string, handler: MessageHandler<UnknownMessage>): this {
+    if (typeof type === 'string' && isCallbackMessageType(type)) {
+      throw new ConfigError(
+        'INVALID_ARGUMENT',
+        `onCustom('${type}'): '${type}' is a routing key weixin-kit knows: use on('${type}', handler), which types its message`,
+      );
+    }
+    const near =
+      typeof type === 'string'
+        ? CALLBACK_MESSAGE_TYPES.find((known) => known.toLowerCase() === type.toLowerCase())
+        : undefined;
+    // Only a case difference is refused: a custom key may well be 1 or 2 letters from a known one.
+    if (near !== undefined) {
+      throw new ConfigError(
+        'INVALID_ARGUMENT',
+        `onCustom('${type}'): WeChat sends this key as '${near}' (keys are case-sensitive): use on('${near}', handler)`,
+      );
+    }
     addHandler(this.#handlers, type, handler);
     return this;
   }
@@ -232,6 +290,19 @@ export class WeChatCallback implements CallbackHandler {
   }
 
   /**
+   * Told by an adapter of a problem it answered itself before this callback could run (a body
+   * parser mounted before the route): reported to `hooks.onError` (phase `config`, error code
+   * `BODY_ALREADY_PARSED`) and to the logger, like every other failure.
+   */
+  reportAdapterProblem(problem: AdapterProblem): void {
+    this.#reportError({
+      error: bodyAlreadyParsed(String(problem?.message)),
+      type: undefined,
+      phase: 'config',
+    });
+  }
+
+  /**
    * Answers one request. Never throws: every failure becomes a status (401 signature / timestamp /
    * appid, 400 bad body, 405 method, 500 handler error with a generic body) and a hook event.
    */
@@ -247,7 +318,7 @@ export class WeChatCallback implements CallbackHandler {
       if (error instanceof Refusal) refusal = error;
       else if (isWeChatKitError(error)) refusal = new Refusal(error.code, error.message);
       if (refusal === undefined) {
-        callHook(this.#hooks, 'onError', { error, type: undefined, phase: 'internal' });
+        this.#reportError({ error, type: undefined, phase: 'internal' });
         return plain(500, STATUS_TEXT[500] ?? '');
       }
       const status = refusalStatus(refusal.code);
@@ -346,10 +417,11 @@ export class WeChatCallback implements CallbackHandler {
     if (key !== undefined) {
       let first = true;
       try {
-        first = (await this.#dedupe.claim(key, this.#options.dedupeTtlMs)) !== false;
+        const ttlMs = this.#dedupeTtlMs(query.get('timestamp') ?? '');
+        first = (await this.#dedupe.claim(key, ttlMs)) !== false;
       } catch (error) {
         // At-least-once: a store outage must not drop pushes, so process and report it.
-        callHook(this.#hooks, 'onError', { error, type, phase: 'dedupe' });
+        this.#reportError({ error, type, phase: 'dedupe' });
       }
       if (!first) {
         callHook(this.#hooks, 'onDuplicate', { key, type });
@@ -374,16 +446,42 @@ export class WeChatCallback implements CallbackHandler {
     if (outcome === undefined) return success();
     if (outcome.kind === 'error') {
       if (key !== undefined) await this.#release(key, type);
-      callHook(this.#hooks, 'onError', { error: outcome.error, type, phase: 'handler' });
+      this.#reportError({ error: outcome.error, type, phase: 'handler' });
       return plain(500, STATUS_TEXT[500] ?? '');
     }
     if (outcome.reply === undefined) return success();
     try {
       return this.#render(outcome.reply, fields, encrypted);
     } catch (error) {
-      callHook(this.#hooks, 'onError', { error, type, phase: 'reply' });
+      this.#reportError({ error, type, phase: 'reply' });
       return success();
     }
+  }
+
+  /**
+   * How long to remember a push: at least `dedupeTtlMs`, and until the push's own (signed)
+   * `timestamp` has left the replay window on this callback's clock. A sender whose clock runs
+   * `s` s ahead makes a push acceptable for `s + maxSkewSeconds` after it arrived; a TTL counted
+   * from arrival alone would forget it while a replay still passes every check.
+   */
+  #dedupeTtlMs(timestamp: string): number {
+    const floor = this.#options.dedupeTtlMs;
+    // Already checked to be whole seconds by the window check.
+    const seconds = Number(timestamp);
+    if (!Number.isSafeInteger(seconds)) return floor;
+    // Whole seconds are compared, so the window really closes 1 s later: the margin covers that.
+    const windowEndMs = (seconds + this.#options.maxSkewSeconds) * 1000;
+    return Math.max(floor, windowEndMs + DEDUPE_CLOCK_MARGIN_MS - this.#options.now());
+  }
+
+  /** Reports a failure to `hooks.onError` and to the logger; neither can throw into the pipeline. */
+  #reportError(event: CallbackErrorEvent): void {
+    callHook(this.#hooks, 'onError', event);
+    logCallbackError(
+      this.#options.logger,
+      this.#options.product === 'wecom' ? 'wecom callback' : 'wechat callback',
+      event,
+    );
   }
 
   /** Verifies and decrypts per the mode; plaintext pushes pass through in compatible/plain mode. */
@@ -478,7 +576,7 @@ export class WeChatCallback implements CallbackHandler {
     if (first !== undefined) return first;
     void running.then((late) => {
       if (late.kind === 'error') {
-        callHook(this.#hooks, 'onError', { error: late.error, type: ctx.type, phase: 'late-handler' });
+        this.#reportError({ error: late.error, type: ctx.type, phase: 'late-handler' });
       } else if (late.reply !== undefined) {
         callHook(this.#hooks, 'onLateReply', {
           message,
@@ -495,7 +593,7 @@ export class WeChatCallback implements CallbackHandler {
     try {
       await this.#dedupe.release?.(key);
     } catch (error) {
-      callHook(this.#hooks, 'onError', { error, type, phase: 'dedupe' });
+      this.#reportError({ error, type, phase: 'dedupe' });
     }
   }
 

@@ -136,7 +136,19 @@ export function openNotification<T = unknown>(options: OpenNotificationOptions):
       'openNotification needs the key WeChat Pay signs with: verifier (PayV3Verifier), publicKey or certificate. Notifications are never opened unverified.',
     );
   }
+  return readVerifiedNotification<T>(body, options.apiV3Key);
+}
 
+/**
+ * The steps after verification: parse the envelope, check the algorithm, AEAD-open, parse the
+ * resource. Internal (not re-exported): only for a caller that has just verified `body` itself —
+ * the Pay notification handler, whose verifier may be asynchronous (a platform trust that
+ * refreshes its certificates).
+ */
+export function readVerifiedNotification<T = unknown>(
+  body: string | Uint8Array,
+  apiV3Key: string,
+): PayV3Notification<T> {
   const text =
     typeof body === 'string'
       ? body
@@ -144,7 +156,7 @@ export function openNotification<T = unknown>(options: OpenNotificationOptions):
   const notification = parseEnvelope(text);
   const { resource } = notification;
   const plaintext = decryptResource({
-    apiV3Key: options.apiV3Key,
+    apiV3Key,
     // A missing algorithm is refused, not defaulted: the notification must say what it is.
     algorithm: typeof resource.algorithm === 'string' ? resource.algorithm : '(missing)',
     ciphertext: resource.ciphertext,

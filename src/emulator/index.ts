@@ -14,7 +14,7 @@ export type {
   ResolvedEmulatorConfig,
   VerifyMode,
 } from './config.js';
-export { defaultConfig, resolveConfig } from './config.js';
+export { defaultConfig, loadEmulatorConfig, resolveConfig } from './config.js';
 export { createEmulator, type Emulator, EmulatorConnectionDropped } from './emulator.js';
 export { type RunningEmulator, type StartEmulatorOptions, startEmulator } from './server.js';
 export type { EmulatorStats, Fault } from './state.js';

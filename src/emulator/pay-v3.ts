@@ -9,13 +9,14 @@ import {
   v3Response,
   v3Route,
 } from './pay-v3-auth.js';
+import { registerPayV3Bills } from './pay-v3-bills.js';
 import { chinaTime, notifyV3, registerNotificationLog } from './pay-v3-notify.js';
 import type { Router } from './router.js';
 import type { EmulatorState } from './state.js';
 
 /**
  * WeChat Pay API v3 (api.mch.weixin.qq.com/v3/*): JSAPI and Native orders, query, close, domestic
- * refunds, the platform certificate list, and the control routes that pay an order (sending
+ * refunds, the platform certificate list, bills (pay-v3-bills.ts), and the control routes that pay an order (sending
  * TRANSACTION.SUCCESS) and switch the SIGNTEST probe on. Every /v3 route checks `Authorization`
  * and every answer is signed.
  */
@@ -574,5 +575,9 @@ export function registerPayV3(router: Router, state: EmulatorState): void {
     return json({ mchid: body.mchid, enabled: body.enabled });
   });
 
+  registerPayV3Bills(router, state, {
+    orders: (mchid) => [...orders.values()].filter((o) => o.mchid === mchid),
+    refunds: (mchid) => [...refunds.values()].filter((r) => r.mchid === mchid),
+  });
   registerNotificationLog(router, state);
 }

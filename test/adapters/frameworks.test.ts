@@ -3,6 +3,7 @@
  * other routes must keep their own parser, mount points.
  */
 
+import { generateKeyPairSync } from 'node:crypto';
 import { getRequestListener } from '@hono/node-server';
 import express from 'express';
 import Fastify from 'fastify';
@@ -13,7 +14,15 @@ import { wechatExpress } from '../../src/adapters/express.js';
 import { wechatFastify } from '../../src/adapters/fastify.js';
 import { wechatHono } from '../../src/adapters/hono.js';
 import { wechatKoa } from '../../src/adapters/koa.js';
+import {
+  type CallbackErrorEvent,
+  type CallbackHandler,
+  type CallbackLogFields,
+  createPayNotificationHandler,
+  createWeChatCallback,
+} from '../../src/callbacks/index.js';
 import { ConfigError } from '../../src/core/errors.js';
+import { PayV3Verifier } from '../../src/crypto/index.js';
 import { fastifyFactory, honoFactory } from './factories.js';
 import { listen } from './servers.js';
 import { type Echo, echoHandler, QUERY, type RunningServer, send, sha256, XML_BODY } from './shared-suite.js';
@@ -207,5 +216,110 @@ describe('wechatHono', () => {
     expect(sent.body.toString()).toContain('Let wechatHono() read the body first');
     expect(hooked).toHaveLength(1);
     expect(handler.calls).toHaveLength(0);
+  });
+});
+
+describe("a body parser mounted before the route reaches the handler's hooks and logger", () => {
+  interface Sinks {
+    logged: Array<{ fields: CallbackLogFields; message: string }>;
+    hooked: CallbackErrorEvent[];
+  }
+  function sinks(): Sinks {
+    return { logged: [], hooked: [] };
+  }
+  function wechatCallback(into: Sinks): CallbackHandler {
+    return createWeChatCallback({
+      appId: 'wx1234567890abcdef',
+      token: 'Token123',
+      mode: 'plain',
+      logger: { error: (fields, message) => into.logged.push({ fields, message }) },
+      hooks: { onError: (e) => into.hooked.push(e) },
+    });
+  }
+  function payHandler(into: Sinks): CallbackHandler {
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    return createPayNotificationHandler({
+      apiV3Key: 'a7cde1ef52c8e9f7b3a04cd2e6f1b8d9',
+      verifier: new PayV3Verifier({
+        publicKey: { id: 'PUB_KEY_ID_0000000000000000000000000001', key: publicKey },
+      }),
+      logger: { error: (fields, message) => into.logged.push({ fields, message }) },
+      hooks: { onError: (e) => into.hooked.push(e) },
+    });
+  }
+  function expectReported(into: Sinks, answer: string): void {
+    expect(into.hooked).toEqual([expect.objectContaining({ phase: 'config', type: undefined })]);
+    expect(into.hooked[0]?.error).toMatchObject({ code: 'BODY_ALREADY_PARSED', message: answer });
+    expect(into.logged).toEqual([
+      {
+        fields: expect.objectContaining({ code: 'BODY_ALREADY_PARSED', phase: 'config' }),
+        message: expect.stringContaining('misconfigured'),
+      },
+    ]);
+  }
+
+  it.each([
+    ['a WeChat callback', wechatCallback],
+    ['a Pay notification handler', payHandler],
+  ])('express.json() before %s: reported as BODY_ALREADY_PARSED', async (_name, build) => {
+    const into = sinks();
+    const app = express();
+    app.use(express.json());
+    app.post('/wechat', wechatExpress(build(into)));
+    const server = await start(listen(app));
+    const sent = await send(server.url, '/wechat', {
+      body: JSON_BODY,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(sent.status).toBe(500);
+    expectReported(into, sent.body.toString('utf8'));
+  });
+
+  it('a Koa parser that kept no rawBody: reported as BODY_ALREADY_PARSED', async () => {
+    const into = sinks();
+    const app = new Koa();
+    app.use(async (ctx, next) => {
+      for await (const _ of ctx.req) {
+        // a parser that keeps only its parsed result
+      }
+      await next();
+    });
+    app.use(wechatKoa(wechatCallback(into)));
+    const server = await start(listen(app.callback()));
+    const sent = await send(server.url, '/wechat', {
+      body: JSON_BODY,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(sent.status).toBe(500);
+    expectReported(into, sent.body.toString('utf8'));
+  });
+
+  it('a Hono middleware that read form data: reported as BODY_ALREADY_PARSED', async () => {
+    const into = sinks();
+    const app = new Hono();
+    app.use('/wechat', async (c, next) => {
+      await c.req.formData();
+      await next();
+    });
+    app.post('/wechat', wechatHono(wechatCallback(into)));
+    const server = await start(listen(getRequestListener(app.fetch)));
+    const sent = await send(server.url, '/wechat', {
+      body: Buffer.from('a=1'),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(sent.status).toBe(500);
+    expectReported(into, sent.body.toString('utf8'));
+  });
+
+  it('still calls an explicit onMisconfigured as well', async () => {
+    const into = sinks();
+    const hooked: string[] = [];
+    const app = express();
+    app.use(express.json());
+    app.post('/wechat', wechatExpress(wechatCallback(into), { onMisconfigured: (m) => hooked.push(m) }));
+    const server = await start(listen(app));
+    await send(server.url, '/wechat', { body: JSON_BODY, headers: { 'content-type': 'application/json' } });
+    expect(hooked).toHaveLength(1);
+    expect(into.hooked).toHaveLength(1);
   });
 });

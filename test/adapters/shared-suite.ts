@@ -5,7 +5,9 @@
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWeChatCallback } from '../../src/callbacks/index.js';
 import type { CallbackHandler, CallbackRequest, CallbackResponse } from '../../src/callbacks/types.js';
+import { computeServerSignature } from '../../src/crypto/index.js';
 
 export interface RunningServer {
   /** `http://127.0.0.1:PORT`; the callback route is `/wechat`. */
@@ -159,6 +161,26 @@ export function send(base: string, path: string, options: SendOptions = {}): Pro
   });
 }
 
+const HANDSHAKE_TOKEN = 'SuiteToken123';
+const HANDSHAKE_NOW = 1_714_036_504;
+
+/** A real callback (plain mode, fixed clock) and a signed URL-verification GET for it. */
+function handshakeCallback(): { callback: CallbackHandler; path: (echostr: string) => string } {
+  const callback = createWeChatCallback({
+    appId: 'wx1234567890abcdef',
+    token: HANDSHAKE_TOKEN,
+    mode: 'plain',
+    now: () => HANDSHAKE_NOW * 1000,
+  });
+  const timestamp = String(HANDSHAKE_NOW);
+  const nonce = '1514711492';
+  const signature = computeServerSignature({ token: HANDSHAKE_TOKEN, timestamp, nonce });
+  return {
+    callback,
+    path: (echostr) => `/wechat?${new URLSearchParams({ signature, timestamp, nonce, echostr }).toString()}`,
+  };
+}
+
 function parseEcho(sent: Sent): Echo {
   return JSON.parse(sent.body.toString('utf8')) as Echo;
 }
@@ -170,6 +192,8 @@ export function adapterSuite(name: string, factory: ServerFactory): void {
     const errors: unknown[] = [];
     let server: RunningServer;
     let throwing: RunningServer;
+    let verifying: RunningServer;
+    const handshake = handshakeCallback();
     let thrown = 0;
 
     beforeAll(async () => {
@@ -183,9 +207,30 @@ export function adapterSuite(name: string, factory: ServerFactory): void {
         },
         { onError: (e) => errors.push(e) },
       );
+      verifying = await factory(handshake.callback, { onError: (e) => errors.push(e) });
     });
     afterAll(async () => {
-      await Promise.all([server?.close(), throwing?.close()]);
+      await Promise.all([server?.close(), throwing?.close(), verifying?.close()]);
+    });
+
+    it('answers the echostr handshake verbatim as text/plain with X-Content-Type-Options: nosniff', async () => {
+      // The echostr is reflected verbatim: without nosniff a browser could render it as HTML.
+      const echostr = '<script>alert(1)</script>';
+      const sent = await send(verifying.url, handshake.path(echostr));
+      expect(sent.status).toBe(200);
+      expect(sent.body.toString('utf8')).toBe(echostr);
+      expect(sent.headers['content-type']).toBe('text/plain; charset=utf-8');
+      expect(sent.headers['x-content-type-options']).toBe('nosniff');
+    });
+
+    it("adds X-Content-Type-Options: nosniff to a handler's answer and to its own 413", async () => {
+      expect((await send(server.url, QUERY)).headers['x-content-type-options']).toBe('nosniff');
+      const tooLarge = await send(server.url, '/wechat', {
+        body: Buffer.alloc(MiB + 1, 'a'),
+        headers: { 'content-type': 'text/xml' },
+      });
+      expect(tooLarge.status).toBe(413);
+      expect(tooLarge.headers['x-content-type-options']).toBe('nosniff');
     });
 
     it('passes a GET with its exact path and query, method and headers, and no body', async () => {

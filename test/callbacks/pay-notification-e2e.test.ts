@@ -289,11 +289,13 @@ describe.skipIf(!redisUp)('two instances sharing a RedisDedupeStore (real Redis)
       current = undefined;
       const request = captured[0] as CallbackRequest;
       const outcomes: string[] = [];
+      const logged: unknown[] = [];
       const instance = (client: Redis, fails: boolean) =>
         createPayNotificationHandler({
           apiV3Key: PK.config.apiV3Key,
           verifier: (verifiers['public key only'] as () => PayV3Verifier)(),
           dedupe: new RedisDedupeStore(client, { prefix }),
+          logger: { error: (fields) => logged.push(fields) },
         }).on('TRANSACTION.SUCCESS', async () => {
           outcomes.push(fails ? 'failed' : 'processed');
           if (fails) throw new Error('boom');
@@ -301,6 +303,8 @@ describe.skipIf(!redisUp)('two instances sharing a RedisDedupeStore (real Redis)
       expect((await instance(clientA, true).handle(request)).status).toBe(500);
       expect((await instance(clientB, false).handle(request)).status).toBe(204);
       expect(outcomes).toEqual(['failed', 'processed']);
+      // The failure is reported to the logger, not lost.
+      expect(logged).toEqual([expect.objectContaining({ phase: 'handler', type: 'TRANSACTION.SUCCESS' })]);
     } finally {
       const keys = await clientA.keys(`${prefix}*`);
       if (keys.length > 0) await clientA.del(...keys);

@@ -5,6 +5,7 @@ import {
   type CallbackRequest,
   createPayNotificationHandler,
   type DuplicateEvent,
+  MAX_PAY_NOTIFICATION_BYTES,
   MemoryDedupeStore,
   type PayNotificationEvent,
   type PayNotificationHandlerOptions,
@@ -374,6 +375,15 @@ describe('Pay v3 notification handler: refusals', () => {
     await refusedWith(400, 'BAD_BODY')({ ...req, rawBody: { id: 'x' } as unknown as string });
   });
 
+  it('a JSON notification over the size limit → 413 PAYLOAD_TOO_LARGE, not an XML error code', async () => {
+    // Regression: it was refused as XML_TOO_LARGE, though Pay v3 notifications are JSON.
+    const big = notification({
+      resource: { ...TRANSACTION, attach: 'x'.repeat(MAX_PAY_NOTIFICATION_BYTES) },
+    });
+    const event = await refusedWith(413, 'PAYLOAD_TOO_LARGE')(big);
+    expect(event.reason).toContain(`${MAX_PAY_NOTIFICATION_BYTES} bytes`);
+  });
+
   it('flipped GCM tag: unsigned → 401; signed by the platform (WeChat Pay never does) → 500 like a key error', async () => {
     const flipTag = (body: string) => {
       const parsed = JSON.parse(body);
@@ -448,5 +458,17 @@ describe('createPayNotificationHandler options', () => {
     );
     const h = createPayNotificationHandler(base).on('TRANSACTION.SUCCESS', () => {});
     expect(() => h.on('TRANSACTION.SUCCESS', () => {})).toThrow(/already registered/);
+  });
+
+  it('refuses a dedupeTtlMs shorter than the acceptance window, which would let a replay be handled twice', () => {
+    const base = { apiV3Key: API_V3_KEY, verifier };
+    // Stamped 300 s ahead, a notification stays acceptable for 600 s after it arrives.
+    expect(() => createPayNotificationHandler({ ...base, dedupeTtlMs: 600_000 })).toThrow(
+      /dedupeTtlMs \(600000\) is shorter than the time a notification stays acceptable \(660000 ms/,
+    );
+    expect(() => createPayNotificationHandler({ ...base, dedupeTtlMs: 660_000 })).not.toThrow();
+    expect(() =>
+      createPayNotificationHandler({ ...base, maxSkewSeconds: 600, dedupeTtlMs: 660_000 }),
+    ).toThrow(/1260000 ms/);
   });
 });

@@ -49,12 +49,12 @@ function make(options: Partial<WeChatCallbackOptions> = {}) {
 }
 
 describe('URL verification (echostr handshake)', () => {
-  it('answers echostr verbatim, as text/plain, for a correct signature', async () => {
+  it('answers echostr verbatim, as text/plain that no browser may sniff, for a correct signature', async () => {
     const { callback } = make();
     const res = await callback.handle(handshake({ echostr: '5837397520434063712' }));
     expect(res).toEqual({
       status: 200,
-      headers: { 'content-type': 'text/plain; charset=utf-8' },
+      headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' },
       body: '5837397520434063712',
     });
   });

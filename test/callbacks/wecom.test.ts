@@ -84,14 +84,14 @@ function msgRequest(body: string | Uint8Array = MSG.body, query: Partial<typeof 
 }
 
 describe('WeCom URL verification (encrypted echostr)', () => {
-  it('answers the decrypted echostr of the official vector verbatim', async () => {
+  it('answers the decrypted echostr of the official vector verbatim, as text/plain with nosniff', async () => {
     const { callback, refused } = make(Number(ECHO.timestamp) + 3);
     expect(callback.product).toBe('wecom');
     expect(callback.mode).toBe('safe');
     const res = await callback.handle(echoRequest());
     expect(res).toEqual({
       status: 200,
-      headers: { 'content-type': 'text/plain; charset=utf-8' },
+      headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' },
       body: ECHO.plaintext,
     });
     expect(refused).toEqual([]);

@@ -1,9 +1,22 @@
-import { X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { toNodeListener } from '../../src/adapters/node.js';
+import {
+  type CallbackRequest,
+  createPayNotificationHandler,
+  type PayNotificationHandler,
+  type PayNotificationVerifier,
+  type RefusedEvent,
+} from '../../src/callbacks/index.js';
 import { SignatureError } from '../../src/core/errors.js';
 import { decryptResource, openNotification, PayV3Verifier } from '../../src/crypto/pay-v3.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { PayV3, type PayV3Options } from '../../src/pay/index.js';
+import { RedisStore } from '../../src/redis/index.js';
+import { REDIS_HOST, REDIS_PORT, redisUp, uniquePrefix } from '../credentials/redis-helper.js';
 import { makeMerchant, type Platform, startLocalServer, startPayEmulator } from '../pay/helpers.js';
 
 /**
@@ -73,14 +86,14 @@ let seq = 0;
 const no = (prefix: string) => `${prefix}${Date.now()}${++seq}`;
 
 /** Creates a JSAPI order through `request` (to see the answer's headers). */
-async function order(pay: PayV3, outTradeNo = no('rot')) {
+async function order(pay: PayV3, outTradeNo = no('rot'), notifyUrl = `${notify.url}/notify`) {
   return pay.request<{ prepay_id: string }>('POST', '/v3/pay/transactions/jsapi', {
     body: {
       appid: APPID,
       mchid: CERT.config.mchid,
       description: '测试商品',
       out_trade_no: outTradeNo,
-      notify_url: `${notify.url}/notify`,
+      notify_url: notifyUrl,
       amount: { total: 100, currency: 'CNY' },
       payer: { openid: 'oUser123' },
     },
@@ -203,6 +216,165 @@ describe('notifications after a rotation', () => {
     const current = await currentPlatform();
     const opened = open(new PayV3Verifier({ certificates: current.certificates.map((c) => c.pem) }));
     expect(opened.resource).toMatchObject({ trade_state: 'SUCCESS', mchid: CERT.config.mchid });
+  });
+});
+
+describe("a notification handler sharing the client's platform trust across a rotation", () => {
+  /** Serves a notification handler on a port, as a merchant's notify_url. */
+  async function serve(handler: PayNotificationHandler) {
+    const server = createServer(toNodeListener(handler));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/pay/notify`;
+    return {
+      url,
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    };
+  }
+
+  /** Pays an order: the emulator delivers TRANSACTION.SUCCESS and answers the first attempt's status. */
+  async function payOrder(outTradeNo: string): Promise<number | undefined> {
+    const paid = await control<{ notifications: Array<{ attempts: Array<{ status?: number }> }> }>(
+      'POST',
+      `/_emulator/pay/transactions/${outTradeNo}/succeed`,
+      {},
+    );
+    expect(paid.status).toBe(200);
+    return paid.json.notifications[0]?.attempts[0]?.status;
+  }
+
+  function handlerOf(verifier: PayNotificationVerifier, now: () => number, refused: RefusedEvent[] = []) {
+    const paid: string[] = [];
+    const handler = createPayNotificationHandler({
+      apiV3Key: CERT.config.apiV3Key,
+      verifier,
+      now,
+      hooks: { onRefused: (e) => refused.push(e) },
+    }).on('TRANSACTION.SUCCESS', ({ resource }) => {
+      paid.push(resource.out_trade_no);
+    });
+    return { handler, paid, refused };
+  }
+
+  it('accepts a notification signed with the new certificate without a redeploy, and refuses forged serials with a bounded number of downloads', async () => {
+    // One clock for client and handler, stepped by hand: the refresh interval is 60 s.
+    let offset = 0;
+    const now = () => Date.now() + offset;
+    const pay = client({ now });
+    const { handler, paid, refused } = handlerOf(pay.platformTrust, now);
+    const server = await serve(handler);
+    try {
+      const outTradeNo = no('rotnotify');
+      await order(pay, outTradeNo, server.url);
+      expect(await downloads()).toBe(0);
+
+      const newSerial = await rotate();
+      // Regression: the handler had its own fixed PayV3Verifier, so this answered 401 until a redeploy.
+      expect(await payOrder(outTradeNo)).toBe(204);
+      expect(paid).toEqual([outTradeNo]);
+      expect(refused).toEqual([]);
+      // The notification made the shared trust download once; the client now knows the serial too.
+      expect(await downloads()).toBe(1);
+      expect(pay.knownSerials()).toContain(newSerial);
+      const next = await order(pay);
+      expect(next.headers.get('wechatpay-serial')).toBe(newSerial);
+      expect(await downloads()).toBe(1);
+
+      // Forged serials: refused, and they cannot make the trust download more than once per interval.
+      const [genuine] = (
+        await control<{ notifications: Array<{ body: string; headers: Record<string, string> }> }>(
+          'GET',
+          `/_emulator/pay/notifications?mchid=${CERT.config.mchid}`,
+        )
+      ).json.notifications;
+      const forged = (): CallbackRequest => ({
+        method: 'POST',
+        url: '/pay/notify',
+        headers: {
+          ...Object.fromEntries(Object.entries(genuine?.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+          'wechatpay-serial': randomBytes(20).toString('hex').toUpperCase(),
+        },
+        rawBody: genuine?.body ?? '',
+      });
+      const burst = async (n: number) =>
+        (await Promise.all(Array.from({ length: n }, () => handler.handle(forged())))).map((r) => r.status);
+      expect(await burst(5)).toEqual([401, 401, 401, 401, 401]);
+      expect(await downloads()).toBe(1);
+      offset += 61_000;
+      expect(await burst(5)).toEqual([401, 401, 401, 401, 401]);
+      expect(await downloads()).toBe(2);
+      expect(await burst(3)).toEqual([401, 401, 401]);
+      expect(await downloads()).toBe(2);
+      expect(refused.every((e) => e.code === 'SIGNATURE_MISMATCH')).toBe(true);
+      expect(paid).toEqual([outTradeNo]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a fixed PayV3Verifier keeps working for the keys it holds, and still refuses the new certificate', async () => {
+    const fixed = new PayV3Verifier({ certificates: platform.certificates.map((c) => c.pem) });
+    const { handler, paid, refused } = handlerOf(fixed, Date.now);
+    const server = await serve(handler);
+    try {
+      const pay = client();
+      const before = no('fixed');
+      await order(pay, before, server.url);
+      expect(await payOrder(before)).toBe(204);
+      await rotate();
+      const after = no('fixed');
+      await order(pay, after, server.url);
+      expect(await payOrder(after)).toBe(401);
+      expect(paid).toEqual([before]);
+      expect(refused[0]?.code).toBe('SIGNATURE_MISMATCH');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it.skipIf(!redisUp)(
+    'another instance learns the new certificate through the shared store, without downloading',
+    async () => {
+      const redis = new Redis({ host: REDIS_HOST, port: REDIS_PORT, maxRetriesPerRequest: 1 });
+      const prefix = uniquePrefix();
+      try {
+        const store = () => new RedisStore(redis, { prefix });
+        const instanceA = client({ store: store() });
+        const instanceB = client({ store: store() });
+        // Instance B's handler is given the client itself.
+        const { handler, paid } = handlerOf(instanceB, Date.now);
+        const server = await serve(handler);
+        try {
+          const outTradeNo = no('shared');
+          await order(instanceA, outTradeNo, server.url);
+          const newSerial = await rotate();
+          await order(instanceA); // instance A meets the new serial first: one download, shared
+          expect(await downloads()).toBe(1);
+          expect(await payOrder(outTradeNo)).toBe(204);
+          expect(paid).toEqual([outTradeNo]);
+          expect(await downloads()).toBe(1);
+          expect(instanceB.knownSerials()).toContain(newSerial);
+        } finally {
+          await server.close();
+        }
+      } finally {
+        const keys = await redis.keys(`${prefix}*`);
+        if (keys.length > 0) await redis.del(...keys);
+        await redis.quit();
+      }
+    },
+  );
+
+  it('refuses a verifier that is neither a PayV3Verifier nor a platform trust', () => {
+    expect(() =>
+      createPayNotificationHandler({
+        apiV3Key: CERT.config.apiV3Key,
+        verifier: { verify: () => {} } as unknown as PayNotificationVerifier,
+      }),
+    ).toThrow(/pay\.platformTrust/);
   });
 });
 

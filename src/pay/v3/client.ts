@@ -18,7 +18,7 @@ import type { CertificateInput, HeadersInput, PublicKeyInput } from '../../crypt
 import { sleep } from '../../internal/abort.js';
 import { type Clock, defaultClock, defaultRandom, type RandomSource } from '../../internal/bytes.js';
 import { isUnsigned, parseVerifiedJson, payApiErrorOf, type RawAnswer } from './answer.js';
-import { BillHashError } from './errors.js';
+import { checkedBill, DEFAULT_MAX_BILL_BYTES } from './bill-file.js';
 import { PlatformTrust } from './platform-trust.js';
 import type {
   AppOrder,
@@ -87,6 +87,16 @@ export interface PayV3Options {
 export interface PayV3CallOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
+}
+
+/** Options of `bills.download`. */
+export interface BillDownloadOptions extends PayV3CallOptions {
+  /**
+   * Largest bill accepted, in bytes once decompressed (default 256 MiB). A GZIP bill is
+   * decompressed as a stream and abandoned past it, so a small file that inflates enormously cannot
+   * exhaust memory.
+   */
+  maxBytes?: number;
 }
 
 /** Options of {@link PayV3.request}. */
@@ -213,6 +223,16 @@ export class PayV3 {
   readonly #signer: PayV3Signer;
   readonly #privateKey: KeyObject;
   readonly #trust: PlatformTrust;
+  /**
+   * The WeChat Pay keys this client trusts, kept current across platform-certificate rotations.
+   * Give it to the notification handler (`verifier: pay.platformTrust`), so notifications and
+   * answers are verified by one trust: a rotation learnt by either side (or by another instance
+   * through `store`) serves both, without a redeploy.
+   *
+   * @example
+   * const notifications = createPayNotificationHandler({ apiV3Key, verifier: pay.platformTrust });
+   */
+  readonly platformTrust: PlatformTrust;
   readonly #transport: Transport;
   readonly #baseUrl: URL;
   readonly #retries: number;
@@ -254,11 +274,18 @@ export class PayV3 {
     /** `GET /v3/bill/fundflowbill`. */
     fundFlowBill(query: FundFlowBillQuery, options?: PayV3CallOptions): Promise<Bill>;
     /**
-     * Downloads a bill file (signed request to `download_url`) and checks its bytes against the
-     * bill's `hash_value`; a mismatch throws {@link BillHashError}. The file itself is not signed
-     * by WeChat Pay: the digest, from a verified answer, is what authenticates it.
+     * Downloads a bill file (signed request to `download_url`) and answers the bill itself,
+     * checked against the bill's `hash_value`. A GZIP bill (`tar_type: 'GZIP'`) is decompressed
+     * first — as a stream, stopped past `maxBytes` (`PayloadError` `PAYLOAD_TOO_LARGE`) — since
+     * `hash_value` is the SHA1 of the decompressed bill; a mismatch, or a GZIP file that does not
+     * decompress, throws {@link BillHashError}. The file itself is not signed by WeChat Pay: the
+     * digest, from a verified answer, is what authenticates it.
+     *
+     * @example
+     * const bill = await pay.bills.tradeBill({ bill_date: '2026-01-01', tar_type: 'GZIP' });
+     * const csv = new TextDecoder().decode(await pay.bills.download(bill));
      */
-    download(bill: Bill, options?: PayV3CallOptions): Promise<Uint8Array>;
+    download(bill: Bill, options?: BillDownloadOptions): Promise<Uint8Array>;
   };
 
   /** Merchant media. */
@@ -326,7 +353,7 @@ export class PayV3 {
       hooks: this.#hooks,
       userAgent: options.userAgent ?? 'weixin-kit',
     });
-    this.#trust = new PlatformTrust({
+    this.#trust = this.platformTrust = new PlatformTrust({
       mchid: this.mchid,
       apiV3Key,
       ...(platform.publicKey === undefined ? {} : { publicKey: platform.publicKey }),
@@ -510,8 +537,7 @@ export class PayV3 {
         'body must be the raw body (string or bytes) exactly as received; a parsed body cannot be verified',
       );
     }
-    const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
-    await this.#trust.verify({ status: 200, headers, bytes });
+    await this.#trust.verify({ headers, body });
   }
 
   /** Serials and public-key id currently trusted (public values). */
@@ -594,7 +620,7 @@ export class PayV3 {
           );
           retryable = true;
         } else {
-          if (!ok || verify2xx) await this.#trust.verify(answer);
+          if (!ok || verify2xx) await this.#trust.verify({ headers: answer.headers, body: answer.bytes });
           if (ok) return answer;
           failure = payApiErrorOf(answer, method, path);
           retryable = transient;
@@ -654,7 +680,11 @@ export class PayV3 {
     };
   }
 
-  async #downloadBill(bill: Bill, o: PayV3CallOptions): Promise<Uint8Array> {
+  async #downloadBill(bill: Bill, o: BillDownloadOptions): Promise<Uint8Array> {
+    const maxBytes = o.maxBytes ?? DEFAULT_MAX_BILL_BYTES;
+    if (typeof maxBytes !== 'number' || !Number.isSafeInteger(maxBytes) || maxBytes <= 0) {
+      throw new WeChatKitError('INVALID_ARGUMENT', 'maxBytes must be a whole number of bytes above 0');
+    }
     if (typeof bill !== 'object' || bill === null) {
       throw new WeChatKitError(
         'INVALID_ARGUMENT',
@@ -695,9 +725,7 @@ export class PayV3 {
       },
       false,
     );
-    const actual = createHash('sha1').update(answer.bytes).digest('hex');
-    if (actual.toLowerCase() !== expected.toLowerCase()) throw new BillHashError(hashType, expected, actual);
-    return answer.bytes;
+    return checkedBill(answer.bytes, { type: hashType, expected }, maxBytes);
   }
 
   async #uploadImage(file: MediaFile, o: PayV3CallOptions): Promise<{ media_id: string }> {

@@ -72,8 +72,9 @@ export class PayApiError extends WeChatKitError {
 }
 
 /**
- * A downloaded bill does not match the `hash_value` of the (verified) bill answer: the file was
- * altered or truncated on the way. Download it again; never use the bytes.
+ * A downloaded bill does not match the `hash_value` of the (verified) bill answer — the SHA1 of
+ * the bill itself, after decompression for a GZIP bill — or a GZIP bill does not decompress: the
+ * file was altered or truncated on the way. Download it again; never use the bytes.
  *
  * @example
  * catch (e) { if (e instanceof BillHashError) retryLater(); }
@@ -82,12 +83,16 @@ export class BillHashError extends WeChatKitError {
   /** `hash_type` of the bill answer (`SHA1`). */
   readonly hashType: string;
   readonly expected: string;
+  /** The digest of what was downloaded; `''` when a GZIP bill did not decompress. */
   readonly actual: string;
 
-  constructor(hashType: string, expected: string, actual: string) {
+  constructor(hashType: string, expected: string, actual: string, options?: WeChatKitErrorOptions) {
     super(
       'BAD_RESPONSE',
-      `the downloaded bill's ${hashType} is ${actual}, but the bill answer announced ${expected}: the file was altered or truncated in transit; download it again and do not use these bytes`,
+      actual === ''
+        ? `the downloaded GZIP bill does not decompress, so its ${hashType} cannot match ${expected}: the file was altered or truncated in transit; download it again and do not use these bytes`
+        : `the downloaded bill's ${hashType} is ${actual}, but the bill answer announced ${expected}: the file was altered or truncated in transit; download it again and do not use these bytes`,
+      options,
     );
     this.hashType = hashType;
     this.expected = expected;

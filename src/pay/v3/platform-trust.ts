@@ -11,11 +11,36 @@ import { decryptResource } from '../../crypto/pay-v3-aead.js';
 import {
   type CertificateInput,
   PayV3Verifier,
+  type PayV3VerifyRequest,
   type PublicKeyInput,
   readPayV3Headers,
 } from '../../crypto/pay-v3-verify.js';
 import type { Clock } from '../../internal/bytes.js';
 import { parseVerifiedJson, payApiErrorOf, type RawAnswer } from './answer.js';
+
+/** How often certificates are re-downloaded when nothing prompts it (WeChat Pay suggests ≤ 12 h). */
+const PERIODIC_REFRESH_MS = 12 * 60 * 60 * 1000;
+/** Download again when a downloaded certificate expires within this time. */
+const EXPIRY_MARGIN_MS = 24 * 60 * 60 * 1000;
+
+interface StoredCertificate {
+  serial_no: string;
+  pem: string;
+}
+
+/** What {@link PayV3} builds a {@link PlatformTrust} from (internal plumbing, documented for completeness). */
+export interface PlatformTrustOptions {
+  mchid: string;
+  apiV3Key: string;
+  publicKey?: { id: string; key: PublicKeyInput };
+  certificates?: CertificateInput[];
+  autoCertificates: boolean;
+  store?: TokenStore;
+  now: Clock;
+  refreshIntervalMs: number;
+  /** Sends the signed `GET /v3/certificates` and answers it raw, not yet verified. */
+  download: () => Promise<RawAnswer>;
+}
 
 /**
  * The platform keys a {@link PayV3} client trusts, and their upkeep: the WeChat Pay public key,
@@ -34,31 +59,16 @@ import { parseVerifiedJson, payApiErrorOf, type RawAnswer } from './answer.js';
  * signed by one of the certificates it carries, and it arrives over TLS. The residual risk: anyone
  * who learns the APIv3 key can then impersonate WeChat Pay to this client. Configure the public
  * key or a certificate to remove it.
+ *
+ * One trust serves a client and its notification handler: pass `pay.platformTrust` as the
+ * handler's `verifier`, so a notification signed with a rotated certificate is accepted the moment
+ * the client (or, through `store`, another instance) has learnt it — or, when it arrives first,
+ * triggers the same bounded refresh. Built by {@link PayV3}; not meant to be constructed directly.
+ *
+ * @example
+ * const pay = new PayV3({ …, platform: { certificates: [platformCertPem] }, store: new RedisStore(redis) });
+ * const notifications = createPayNotificationHandler({ apiV3Key, verifier: pay.platformTrust });
  */
-
-/** How often certificates are re-downloaded when nothing prompts it (WeChat Pay suggests ≤ 12 h). */
-const PERIODIC_REFRESH_MS = 12 * 60 * 60 * 1000;
-/** Download again when a downloaded certificate expires within this time. */
-const EXPIRY_MARGIN_MS = 24 * 60 * 60 * 1000;
-
-interface StoredCertificate {
-  serial_no: string;
-  pem: string;
-}
-
-export interface PlatformTrustOptions {
-  mchid: string;
-  apiV3Key: string;
-  publicKey?: { id: string; key: PublicKeyInput };
-  certificates?: CertificateInput[];
-  autoCertificates: boolean;
-  store?: TokenStore;
-  now: Clock;
-  refreshIntervalMs: number;
-  /** Sends the signed `GET /v3/certificates` and answers it raw, not yet verified. */
-  download: () => Promise<RawAnswer>;
-}
-
 export class PlatformTrust {
   readonly #options: PlatformTrustOptions;
   readonly #publicKey: { id: string; key: ReturnType<typeof loadPublicKey> } | undefined;
@@ -101,18 +111,24 @@ export class PlatformTrust {
   }
 
   /**
-   * Verifies an answer (signature, serial, ±300 s window, SIGNTEST probe); an unknown certificate
-   * serial first triggers one rate-limited refresh. Throws `SignatureError` when it must be refused.
+   * Verifies a response or a notification (window, SIGNTEST probe, serial, signature over the raw
+   * body) with the keys trusted now. A certificate serial not trusted yet — WeChat Pay rotated its
+   * platform certificate — first triggers {@link refresh} (from the shared store, else one
+   * download; at most once per `certificateRefreshIntervalMs`, concurrent callers share it), so a
+   * forged serial cannot make it download more. Throws `SignatureError` when it must be refused.
+   *
+   * @example
+   * await pay.platformTrust.verify({ headers: req.headers, body: rawBody }); // a notification
    */
-  async verify(answer: RawAnswer): Promise<void> {
+  async verify(message: PayV3VerifyRequest): Promise<void> {
     await this.#upkeep();
-    const now = this.#options.now;
+    const request: PayV3VerifyRequest = { ...message, now: message.now ?? this.#options.now };
     try {
-      this.#verifier.verify({ headers: answer.headers, body: answer.bytes, now });
+      this.#verifier.verify(request);
       return;
     } catch (error) {
       if (!(error instanceof SignatureError) || error.probe || !this.#options.autoCertificates) throw error;
-      const serial = readPayV3Headers(answer.headers).serial;
+      const serial = readPayV3Headers(message.headers).serial;
       if (
         error.code !== 'SIGNATURE_MISMATCH' ||
         serial === undefined ||
@@ -125,7 +141,7 @@ export class PlatformTrust {
       }
       await this.refresh(serial);
     }
-    this.#verifier.verify({ headers: answer.headers, body: answer.bytes, now });
+    this.#verifier.verify(request);
   }
 
   /** The key to encrypt sensitive fields with: the public key if configured, else the newest valid certificate. */
