@@ -4,9 +4,12 @@
  */
 
 export * from './callbacks/index.js';
-export type { ApiRequestOptions, RequestOptions } from './core/api-client.js';
+export type { ApiRequestOptions } from './core/api-client.js';
 export { ApiClient } from './core/api-client.js';
-export type { CommonClientOptions } from './core/client-options.js';
+export { APIPromise } from './core/api-promise.js';
+export type { ClientHooks, ClientOptions, TokenClientOptions } from './core/client-options.js';
+export type { Logger } from './core/logger.js';
+export type { RequestOptions, ResponseMeta, WithResponse } from './core/request-options.js';
 export { redactText, redactUrl, redactValue } from './core/redact.js';
 export * from './core/transport.js';
 export { joinUrl } from './core/url.js';

@@ -1,28 +1,22 @@
 import { type CredentialSettings, credentialErrorOf } from '../credentials/credential-errors.js';
 import type { TokenManager } from '../credentials/token-manager.js';
+import { APIPromise } from './api-promise.js';
 import { ConfigError, WeChatApiError } from './errors.js';
+import { type RequestOptions, responseMeta, type WithResponse } from './request-options.js';
 import type { HttpMethod, Transport } from './transport.js';
 import { joinUrl } from './url.js';
 
-/** Per-call options of a WeChat API request: the last argument of every resource method. */
-export interface RequestOptions {
-  /** Overrides the client's timeout for this call, ms. */
-  timeoutMs?: number;
-  /** Aborts the call. */
-  signal?: AbortSignal;
-}
+export type { RequestOptions } from './request-options.js';
 
 /** Options of {@link ApiClient.request}, the typed escape hatch for APIs without a method yet. */
 export interface ApiRequestOptions extends RequestOptions {
-  query?: Record<string, string | number | boolean | undefined>;
+  query?: Record<string, string | number | boolean | undefined> | undefined;
   /** A JSON body (objects), or a `FormData`/`Uint8Array`/string sent as is. */
   body?: unknown;
   /** `bytes` for binary answers (media, QR images); JSON errcode answers still throw. */
-  responseType?: 'json' | 'text' | 'bytes';
+  responseType?: 'json' | 'text' | 'bytes' | undefined;
   /** Add the token (`access_token`, or the client's `tokenQueryName`) to the query (default true). */
-  auth?: boolean;
-  /** Whether sending twice is harmless (default: GET only). */
-  idempotent?: boolean;
+  auth?: boolean | undefined;
 }
 
 /**
@@ -80,15 +74,17 @@ export class ApiClient {
    * @example
    * const res = await oa.request<{ total: number }>('GET', '/cgi-bin/user/get', { query: { next_openid: '' } });
    */
-  async request<T = unknown>(method: HttpMethod, path: string, options: ApiRequestOptions = {}): Promise<T> {
-    try {
-      return await this.#request<T>(method, path, options);
-    } catch (error) {
-      throw this.credentialError(error);
-    }
+  request<T = unknown>(method: HttpMethod, path: string, options: ApiRequestOptions = {}): APIPromise<T> {
+    return APIPromise.from(async () => {
+      try {
+        return await this.#request<T>(method, path, options);
+      } catch (error) {
+        throw this.credentialError(error);
+      }
+    });
   }
 
-  async #request<T>(method: HttpMethod, path: string, options: ApiRequestOptions): Promise<T> {
+  async #request<T>(method: HttpMethod, path: string, options: ApiRequestOptions): Promise<WithResponse<T>> {
     const auth = options.auth ?? true;
     if (!auth) return this.#send<T>(method, path, options, undefined);
     const manager = this.#accessToken;
@@ -112,7 +108,7 @@ export class ApiClient {
     path: string,
     options: ApiRequestOptions,
     token: string | undefined,
-  ): Promise<T> {
+  ): Promise<WithResponse<T>> {
     const query = token === undefined ? options.query : { ...options.query, [this.#tokenQueryName]: token };
     const response = await this.transport.request<T>({
       method,
@@ -123,7 +119,9 @@ export class ApiClient {
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       ...(options.responseType === undefined ? {} : { responseType: options.responseType }),
       ...(options.idempotent === undefined ? {} : { idempotent: options.idempotent }),
+      ...(options.retries === undefined ? {} : { retries: options.retries }),
+      ...(options.headers === undefined ? {} : { headers: options.headers }),
     });
-    return response.data;
+    return { data: response.data, response: responseMeta(response.status, response.headers) };
   }
 }

@@ -4,18 +4,19 @@ import { TokenManager } from '../credentials/token-manager.js';
 import type { TokenStore } from '../credentials/token-store.js';
 import { tokenKey } from '../credentials/token-store.js';
 import { ApiClient } from './api-client.js';
-import { type CommonClientOptions, checkOptions, splitHooks } from './client-options.js';
+import { type ClientOptions, checkOptions, splitHooks, type TokenClientOptions } from './client-options.js';
 import { ConfigError } from './errors.js';
 import type { Transport } from './transport.js';
 import { Transport as TransportClass } from './transport.js';
 
 /** A transport configured from the common client options. */
-export function transportFrom(options: CommonClientOptions): Transport {
+export function transportFrom(options: ClientOptions): Transport {
   return new TransportClass({
     ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     ...(options.retries === undefined ? {} : { retries: options.retries }),
-    hooks: splitHooks(options.hooks).transport,
+    ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
+    hooks: splitHooks(options.hooks, options.logger).transport,
   });
 }
 
@@ -25,7 +26,7 @@ export function transportFrom(options: CommonClientOptions): Transport {
  * leave out a failure after which the next fetch would not reach WeChat anyway.
  */
 export function tokenManagerFrom(
-  options: CommonClientOptions,
+  options: TokenClientOptions,
   store: TokenStore | undefined,
   key: string,
   fetchToken: () => Promise<{ value: string; expiresIn: number }>,
@@ -51,7 +52,7 @@ export function tokenManagerFrom(
       : { refreshMarginSeconds: options.refreshMarginSeconds }),
     ...(options.onStoreUnavailable === undefined ? {} : { onStoreUnavailable: options.onStoreUnavailable }),
     ...(options.now === undefined ? {} : { now: options.now }),
-    hooks: splitHooks(options.hooks).tokens,
+    hooks: splitHooks(options.hooks, options.logger).tokens,
   });
 }
 
@@ -101,7 +102,7 @@ async function requestAppAccessToken(
 }
 
 /** Options of an app (Official Account / Mini Program) client, as {@link appClient} needs them. */
-interface AppClientOptions extends CommonClientOptions {
+interface AppClientOptions extends TokenClientOptions {
   appId: string;
   secret: string;
   tokenMode?: 'stable' | 'classic';

@@ -4,9 +4,9 @@
  * retry, redaction of secrets, and observation hooks.
  *
  * TLS and connections: Node's global `fetch` (undici) negotiates TLS 1.2 at least and keeps
- * connections alive, so nothing here configures either. To tune them (pool size, proxy, a custom
- * CA), inject undici's own `fetch` bound to a dispatcher:
- * `fetch: (input, init) => undiciFetch(input, { ...init, dispatcher: new Agent({ connections: 32 }) })`.
+ * connections alive, so nothing here configures either. To tune them (pool size, a proxy for a
+ * fixed egress IP, a custom CA), pass a `dispatcher` (an undici `Agent` or `ProxyAgent`), ideally
+ * with undici's own `fetch` so that both come from the same undici version.
  */
 
 import { anySignal, raceAbort, sleep } from '../internal/abort.js';
@@ -37,6 +37,12 @@ export interface TransportOptions {
   userAgent?: string;
   /** Randomness for backoff jitter, in [0, 1) (default `Math.random`). */
   random?: () => number;
+  /**
+   * An undici dispatcher given to every `fetch` call (`init.dispatcher`): an `Agent` to tune the
+   * pool or TLS, a `ProxyAgent` to leave through a fixed egress IP that WeChat whitelists.
+   * Typed loosely so that no undici type appears in this package's API.
+   */
+  dispatcher?: object;
 }
 
 /** One request. `url` is absolute (see {@link joinUrl}); secrets may be in `query` or `body`: they are redacted from everything observable. */
@@ -54,6 +60,8 @@ export interface TransportRequest {
   headers?: Record<string, string>;
   /** Overrides the transport's `timeoutMs` for this call. */
   timeoutMs?: number;
+  /** Overrides the transport's `retries` for this call. */
+  retries?: number;
   /** Aborts the call; the abort reason is thrown as is and never retried. */
   signal?: AbortSignal;
   /**
@@ -93,6 +101,7 @@ const KNOWN_OPTIONS = new Set([
   'hooks',
   'userAgent',
   'random',
+  'dispatcher',
 ]);
 
 let requestCounter = 0;
@@ -130,6 +139,7 @@ export class Transport {
   readonly #hooks: TransportHooks;
   readonly #userAgent: string;
   readonly #random: () => number;
+  readonly #dispatcher: object | undefined;
 
   constructor(options: TransportOptions = {}) {
     for (const key of Object.keys(options)) {
@@ -155,6 +165,16 @@ export class Transport {
     this.#hooks = options.hooks ?? {};
     this.#userAgent = options.userAgent ?? 'weixin-kit';
     this.#random = options.random ?? Math.random;
+    if (
+      options.dispatcher !== undefined &&
+      (typeof options.dispatcher !== 'object' || options.dispatcher === null)
+    ) {
+      throw new ConfigError(
+        'INVALID_CONFIG',
+        'dispatcher must be an undici Dispatcher (new Agent(), new ProxyAgent(url)), not a URL string',
+      );
+    }
+    this.#dispatcher = options.dispatcher;
   }
 
   /**
@@ -172,6 +192,7 @@ export class Transport {
     const shownUrl = redactUrl(url);
     const path = pathOf(url);
     const timeoutMs = positive('timeoutMs', req.timeoutMs, this.#timeoutMs);
+    const retries = nonNegativeInteger('retries', req.retries, this.#retries);
     const idempotent = req.idempotent ?? (method === 'GET' || method === 'HEAD');
     const { body, contentType } = encodeBody(method, req.body);
     const headers = new Headers(req.headers);
@@ -201,9 +222,7 @@ export class Transport {
         });
       } catch (error) {
         const retryable =
-          attempt <= this.#retries &&
-          !req.signal?.aborted &&
-          isRetryable(error, idempotent, req.retryOnErrcode);
+          attempt <= retries && !req.signal?.aborted && isRetryable(error, idempotent, req.retryOnErrcode);
         if (!retryable) {
           callHook(this.#hooks.onError, {
             id,
@@ -279,6 +298,7 @@ export class Transport {
         // A redirect is not followed: the query (access_token) would travel to wherever it points.
         const init: RequestInit = { method, headers: a.headers, signal: combined.signal, redirect: 'manual' };
         if (a.body !== undefined) init.body = a.body;
+        if (this.#dispatcher !== undefined) (init as { dispatcher?: object }).dispatcher = this.#dispatcher;
         response = await raceAbort(this.#fetch(a.url, init), combined.signal);
       } catch (cause) {
         throw failure(

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { ApiClient, ApiRequestOptions, RequestOptions } from '../core/api-client.js';
 import { appClient } from '../core/build-client.js';
-import type { CommonClientOptions } from '../core/client-options.js';
+import type { TokenClientOptions } from '../core/client-options.js';
 import {
   ConfigError,
   SignatureError,
@@ -27,7 +27,7 @@ import {
 import type { Clock, RandomSource } from '../internal/bytes.js';
 
 /** Options of {@link MiniProgram}. Unknown keys are rejected. */
-export interface MiniProgramOptions extends CommonClientOptions {
+export interface MiniProgramOptions extends TokenClientOptions {
   appId: string;
   /** The AppSecret. Never logged, never part of a store key. */
   secret: string;

@@ -1,6 +1,6 @@
 import type { ApiClient, ApiRequestOptions, RequestOptions } from '../core/api-client.js';
 import { appClient, tokenManagerFrom } from '../core/build-client.js';
-import type { CommonClientOptions } from '../core/client-options.js';
+import type { TokenClientOptions } from '../core/client-options.js';
 import { ConfigError } from '../core/errors.js';
 import type { HttpMethod } from '../core/transport.js';
 import type { TokenManager } from '../credentials/token-manager.js';
@@ -8,7 +8,7 @@ import { tokenKey } from '../credentials/token-store.js';
 import { buildJsSdkConfig, type JsSdkConfig } from '../crypto/jssdk.js';
 
 /** Options of {@link OfficialAccount}. Unknown keys are rejected. */
-export interface OfficialAccountOptions extends CommonClientOptions {
+export interface OfficialAccountOptions extends TokenClientOptions {
   appId: string;
   /** The AppSecret. Never logged, never part of a store key. */
   secret: string;

@@ -1,7 +1,7 @@
 import type { ComponentVerifyTicketEvent } from '../callbacks/messages.js';
 import { ApiClient, type ApiRequestOptions, type RequestOptions } from '../core/api-client.js';
 import { tokenManagerFrom, transportFrom } from '../core/build-client.js';
-import { type CommonClientOptions, checkOptions } from '../core/client-options.js';
+import { type TokenClientOptions, checkOptions } from '../core/client-options.js';
 import { ConfigError, WeChatApiError, WeChatKitError } from '../core/errors.js';
 import type { HttpMethod, Transport } from '../core/transport.js';
 import { type CredentialSettings, credentialErrorOf } from '../credentials/credential-errors.js';
@@ -20,7 +20,7 @@ export const VERIFY_TICKET_TTL_MS = 12 * 3600 * 1000;
 export const AUTHORIZER_REFRESH_TOKEN_TTL_MS = 10 * 365 * 24 * 3600 * 1000;
 
 /** Options of {@link OpenPlatform}. Unknown keys are rejected. */
-export interface OpenPlatformOptions extends CommonClientOptions {
+export interface OpenPlatformOptions extends TokenClientOptions {
   /** The third-party platform's (第三方平台) AppID. */
   componentAppId: string;
   /** The platform's AppSecret. Never logged, never part of a store key. */

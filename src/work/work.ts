@@ -1,6 +1,6 @@
 import { ApiClient, type ApiRequestOptions, type RequestOptions } from '../core/api-client.js';
 import { tokenManagerFrom, transportFrom } from '../core/build-client.js';
-import { type CommonClientOptions, checkOptions } from '../core/client-options.js';
+import { type TokenClientOptions, checkOptions } from '../core/client-options.js';
 import { ConfigError } from '../core/errors.js';
 import type { HttpMethod } from '../core/transport.js';
 import { type CredentialSettings, credentialErrorOf } from '../credentials/credential-errors.js';
@@ -8,7 +8,7 @@ import type { TokenManager } from '../credentials/token-manager.js';
 import { tokenKey } from '../credentials/token-store.js';
 
 /** Options of {@link Work}. Unknown keys are rejected. */
-export interface WorkOptions extends CommonClientOptions {
+export interface WorkOptions extends TokenClientOptions {
   /** The corpid (`ww…`). */
   corpId: string;
   /** The secret of the app (agent) — each agent has its own secret and its own token. */

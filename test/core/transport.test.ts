@@ -476,14 +476,16 @@ describe('Transport: hooks and redaction', () => {
       onRetry: (e) => events.push({ type: 'retry', ...e, message: e.error.message }),
       onError: (e) => events.push({ type: 'error', ...e }),
     };
-    const t = transport({ hooks, retries: 1, timeoutMs: 100 });
+    // Only r3 may time out (its own short timeout against a 2 s delay): a shared 100 ms timeout
+    // made the fast calls time out too on a loaded machine.
+    const t = transport({ hooks, retries: 1, timeoutMs: 5000 });
     const query = { access_token: TOKEN, appid: 'wx1', secret: APPSECRET, js_code: JS_CODE };
     const body = { appid: 'wx1', secret: APPSECRET, session_key: SESSION_KEY };
     const encoded = `access%5Ftoken=${TOKEN}&SECRET=${APPSECRET}&redirect_uri=${encodeURIComponent(`https://x/cb?code=${JS_CODE}&a=1`)}`;
     const calls: Array<Promise<unknown>> = [
       t.request({ method: 'GET', url: `${base}/ok/r1`, query }),
       t.request({ method: 'GET', url: `${base}/ok/r2?${encoded}` }),
-      t.request({ method: 'GET', url: `${base}/delay/r3?ms=2000`, query }),
+      t.request({ method: 'GET', url: `${base}/delay/r3?ms=2000`, query, timeoutMs: 100 }),
       t.request({ method: 'GET', url: `${base}/reset/r4`, query }),
       t.request({ method: 'POST', url: `${base}/reset/r5`, query, body }),
       t.request({ method: 'GET', url: `${base}/status/r6?code=500`, query }),
