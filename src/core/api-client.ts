@@ -13,8 +13,11 @@ export interface ApiRequestOptions extends RequestOptions {
   query?: Record<string, string | number | boolean | undefined> | undefined;
   /** A JSON body (objects), or a `FormData`/`Uint8Array`/string sent as is. */
   body?: unknown;
-  /** `bytes` for binary answers (media, QR images); JSON errcode answers still throw. */
-  responseType?: 'json' | 'text' | 'bytes' | undefined;
+  /**
+   * `bytes` for binary answers (media, QR images), `stream` for a `ReadableStream<Uint8Array>` of
+   * a large one; JSON errcode answers still throw.
+   */
+  responseType?: 'json' | 'text' | 'bytes' | 'stream' | undefined;
   /** Add the token (`access_token`, or the client's `tokenQueryName`) to the query (default true). */
   auth?: boolean | undefined;
 }

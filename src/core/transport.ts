@@ -69,8 +69,13 @@ export interface TransportRequest {
    * network error, a timeout, a 5xx or an unreadable body. Default: true for GET and HEAD.
    */
   idempotent?: boolean;
-  /** How to read the body (default `json`). `bytes` still turns a JSON errcode answer into an error. */
-  responseType?: 'json' | 'text' | 'bytes';
+  /**
+   * How to read the body (default `json`). `bytes` still turns a JSON errcode answer into an error.
+   * `stream` answers a `ReadableStream<Uint8Array>` as soon as the headers arrive (a JSON answer is
+   * still read whole, so an errcode throws): `timeoutMs` then bounds the wait for the headers and
+   * each wait for the next chunk, and the caller's `signal` aborts the stream.
+   */
+  responseType?: 'json' | 'text' | 'bytes' | 'stream';
   /** Throw `WeChatApiError` on an `errcode != 0` answer (default true). */
   checkErrcode?: boolean;
   /** Retry errcode -1 ("system busy, retry later"), on any method (default true). */
@@ -275,6 +280,7 @@ export class Transport {
     body: BodyInit | undefined;
     attempt: number;
   }): Promise<TransportResponse<T>> {
+    if (a.req.responseType === 'stream') return this.#attemptStream<T>(a);
     const { req, method, shownUrl, timeoutMs } = a;
     const timeout = AbortSignal.timeout(timeoutMs);
     const combined =
@@ -390,6 +396,121 @@ export class Transport {
       return { status: response.status, headers: response.headers, data: data as T };
     } finally {
       combined.dispose();
+    }
+  }
+
+  /**
+   * One attempt of a `stream` request: the timeout covers the headers, then each chunk; the
+   * stream is returned once the headers say it is a 2xx, non-JSON answer.
+   */
+  async #attemptStream<T>(a: {
+    id: string;
+    req: TransportRequest;
+    method: HttpMethod;
+    url: string;
+    shownUrl: string;
+    path: string;
+    timeoutMs: number;
+    headers: Headers;
+    body: BodyInit | undefined;
+    attempt: number;
+  }): Promise<TransportResponse<T>> {
+    const { req, method, shownUrl, timeoutMs } = a;
+    // Not AbortSignal.timeout: the signal given to fetch also governs the body, which may rightly
+    // take longer than timeoutMs in all; only the wait for the headers is bounded by this one.
+    const headerTimeout = new AbortController();
+    const timer = setTimeout(() => headerTimeout.abort(), timeoutMs);
+    const combined =
+      req.signal === undefined
+        ? { signal: headerTimeout.signal, dispose() {} }
+        : anySignal([req.signal, headerTimeout.signal]);
+    const timedOut = (what: string) =>
+      new TransportError(
+        'TIMEOUT',
+        `${method} ${shownUrl} sent no ${what} within ${timeoutMs} ms (timeoutMs); raise timeoutMs if this API is slow`,
+      );
+    let handedOver = false;
+    try {
+      let response: Response;
+      try {
+        const init: RequestInit = { method, headers: a.headers, signal: combined.signal, redirect: 'manual' };
+        if (a.body !== undefined) init.body = a.body;
+        if (this.#dispatcher !== undefined) (init as { dispatcher?: object }).dispatcher = this.#dispatcher;
+        response = await raceAbort(this.#fetch(a.url, init), combined.signal);
+      } catch (cause) {
+        if (req.signal?.aborted) throw req.signal.reason;
+        if (headerTimeout.signal.aborted) throw timedOut('headers');
+        throw cause instanceof WeChatKitError
+          ? cause
+          : new TransportError('NETWORK_ERROR', `${method} ${shownUrl} failed: ${describeCause(cause)}`, {
+              cause: safeCause(cause),
+            });
+      } finally {
+        clearTimeout(timer);
+      }
+      callHook(this.#hooks.onResponse, {
+        id: a.id,
+        method,
+        url: shownUrl,
+        status: response.status,
+        durationMs: 0,
+        attempt: a.attempt,
+      });
+      const contentType = response.headers.get('content-type') ?? '';
+      if (response.status < 200 || response.status > 299 || /\bjson\b/i.test(contentType) || !response.body) {
+        // Errors and JSON answers are small: read them whole and judge them as usual.
+        const bodyTimeout = AbortSignal.timeout(timeoutMs);
+        const bytes = new Uint8Array(
+          await raceAbort(response.arrayBuffer(), bodyTimeout).catch((cause) => {
+            if (req.signal?.aborted) throw req.signal.reason;
+            if (bodyTimeout.aborted) throw timedOut('body');
+            throw new TransportError(
+              'NETWORK_ERROR',
+              `${method} ${shownUrl} answered HTTP ${response.status} but the body could not be read: ${describeCause(cause)}`,
+              { cause: safeCause(cause), status: response.status },
+            );
+          }),
+        );
+        if (response.status < 200 || response.status > 299) {
+          throw new TransportError(
+            'HTTP_ERROR',
+            `${method} ${shownUrl} answered HTTP ${response.status}${snippet(bytes)}`,
+            {
+              status: response.status,
+            },
+          );
+        }
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(new TextDecoder().decode(bytes));
+        } catch {
+          parsed = undefined;
+        }
+        const errcode = errcodeOf(parsed);
+        if (errcode !== undefined && errcode !== 0 && req.checkErrcode !== false) {
+          const errmsg = (parsed as { errmsg?: unknown }).errmsg;
+          throw new WeChatApiError(errcode, redactText(typeof errmsg === 'string' ? errmsg : ''), {
+            path: a.path,
+          });
+        }
+        handedOver = true;
+        combined.dispose();
+        return { status: response.status, headers: response.headers, data: bytesStream(bytes) as T };
+      }
+      handedOver = true;
+      return {
+        status: response.status,
+        headers: response.headers,
+        data: idleBoundedStream(
+          response.body,
+          timeoutMs,
+          req.signal,
+          () => timedOut('data'),
+          () => combined.dispose(),
+        ) as T,
+      };
+    } finally {
+      if (!handedOver) combined.dispose();
     }
   }
 }
@@ -520,4 +641,60 @@ function isRetryable(error: unknown, idempotent: boolean, retryOnErrcode: boolea
   if (!(error instanceof TransportError)) return false;
   if (error.code === 'HTTP_ERROR') return idempotent && error.status !== undefined && error.status >= 500;
   return idempotent;
+}
+
+/** A stream of `bytes` in one chunk. */
+function bytesStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      if (bytes.length > 0) controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+}
+
+/**
+ * `body` with a bound on each wait for the next chunk: a stalled download errors with `timeout()`
+ * instead of hanging, however long the whole transfer rightly takes. `done` runs once at the end.
+ */
+function idleBoundedStream(
+  body: ReadableStream<Uint8Array>,
+  idleMs: number,
+  signal: AbortSignal | undefined,
+  timeout: () => Error,
+  done: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let finished = false;
+  const finish = () => {
+    if (!finished) {
+      finished = true;
+      done();
+    }
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const idle = AbortSignal.timeout(idleMs);
+      const waiting = signal === undefined ? { signal: idle, dispose() {} } : anySignal([signal, idle]);
+      try {
+        const { done: end, value } = await raceAbort(reader.read(), waiting.signal);
+        if (end) {
+          finish();
+          controller.close();
+        } else {
+          controller.enqueue(value);
+        }
+      } catch (cause) {
+        finish();
+        reader.cancel().catch(() => {});
+        controller.error(signal?.aborted ? signal.reason : idle.aborted ? timeout() : cause);
+      } finally {
+        waiting.dispose();
+      }
+    },
+    cancel(reason) {
+      finish();
+      return reader.cancel(reason);
+    },
+  });
 }
