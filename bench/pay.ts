@@ -76,7 +76,11 @@ export async function payScenarios(): Promise<{ results: ScenarioResult[]; notes
     return JSON.parse(body);
   };
   results.push(
-    await compareAsync('pay.v3.client', () => pay.transactions.queryByOutTradeNo(outTradeNo), baseline),
+    await compareAsync(
+      'pay.v3.client',
+      () => pay.transactions.getByOutTradeNo({ out_trade_no: outTradeNo }),
+      baseline,
+    ),
   );
   notes['pay.v3.client'] = 'sign + emulator.fetch + verify + JSON.parse by hand (same emulator)';
 

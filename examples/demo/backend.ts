@@ -108,7 +108,7 @@ export function createBackend(config: BackendConfig) {
   async function api(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const body = await readJson(req);
     if (path === '/api/login') {
-      const session = await mp.code2Session(String(body.code ?? ''));
+      const session = await mp.auth.code2Session({ js_code: String(body.code ?? '') });
       const token = randomBytes(24).toString('base64url');
       sessions.set(token, { openid: session.openid, sessionKey: session.session_key });
       return send(res, 200, { token, openid: session.openid });
@@ -134,7 +134,7 @@ export function createBackend(config: BackendConfig) {
       // What the Mini Program passes to wx.requestPayment.
       return send(res, 200, {
         out_trade_no: outTradeNo,
-        payParams: pay.jsapiPayParams(config.miniProgram.appId, prepay_id),
+        payParams: await pay.jsapiPayParams({ appid: config.miniProgram.appId, prepay_id }),
       });
     }
     if (path === '/api/refund') {

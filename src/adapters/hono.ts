@@ -1,6 +1,7 @@
 /**
- * `weixin-kit/hono` — a callback handler as a Hono handler, on any Hono runtime (Node through
- * @hono/node-server, Bun, Deno, Cloudflare Workers, …).
+ * `weixin-kit/hono` — a callback handler as a Hono handler, on Node (through @hono/node-server),
+ * Bun or Deno — each tested. Edge runtimes such as Cloudflare Workers are untested: weixin-kit
+ * needs `node:crypto` and `Buffer`.
  *
  * Raw body: the handler reads the bytes of `c.req.raw` itself. If a middleware already read the
  * body through Hono's cache, the cached bytes (`arrayBuffer`/`blob`) or text (`text`, `json`:

@@ -13,7 +13,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CallbackHandler, CallbackResponse } from '../callbacks/types.js';
-import { byteLength } from './serve.js';
+import { byteLength } from '../internal/bytes.js';
 import {
   type BodyFound,
   BodyTooLargeError,

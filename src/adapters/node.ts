@@ -1,7 +1,8 @@
 /**
  * `weixin-kit/node` — serve a callback handler from plain `node:http` (`toNodeListener`) or from
- * any host that speaks the Fetch API's `Request -> Response` (`toFetchHandler`: Deno, Bun,
- * Cloudflare Workers, Hono, Next.js route handlers, …).
+ * any host that speaks the Fetch API's `Request -> Response` (`toFetchHandler`: Bun and Deno, both
+ * tested; Hono; Next.js route handlers on the Node runtime; …). Edge runtimes such as Cloudflare
+ * Workers are untested: weixin-kit needs `node:crypto` and `Buffer`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CallbackHandler } from '../callbacks/types.js';

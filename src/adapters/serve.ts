@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CallbackHandler, CallbackRequest, CallbackResponse } from '../callbacks/types.js';
+import { byteLength } from '../internal/bytes.js';
 import {
   BodyTooLargeError,
   badRequest,
@@ -48,14 +49,6 @@ export async function serveNode(
   }
   const request: CallbackRequest = { method, url, headers: req.headers, rawBody };
   writeNode(res, await runHandler(handler, request, options));
-}
-
-const encoder = new TextEncoder();
-
-/** Size in bytes of a body given as bytes or as text (counted as its UTF-8 encoding). */
-export function byteLength(body: Uint8Array | string): number {
-  // TextEncoder, not Buffer: this also runs on Web runtimes (Workers) that have no Buffer.
-  return typeof body === 'string' ? encoder.encode(body).byteLength : body.byteLength;
 }
 
 /** Answers a Fetch `Request` (or the bytes a framework already read from it); never throws. */

@@ -1,5 +1,6 @@
 import { ConfigError } from '../core/errors.js';
 import type { Clock, RandomSource } from '../internal/bytes.js';
+import { isScheduler, type Scheduler, systemScheduler } from '../internal/timers.js';
 import { type CallbackHooks, HOOK_NAMES } from './callback-hooks.js';
 import { type CallbackLogger, resolveLogger } from './callback-logger.js';
 import type { DedupeStore } from './dedupe-store.js';
@@ -37,6 +38,11 @@ export interface SharedCallbackOptions {
   replyBudgetMs?: number;
   /** Clock in ms (default `Date.now`): timestamp window, reply CreateTime / TimeStamp. */
   now?: Clock;
+  /**
+   * Timers for `replyBudgetMs` (default: the global `setTimeout`/`clearTimeout`). A test passes
+   * a manual scheduler and advances it instead of waiting for the budget to run out.
+   */
+  scheduler?: Scheduler;
   /** Randomness for reply encryption (default: CSPRNG). */
   random?: RandomSource;
   hooks?: CallbackHooks;
@@ -109,6 +115,7 @@ export interface ResolvedCallbackOptions {
   dedupeTtlMs: number;
   replyBudgetMs: number;
   now: Clock;
+  scheduler: Scheduler;
   random: RandomSource | undefined;
   hooks: CallbackHooks;
   /** `undefined` when `hooks.onError` is the sink. */
@@ -127,6 +134,7 @@ const KEYS = new Set([
   'dedupeTtlMs',
   'replyBudgetMs',
   'now',
+  'scheduler',
   'random',
   'hooks',
   'logger',
@@ -141,6 +149,7 @@ const WECOM_KEYS = new Set([
   'dedupeTtlMs',
   'replyBudgetMs',
   'now',
+  'scheduler',
   'random',
   'hooks',
   'logger',
@@ -199,7 +208,7 @@ export function resolveCallbackOptions(input: WeChatCallbackOptions): ResolvedCa
 }
 
 function resolve(input: WeChatCallbackOptions, fail: Fail, allowEmptyId: boolean): ResolvedCallbackOptions {
-  const { appId, token, encodingAESKey, mode, format, dedupe, now, random, hooks, logger } = input;
+  const { appId, token, encodingAESKey, mode, format, dedupe, now, scheduler, random, hooks, logger } = input;
   if (typeof appId !== 'string' || (appId === '' && !allowEmptyId)) {
     throw fail('appId is required: the AppID (for an Open Platform platform, its component AppID)');
   }
@@ -224,6 +233,9 @@ function resolve(input: WeChatCallbackOptions, fail: Fail, allowEmptyId: boolean
     throw fail('dedupe must be a DedupeStore ({ claim(key, ttlMs) })');
   }
   if (now !== undefined && typeof now !== 'function') throw fail('now must be a function returning ms');
+  if (scheduler !== undefined && !isScheduler(scheduler)) {
+    throw fail('scheduler must be an object with setTimeout(fn, ms) and clearTimeout(handle)');
+  }
   if (random !== undefined && typeof random !== 'function')
     throw fail('random must be a function (size) => bytes');
   if (hooks !== undefined) {
@@ -261,6 +273,7 @@ function resolve(input: WeChatCallbackOptions, fail: Fail, allowEmptyId: boolean
     ),
     replyBudgetMs: positive(input.replyBudgetMs, 'replyBudgetMs', DEFAULT_REPLY_BUDGET_MS, 60_000, fail),
     now: now ?? Date.now,
+    scheduler: scheduler ?? systemScheduler,
     random,
     hooks: hooks ?? {},
     logger: resolveLogger(logger, typeof hooks?.onError === 'function', fail),

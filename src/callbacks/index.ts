@@ -2,6 +2,8 @@
  * `callbacks/` — the verified pipeline for WeChat pushes: verify → timestamp window → decrypt →
  * parse → dedupe → route → reply, framework-neutral. Adapters wrap {@link WeChatCallback.handle}.
  */
+
+export type { Scheduler } from '../internal/timers.js';
 export type * from './callback-hooks.js';
 export type { CallbackLogFields, CallbackLogger, CallbackSource } from './callback-logger.js';
 export { consoleLogger } from './callback-logger.js';

@@ -9,9 +9,11 @@ import {
   type PayV3NotificationEnvelope,
   readVerifiedNotification,
 } from '../crypto/pay-v3-notify.js';
-import { PayV3Verifier, type PayV3VerifyRequest } from '../crypto/pay-v3-verify.js';
-import type { Clock } from '../internal/bytes.js';
-import { PlatformTrust } from '../pay/v3/platform-trust.js';
+import type { PayV3SignatureVerifier, PayV3Verifier, PayV3VerifyRequest } from '../crypto/pay-v3-verify.js';
+import { byteLength, type Clock } from '../internal/bytes.js';
+import { isScheduler, raceTimer, type Scheduler, systemScheduler } from '../internal/timers.js';
+import type { PlatformTrust } from '../pay/v3/platform-trust.js';
+import type { PaidTransaction, Transaction, TransactionAmount } from '../pay/v3/types.js';
 import type { CallbackErrorEvent, DuplicateEvent, RefusedEvent } from './callback-hooks.js';
 import {
   bodyAlreadyParsed,
@@ -23,38 +25,14 @@ import { type DedupeStore, MemoryDedupeStore } from './dedupe-store.js';
 import { addHandler } from './handler-registry.js';
 import type { AdapterProblem, CallbackHandler, CallbackRequest, CallbackResponse } from './types.js';
 
-/** Amounts of a transaction, in fen (分), wire names. */
-export interface PayTransactionAmount {
-  total: number;
-  payer_total?: number;
-  currency?: string;
-  payer_currency?: string;
-}
+/** @deprecated Use `TransactionAmount` (one model for the query answer and the notification). */
+export type PayTransactionAmount = TransactionAmount;
 
 /**
- * The decrypted resource of a `TRANSACTION.SUCCESS` notification (`original_type` `transaction`),
- * with WeChat Pay's wire names. Fields WeChat adds later still arrive, typed as unknown extras.
+ * @deprecated Use `PaidTransaction`: the decrypted resource of a `TRANSACTION.SUCCESS`
+ * notification is the same wire object as the query answer (`Transaction`), paid.
  */
-export interface PayTransactionResource {
-  appid: string;
-  mchid: string;
-  out_trade_no: string;
-  transaction_id: string;
-  /** `JSAPI`, `NATIVE`, `APP`, `MICROPAY`, `MWEB`, `FACEPAY`. */
-  trade_type: string;
-  /** `SUCCESS` in a `TRANSACTION.SUCCESS` notification. */
-  trade_state: string;
-  trade_state_desc: string;
-  bank_type?: string;
-  attach?: string;
-  /** RFC 3339, e.g. `2018-06-08T10:34:56+08:00`. */
-  success_time?: string;
-  payer: { openid: string };
-  amount: PayTransactionAmount;
-  scene_info?: { device_id?: string };
-  promotion_detail?: Array<Record<string, unknown>>;
-  [field: string]: unknown;
-}
+export type PayTransactionResource = PaidTransaction;
 
 /** Amounts of a refund, in fen (分), wire names. */
 export interface PayRefundAmount {
@@ -90,8 +68,8 @@ export interface PayRefundResource {
  * {@link PayNotificationHandler.onCustom}.
  */
 export interface PayNotificationEventMap {
-  /** 支付成功通知 (`original_type` `transaction`). */
-  'TRANSACTION.SUCCESS': PayTransactionResource;
+  /** 支付成功通知 (`original_type` `transaction`): the paid {@link Transaction}. */
+  'TRANSACTION.SUCCESS': PaidTransaction;
   /** 退款成功通知 (`original_type` `refund`). */
   'REFUND.SUCCESS': PayRefundResource;
   /** 退款异常通知: the refund needs handling in the merchant platform. */
@@ -140,14 +118,14 @@ export type PayNotificationListener<T, E extends string = string> = (
 ) => unknown;
 
 /**
- * What verifies notifications: a {@link PayV3Verifier} (fixed keys), or — recommended — the
+ * What verifies notifications: any {@link PayV3SignatureVerifier} — recommended, the
  * {@link PlatformTrust} of the `PayV3` client (`pay.platformTrust`, or the client itself), which
- * follows platform-certificate rotations for both.
+ * follows platform-certificate rotations for both; a {@link PayV3Verifier} (fixed keys); or your
+ * own `{ verify(request) }` (sync or async; it throws to refuse).
  */
 export type PayNotificationVerifier =
-  | PayV3Verifier
-  | PlatformTrust
-  | { readonly platformTrust: PlatformTrust };
+  | PayV3SignatureVerifier
+  | { readonly platformTrust: PayV3SignatureVerifier };
 
 /** A notification with no handler and no fallback was acknowledged (WeChat Pay will not resend it). */
 export interface UnhandledNotificationEvent {
@@ -224,6 +202,11 @@ export interface PayNotificationHandlerOptions {
   dedupeTtlMs?: number;
   /** Clock in ms (default `Date.now`), for the `Wechatpay-Timestamp` window. */
   now?: Clock;
+  /**
+   * Timers for `replyBudgetMs` (default: the global `setTimeout`/`clearTimeout`). A test passes
+   * a manual scheduler and advances it instead of waiting for the budget to run out.
+   */
+  scheduler?: Scheduler;
   /** Replay window for `Wechatpay-Timestamp`, seconds either way (default 300). */
   maxSkewSeconds?: number;
   /**
@@ -262,6 +245,7 @@ const OPTION_KEYS = new Set([
   'dedupe',
   'dedupeTtlMs',
   'now',
+  'scheduler',
   'maxSkewSeconds',
   'replyBudgetMs',
   'processingLeaseMs',
@@ -333,8 +317,16 @@ function classify(error: unknown): Refusal | Misconfigured {
   }
 }
 
-function byteLength(body: string | Uint8Array): number {
-  return typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.byteLength;
+/** The {@link PayV3SignatureVerifier} of a `verifier` option: itself, or a client's `platformTrust`. */
+function verifierOf(verifier: unknown): PayV3SignatureVerifier | undefined {
+  const verifies = (v: unknown): v is PayV3SignatureVerifier =>
+    typeof v === 'object' && v !== null && typeof (v as { verify?: unknown }).verify === 'function';
+  if (verifies(verifier)) return verifier;
+  const trust =
+    typeof verifier === 'object' && verifier !== null
+      ? (verifier as { platformTrust?: unknown }).platformTrust
+      : undefined;
+  return verifies(trust) ? trust : undefined;
 }
 
 /**
@@ -354,12 +346,13 @@ function byteLength(body: string | Uint8Array): number {
  */
 export class PayNotificationHandler implements CallbackHandler {
   readonly #apiV3Key: string;
-  readonly #verifier: PayV3Verifier | PlatformTrust;
+  readonly #verifier: PayV3SignatureVerifier;
   readonly #dedupe: DedupeStore;
   readonly #dedupeTtlMs: number;
   readonly #replyBudgetMs: number;
   readonly #processingLeaseMs: number;
   readonly #now: Clock;
+  readonly #scheduler: Scheduler;
   readonly #maxSkewSeconds: number | undefined;
   readonly #hooks: PayNotificationHooks;
   readonly #logger: CallbackLogger | undefined;
@@ -379,6 +372,7 @@ export class PayNotificationHandler implements CallbackHandler {
       dedupe,
       dedupeTtlMs,
       now,
+      scheduler,
       maxSkewSeconds,
       replyBudgetMs,
       processingLeaseMs,
@@ -403,15 +397,10 @@ export class PayNotificationHandler implements CallbackHandler {
         'apiV3Key must be the 32-character APIv3 key from the merchant platform (not the APIv2 key, not base64- or hex-decoded)',
       );
     }
-    const trust =
-      verifier instanceof PayV3Verifier || verifier instanceof PlatformTrust
-        ? verifier
-        : typeof verifier === 'object' && verifier !== null && verifier.platformTrust instanceof PlatformTrust
-          ? verifier.platformTrust
-          : undefined;
+    const trust = verifierOf(verifier);
     if (trust === undefined) {
       throw bad(
-        "verifier must be the PayV3 client's trust (pay.platformTrust, or pay), or a PayV3Verifier trusting the WeChat Pay public key and/or platform certificates",
+        "verifier must be the PayV3 client's trust (pay.platformTrust, or pay), a PayV3Verifier trusting the WeChat Pay public key and/or platform certificates, or your own { verify(request) }",
       );
     }
     if (
@@ -427,6 +416,9 @@ export class PayNotificationHandler implements CallbackHandler {
       throw bad('dedupeTtlMs must be a number of ms above 0');
     }
     if (now !== undefined && typeof now !== 'function') throw bad('now must be a function returning ms');
+    if (scheduler !== undefined && !isScheduler(scheduler)) {
+      throw bad('scheduler must be an object with setTimeout(fn, ms) and clearTimeout(handle)');
+    }
     if (
       maxSkewSeconds !== undefined &&
       (typeof maxSkewSeconds !== 'number' || !Number.isFinite(maxSkewSeconds) || maxSkewSeconds <= 0)
@@ -459,6 +451,7 @@ export class PayNotificationHandler implements CallbackHandler {
     this.#apiV3Key = apiV3Key;
     this.#verifier = trust;
     this.#now = now ?? Date.now;
+    this.#scheduler = scheduler ?? systemScheduler;
     this.#dedupe = dedupe ?? new MemoryDedupeStore({ now: this.#now });
     this.#dedupeTtlMs = dedupeTtlMs ?? DEFAULT_PAY_DEDUPE_TTL_MS;
     this.#maxSkewSeconds = maxSkewSeconds;
@@ -593,18 +586,12 @@ export class PayNotificationHandler implements CallbackHandler {
     running: Promise<CallbackResponse>,
     event: PayNotificationEvent<unknown>,
   ): Promise<CallbackResponse> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), this.#replyBudgetMs);
+    const answer = await raceTimer(running, this.#replyBudgetMs, () => undefined, {
+      scheduler: this.#scheduler,
     });
-    try {
-      const answer = await Promise.race([running, late]);
-      if (answer !== undefined) return answer;
-      this.#call('onSlow', { id: event.id, event_type: event.event_type, budgetMs: this.#replyBudgetMs });
-      return fail(500, 'still processing, retry later');
-    } finally {
-      clearTimeout(timer);
-    }
+    if (answer !== undefined) return answer;
+    this.#call('onSlow', { id: event.id, event_type: event.event_type, budgetMs: this.#replyBudgetMs });
+    return fail(500, 'still processing, retry later');
   }
 
   /**

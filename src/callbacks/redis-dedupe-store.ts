@@ -3,6 +3,8 @@
  * or a node-redis v4+ client, recognised by shape: neither package is imported here.
  */
 import { ConfigError, StoreError } from '../core/errors.js';
+import { redactUrlCredentials } from '../core/redact.js';
+import { raceTimer } from '../internal/timers.js';
 import type { DedupeStore } from './dedupe-store.js';
 
 // `never[]` parameters accept any method signature, overloaded or not.
@@ -97,11 +99,6 @@ function adapt(client: unknown): DedupeCommands {
   );
 }
 
-// A Redis URL in an error message may carry a password (`redis://user:pass@host`).
-function redact(message: string): string {
-  return message.replace(/(\w+:\/\/)[^@\s/]*@/g, '$1***@');
-}
-
 /**
  * Remembers processed pushes in Redis with `SET key 1 NX PX ttl`: atomic, so exactly one
  * instance wins a retried push; Redis expires the key. Failures become `StoreError`
@@ -150,30 +147,20 @@ export class RedisDedupeStore implements DedupeStore {
   }
 
   async #run<T>(what: string, command: () => Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new StoreError(
-              'STORE_UNAVAILABLE',
-              `Redis did not answer the dedupe ${what} within ${this.#timeoutMs} ms`,
-            ),
-          ),
-        this.#timeoutMs,
-      );
-    });
     try {
-      return await Promise.race([command(), timeout]);
+      return await raceTimer(command(), this.#timeoutMs, () => {
+        throw new StoreError(
+          'STORE_UNAVAILABLE',
+          `Redis did not answer the dedupe ${what} within ${this.#timeoutMs} ms`,
+        );
+      });
     } catch (error) {
       if (error instanceof StoreError) throw error;
       throw new StoreError(
         'STORE_UNAVAILABLE',
-        `Redis failed the dedupe ${what}: ${redact(error instanceof Error ? error.message : String(error))}`,
+        `Redis failed the dedupe ${what}: ${redactUrlCredentials(error instanceof Error ? error.message : String(error))}`,
         { cause: error },
       );
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

@@ -2,7 +2,8 @@ import { ConfigError, isWeChatKitError, PayloadError, SignatureError } from '../
 import { extractEncrypt, MessageCrypto, verifyMessageSignature } from '../crypto/message-crypto.js';
 import { verifyServerSignature } from '../crypto/server-signature.js';
 import { assertFreshTimestamp } from '../crypto/timestamp.js';
-import { toText } from '../internal/bytes.js';
+import { byteLength, toText } from '../internal/bytes.js';
+import { elapsedClock, raceTimer } from '../internal/timers.js';
 import { buildXml } from '../xml/build.js';
 import { type CallbackErrorEvent, type CallbackHooks, callHook, type RefusalCode } from './callback-hooks.js';
 import { bodyAlreadyParsed, logCallbackError } from './callback-logger.js';
@@ -165,10 +166,6 @@ function readRawQuery(url: string): URLSearchParams {
 /** Passive replies a WeCom app can send (企业微信 被动回复消息格式). */
 const WECOM_REPLY_TYPES = new Set(['text', 'image', 'voice', 'video', 'news']);
 
-function byteLength(body: string | Uint8Array): number {
-  return typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.byteLength;
-}
-
 type Outcome = { kind: 'reply'; reply: Reply | undefined } | { kind: 'error'; error: unknown };
 
 /**
@@ -307,7 +304,7 @@ export class WeChatCallback implements CallbackHandler {
    * appid, 400 bad body, 405 method, 500 handler error with a generic body) and a hook event.
    */
   async handle(request: CallbackRequest): Promise<CallbackResponse> {
-    const started = performance.now();
+    const started = elapsedClock(this.#options.scheduler);
     const method = typeof request?.method === 'string' ? request.method.toUpperCase() : '';
     try {
       if (method === 'GET') return this.#handshake(request);
@@ -566,13 +563,13 @@ export class WeChatCallback implements CallbackHandler {
       (reply) => ({ kind: 'reply', reply }),
       (error: unknown) => ({ kind: 'error', error }),
     );
-    const remaining = Math.max(0, this.#options.replyBudgetMs - (performance.now() - started));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const budget = new Promise<undefined>((resolve) => {
-      timer = setTimeout(resolve, remaining, undefined);
+    const remaining = Math.max(
+      0,
+      this.#options.replyBudgetMs - (elapsedClock(this.#options.scheduler) - started),
+    );
+    const first = await raceTimer(running, remaining, () => undefined, {
+      scheduler: this.#options.scheduler,
     });
-    const first = await Promise.race([running, budget]);
-    clearTimeout(timer);
     if (first !== undefined) return first;
     void running.then((late) => {
       if (late.kind === 'error') {
@@ -582,7 +579,7 @@ export class WeChatCallback implements CallbackHandler {
           message,
           reply: late.reply,
           type: ctx.type,
-          elapsedMs: performance.now() - started,
+          elapsedMs: elapsedClock(this.#options.scheduler) - started,
         });
       }
     });

@@ -2,6 +2,7 @@ import { createHash, createHmac, type KeyObject, sign, verify } from 'node:crypt
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { WeChatKitError } from '../core/errors.js';
+import { maskSecret } from '../core/redact.js';
 import { jsSdkSignature, jsSdkSignedUrl } from '../crypto/jssdk.js';
 import { loadCertificate, loadPrivateKey, loadPublicKey } from '../crypto/keys.js';
 import { computeMessageSignature } from '../crypto/message-crypto.js';
@@ -10,6 +11,8 @@ import { payV3SignatureMessage } from '../crypto/pay-v3.js';
 import { computeServerSignature } from '../crypto/server-signature.js';
 import { parseXml } from '../xml/index.js';
 import { type CommandHelp, printCommandUsage } from './usage.js';
+
+export { maskSecret };
 
 /**
  * `weixin-kit explain <kind>`: prints the exact string that is signed, the computed value and,
@@ -96,12 +99,6 @@ function printKindUsage(out: Out, kind: ExplainKind): number {
 }
 
 const HELP_OPTION = { type: 'boolean', short: 'h' } as const;
-
-/** All but the last 4 characters replaced by `*`; short values are masked entirely. */
-export function maskSecret(value: string): string {
-  if (value.length <= 8) return '*'.repeat(value.length);
-  return `${'*'.repeat(value.length - 4)}${value.slice(-4)}`;
-}
 
 /** A secret as the explainers show it: masked, with its length so the user can recognise it. */
 function describeSecret(value: string): string {

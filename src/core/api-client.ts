@@ -88,6 +88,8 @@ export class ApiClient {
   }
 
   async #request<T>(method: HttpMethod, path: string, options: ApiRequestOptions): Promise<WithResponse<T>> {
+    // Before the token too: an aborted call on a cold client must not cost a token request.
+    options.signal?.throwIfAborted();
     const auth = options.auth ?? true;
     if (!auth) return this.#send<T>(method, path, options, undefined);
     const manager = this.#accessToken;

@@ -76,6 +76,34 @@ export function redactText(text: string): string {
     });
 }
 
+// `scheme://user:password@`: the userinfo of a URL (a Redis or proxy URL in a driver's message).
+const URL_USERINFO = /(\w+:\/\/)[^@\s/]*@/g;
+
+/**
+ * Replaces the userinfo (`user:password@`) of every URL in free text, e.g. the Redis URL a
+ * driver puts in its error message. Query and JSON secrets are left to {@link redactText}.
+ *
+ * @example
+ * redactUrlCredentials('connect ECONNREFUSED redis://default:hunter2@10.0.0.5:6379');
+ * // 'connect ECONNREFUSED redis://***@10.0.0.5:6379'
+ */
+export function redactUrlCredentials(text: string): string {
+  return text.replace(URL_USERINFO, `$1${REDACTED}@`);
+}
+
+/**
+ * A secret shown so that its owner can recognise it and nobody can use it: every character but
+ * the last 4 becomes `*` (the length is kept), and a value of 8 characters or fewer is masked
+ * entirely. Where even the length must not show, use {@link REDACTED}.
+ *
+ * @example
+ * maskSecret('sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3V'); // '****************************4C3V'
+ */
+export function maskSecret(value: string): string {
+  if (value.length <= 8) return '*'.repeat(value.length);
+  return `${'*'.repeat(value.length - 4)}${value.slice(-4)}`;
+}
+
 /**
  * Returns `url` with the value of every secret query parameter replaced by `***`. Keys are
  * compared after percent-decoding and case-folding; parameters nested in other parameters'

@@ -7,7 +7,7 @@ import type { StoredToken } from './token-store.js';
  * {@link TokenCooldownError} without a new request until it ends, so a WeChat outage (or a wrong
  * AppSecret) does not turn every API call into a token request. The cool-down doubles with each
  * consecutive failure, up to `maxMs`, and ends for good at the next successful fetch. It lives in
- * the token store, in the credential's own slot (see {@link cooldownMarker}), so every instance
+ * the token store, in the credential's own slot (a marker never served as a token), so every instance
  * sharing the store (Redis) honours it and the next stored token ends it.
  */
 export interface TokenCooldownOptions {

@@ -172,6 +172,109 @@ export function buildAuthorization(options: AuthorizationOptions): string {
   return `${PAY_V3_AUTH_SCHEME} mchid="${mchid}",nonce_str="${nonce}",signature="${signature}",timestamp="${timestamp}",serial_no="${serialNo}"`;
 }
 
+/**
+ * What signs WeChat Pay v3 requests and pay parameters for a merchant: the serial of its API
+ * certificate, and a SHA256withRSA signature (RSASSA-PKCS1-v1_5, base64) of a message with the
+ * certificate's private key. Implement it to keep the key in a KMS or an HSM (sync or async);
+ * {@link privateKeySigner} is the implementation over a key in this process.
+ *
+ * @example
+ * const signer: PayV3MerchantSigner = {
+ *   serialNo: process.env.WXPAY_CERT_SERIAL!,
+ *   sign: async (message) => (await kms.sign({ keyId, message, algorithm: 'RSA_PKCS1_SHA_256' })).base64,
+ * };
+ * const pay = new PayV3({ mchid, signer, apiV3Key, platform });
+ */
+export interface PayV3MerchantSigner {
+  /** Serial of the merchant API certificate (apiclient_cert.pem) whose key signs. */
+  readonly serialNo: string;
+  /** The base64 SHA256withRSA signature of `message` (its UTF-8 bytes). */
+  sign(message: string): string | Promise<string>;
+}
+
+/** Options of {@link privateKeySigner}. */
+export interface PrivateKeySignerOptions {
+  /** The merchant private key (apiclient_key.pem): PEM text/bytes or a `KeyObject`; loaded and checked once, here. */
+  privateKey: PrivateKeyInput;
+  /** Serial of the merchant API certificate (apiclient_cert.pem), see `certificateSerial`. */
+  serialNo: string;
+}
+
+/**
+ * A {@link PayV3MerchantSigner} over a merchant private key held in this process. The key is
+ * loaded and checked when the signer is made, so a wrong key fails at startup.
+ *
+ * @example
+ * const signer = privateKeySigner({ privateKey: readFileSync('apiclient_key.pem'), serialNo });
+ * const pay = new PayV3({ mchid, signer, apiV3Key, platform });
+ */
+export function privateKeySigner(options: PrivateKeySignerOptions): PayV3MerchantSigner {
+  if (typeof options !== 'object' || options === null) {
+    throw new ConfigError('INVALID_CONFIG', 'privateKeySigner: options must be { privateKey, serialNo }');
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== 'privateKey' && key !== 'serialNo') {
+      throw new ConfigError(
+        'INVALID_CONFIG',
+        `privateKeySigner: unknown option "${key}" (expected privateKey, serialNo).`,
+      );
+    }
+  }
+  const serialNo = checkField('serialNo', options.serialNo);
+  const key = loadPrivateKey(options.privateKey);
+  return { serialNo, sign: (message: string) => rsaSha256Sign(message, key) };
+}
+
+/** The signature a {@link PayV3MerchantSigner} gave, checked: it goes inside a quoted header parameter. */
+async function signedBy(signer: PayV3MerchantSigner, message: string): Promise<string> {
+  const signature = await signer.sign(message);
+  if (typeof signature !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(signature)) {
+    throw new ConfigError(
+      'BAD_KEY',
+      `the signer's sign(message) must return the base64 SHA256withRSA signature of the message (got ${typeof signature === 'string' ? `a string of ${signature.length} characters that is not base64` : typeof signature}); a KMS that answers bytes needs Buffer.from(bytes).toString('base64').`,
+    );
+  }
+  return signature;
+}
+
+/** Options of {@link signAuthorization}. */
+export interface SignAuthorizationOptions {
+  /** HTTP method; uppercased for signing. */
+  method: string;
+  /** Path plus query exactly as it goes on the wire. */
+  url: string;
+  /** The exact request body (empty for GET). */
+  body?: string;
+  /** Merchant id (商户号). */
+  mchid: string;
+  /** Unix seconds; defaults to now from `now`. */
+  timestamp?: string | number;
+  /** Request nonce; defaults to 32 uppercase hex characters from `random`. */
+  nonce?: string;
+  now?: Clock;
+  random?: RandomSource;
+}
+
+/**
+ * The `Authorization` header value of a WeChat Pay v3 request, signed by any
+ * {@link PayV3MerchantSigner} (a KMS, an HSM, or {@link privateKeySigner}).
+ *
+ * @example
+ * const authorization = await signAuthorization(signer, { method: 'GET', url: '/v3/certificates', mchid });
+ */
+export async function signAuthorization(
+  signer: PayV3MerchantSigner,
+  options: SignAuthorizationOptions,
+): Promise<string> {
+  const mchid = checkField('mchid', options.mchid);
+  const serialNo = checkField('signer.serialNo', signer.serialNo);
+  const timestamp = formatTimestamp(options.timestamp, options.now ?? defaultClock);
+  const nonce = options.nonce ?? randomHex(16, options.random ?? defaultRandom);
+  const message = requestMessage(options.method, options.url, timestamp, nonce, options.body ?? '');
+  const signature = await signedBy(signer, message.toString('utf8'));
+  return `${PAY_V3_AUTH_SCHEME} mchid="${mchid}",nonce_str="${nonce}",signature="${signature}",timestamp="${timestamp}",serial_no="${serialNo}"`;
+}
+
 /** Options of the {@link PayV3Signer} constructor. */
 export interface PayV3SignerOptions {
   /** Merchant id (商户号). */
@@ -203,7 +306,7 @@ const SIGNER_KEYS = new Set(['mchid', 'serialNo', 'privateKey']);
  * const signer = new PayV3Signer({ mchid: '1900009191', serialNo, privateKey: readFileSync('apiclient_key.pem') });
  * const authorization = signer.authorization({ method: 'GET', url: '/v3/certificates' });
  */
-export class PayV3Signer {
+export class PayV3Signer implements PayV3MerchantSigner {
   /** Merchant id. */
   readonly mchid: string;
   /** Merchant API certificate serial. */
@@ -372,5 +475,54 @@ export function buildAppPayParams(options: AppPayParamsOptions): AppPayParams {
   const timestamp = formatTimestamp(options.timestamp, options.now ?? defaultClock);
   const noncestr = checkField('nonceStr', options.nonceStr ?? randomHex(16, options.random ?? defaultRandom));
   const sign = rsaSha256Sign(`${appid}\n${timestamp}\n${noncestr}\n${prepayid}\n`, options.privateKey);
+  return { appid, partnerid, prepayid, package: 'Sign=WXPay', noncestr, timestamp, sign };
+}
+
+/** Options of {@link signJsapiPayParams}: those of {@link buildJsapiPayParams} without the key. */
+export type SignJsapiPayParamsOptions = Omit<JsapiPayParamsOptions, 'privateKey'>;
+
+/**
+ * {@link buildJsapiPayParams} with the `paySign` made by a {@link PayV3MerchantSigner} (a KMS or
+ * HSM may answer asynchronously, so this is async).
+ *
+ * @example
+ * const params = await signJsapiPayParams(signer, { appId: 'wxd678efh567hg6787', prepayId });
+ */
+export async function signJsapiPayParams(
+  signer: PayV3MerchantSigner,
+  options: SignJsapiPayParamsOptions,
+): Promise<JsapiPayParams> {
+  const pkg = `prepay_id=${checkPrepayId(options.prepayId)}`;
+  const timeStamp = formatTimestamp(options.timeStamp, options.now ?? defaultClock);
+  const nonceStr = options.nonceStr ?? randomHex(16, options.random ?? defaultRandom);
+  const message = [
+    checkField('appId', options.appId),
+    checkField('timeStamp', timeStamp),
+    checkField('nonceStr', nonceStr),
+    checkField('package', pkg),
+  ].join('\n');
+  const paySign = await signedBy(signer, `${message}\n`);
+  return { appId: options.appId, timeStamp, nonceStr, package: pkg, signType: 'RSA', paySign };
+}
+
+/** Options of {@link signAppPayParams}: those of {@link buildAppPayParams} without the key. */
+export type SignAppPayParamsOptions = Omit<AppPayParamsOptions, 'privateKey'>;
+
+/**
+ * {@link buildAppPayParams} with the `sign` made by a {@link PayV3MerchantSigner}.
+ *
+ * @example
+ * const req = await signAppPayParams(signer, { appId, partnerId: '1900000109', prepayId });
+ */
+export async function signAppPayParams(
+  signer: PayV3MerchantSigner,
+  options: SignAppPayParamsOptions,
+): Promise<AppPayParams> {
+  const appid = checkField('appId', options.appId);
+  const partnerid = checkField('partnerId', options.partnerId);
+  const prepayid = checkPrepayId(options.prepayId);
+  const timestamp = formatTimestamp(options.timestamp, options.now ?? defaultClock);
+  const noncestr = checkField('nonceStr', options.nonceStr ?? randomHex(16, options.random ?? defaultRandom));
+  const sign = await signedBy(signer, `${appid}\n${timestamp}\n${noncestr}\n${prepayid}\n`);
   return { appid, partnerid, prepayid, package: 'Sign=WXPay', noncestr, timestamp, sign };
 }

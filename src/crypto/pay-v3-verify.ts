@@ -270,6 +270,20 @@ export interface PayV3VerifyRequest {
   maxSkewSeconds?: number;
 }
 
+/**
+ * What verifies a message WeChat Pay signed — an answer or a notification — given its headers and
+ * raw body: resolves when it is authentic, throws (`SignatureError`) when it must be refused.
+ * {@link PayV3Verifier} (fixed keys) and the `PayV3` client's `platformTrust` (keys kept current
+ * across certificate rotations) implement it; so can your own (e.g. a shared trust service).
+ *
+ * @example
+ * const verifier: PayV3SignatureVerifier = { verify: (message) => trust.verify(message) };
+ * createPayNotificationHandler({ apiV3Key, verifier });
+ */
+export interface PayV3SignatureVerifier {
+  verify(request: PayV3VerifyRequest): void | Promise<void>;
+}
+
 const VERIFIER_KEYS = new Set(['publicKey', 'certificates']);
 
 /** Comparison key for a certificate serial: uppercase, no leading zeros. */
@@ -289,7 +303,7 @@ function serialKey(serial: string): string {
  * });
  * verifier.verify({ headers: req.headers, body: rawBody }); // throws SignatureError on failure
  */
-export class PayV3Verifier {
+export class PayV3Verifier implements PayV3SignatureVerifier {
   readonly #publicKey: { id: string; key: KeyObject } | undefined;
   readonly #certificates = new Map<string, LoadedCertificate>();
 

@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { loadPrivateKey, loadPublicKey } from '../crypto/keys.js';
 import { decodeEncodingAESKey } from '../crypto/message-cipher.js';
+import type { ClockMode } from './clock.js';
 
 /** The kinds of account the emulator serves. */
 export type EmulatorAppKind = 'official-account' | 'mini-program';
@@ -108,13 +109,20 @@ export interface EmulatorOptions {
   /** `cgi-bin/token` calls allowed per app and day (default 2000). */
   tokenDailyQuota?: number;
   /**
-   * Divides the intervals of the retry schedules — push retries and the Pay notification schedule
-   * 15s/15s/30s/3m/… — so tests need not wait (default 1000: 15 s becomes 15 ms; 1 is real time).
+   * Divides the delays of the emulator's delayed work — refund settlement (60 s), the Pay
+   * notification schedule 15s/15s/30s/3m/…, the events sent after a template message or a media
+   * check — so a demo need not wait (default 1000: 15 s becomes 15 ms; 1 keeps WeChat's delays).
    * The reply timeout of a push is `pushTimeoutMs`, not scaled.
    */
   retryTimeScale?: number;
-  /** How long a push waits for the developer's answer, in ms (default 5000, as WeChat). */
+  /** How long a push waits for the developer's answer, in ms of emulated time (default 5000, as WeChat). */
   pushTimeoutMs?: number;
+  /**
+   * `real` (default): emulated time follows the real clock, plus whatever `POST /_emulator/clock`
+   * added. `manual`: it stands still from the start and moves only by `POST /_emulator/clock`, so
+   * delayed work (refund settlement, retries, push timeouts) runs exactly when a test advances it.
+   */
+  clock?: ClockMode;
 }
 
 /** The emulator's configuration (JSON-compatible). */
@@ -180,7 +188,7 @@ const COMPONENT_KEYS = new Set([
   'encodingAESKey',
   'callbackUrl',
 ]);
-const OPTION_KEYS = new Set(['tokenDailyQuota', 'retryTimeScale', 'pushTimeoutMs']);
+const OPTION_KEYS = new Set(['tokenDailyQuota', 'retryTimeScale', 'pushTimeoutMs', 'clock']);
 
 function bad(where: string, message: string): ConfigError {
   return new ConfigError('INVALID_CONFIG', `emulator config ${where}: ${message}`);
@@ -426,6 +434,8 @@ export function resolveConfig(input: unknown): ResolvedEmulatorConfig {
   const resolvedComponents = resolveComponents(config.components);
   const options = config.options ?? {};
   checkKeys(options, OPTION_KEYS, 'options');
+  const clock = options.clock ?? 'real';
+  if (clock !== 'real' && clock !== 'manual') throw bad('options.clock', 'must be "real" or "manual"');
   return {
     apps: resolvedApps,
     merchants: resolvedMerchants,
@@ -435,6 +445,7 @@ export function resolveConfig(input: unknown): ResolvedEmulatorConfig {
       tokenDailyQuota: options.tokenDailyQuota ?? 2000,
       retryTimeScale: options.retryTimeScale ?? 1000,
       pushTimeoutMs: options.pushTimeoutMs ?? 5000,
+      clock,
     },
   };
 }

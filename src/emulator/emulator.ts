@@ -1,15 +1,17 @@
 import { defaultConfig, type EmulatorConfig, type ResolvedEmulatorConfig, resolveConfig } from './config.js';
-import { registerControl } from './control.js';
+import { takeFault } from './control/faults.js';
+import { registerControl } from './control/index.js';
 import { controlError, wechatError } from './http.js';
-import { registerOpenPlatform } from './open-platform.js';
-import { registerPayV2 } from './pay-v2.js';
-import { registerPayV3 } from './pay-v3.js';
-import { parseAuthorization, v3Error } from './pay-v3-auth.js';
-import { registerPush } from './push.js';
+import { registerMiniProgram } from './mini-program/index.js';
+import { registerOfficialAccount } from './official-account/index.js';
+import { registerOpenPlatform } from './open-platform/index.js';
+import { registerPayV2 } from './pay-v2/index.js';
+import { registerPayV3 } from './pay-v3/index.js';
+import { parseAuthorization, v3Error } from './pay-v3/signing.js';
+import { registerPlatform } from './platform/index.js';
 import { type RouteContext, Router } from './router.js';
-import { EmulatorState, type Fault } from './state.js';
-import { registerWeChatApi } from './wechat-api.js';
-import { registerWeCom } from './wecom.js';
+import { EmulatorState } from './state.js';
+import { registerWeCom } from './wecom/index.js';
 
 /** Thrown by the in-process fetch when a `drop` fault is injected: what a reset connection looks like. */
 export class EmulatorConnectionDropped extends TypeError {
@@ -24,25 +26,16 @@ export interface Emulator {
   fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;
   /** The resolved configuration (with generated credentials). */
   readonly config: ResolvedEmulatorConfig;
-  /** Internal state (clock, stats, platform keys) for tests and the CLI. */
+  /**
+   * Internal state for tests and the CLI: the emulated clock (`state.advance(seconds)`,
+   * `state.clock.settled()`), stats, platform keys.
+   */
   readonly state: EmulatorState;
   /** Stops background work (retries, scheduled pushes). */
   close(): void;
 }
 
 const CONTROL_PREFIX = '/_emulator/';
-
-function takeFault(state: EmulatorState, pathname: string): Fault | undefined {
-  if (pathname.startsWith(CONTROL_PREFIX)) return undefined;
-  const index = state.faults.findIndex((f) => f.path === pathname || f.path === '*');
-  if (index === -1) return undefined;
-  const fault = state.faults[index] as Fault;
-  if (fault.remaining > 0) {
-    fault.remaining -= 1;
-    if (fault.remaining === 0) state.faults.splice(index, 1);
-  }
-  return fault;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -60,10 +53,11 @@ export function createEmulator(config: EmulatorConfig = defaultConfig()): Emulat
   const state = new EmulatorState(resolved);
   const router = new Router();
   registerControl(router, state);
-  registerWeChatApi(router, state);
+  registerPlatform(router, state);
+  registerOfficialAccount(router, state);
+  registerMiniProgram(router, state);
   registerWeCom(router, state);
   registerOpenPlatform(router, state);
-  registerPush(router, state);
   registerPayV3(router, state);
   registerPayV2(router, state);
 
@@ -142,9 +136,7 @@ export function createEmulator(config: EmulatorConfig = defaultConfig()): Emulat
     config: resolved,
     state,
     close() {
-      state.closed = true;
-      for (const timer of state.timers) clearTimeout(timer);
-      state.timers.clear();
+      state.close();
     },
   };
 }

@@ -2,6 +2,7 @@
  * `weixin-kit/emulator` — an offline, stateful WeChat platform for tests and demos: real HTTP,
  * real signatures, real encryption. See docs/emulator.md for what it reproduces and what not.
  */
+export type { ClockMode } from './clock.js';
 export type {
   EmulatorAppConfig,
   EmulatorAppKind,

@@ -1,3 +1,4 @@
+import { type ApiContext, type ApiOptions, apiRoute, type BodyOf, type CallerOf } from './api-route.js';
 import type { EmulatorState } from './state.js';
 
 /** What a route handler receives. */
@@ -32,6 +33,23 @@ export class Router {
       handler,
     });
     return this;
+  }
+
+  /**
+   * Adds an API route whose caller and body are checked first (see {@link apiRoute}).
+   *
+   * @example
+   * router.api('POST', '/cgi-bin/menu/create', { auth: appToken(records), body: 'json' }, ({ caller, body }) =>
+   *   json({ errcode: 0, errmsg: 'ok' }),
+   * );
+   */
+  api<const O extends ApiOptions>(
+    method: string,
+    pattern: string,
+    options: O,
+    handler: (ctx: ApiContext<CallerOf<O>, BodyOf<O>>) => Response | Promise<Response>,
+  ): this {
+    return this.add(method, pattern, apiRoute(options, handler));
   }
 
   /** The handler for a request, or `undefined` (then `allowed` lists methods the path accepts). */

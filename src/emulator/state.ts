@@ -1,4 +1,5 @@
 import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
+import { EmulatedClock, type ScheduledWork } from './clock.js';
 import type { ResolvedEmulatorConfig } from './config.js';
 import { mintCertificate, platformSerialNo } from './x509.js';
 
@@ -80,28 +81,28 @@ function platformKeys(): PlatformKeys {
 }
 
 /**
- * Everything the emulator knows, shared by its route modules: configuration, the emulated clock,
- * platform keys, counters and pending faults. Each module keeps its own records (tokens, codes,
- * orders…) in its own closure, created when the module registers its routes.
+ * Everything the emulator knows, shared by its route modules: configuration, the emulated clock
+ * (and the work scheduled on it), platform keys, counters and pending faults. Each module keeps
+ * its own records (tokens, codes, orders…) in its own closure, created when the module registers
+ * its routes.
  */
 export class EmulatorState {
   readonly config: ResolvedEmulatorConfig;
   readonly platform: PlatformKeys;
   readonly stats: EmulatorStats = { tokensIssued: {}, calls: {}, notifications: {}, pushes: {} };
   faults: Fault[] = [];
-  #offsetMs = 0;
-  /** Background work (retries, delayed pushes) so `close()` can stop it. */
-  readonly timers = new Set<ReturnType<typeof setTimeout>>();
-  closed = false;
+  /** Emulated time and delayed work (refund settlement, retries, delayed pushes). */
+  readonly clock: EmulatedClock;
 
   constructor(config: ResolvedEmulatorConfig) {
     this.config = config;
+    this.clock = new EmulatedClock(config.options.clock);
     this.platform = platformKeys();
   }
 
-  /** Emulated time in ms: the real clock plus whatever `POST /_emulator/clock` added. */
+  /** Emulated time in ms: the base clock plus whatever `POST /_emulator/clock` added. */
   now(): number {
-    return Date.now() + this.#offsetMs;
+    return this.clock.now();
   }
 
   /** Emulated time in Unix seconds. */
@@ -109,8 +110,19 @@ export class EmulatorState {
     return Math.floor(this.now() / 1000);
   }
 
+  /** Moves emulated time by `seconds` and runs the delayed work that falls due by then. */
   advance(seconds: number): void {
-    this.#offsetMs += seconds * 1000;
+    this.clock.advance(seconds * 1000);
+  }
+
+  /** True once the emulator closed: background work stops. */
+  get closed(): boolean {
+    return this.clock.closed;
+  }
+
+  /** Stops background work: pending delayed work is dropped, pending push timeouts abort. */
+  close(): void {
+    this.clock.close();
   }
 
   /**
@@ -138,18 +150,12 @@ export class EmulatorState {
     this.stats[kind][key] = (this.stats[kind][key] ?? 0) + by;
   }
 
-  /** Runs `fn` after `ms` unless the emulator closes first. */
-  later(ms: number, fn: () => void | Promise<void>): void {
-    if (this.closed) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      if (!this.closed)
-        void Promise.resolve()
-          .then(fn)
-          .catch(() => {});
-    }, ms);
-    timer.unref?.();
-    this.timers.add(timer);
+  /**
+   * Runs `fn` once `ms` of emulated time have passed (see {@link EmulatedClock}), unless the
+   * emulator closes first.
+   */
+  later(ms: number, fn: () => void | Promise<void>, label = 'delayed work'): ScheduledWork {
+    return this.clock.schedule(ms, label, fn);
   }
 
   /** A random identifier of `n` alphanumerics. */

@@ -1,7 +1,10 @@
 /**
  * Abort-signal helpers for the transport: combining signals (with a fallback for Node < 20.3,
- * which lacks `AbortSignal.any`), racing a promise against a signal, and an abortable sleep.
+ * which lacks `AbortSignal.any`), racing a promise against a signal, and an abortable sleep on an
+ * injectable scheduler (a race against a timer is `raceTimer`, in `timers.ts`).
  */
+
+import { type Scheduler, systemScheduler } from './timers.js';
 
 /**
  * Aborts when any of `signals` aborts, with that signal's reason. Uses `AbortSignal.any` when the
@@ -59,17 +62,22 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<
   });
 }
 
-export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+/** Resolves after `ms` on `scheduler`, or rejects with the signal's reason as soon as it aborts. */
+export function sleep(
+  ms: number,
+  signal: AbortSignal | undefined,
+  scheduler: Scheduler = systemScheduler,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason);
       return;
     }
     const onAbort = () => {
-      clearTimeout(timer);
+      scheduler.clearTimeout(timer);
       reject(signal?.reason);
     };
-    const timer = setTimeout(() => {
+    const timer = scheduler.setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);

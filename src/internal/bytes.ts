@@ -36,6 +36,11 @@ export function toText(value: string | Uint8Array): string {
   return typeof value === 'string' ? value : toBuffer(value).toString('utf8');
 }
 
+/** Size in bytes of a body given as bytes or as text (its UTF-8 encoding, counted without copying). */
+export function byteLength(body: string | Uint8Array): number {
+  return typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.byteLength;
+}
+
 /**
  * Constant-time string comparison. Only the length can leak, and signatures have a public,
  * fixed length anyway.

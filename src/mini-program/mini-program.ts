@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { ApiClient, ApiRequestOptions, RequestOptions } from '../core/api-client.js';
+import { APIPromise } from '../core/api-promise.js';
 import { appClient } from '../core/build-client.js';
 import type { TokenClientOptions } from '../core/client-options.js';
 import {
@@ -9,6 +10,7 @@ import {
   WeChatApiError,
   WeChatKitError,
 } from '../core/errors.js';
+import { responseMeta, type WithResponse } from '../core/request-options.js';
 import type { HttpMethod } from '../core/transport.js';
 import { joinUrl } from '../core/url.js';
 import type { TokenManager } from '../credentials/token-manager.js';
@@ -26,18 +28,22 @@ import {
 } from '../crypto/mp-api-security.js';
 import type { Clock, RandomSource } from '../internal/bytes.js';
 
-/** Options of {@link MiniProgram}. Unknown keys are rejected. */
+/**
+ * Options of {@link MiniProgram}. Unknown keys are rejected. `appId` and `secret` take
+ * `string | undefined` so that `process.env.X` can be passed as is; a missing one is refused when
+ * the client is built, naming the variable to set.
+ */
 export interface MiniProgramOptions extends TokenClientOptions {
-  appId: string;
+  appId: string | undefined;
   /** The AppSecret. Never logged, never part of a store key. */
-  secret: string;
+  secret: string | undefined;
   /** `stable` (default) or `classic`; see `OfficialAccountOptions.tokenMode`. */
-  tokenMode?: 'stable' | 'classic';
+  tokenMode?: 'stable' | 'classic' | undefined;
   /**
    * Server-API security (API安全: AES256_GCM + RSAwithSHA256), for {@link MiniProgram.secureRequest}
-   * and the APIs that use it (`riskRank`). Without it those APIs are called in plain JSON.
+   * and the APIs that use it (`security.riskRank`). Without it those APIs are called in plain JSON.
    */
-  apiSecurity?: MiniProgramApiSecurity;
+  apiSecurity?: MiniProgramApiSecurity | undefined;
 }
 
 /**
@@ -54,17 +60,17 @@ export interface MiniProgramApiSecurity {
   /** The asymmetric key number, sent as `Wechatmp-Serial`. */
   asymmetricSn: string;
   /** The platform certificate (开放平台证书, PEM) or its public key. */
-  platformCertificate?: MpPublicKeyInput;
+  platformCertificate?: MpPublicKeyInput | undefined;
   /** Platform certificates by their console number (during rotation: both). */
-  platformCertificates?: Record<string, MpPublicKeyInput>;
+  platformCertificates?: Record<string, MpPublicKeyInput> | undefined;
   /**
    * Scheme and host of the `urlpath` that is signed and authenticated (default
    * `https://api.weixin.qq.com`). It is NOT taken from `baseUrl`: WeChat (and the emulator)
    * authenticate the official URL even when requests go through a proxy or to the emulator.
    */
-  urlBase?: string;
+  urlBase?: string | undefined;
   /** Replay window for response timestamps, seconds (default 300). */
-  maxSkewSeconds?: number;
+  maxSkewSeconds?: number | undefined;
 }
 
 /** `wxa/getuserriskrank` parameters (用户安全等级); wire names kept. `appid` defaults to this app. */
@@ -229,12 +235,48 @@ export interface MsgSecCheckResult {
   detail?: Array<Record<string, unknown>>;
 }
 
+/** `auth.code2Session` parameters (`sns/jscode2session`): the code from `wx.login`. */
+export interface Code2SessionParams {
+  js_code: string;
+}
+
+/** `auth.checkSession` parameters (`wxa/checksession`). The signature is computed here: `session_key` never leaves the server. */
+export interface CheckSessionParams {
+  openid: string;
+  session_key: string;
+}
+
+/** `phoneNumbers.get` parameters (`wxa/business/getuserphonenumber`): the code from the `getPhoneNumber` button. */
+export interface GetPhoneNumberParams {
+  code: string;
+  openid?: string | undefined;
+}
+
+/** `security.msgSecCheck` parameters (`wxa/msg_sec_check`, version 2 is filled in). */
+export interface MsgSecCheckParams {
+  content: string;
+  openid: string;
+  scene: 1 | 2 | 3 | 4;
+  title?: string | undefined;
+  nickname?: string | undefined;
+  signature?: string | undefined;
+}
+
+/** `security.mediaCheckAsync` parameters (`wxa/media_check_async`, version 2 is filled in). */
+export interface MediaCheckAsyncParams {
+  media_url: string;
+  media_type: 1 | 2;
+  openid: string;
+  scene: 1 | 2 | 3 | 4;
+}
+
 /**
- * The Mini Program (小程序) client.
+ * The Mini Program (小程序) client. Every API method is `method(params, options?)` and returns an
+ * {@link APIPromise}.
  *
  * @example
- * const mp = new MiniProgram({ appId, secret });
- * const { openid, session_key } = await mp.code2Session(codeFromWxLogin);
+ * const mp = new MiniProgram({ appId: process.env.MP_APPID, secret: process.env.MP_SECRET });
+ * const { openid, session_key } = await mp.auth.code2Session({ js_code: codeFromWxLogin });
  */
 export class MiniProgram {
   readonly appId: string;
@@ -246,9 +288,10 @@ export class MiniProgram {
   readonly #random: RandomSource | undefined;
 
   constructor(options: MiniProgramOptions) {
-    const { client, accessToken } = appClient('MiniProgram', options, ['apiSecurity']);
-    this.appId = options.appId;
-    this.#secret = options.secret;
+    // appClient checks that appId and secret are non-empty strings before anything uses them.
+    const { client, accessToken } = appClient('MiniProgram', options as AppClientOptions, ['apiSecurity']);
+    this.appId = options.appId as string;
+    this.#secret = options.secret as string;
     this.client = client;
     this.#accessToken = accessToken;
     this.#apiSecurity =
@@ -257,7 +300,7 @@ export class MiniProgram {
     this.#random = options.random;
   }
 
-  /** Whether `apiSecurity` is configured (then `riskRank` and similar APIs are sealed). */
+  /** Whether `apiSecurity` is configured (then `security.riskRank` and similar APIs are sealed). */
   get apiSecurityEnabled(): boolean {
     return this.#apiSecurity !== undefined;
   }
@@ -271,16 +314,27 @@ export class MiniProgram {
    * An answer that is not signed, fails verification or decryption throws (`SIGNATURE_MISMATCH`,
    * `TIMESTAMP_EXPIRED`, `DECRYPT_FAILED`, …) — it is never returned as data. An unsigned
    * `errcode` answer (WeChat cannot seal e.g. 40234) and a decrypted `errcode != 0` throw
-   * `WeChatApiError`. On a token error the token is refreshed and the call re-sealed once.
+   * `WeChatApiError`. On a token error the token is refreshed and the call re-sealed once. A sealed
+   * call is never retried after a network error (WeChat may have acted on it).
    *
    * @example
    * const result = await mp.secureRequest<{ risk_rank: number }>('/wxa/getuserriskrank', params);
    */
-  async secureRequest<T = Record<string, unknown>>(
+  secureRequest<T = Record<string, unknown>>(
     path: string,
     params: Record<string, unknown>,
     options: RequestOptions = {},
-  ): Promise<T> {
+  ): APIPromise<T> {
+    return APIPromise.from(() => this.#secureRequest<T>(path, params, options));
+  }
+
+  async #secureRequest<T>(
+    path: string,
+    params: Record<string, unknown>,
+    options: RequestOptions,
+  ): Promise<WithResponse<T>> {
+    // An aborted call does nothing, not even a token fetch or a seal.
+    options.signal?.throwIfAborted();
     const security = this.#apiSecurity;
     if (!security) {
       throw new ConfigError('INVALID_CONFIG', 'MiniProgram: secureRequest needs the apiSecurity option');
@@ -314,7 +368,7 @@ export class MiniProgram {
     params: Record<string, unknown>,
     options: RequestOptions,
     token: string,
-  ): Promise<T> {
+  ): Promise<WithResponse<T>> {
     const urlpath = `${security.urlBase}${path}`;
     const sealed = sealMpApiRequest({
       urlpath,
@@ -332,11 +386,13 @@ export class MiniProgram {
       url: joinUrl(this.client.baseUrl, path),
       query: { access_token: token },
       body: sealed.body,
-      headers: { ...sealed.headers, 'content-type': 'application/json; charset=utf-8' },
+      headers: { ...options.headers, ...sealed.headers, 'content-type': 'application/json; charset=utf-8' },
       raw: true,
+      // Each seal is fresh, but WeChat may have acted on a request whose answer was lost.
       idempotent: false,
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.retries === undefined ? {} : { retries: options.retries }),
     });
     if (response.status < 200 || response.status > 299) {
       throw new TransportError('HTTP_ERROR', `POST ${path} answered HTTP ${response.status}`, {
@@ -379,18 +435,7 @@ export class MiniProgram {
     }
     const result: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(data)) if (!SECURITY_FIELDS.has(name)) result[name] = value;
-    return result as T;
-  }
-
-  /**
-   * `POST /wxa/getuserriskrank` (用户安全等级): sealed with {@link secureRequest} when `apiSecurity`
-   * is configured, plain JSON otherwise. `appid` defaults to this app.
-   */
-  riskRank(params: UserRiskRankParams, options?: RequestOptions): Promise<UserRiskRankResult> {
-    const body = { ...params, appid: params.appid ?? this.appId };
-    if (this.#apiSecurity)
-      return this.secureRequest<UserRiskRankResult>('/wxa/getuserriskrank', body, options);
-    return this.client.request<UserRiskRankResult>('POST', '/wxa/getuserriskrank', { ...options, body });
+    return { data: result as T, response: responseMeta(response.status, headers) };
   }
 
   /** The current access_token, shared by every caller (and instance, with a shared store). */
@@ -398,52 +443,14 @@ export class MiniProgram {
     return this.#accessToken.get();
   }
 
-  /** The typed escape hatch for any API without a method here. */
-  request<T = unknown>(method: HttpMethod, path: string, options?: ApiRequestOptions): Promise<T> {
+  /**
+   * The typed escape hatch for any API without a method here.
+   *
+   * @example
+   * const { errcode } = await mp.request<{ errcode: number }>('POST', '/wxa/business/getliveinfo', { body: { start: 0, limit: 10 } });
+   */
+  request<T = unknown>(method: HttpMethod, path: string, options?: ApiRequestOptions): APIPromise<T> {
     return this.client.request<T>(method, path, options);
-  }
-
-  /**
-   * `GET /sns/jscode2session`: the code from `wx.login` → openid and session_key. Codes are
-   * single-use: an `INVALID_CODE` error (40029, 40163) means "ask the client for a new code".
-   */
-  code2Session(jsCode: string, options?: RequestOptions): Promise<Code2SessionResult> {
-    return this.client.request<Code2SessionResult>('GET', '/sns/jscode2session', {
-      ...options,
-      auth: false,
-      idempotent: false,
-      query: { appid: this.appId, secret: this.#secret, js_code: jsCode, grant_type: 'authorization_code' },
-    });
-  }
-
-  /** `POST /wxa/business/getuserphonenumber` with the code from the `getPhoneNumber` button. */
-  async getPhoneNumber(code: string, openid?: string, options?: RequestOptions): Promise<PhoneInfo> {
-    const answer = await this.client.request<{ phone_info: PhoneInfo }>(
-      'POST',
-      '/wxa/business/getuserphonenumber',
-      {
-        ...options,
-        body: openid === undefined ? { code } : { code, openid },
-      },
-    );
-    return answer.phone_info;
-  }
-
-  /**
-   * `GET /wxa/checksession`: whether `sessionKey` is still the user's current session_key
-   * (false on 87009). The signature is computed here; the key never leaves the server.
-   */
-  async checkSessionKey(openid: string, sessionKey: string, options?: RequestOptions): Promise<boolean> {
-    try {
-      await this.client.request('GET', '/wxa/checksession', {
-        ...options,
-        query: { openid, signature: checkSessionKeySignature(sessionKey), sig_method: 'hmac_sha256' },
-      });
-      return true;
-    } catch (error) {
-      if (error instanceof WeChatApiError && error.errcode === 87009) return false;
-      throw error;
-    }
   }
 
   /** Decrypts `encryptedData` with the user's session_key and checks `watermark.appid` against this app. */
@@ -451,9 +458,89 @@ export class MiniProgram {
     return decryptMiniProgramData({ ...input, appId: this.appId });
   }
 
-  readonly subscribeMessage = {
-    /** `POST /cgi-bin/message/subscribe/send`. */
-    send: (message: SubscribeMessage, options?: RequestOptions) =>
+  /** Login (小程序登录): the `wx.login` code exchange and the session-key check. */
+  readonly auth = {
+    /**
+     * `GET /sns/jscode2session`: the code from `wx.login` → openid and session_key. Codes are
+     * single-use (never retried after a network error): an `INVALID_CODE` error (40029, 40163)
+     * means "ask the client for a new code". Keep `session_key` on the server.
+     *
+     * @example
+     * const { openid, session_key } = await mp.auth.code2Session({ js_code: body.code });
+     */
+    code2Session: (params: Code2SessionParams, options?: RequestOptions): APIPromise<Code2SessionResult> =>
+      this.client.request<Code2SessionResult>('GET', '/sns/jscode2session', {
+        ...options,
+        auth: false,
+        idempotent: false,
+        query: {
+          appid: this.appId,
+          secret: this.#secret,
+          js_code: params.js_code,
+          grant_type: 'authorization_code',
+        },
+      }),
+    /**
+     * `GET /wxa/checksession`: whether `session_key` is still the user's current one (false on
+     * 87009; the response metadata of that answer has its status but no headers).
+     *
+     * @example
+     * if (!(await mp.auth.checkSession({ openid, session_key }))) askForLogin();
+     */
+    checkSession: (params: CheckSessionParams, options?: RequestOptions): APIPromise<boolean> =>
+      APIPromise.from(async () => {
+        try {
+          const { response } = await this.client
+            .request('GET', '/wxa/checksession', {
+              ...options,
+              query: {
+                openid: params.openid,
+                signature: checkSessionKeySignature(params.session_key),
+                sig_method: 'hmac_sha256',
+              },
+            })
+            .withResponse();
+          return { data: true, response };
+        } catch (error) {
+          if (error instanceof WeChatApiError && error.errcode === 87009) {
+            return { data: false, response: responseMeta(200, new Headers()) };
+          }
+          throw error;
+        }
+      }),
+  };
+
+  readonly phoneNumbers = {
+    /**
+     * `POST /wxa/business/getuserphonenumber`: the code from the `getPhoneNumber` button → the
+     * user's `phone_info`.
+     *
+     * @example
+     * const { purePhoneNumber } = await mp.phoneNumbers.get({ code: body.code });
+     */
+    get: (params: GetPhoneNumberParams, options?: RequestOptions): APIPromise<PhoneInfo> =>
+      this.client
+        .request<{ phone_info: PhoneInfo }>('POST', '/wxa/business/getuserphonenumber', {
+          ...options,
+          body:
+            params.openid === undefined
+              ? { code: params.code }
+              : { code: params.code, openid: params.openid },
+        })
+        .map((answer) => answer.phone_info),
+  };
+
+  readonly subscribeMessages = {
+    /**
+     * `POST /cgi-bin/message/subscribe/send`. Not retried after a network error (it could send twice).
+     *
+     * @example
+     * await mp.subscribeMessages.send({ touser: openid, template_id, data: { thing1: { value: '已发货' } } });
+     */
+    send: (
+      message: SubscribeMessage,
+      options?: RequestOptions,
+    ): APIPromise<{ errcode: number; errmsg: string; msgid?: number }> =>
       this.client.request<{ errcode: number; errmsg: string; msgid?: number }>(
         'POST',
         '/cgi-bin/message/subscribe/send',
@@ -464,40 +551,45 @@ export class MiniProgram {
       ),
   };
 
-  readonly wxacode = {
-    /** `POST /wxa/getwxacodeunlimit`: the image bytes (PNG/JPEG); a JSON errcode answer throws. */
-    getUnlimited: (params: UnlimitedCodeParams, options?: RequestOptions) =>
+  readonly wxacodes = {
+    /**
+     * `POST /wxa/getwxacodeunlimit`: the image bytes (PNG/JPEG); a JSON errcode answer throws.
+     *
+     * @example
+     * const png = await mp.wxacodes.getUnlimited({ scene: 'id=42', page: 'pages/item/item' });
+     */
+    getUnlimited: (params: UnlimitedCodeParams, options?: RequestOptions): APIPromise<Uint8Array> =>
       this.client.request<Uint8Array>('POST', '/wxa/getwxacodeunlimit', {
         ...options,
-        idempotent: true,
+        idempotent: options?.idempotent ?? true,
         responseType: 'bytes',
         body: params,
       }),
   };
 
   readonly security = {
-    /** `POST /wxa/msg_sec_check` (version 2). */
-    msgSecCheck: (
-      params: {
-        content: string;
-        openid: string;
-        scene: 1 | 2 | 3 | 4;
-        title?: string;
-        nickname?: string;
-        signature?: string;
-      },
-      options?: RequestOptions,
-    ) =>
+    /**
+     * `POST /wxa/msg_sec_check` (version 2).
+     *
+     * @example
+     * const { result } = await mp.security.msgSecCheck({ content, openid, scene: 2 });
+     */
+    msgSecCheck: (params: MsgSecCheckParams, options?: RequestOptions): APIPromise<MsgSecCheckResult> =>
       this.client.request<MsgSecCheckResult>('POST', '/wxa/msg_sec_check', {
         ...options,
-        idempotent: true,
+        idempotent: options?.idempotent ?? true,
         body: { ...params, version: 2 },
       }),
-    /** `POST /wxa/media_check_async` (version 2); the verdict arrives later as a `wxa_media_check` push. */
+    /**
+     * `POST /wxa/media_check_async` (version 2); the verdict arrives later as a `wxa_media_check` push.
+     *
+     * @example
+     * const { trace_id } = await mp.security.mediaCheckAsync({ media_url, media_type: 2, openid, scene: 1 });
+     */
     mediaCheckAsync: (
-      params: { media_url: string; media_type: 1 | 2; openid: string; scene: 1 | 2 | 3 | 4 },
+      params: MediaCheckAsyncParams,
       options?: RequestOptions,
-    ) =>
+    ): APIPromise<{ errcode: number; errmsg: string; trace_id: string }> =>
       this.client.request<{ errcode: number; errmsg: string; trace_id: string }>(
         'POST',
         '/wxa/media_check_async',
@@ -506,5 +598,20 @@ export class MiniProgram {
           body: { ...params, version: 2 },
         },
       ),
+    /**
+     * `POST /wxa/getuserriskrank` (用户安全等级): sealed with {@link MiniProgram.secureRequest} when
+     * `apiSecurity` is configured, plain JSON otherwise. `appid` defaults to this app.
+     *
+     * @example
+     * const { risk_rank } = await mp.security.riskRank({ openid, scene: 0, client_ip: '203.0.113.7' });
+     */
+    riskRank: (params: UserRiskRankParams, options?: RequestOptions): APIPromise<UserRiskRankResult> => {
+      const body = { ...params, appid: params.appid ?? this.appId };
+      if (this.#apiSecurity)
+        return this.secureRequest<UserRiskRankResult>('/wxa/getuserriskrank', body, options);
+      return this.client.request<UserRiskRankResult>('POST', '/wxa/getuserriskrank', { ...options, body });
+    },
   };
 }
+
+type AppClientOptions = Parameters<typeof appClient>[1];

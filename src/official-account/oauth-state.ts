@@ -1,6 +1,13 @@
 import { createHmac } from 'node:crypto';
 import { ConfigError, SignatureError } from '../core/errors.js';
-import { type Clock, defaultClock, defaultRandom, type RandomSource, safeEqual } from '../internal/bytes.js';
+import {
+  byteLength,
+  type Clock,
+  defaultClock,
+  defaultRandom,
+  type RandomSource,
+  safeEqual,
+} from '../internal/bytes.js';
 
 /** Options of {@link createOAuthState} and {@link verifyOAuthState}. */
 export interface OAuthStateOptions {
@@ -20,8 +27,7 @@ function mac(key: string | Uint8Array, nonce: string, issuedAt: string, sessionI
 }
 
 function checkKey(key: string | Uint8Array): void {
-  const length = typeof key === 'string' ? Buffer.byteLength(key) : key.byteLength;
-  if (length < 16) {
+  if (byteLength(key) < 16) {
     throw new ConfigError(
       'INVALID_CONFIG',
       'OAuth state key must be a server-side secret of at least 16 bytes',
@@ -35,7 +41,7 @@ function checkKey(key: string | Uint8Array): void {
  *
  * @example
  * const state = createOAuthState({ key: process.env.OAUTH_STATE_KEY!, sessionId: req.session.id });
- * res.redirect(oa.oauth.authorizeUrl({ redirectUri, scope: 'snsapi_base', state }));
+ * res.redirect(oa.auth.authorizeUrl({ redirect_uri: redirectUri, scope: 'snsapi_base', state }));
  */
 export function createOAuthState(options: OAuthStateOptions): string {
   checkKey(options.key);

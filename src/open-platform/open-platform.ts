@@ -1,7 +1,8 @@
 import type { ComponentVerifyTicketEvent } from '../callbacks/messages.js';
 import { ApiClient, type ApiRequestOptions, type RequestOptions } from '../core/api-client.js';
+import { APIPromise } from '../core/api-promise.js';
 import { tokenManagerFrom, transportFrom } from '../core/build-client.js';
-import { type TokenClientOptions, checkOptions } from '../core/client-options.js';
+import { checkOptions, type TokenClientOptions } from '../core/client-options.js';
 import { ConfigError, WeChatApiError, WeChatKitError } from '../core/errors.js';
 import type { HttpMethod, Transport } from '../core/transport.js';
 import { type CredentialSettings, credentialErrorOf } from '../credentials/credential-errors.js';
@@ -19,12 +20,16 @@ export const VERIFY_TICKET_TTL_MS = 12 * 3600 * 1000;
  */
 export const AUTHORIZER_REFRESH_TOKEN_TTL_MS = 10 * 365 * 24 * 3600 * 1000;
 
-/** Options of {@link OpenPlatform}. Unknown keys are rejected. */
+/**
+ * Options of {@link OpenPlatform}. Unknown keys are rejected. `componentAppId` and
+ * `componentSecret` take `string | undefined` so that `process.env.X` can be passed as is; a
+ * missing one is refused when the client is built, naming the variable to set.
+ */
 export interface OpenPlatformOptions extends TokenClientOptions {
   /** The third-party platform's (第三方平台) AppID. */
-  componentAppId: string;
+  componentAppId: string | undefined;
   /** The platform's AppSecret. Never logged, never part of a store key. */
-  componentSecret: string;
+  componentSecret: string | undefined;
 }
 
 /**
@@ -34,7 +39,7 @@ export interface OpenPlatformOptions extends TokenClientOptions {
  */
 export class VerifyTicketMissingError extends ConfigError {}
 
-/** No authorizer_refresh_token is stored for an authorizer: run `queryAuth` (or `saveRefreshToken`) first. */
+/** No authorizer_refresh_token is stored for an authorizer: run `auth.exchangeCode` (or `saveRefreshToken`) first. */
 export class RefreshTokenMissingError extends ConfigError {}
 
 /** `api_query_auth`'s `authorization_info`; wire names kept. */
@@ -46,26 +51,31 @@ export interface AuthorizationInfo {
   func_info?: Array<{ funcscope_category: { id: number } }>;
 }
 
-/** A pre_auth_code (`api_create_preauthcode`): single use, short-lived. */
+/** A pre_auth_code (`api_create_preauthcode`): single use, short-lived; wire names kept. */
 export interface PreAuthCode {
-  preAuthCode: string;
+  pre_auth_code: string;
   /** Seconds. */
-  expiresIn: number;
+  expires_in: number;
 }
 
-/** Arguments of {@link OpenPlatform.authorizeUrl}. */
-export interface AuthorizeUrlOptions {
-  /** From {@link OpenPlatform.createPreAuthCode}; one per link. */
-  preAuthCode: string;
-  /** Where WeChat sends the admin back (`auth_code` and `expires_in` in the query). Must be on the platform's 授权回调域. */
-  redirectUri: string;
+/** `auth.authorizeUrl` parameters (the PC authorisation page); WeChat's own query names. */
+export interface ComponentAuthorizeUrlParams {
+  /** From {@link OpenPlatform.auth}`.createPreAuthCode()`; one per link. */
+  pre_auth_code: string;
+  /** Where WeChat sends the admin back (`auth_code` and `expires_in` in the query). Must be on the platform's 授权回调域. Pass it plain: it is encoded here. */
+  redirect_uri: string;
   /**
-   * Which accounts the page offers (`auth_type`): 1 Official Accounts only, 2 Mini Programs only,
-   * 3 both; the newer doc adds 4, 5, 6. Left out: WeChat shows both kinds.
+   * Which accounts the page offers: 1 Official Accounts only, 2 Mini Programs only, 3 both; the
+   * newer doc adds 4, 5, 6. Left out: WeChat shows both kinds.
    */
-  authType?: number;
-  /** Restricts the page to this account (`biz_appid`). */
-  bizAppid?: string;
+  auth_type?: number | undefined;
+  /** Restricts the page to this account. */
+  biz_appid?: string | undefined;
+}
+
+/** `auth.exchangeCode` parameters (`api_query_auth`): the redirect's `auth_code` or the `authorized` event's `AuthorizationCode`. */
+export interface ExchangeAuthorizationCodeParams {
+  authorization_code: string;
 }
 
 /** One authorised account (公众号 / 小程序) as seen by the platform: its token and a client using it. */
@@ -76,7 +86,7 @@ export interface Authorizer {
   /** The account's authorizer_access_token, refreshed through `api_authorizer_token` as needed. */
   getAccessToken(): Promise<string>;
   /** Calls a WeChat API as this account (on 40001/40014/42001: a fresh token, one retry). */
-  request<T = unknown>(method: HttpMethod, path: string, options?: ApiRequestOptions): Promise<T>;
+  request<T = unknown>(method: HttpMethod, path: string, options?: ApiRequestOptions): APIPromise<T>;
 }
 
 const APPID_SHAPE = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -100,13 +110,6 @@ function requireAppId(method: string, value: unknown): string {
   return appId;
 }
 
-function pick(options: RequestOptions | undefined): RequestOptions {
-  return {
-    ...(options?.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-    ...(options?.signal === undefined ? {} : { signal: options.signal }),
-  };
-}
-
 /**
  * The Open Platform third-party platform (第三方平台) client: keeps the component_verify_ticket,
  * the component_access_token and every authorizer's tokens in the store, so any instance sharing
@@ -115,10 +118,10 @@ function pick(options: RequestOptions | undefined): RequestOptions {
  * @example
  * const op = new OpenPlatform({ componentAppId, componentSecret, store: new RedisStore(redis) });
  * callback.on('component_verify_ticket', op.verifyTicketHandler());
- * const { preAuthCode } = await op.createPreAuthCode();
- * const link = op.authorizeUrl({ preAuthCode, redirectUri: 'https://example.com/op/back' });
+ * const { pre_auth_code } = await op.auth.createPreAuthCode();
+ * const link = op.auth.authorizeUrl({ pre_auth_code, redirect_uri: 'https://example.com/op/back' });
  * // later, with the auth_code of the redirect or of the `authorized` event:
- * const info = await op.queryAuth(authCode);
+ * const info = await op.auth.exchangeCode({ authorization_code: authCode });
  * const user = await op.authorizer(info.authorizer_appid).request('GET', '/cgi-bin/user/get');
  */
 export class OpenPlatform {
@@ -143,16 +146,17 @@ export class OpenPlatform {
       ['componentAppId', 'componentSecret'],
     );
     this.#options = options;
-    this.componentAppId = options.componentAppId;
+    // checkOptions made sure both are non-empty strings.
+    this.componentAppId = options.componentAppId as string;
     this.#now = options.now ?? Date.now;
     // Ticket, refresh tokens and access tokens must live in one store, even the default one.
     this.#store = options.store ?? new MemoryStore({ now: this.#now });
     this.#transport = transportFrom(options);
     this.#baseUrl = options.baseUrl ?? 'https://api.weixin.qq.com';
-    this.#ticketKey = tokenKey('component_verify_ticket', options.componentAppId);
+    this.#ticketKey = tokenKey('component_verify_ticket', this.componentAppId);
     this.#credentials = {
       client: 'OpenPlatform',
-      id: options.componentAppId,
+      id: this.componentAppId,
       idOption: 'componentAppId',
       secretOption: 'componentSecret',
       console:
@@ -163,7 +167,7 @@ export class OpenPlatform {
     this.#componentToken = tokenManagerFrom(
       options,
       this.#store,
-      tokenKey('component_access_token', options.componentAppId),
+      tokenKey('component_access_token', this.componentAppId),
       () => this.#fetchComponentToken(bare),
       // After 61005/61006 the ticket is dropped: the next fetch fails here, without asking WeChat,
       // and must succeed as soon as a new ticket is pushed.
@@ -213,74 +217,112 @@ export class OpenPlatform {
     return this.#componentToken.get();
   }
 
-  /** A new pre_auth_code (`api_create_preauthcode`), one per authorisation link. */
-  async createPreAuthCode(options?: RequestOptions): Promise<PreAuthCode> {
-    const answer = await this.client.request<{ pre_auth_code: string; expires_in: number }>(
-      'POST',
-      '/cgi-bin/component/api_create_preauthcode',
-      { ...pick(options), body: { component_appid: this.componentAppId } },
-    );
-    return { preAuthCode: answer.pre_auth_code, expiresIn: answer.expires_in };
+  /**
+   * The typed escape hatch for component APIs without a method here: the call carries
+   * `component_access_token`. To call an API as an authorised account, use `authorizer(appId).request`.
+   *
+   * @example
+   * const info = await op.request('POST', '/cgi-bin/component/api_get_authorizer_info', {
+   *   body: { component_appid: op.componentAppId, authorizer_appid },
+   * });
+   */
+  request<T = unknown>(method: HttpMethod, path: string, options?: ApiRequestOptions): APIPromise<T> {
+    return this.client.request<T>(method, path, options);
   }
 
-  /**
-   * The PC authorisation page link (`https://mp.weixin.qq.com/cgi-bin/componentloginpage?…`). It must
-   * be opened from a page on the platform's 登录授权的发起页域名.
-   */
-  authorizeUrl(options: AuthorizeUrlOptions): string {
-    const preAuthCode = requireString('authorizeUrl', 'preAuthCode', options?.preAuthCode);
-    const redirectUri = requireString('authorizeUrl', 'redirectUri', options.redirectUri);
-    if (!/^https?:\/\/[^/?#]+/i.test(redirectUri)) {
-      throw new ConfigError(
-        'INVALID_ARGUMENT',
-        'OpenPlatform.authorizeUrl: redirectUri must be an http(s) URL',
-      );
-    }
-    const params: Array<[string, string]> = [
-      ['component_appid', this.componentAppId],
-      ['pre_auth_code', preAuthCode],
-      ['redirect_uri', redirectUri],
-    ];
-    if (options.authType !== undefined) {
-      if (!AUTH_TYPES.has(options.authType)) {
-        throw new ConfigError('INVALID_ARGUMENT', 'OpenPlatform.authorizeUrl: authType must be 1 to 6');
+  /** The authorisation flow (授权流程): pre_auth_code → authorisation link → authorization code → the account's tokens. */
+  readonly auth = {
+    /**
+     * `POST /cgi-bin/component/api_create_preauthcode`: a new pre_auth_code, one per authorisation
+     * link (WeChat takes nothing but the component's AppID, filled in here).
+     *
+     * @example
+     * const { pre_auth_code } = await op.auth.createPreAuthCode();
+     */
+    createPreAuthCode: (options?: RequestOptions): APIPromise<PreAuthCode> =>
+      this.client
+        .request<{ pre_auth_code: string; expires_in: number }>(
+          'POST',
+          '/cgi-bin/component/api_create_preauthcode',
+          { ...options, body: { component_appid: this.componentAppId } },
+        )
+        .map((answer) => ({ pre_auth_code: answer.pre_auth_code, expires_in: answer.expires_in })),
+
+    /**
+     * The PC authorisation page link (`https://mp.weixin.qq.com/cgi-bin/componentloginpage?…`); no
+     * request is sent. It must be opened from a page on the platform's 登录授权的发起页域名.
+     *
+     * @example
+     * const link = op.auth.authorizeUrl({ pre_auth_code, redirect_uri: 'https://example.com/op/back', auth_type: 3 });
+     */
+    authorizeUrl: (params: ComponentAuthorizeUrlParams): string => {
+      const method = 'auth.authorizeUrl';
+      const preAuthCode = requireString(method, 'pre_auth_code', params?.pre_auth_code);
+      const redirectUri = requireString(method, 'redirect_uri', params.redirect_uri);
+      if (!/^https?:\/\/[^/?#]+/i.test(redirectUri)) {
+        throw new ConfigError(
+          'INVALID_ARGUMENT',
+          `OpenPlatform.${method}: redirect_uri must be an http(s) URL`,
+        );
       }
-      params.push(['auth_type', String(options.authType)]);
-    }
-    if (options.bizAppid !== undefined) {
-      params.push(['biz_appid', requireString('authorizeUrl', 'bizAppid', options.bizAppid)]);
-    }
-    const query = params.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
-    return `https://mp.weixin.qq.com/cgi-bin/componentloginpage?${query}`;
-  }
+      const query: Array<[string, string]> = [
+        ['component_appid', this.componentAppId],
+        ['pre_auth_code', preAuthCode],
+        ['redirect_uri', redirectUri],
+      ];
+      if (params.auth_type !== undefined) {
+        if (!AUTH_TYPES.has(params.auth_type)) {
+          throw new ConfigError('INVALID_ARGUMENT', `OpenPlatform.${method}: auth_type must be 1 to 6`);
+        }
+        query.push(['auth_type', String(params.auth_type)]);
+      }
+      if (params.biz_appid !== undefined) {
+        query.push(['biz_appid', requireString(method, 'biz_appid', params.biz_appid)]);
+      }
+      const encoded = query.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
+      return `https://mp.weixin.qq.com/cgi-bin/componentloginpage?${encoded}`;
+    },
 
-  /**
-   * Exchanges an authorization code (the redirect's `auth_code`, or the `authorized` event's
-   * `AuthorizationCode`) for the account's tokens (`api_query_auth`), and stores both: the refresh
-   * token (the latest one always wins) and the access token.
-   */
-  async queryAuth(authorizationCode: string, options?: RequestOptions): Promise<AuthorizationInfo> {
-    const code = requireString('queryAuth', 'authorizationCode', authorizationCode);
-    const answer = await this.client.request<{ authorization_info: AuthorizationInfo }>(
-      'POST',
-      '/cgi-bin/component/api_query_auth',
-      { ...pick(options), body: { component_appid: this.componentAppId, authorization_code: code } },
-    );
-    const info = answer.authorization_info;
-    const appId = info?.authorizer_appid;
-    if (
-      typeof appId !== 'string' ||
-      !APPID_SHAPE.test(appId) ||
-      typeof info.authorizer_refresh_token !== 'string'
-    ) {
-      throw new WeChatKitError('BAD_RESPONSE', 'api_query_auth answered without a usable authorization_info');
-    }
-    await this.saveRefreshToken(appId, info.authorizer_refresh_token);
-    if (typeof info.authorizer_access_token === 'string' && info.expires_in > 0) {
-      await this.#storeAccessToken(appId, info.authorizer_access_token, info.expires_in);
-    }
-    return info;
-  }
+    /**
+     * `POST /cgi-bin/component/api_query_auth`: exchanges an authorization code (the redirect's
+     * `auth_code`, or the `authorized` event's `AuthorizationCode`) for the account's tokens, and
+     * stores both: the refresh token (the latest one always wins) and the access token.
+     *
+     * @example
+     * const info = await op.auth.exchangeCode({ authorization_code: query.auth_code });
+     * const account = op.authorizer(info.authorizer_appid);
+     */
+    exchangeCode: (
+      params: ExchangeAuthorizationCodeParams,
+      options?: RequestOptions,
+    ): APIPromise<AuthorizationInfo> =>
+      APIPromise.from(async () => {
+        const code = requireString('auth.exchangeCode', 'authorization_code', params?.authorization_code);
+        const { data: answer, response } = await this.client
+          .request<{ authorization_info: AuthorizationInfo }>('POST', '/cgi-bin/component/api_query_auth', {
+            ...options,
+            body: { component_appid: this.componentAppId, authorization_code: code },
+          })
+          .withResponse();
+        const info = answer.authorization_info;
+        const appId = info?.authorizer_appid;
+        if (
+          typeof appId !== 'string' ||
+          !APPID_SHAPE.test(appId) ||
+          typeof info.authorizer_refresh_token !== 'string'
+        ) {
+          throw new WeChatKitError(
+            'BAD_RESPONSE',
+            'api_query_auth answered without a usable authorization_info',
+          );
+        }
+        await this.saveRefreshToken(appId, info.authorizer_refresh_token);
+        if (typeof info.authorizer_access_token === 'string' && info.expires_in > 0) {
+          await this.#storeAccessToken(appId, info.authorizer_access_token, info.expires_in);
+        }
+        return { data: info, response };
+      }),
+  };
 
   /**
    * Stores an authorizer_refresh_token obtained elsewhere (e.g. migrated from a database). The
@@ -373,7 +415,7 @@ export class OpenPlatform {
       throw new RefreshTokenMissingError(
         'INVALID_CONFIG',
         `OpenPlatform ${this.componentAppId}: no authorizer_refresh_token stored for ${appId}: ` +
-          'call queryAuth() with the authorization code of its authorisation, or saveRefreshToken()',
+          'call auth.exchangeCode() with the authorization code of its authorisation, or saveRefreshToken()',
       );
     }
     const answer = await this.client.request<{

@@ -5,7 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ConfigError, StoreError } from '../core/errors.js';
+import { redactUrlCredentials } from '../core/redact.js';
 import type { Lease, StoredToken, TokenStore } from '../credentials/token-store.js';
+import { raceTimer } from '../internal/timers.js';
 
 // `never[]` parameters accept any method signature, overloaded or not; the adapters below call
 // the client with the exact argument shapes each library documents.
@@ -112,11 +114,6 @@ function adapt(client: unknown): Commands {
   );
 }
 
-// Redis URLs in error messages may carry a password (`redis://user:pass@host`).
-function redact(message: string): string {
-  return message.replace(/(\w+:\/\/)[^@\s/]*@/g, '$1***@');
-}
-
 /**
  * A {@link TokenStore} in Redis, shared by every instance that uses the same Redis and prefix.
  * Tokens are JSON strings set with `PX`; a lease is `SET key token NX PX ttl`, released by a Lua
@@ -189,16 +186,19 @@ export class RedisStore implements TokenStore {
 
   async #run<T>(command: string, key: string, call: (fullKey: string) => Promise<T>): Promise<T> {
     const fullKey = this.#prefix + key;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
-      timer.unref();
-    });
     try {
       // The call may throw synchronously (node-redis on a closed client): keep it inside the try.
-      return await Promise.race([Promise.resolve().then(() => call(fullKey)), timeout]);
+      const answer = Promise.resolve().then(() => call(fullKey));
+      return await raceTimer(
+        answer,
+        this.#timeoutMs,
+        () => {
+          throw new Error(`no answer within ${this.#timeoutMs} ms`);
+        },
+        { unref: true },
+      );
     } catch (error) {
-      const reason = redact(error instanceof Error ? error.message : String(error));
+      const reason = redactUrlCredentials(error instanceof Error ? error.message : String(error));
       throw new StoreError(
         'STORE_UNAVAILABLE',
         `Redis ${command} on "${fullKey}" failed: ${reason}. Check that Redis is reachable from this host ` +
@@ -206,8 +206,6 @@ export class RedisStore implements TokenStore {
           'and has not been quit.',
         { cause: error },
       );
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

@@ -1,18 +1,23 @@
 import { ApiClient, type ApiRequestOptions, type RequestOptions } from '../core/api-client.js';
+import type { APIPromise } from '../core/api-promise.js';
 import { tokenManagerFrom, transportFrom } from '../core/build-client.js';
-import { type TokenClientOptions, checkOptions } from '../core/client-options.js';
+import { checkOptions, type TokenClientOptions } from '../core/client-options.js';
 import { ConfigError } from '../core/errors.js';
 import type { HttpMethod } from '../core/transport.js';
 import { type CredentialSettings, credentialErrorOf } from '../credentials/credential-errors.js';
 import type { TokenManager } from '../credentials/token-manager.js';
 import { tokenKey } from '../credentials/token-store.js';
 
-/** Options of {@link Work}. Unknown keys are rejected. */
+/**
+ * Options of {@link Work}. Unknown keys are rejected. `corpId` and `corpSecret` take
+ * `string | undefined` so that `process.env.X` can be passed as is; a missing one is refused when
+ * the client is built, naming the variable to set.
+ */
 export interface WorkOptions extends TokenClientOptions {
   /** The corpid (`ww…`). */
-  corpId: string;
+  corpId: string | undefined;
   /** The secret of the app (agent) — each agent has its own secret and its own token. */
-  corpSecret: string;
+  corpSecret: string | undefined;
   /** The app's AgentId: names the token in the store (never the secret) and fills `agentid` in messages. */
   agentId: number;
 }
@@ -63,8 +68,14 @@ export interface WorkUser {
   [field: string]: unknown;
 }
 
+/** `users.get` parameters (`cgi-bin/user/get`). */
+export interface GetWorkUserParams {
+  userid: string;
+}
+
 /**
- * The WeCom (企业微信) client for one self-built app (agent).
+ * The WeCom (企业微信) client for one self-built app (agent). Every API method is
+ * `method(params, options?)` and returns an {@link APIPromise}.
  *
  * @example
  * const work = new Work({ corpId, corpSecret, agentId: 1000002 });
@@ -79,15 +90,24 @@ export class Work {
   constructor(options: WorkOptions) {
     checkOptions('Work', options, ['corpId', 'corpSecret', 'agentId'], ['corpId', 'corpSecret']);
     if (!Number.isInteger(options.agentId)) {
-      throw new ConfigError('INVALID_CONFIG', 'Work: agentId must be the app’s AgentId (an integer)');
+      const value: unknown = options.agentId;
+      const got =
+        value === undefined
+          ? 'it is undefined'
+          : typeof value === 'number'
+            ? `got ${value}${Number.isNaN(value) ? ' — from Number(process.env.X) of an unset variable?' : ''}`
+            : `got a ${typeof value}`;
+      throw new ConfigError('INVALID_CONFIG', `Work: agentId must be the app’s AgentId (an integer; ${got})`);
     }
-    this.corpId = options.corpId;
+    const corpId = options.corpId as string;
+    const corpSecret = options.corpSecret as string;
+    this.corpId = corpId;
     this.agentId = options.agentId;
     const transport = transportFrom(options);
     const baseUrl = options.baseUrl ?? 'https://qyapi.weixin.qq.com';
     const credentials: CredentialSettings = {
       client: 'Work',
-      id: options.corpId,
+      id: corpId,
       idOption: 'corpId',
       secretOption: `corpSecret (the Secret of agent ${options.agentId})`,
       console: 'the WeCom admin console (work.weixin.qq.com → 应用管理 → the app: Secret, 企业可信IP)',
@@ -96,7 +116,7 @@ export class Work {
     this.#accessToken = tokenManagerFrom(
       options,
       options.store,
-      tokenKey('work_access_token', options.corpId, String(options.agentId)),
+      tokenKey('work_access_token', corpId, String(options.agentId)),
       async () => {
         try {
           const answer = await bare.request<{ access_token: string; expires_in: number }>(
@@ -104,7 +124,7 @@ export class Work {
             '/cgi-bin/gettoken',
             {
               auth: false,
-              query: { corpid: options.corpId, corpsecret: options.corpSecret },
+              query: { corpid: corpId, corpsecret: corpSecret },
             },
           );
           return { value: answer.access_token, expiresIn: answer.expires_in };
@@ -122,14 +142,25 @@ export class Work {
     return this.#accessToken.get();
   }
 
-  /** The typed escape hatch for any API without a method here. */
-  request<T = unknown>(method: HttpMethod, path: string, options?: ApiRequestOptions): Promise<T> {
+  /**
+   * The typed escape hatch for any API without a method here.
+   *
+   * @example
+   * const { department } = await work.request<{ department: unknown[] }>('GET', '/cgi-bin/department/list');
+   */
+  request<T = unknown>(method: HttpMethod, path: string, options?: ApiRequestOptions): APIPromise<T> {
     return this.client.request<T>(method, path, options);
   }
 
   readonly messages = {
-    /** `POST /cgi-bin/message/send` as this app. Not retried after a network error (it could send twice). */
-    send: (message: WorkMessage, options?: RequestOptions) =>
+    /**
+     * `POST /cgi-bin/message/send` as this app (`agentid` filled in). Not retried after a network
+     * error (it could send twice) unless you pass `idempotent: true` with `enable_duplicate_check`.
+     *
+     * @example
+     * await work.messages.send({ touser: 'zhangsan', msgtype: 'text', text: { content: '你好' } });
+     */
+    send: (message: WorkMessage, options?: RequestOptions): APIPromise<WorkMessageResult> =>
       this.client.request<WorkMessageResult>('POST', '/cgi-bin/message/send', {
         ...options,
         body: { ...message, agentid: this.agentId },
@@ -137,8 +168,16 @@ export class Work {
   };
 
   readonly users = {
-    /** `GET /cgi-bin/user/get`. */
-    get: (userid: string, options?: RequestOptions) =>
-      this.client.request<WorkUser>('GET', '/cgi-bin/user/get', { ...options, query: { userid } }),
+    /**
+     * `GET /cgi-bin/user/get`: one member.
+     *
+     * @example
+     * const member = await work.users.get({ userid: 'zhangsan' });
+     */
+    get: (params: GetWorkUserParams, options?: RequestOptions): APIPromise<WorkUser> =>
+      this.client.request<WorkUser>('GET', '/cgi-bin/user/get', {
+        ...options,
+        query: { userid: params.userid },
+      }),
   };
 }

@@ -139,8 +139,11 @@ export function send(base: string, path: string, options: SendOptions = {}): Pro
       }
     };
     req.on('error', (error) => {
-      // The response may still be on its way after a reset while writing: give it a moment.
-      setTimeout(() => finish(error), 50);
+      // After a reset while writing, the response may still be in what the socket reads: decide once
+      // the socket has closed, when nothing more can arrive (not after a guessed delay).
+      const socket = req.socket;
+      if (!socket || socket.closed) setImmediate(() => finish(error));
+      else socket.once('close', () => setImmediate(() => finish(error)));
     });
     req.setTimeout(5_000, () => req.destroy(new Error('client timeout')));
     const write = async (): Promise<void> => {

@@ -146,6 +146,7 @@ describe.runIf(redisUp)('RedisDedupeStore on a real Redis', () => {
       expect(ttl).toBeGreaterThan(4000);
       await a.release(key);
       expect(await b.claim(key, 50)).toBe(true);
+      // Redis expires the claim on its own clock (not injectable): wait past the TTL, once.
       await new Promise((r) => setTimeout(r, 80));
       expect(await a.claim(key, 50)).toBe(true);
     },

@@ -14,6 +14,7 @@ import {
 import { parseXml } from '../../src/crypto/index.js';
 import type { EmulatorAppConfig } from '../../src/emulator/config.js';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/server.js';
+import { ManualScheduler } from '../helpers/manual-scheduler.js';
 import { deferred } from './fixtures.js';
 
 const key43 = (c: string) => `${c}bcdefghijklmnopqrstuvwxyz0123456789ABCDEFG`.slice(0, 43);
@@ -55,6 +56,9 @@ const callbacks = new Map<string, CallbackHandler>();
 const calls: string[] = [];
 const refused: RefusedEvent[] = [];
 let late = deferred<LateReplyEvent>();
+/** The slow app's budget runs on this scheduler and its handler waits for this gate: no sleeps. */
+const slowScheduler = new ManualScheduler();
+let slowGate = deferred<void>();
 
 function build(name: AppName): WeChatCallback {
   const app = apps[name];
@@ -64,13 +68,13 @@ function build(name: AppName): WeChatCallback {
     ...('encodingAESKey' in app ? { encodingAESKey: app.encodingAESKey } : {}),
     mode: app.messageMode,
     ...(name === 'mp' ? { format: 'json' as const } : {}),
-    ...(name === 'slow' ? { replyBudgetMs: 150 } : {}),
+    ...(name === 'slow' ? { replyBudgetMs: 150, scheduler: slowScheduler } : {}),
     hooks: { onRefused: (e) => refused.push(e), onLateReply: (e) => late.resolve(e) },
   });
   return callback
     .on('text', async (msg) => {
       calls.push(`${name}:text:${msg.Content}`);
-      if (name === 'slow') await new Promise((r) => setTimeout(r, 500));
+      if (name === 'slow') await slowGate.promise;
       return reply.text(`echo: ${msg.Content}`);
     })
     .on('event.subscribe', (msg) => {
@@ -223,8 +227,13 @@ describe('with the emulator pushing over HTTP', () => {
 
   it('answers success within the reply budget so WeChat does not retry; the reply arrives late', async () => {
     late = deferred<LateReplyEvent>();
-    const result = await pushTo('slow', { MsgType: 'text', Content: 'slow' });
+    slowGate = deferred<void>();
+    const pushed = pushTo('slow', { MsgType: 'text', Content: 'slow' });
+    await slowScheduler.whenPending();
+    await slowScheduler.advance(150);
+    const result = await pushed;
     expect(result).toMatchObject({ attempts: 1, status: 200, reply: '' });
+    slowGate.resolve();
     const event = await late.promise;
     expect(event.reply).toEqual({ type: 'text', content: 'echo: slow' });
     expect(calls).toEqual(['slow:text:slow']);

@@ -116,8 +116,6 @@ export function event(name: string, extra: Record<string, unknown> = {}): Record
   };
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** `Promise.withResolvers` for Node 20. */
 export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve!: (value: T) => void;

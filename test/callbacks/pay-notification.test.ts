@@ -16,6 +16,8 @@ import {
 } from '../../src/callbacks/index.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { encryptResource, PayV3Verifier } from '../../src/crypto/index.js';
+import { drain, ManualScheduler } from '../helpers/manual-scheduler.js';
+import { deferred } from './fixtures.js';
 
 // A self-made "WeChat Pay" platform key (public-key mode) signs the notifications below, so every
 // refusal can be built exactly — including ones WeChat Pay never sends (a signed, broken tag).
@@ -186,11 +188,22 @@ describe('Pay v3 notification handler: delivery', () => {
   });
 
   it('processes a retry (same id, new signature) once; concurrent copies too', async () => {
-    const { handler, duplicates } = make();
+    // The handler holds until the concurrent copy has been seen as a duplicate: the copies overlap
+    // by construction, not by a sleep long enough on this machine.
+    const overlap = deferred<void>();
+    const duplicates: DuplicateEvent[] = [];
+    const { handler } = make({
+      hooks: {
+        onDuplicate: (e) => {
+          duplicates.push(e);
+          overlap.resolve();
+        },
+      },
+    });
     let calls = 0;
     handler.on('TRANSACTION.SUCCESS', async () => {
       calls++;
-      await new Promise((r) => setTimeout(r, 20));
+      await overlap.promise;
     });
     const id = randomUUID();
     const [a, b] = await Promise.all([
@@ -222,41 +235,57 @@ describe('Pay v3 notification handler: delivery', () => {
   });
 });
 
+// The budget runs on an injected scheduler and the handlers wait on gates the test opens: the
+// order of events is fixed, whatever the machine's load.
 describe('Pay v3 notification handler: answer budget', () => {
   it('answers 500 (retry later) when the handler outruns the budget; the retry after it finished is a duplicate', async () => {
     const slow: Array<{ id: string; budgetMs: number }> = [];
-    const { handler } = make({ replyBudgetMs: 40, hooks: { onSlow: (e) => slow.push(e) } });
+    const scheduler = new ManualScheduler();
+    const gate = deferred<void>();
+    const { handler } = make({ replyBudgetMs: 40, scheduler, hooks: { onSlow: (e) => slow.push(e) } });
     let finished = 0;
     handler.on('TRANSACTION.SUCCESS', async () => {
-      await new Promise((r) => setTimeout(r, 120));
+      await gate.promise;
       finished++;
     });
     const id = randomUUID();
-    const first = await handler.handle(notification({ id }));
+    const answer = handler.handle(notification({ id }));
+    await scheduler.whenPending();
+    await scheduler.advance(39);
+    expect(slow).toEqual([]);
+    await scheduler.advance(1);
+    const first = await answer;
     expect(first.status).toBe(500);
     expect(JSON.parse(first.body)).toEqual({ code: 'FAIL', message: 'still processing, retry later' });
-    // answered before the handler finished (timer order, not wall-clock: stable on a loaded machine)
+    // answered before the handler finished
     expect(finished).toBe(0);
     expect(slow).toEqual([{ id, event_type: 'TRANSACTION.SUCCESS', budgetMs: 40 }]);
-    await new Promise((r) => setTimeout(r, 150));
+    gate.resolve();
+    await drain();
     expect(finished).toBe(1);
     expect((await handler.handle(notification({ id }))).status).toBe(204);
     expect(finished).toBe(1);
   });
 
   it('a slow handler that then fails leaves the id free, so the retry is processed', async () => {
-    const { handler } = make({ replyBudgetMs: 30 });
+    const scheduler = new ManualScheduler();
+    const gate = deferred<void>();
+    const { handler } = make({ replyBudgetMs: 30, scheduler });
     let calls = 0;
     handler.on('TRANSACTION.SUCCESS', async () => {
       calls++;
       if (calls === 1) {
-        await new Promise((r) => setTimeout(r, 80));
+        await gate.promise;
         throw new Error('timeout talking to the database');
       }
     });
     const id = randomUUID();
-    expect((await handler.handle(notification({ id }))).status).toBe(500);
-    await new Promise((r) => setTimeout(r, 120));
+    const answer = handler.handle(notification({ id }));
+    await scheduler.whenPending();
+    await scheduler.advance(30);
+    expect((await answer).status).toBe(500);
+    gate.resolve();
+    await drain();
     expect((await handler.handle(notification({ id }))).status).toBe(204);
     expect(calls).toBe(2);
   });
@@ -270,8 +299,10 @@ describe('Pay v3 notification handler: instances sharing a dedupe store', () => 
       release = resolve;
     });
     let processed = 0;
+    const started = deferred<void>();
     const a = make({ dedupe: store, replyBudgetMs: 5000 }).handler.on('TRANSACTION.SUCCESS', async () => {
       processed++;
+      started.resolve();
       await gate;
     });
     const b = make({ dedupe: store }).handler.on('TRANSACTION.SUCCESS', () => {
@@ -279,7 +310,7 @@ describe('Pay v3 notification handler: instances sharing a dedupe store', () => 
     });
     const id = randomUUID();
     const first = a.handle(notification({ id }));
-    await new Promise((r) => setTimeout(r, 10));
+    await started.promise;
     expect((await b.handle(notification({ id }))).status).toBe(500);
     release();
     expect((await first).status).toBe(204);
@@ -455,6 +486,9 @@ describe('createPayNotificationHandler options', () => {
     ).toThrow(/unknown option "mode"/);
     expect(() => createPayNotificationHandler({ ...base, hooks: { onRefuse: () => {} } as never })).toThrow(
       /unknown hook "onRefuse"/,
+    );
+    expect(() => createPayNotificationHandler({ ...base, scheduler: setTimeout as never })).toThrow(
+      /scheduler must be an object with setTimeout/,
     );
     const h = createPayNotificationHandler(base).on('TRANSACTION.SUCCESS', () => {});
     expect(() => h.on('TRANSACTION.SUCCESS', () => {})).toThrow(/already registered/);

@@ -11,6 +11,7 @@ import {
 } from '../../src/callbacks/index.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { buildXml, parseXml } from '../../src/crypto/index.js';
+import { ManualScheduler } from '../helpers/manual-scheduler.js';
 import {
   AES_KEY,
   APP_ID,
@@ -23,7 +24,6 @@ import {
   openReply,
   push,
   signedQuery,
-  sleep,
   TOKEN,
   textMessage,
 } from './fixtures.js';
@@ -572,20 +572,32 @@ describe('dedupe', () => {
   });
 });
 
+// The budget runs on an injected scheduler: the test moves time, nothing waits on the wall clock.
 describe('reply budget', () => {
   it('answers success in time for a slow handler and hands its late reply to onLateReply', async () => {
     const late = deferred<unknown>();
-    const { callback } = make({ replyBudgetMs: 50, hooks: { onLateReply: (e) => late.resolve(e) } });
+    const scheduler = new ManualScheduler();
+    const gate = deferred<void>();
+    const { callback } = make({
+      replyBudgetMs: 50,
+      scheduler,
+      hooks: { onLateReply: (e) => late.resolve(e) },
+    });
     let finished = false;
     callback.on('text', async () => {
-      await sleep(250);
+      await gate.promise;
       finished = true;
       return reply.text('too late');
     });
-    const res = await callback.handle(push({ fields: textMessage() }));
+    const answer = callback.handle(push({ fields: textMessage() }));
+    await scheduler.whenPending();
+    await scheduler.advance(50);
+    const res = await answer;
     // Answered while the handler is still running.
     expect(finished).toBe(false);
     expect(res).toMatchObject({ status: 200, body: 'success' });
+    await scheduler.advance(200);
+    gate.resolve();
     const event = (await late.promise) as {
       reply: unknown;
       message: { Content: string };
@@ -600,13 +612,35 @@ describe('reply budget', () => {
 
   it('reports a late handler failure through onError', async () => {
     const failed = deferred<unknown>();
-    const { callback } = make({ replyBudgetMs: 20, hooks: { onError: (e) => failed.resolve(e) } });
+    const scheduler = new ManualScheduler();
+    const gate = deferred<void>();
+    const { callback } = make({ replyBudgetMs: 20, scheduler, hooks: { onError: (e) => failed.resolve(e) } });
     callback.on('text', async () => {
-      await sleep(80);
+      await gate.promise;
       throw new Error('boom');
     });
-    expect((await callback.handle(push({ fields: textMessage() }))).body).toBe('success');
+    const answer = callback.handle(push({ fields: textMessage() }));
+    await scheduler.whenPending();
+    await scheduler.advance(20);
+    expect((await answer).body).toBe('success');
+    gate.resolve();
     expect(await failed.promise).toMatchObject({ phase: 'late-handler', type: 'text' });
+  });
+
+  it("answers the handler's reply when it comes before the budget runs out, and clears the timer", async () => {
+    const scheduler = new ManualScheduler();
+    const gate = deferred<void>();
+    const { callback } = make({ replyBudgetMs: 50, scheduler });
+    callback.on('text', async () => {
+      await gate.promise;
+      return reply.text('in time');
+    });
+    const answer = callback.handle(push({ fields: textMessage() }));
+    await scheduler.whenPending();
+    await scheduler.advance(49);
+    gate.resolve();
+    expect(parseXml(openReply(await answer)).Content).toBe('in time');
+    expect(scheduler.pending).toBe(0);
   });
 });
 
@@ -621,6 +655,7 @@ describe('options', () => {
     [{ replyBudgetMs: -1 }, 'replyBudgetMs'],
     [{ hooks: { onWhatever: () => {} } }, 'unknown hook'],
     [{ dedupe: {} }, 'dedupe must be'],
+    [{ scheduler: { setTimeout: () => 0 } }, 'scheduler must be'],
   ])('refuses %j', (override, message) => {
     const options = { appId: APP_ID, token: TOKEN, encodingAESKey: AES_KEY, mode: 'safe', ...override };
     expect(() => createWeChatCallback(options as WeChatCallbackOptions)).toThrow(message);

@@ -71,7 +71,7 @@ describe('settings WeChat refuses are ConfigErrors, after one request', () => {
     async (tokenMode, path) => {
       const client = oa({ secret: WRONG, tokenMode, now: () => T0 });
       const before = await calls(path);
-      const error = await rejection(client.users.info(openId));
+      const error = await rejection(client.users.get({ openid: openId }));
       expect(error).toBeInstanceOf(ConfigError);
       expect(error).toBeInstanceOf(CredentialConfigError);
       const refused = error as CredentialConfigError;
@@ -85,7 +85,7 @@ describe('settings WeChat refuses are ConfigErrors, after one request', () => {
       expect(JSON.stringify(refused.toJSON()) + refused.message).not.toContain(WRONG);
       expect((await calls(path)) - before).toBe(1);
       // The next call is refused by the cool-down, still without asking WeChat.
-      const again = await rejection(client.users.info(openId));
+      const again = await rejection(client.users.get({ openid: openId }));
       expect(again).toBeInstanceOf(TokenCooldownError);
       expect(again).toMatchObject({ code: 'TOKEN_COOLDOWN', lastCode: 'INVALID_APPSECRET', errcode: 40125 });
       expect((again as TokenCooldownError).cause).toBe(error);
@@ -111,7 +111,7 @@ describe('settings WeChat refuses are ConfigErrors, after one request', () => {
       count: 1,
     });
     const before = await calls('/cgi-bin/stable_token');
-    const error = await rejection(client.users.info(openId));
+    const error = await rejection(client.users.get({ openid: openId }));
     expect(error).toBeInstanceOf(CredentialConfigError);
     expect(error).toMatchObject({ code: 'IP_NOT_WHITELISTED', errcode: 40164, ip: '203.0.113.7' });
     expect((error as Error).message).toMatch(/Add 203\.0\.113\.7 to the IP whitelist \(IP白名单\)/);
@@ -130,7 +130,7 @@ describe('settings WeChat refuses are ConfigErrors, after one request', () => {
     });
     const tokensBefore = await calls('/cgi-bin/stable_token');
     const infoBefore = await calls('/cgi-bin/user/info');
-    const error = await rejection(client.users.info(openId));
+    const error = await rejection(client.users.get({ openid: openId }));
     expect(error).toMatchObject({
       name: 'CredentialConfigError',
       code: 'IP_NOT_WHITELISTED',
@@ -139,13 +139,13 @@ describe('settings WeChat refuses are ConfigErrors, after one request', () => {
     expect((await calls('/cgi-bin/user/info')) - infoBefore).toBe(1);
     expect((await calls('/cgi-bin/stable_token')) - tokensBefore).toBe(0);
     expect(await client.getAccessToken()).toBe(token);
-    expect((await client.users.info(openId)).openid).toBe(openId);
+    expect((await client.users.get({ openid: openId })).openid).toBe(openId);
   });
 
   it('a code exchange with a wrong AppSecret (40125) is INVALID_APPSECRET', async () => {
     const mp = new MiniProgram({ appId: MP.appId, secret: WRONG, baseUrl: emulator.url });
     const { code } = await post<{ code: string }>('/_emulator/mini-program/login', { appId: MP.appId });
-    const error = await rejection(mp.code2Session(code));
+    const error = await rejection(mp.auth.code2Session({ js_code: code }));
     expect(error).toMatchObject({ name: 'CredentialConfigError', code: 'INVALID_APPSECRET', errcode: 40125 });
     expect((error as Error).message).toContain('开发设置');
   });
@@ -158,7 +158,7 @@ describe('settings WeChat refuses are ConfigErrors, after one request', () => {
       baseUrl: emulator.url,
     });
     const before = await calls('/cgi-bin/gettoken');
-    const error = await rejection(work.users.get('zhangsan'));
+    const error = await rejection(work.users.get({ userid: 'zhangsan' }));
     expect(error).toMatchObject({ name: 'CredentialConfigError', code: 'INVALID_APPSECRET', errcode: 40001 });
     expect((error as Error).message).toContain('corpSecret');
     expect((error as Error).message).toContain('work.weixin.qq.com');
@@ -200,7 +200,7 @@ describe('a failing token endpoint is asked a bounded number of times', () => {
     const before = await calls('/cgi-bin/stable_token');
     const errors: unknown[] = [];
     try {
-      for (let i = 0; i < 20; i++) errors.push(await rejection(client.users.info(openId)));
+      for (let i = 0; i < 20; i++) errors.push(await rejection(client.users.get({ openid: openId })));
       expect((await calls('/cgi-bin/stable_token')) - before).toBe(3);
     } finally {
       await clearFaults();
@@ -214,12 +214,12 @@ describe('a failing token endpoint is asked a bounded number of times', () => {
       expect((error as TokenCooldownError).cause).toBe(first);
     }
     // WeChat is back, but the cool-down has not passed: still no request.
-    expect(await rejection(client.users.info(openId))).toBeInstanceOf(TokenCooldownError);
+    expect(await rejection(client.users.get({ openid: openId }))).toBeInstanceOf(TokenCooldownError);
     expect((await calls('/cgi-bin/stable_token')) - before).toBe(3);
     // Once it has, one request restores service.
     now += 1000;
-    expect((await client.users.info(openId)).openid).toBe(openId);
-    expect((await client.users.info(openId)).openid).toBe(openId);
+    expect((await client.users.get({ openid: openId })).openid).toBe(openId);
+    expect((await client.users.get({ openid: openId })).openid).toBe(openId);
     expect((await calls('/cgi-bin/stable_token')) - before).toBe(4);
   });
 });

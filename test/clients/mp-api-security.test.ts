@@ -93,7 +93,7 @@ describe('Mini Program server-API security against the emulator', () => {
   it('riskRank: a sealed round trip (certificate or public key), answer verified and decrypted', async () => {
     const mp = securedClient();
     expect(mp.apiSecurityEnabled).toBe(true);
-    const result = await mp.riskRank(PARAMS);
+    const result = await mp.security.riskRank(PARAMS);
     expect(result).toEqual({
       errcode: 0,
       errmsg: 'getuserriskrank succ',
@@ -107,7 +107,7 @@ describe('Mini Program server-API security against the emulator', () => {
       baseUrl: emulator.url,
       apiSecurity: { ...rest, platformCertificate: published.platformPublicKeyPem },
     });
-    expect((await byKey.riskRank(PARAMS)).unoin_id).toEqual(expect.any(Number));
+    expect((await byKey.security.riskRank(PARAMS)).unoin_id).toEqual(expect.any(Number));
   });
 
   it('the emulator answers with Wechatmp-* headers that openMpApiResponse accepts', async () => {
@@ -167,18 +167,18 @@ describe('Mini Program server-API security against the emulator', () => {
 
   it('client: a wrong asymmetricSn, key or urlBase is refused by the emulator (40234)', async () => {
     await expect(
-      securedClient({ asymmetricSn: 'not-the-key-number' }).riskRank(PARAMS),
+      securedClient({ asymmetricSn: 'not-the-key-number' }).security.riskRank(PARAMS),
     ).rejects.toMatchObject({
       errcode: 40234,
     });
     const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    await expect(securedClient({ privateKey: other }).riskRank(PARAMS)).rejects.toMatchObject({
+    await expect(securedClient({ privateKey: other }).security.riskRank(PARAMS)).rejects.toMatchObject({
       errcode: 40234,
     });
     // The signed urlpath is the official URL, not baseUrl: another urlBase no longer matches.
-    await expect(securedClient({ urlBase: 'https://example.com' }).riskRank(PARAMS)).rejects.toBeInstanceOf(
-      WeChatApiError,
-    );
+    await expect(
+      securedClient({ urlBase: 'https://example.com' }).security.riskRank(PARAMS),
+    ).rejects.toBeInstanceOf(WeChatApiError);
   });
 
   it('client: a tampered, re-signed-by-someone-else or unsigned answer is an error, never data', async () => {
@@ -190,7 +190,7 @@ describe('Mini Program server-API security against the emulator', () => {
       bytes[at] = (bytes[at] ?? 0) ^ 0x01;
       return new Response(bytes, { status: res.status, headers: res.headers });
     };
-    const tampered = securedClient({}, flipping).riskRank(PARAMS);
+    const tampered = securedClient({}, flipping).security.riskRank(PARAMS);
     await expect(tampered).rejects.toBeInstanceOf(WeChatKitError);
     await expect(tampered).rejects.toMatchObject({
       code: expect.stringMatching(/^(SIGNATURE_MISMATCH|DECRYPT_FAILED)$/),
@@ -198,12 +198,14 @@ describe('Mini Program server-API security against the emulator', () => {
 
     const wrongPlatform = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
     await expect(
-      securedClient({ platformCertificates: { [published.platformSn]: wrongPlatform } }).riskRank(PARAMS),
-    ).rejects.toMatchObject({ code: 'SIGNATURE_MISMATCH' });
-    await expect(
-      securedClient({ platformCertificates: { 'another-sn': published.platformCertificatePem } }).riskRank(
+      securedClient({ platformCertificates: { [published.platformSn]: wrongPlatform } }).security.riskRank(
         PARAMS,
       ),
+    ).rejects.toMatchObject({ code: 'SIGNATURE_MISMATCH' });
+    await expect(
+      securedClient({
+        platformCertificates: { 'another-sn': published.platformCertificatePem },
+      }).security.riskRank(PARAMS),
     ).rejects.toMatchObject({ code: 'SIGNATURE_MISMATCH' });
 
     const unsigned: typeof fetch = async (input, init) => {
@@ -211,7 +213,7 @@ describe('Mini Program server-API security against the emulator', () => {
       if (!String(input).includes('/wxa/getuserriskrank')) return res;
       return Response.json({ errcode: 0, errmsg: 'getuserriskrank succ', risk_rank: 0, unoin_id: 1 });
     };
-    await expect(securedClient({}, unsigned).riskRank(PARAMS)).rejects.toMatchObject({
+    await expect(securedClient({}, unsigned).security.riskRank(PARAMS)).rejects.toMatchObject({
       code: 'SIGNATURE_MISMATCH',
     });
   });
@@ -223,29 +225,29 @@ describe('Mini Program server-API security against the emulator', () => {
       return fetch(input, init);
     };
     const mp = securedClient({}, recording);
-    await mp.riskRank(PARAMS);
+    await mp.security.riskRank(PARAMS);
     await fetch(`${emulator.url}/_emulator/tokens/revoke`, {
       method: 'POST',
       body: JSON.stringify({ appId: SECURED.appId }),
     });
-    expect((await mp.riskRank(PARAMS)).errcode).toBe(0);
+    expect((await mp.security.riskRank(PARAMS)).errcode).toBe(0);
     expect(bodies).toHaveLength(3);
     expect(new Set(bodies).size).toBe(3);
   });
 
   it('a decrypted business error becomes a WeChatApiError', async () => {
     await expect(
-      securedClient().riskRank({ ...PARAMS, appid: PLAIN.appId } as typeof PARAMS),
+      securedClient().security.riskRank({ ...PARAMS, appid: PLAIN.appId } as typeof PARAMS),
     ).rejects.toMatchObject({ errcode: 40013 });
   });
 
   it('plain mode: without apiSecurity riskRank sends JSON; a sealed-only app refuses it', async () => {
     const plain = new MiniProgram({ appId: PLAIN.appId, secret: PLAIN.secret, baseUrl: emulator.url });
     expect(plain.apiSecurityEnabled).toBe(false);
-    expect(await plain.riskRank(PARAMS)).toMatchObject({ errcode: 0, risk_rank: 0 });
+    expect(await plain.security.riskRank(PARAMS)).toMatchObject({ errcode: 0, risk_rank: 0 });
     await expect(plain.secureRequest('/wxa/getuserriskrank', {})).rejects.toBeInstanceOf(ConfigError);
     const unsealed = new MiniProgram({ appId: SECURED.appId, secret: SECURED.secret, baseUrl: emulator.url });
-    await expect(unsealed.riskRank(PARAMS)).rejects.toMatchObject({ errcode: 40230 });
+    await expect(unsealed.security.riskRank(PARAMS)).rejects.toMatchObject({ errcode: 40230 });
   });
 
   it('validates the options on both sides', () => {

@@ -39,17 +39,21 @@ afterAll(() => emulator.close());
 describe('OfficialAccount', () => {
   it('reads user info and the follower list', async () => {
     const { openId } = await control<{ openId: string }>('/_emulator/users', { appId: OA.appId });
-    expect(await oa.users.info(openId)).toMatchObject({ subscribe: 1, openid: openId });
+    expect(await oa.users.get({ openid: openId })).toMatchObject({ subscribe: 1, openid: openId });
     const list = await oa.users.list();
     expect(list.data?.openid).toContain(openId);
-    await expect(oa.users.info('oNotAFollower00000000000000')).rejects.toMatchObject({ errcode: 40003 });
+    await expect(oa.users.get({ openid: 'oNotAFollower00000000000000' })).rejects.toMatchObject({
+      errcode: 40003,
+    });
   });
 
   it('creates, reads and deletes the menu with the documented body', async () => {
-    await oa.menus.create([
-      { type: 'click', name: '今日歌曲', key: 'V1001_TODAY_MUSIC' },
-      { name: '菜单', sub_button: [{ type: 'view', name: '搜索', url: 'https://www.soso.com/' }] },
-    ]);
+    await oa.menus.create({
+      button: [
+        { type: 'click', name: '今日歌曲', key: 'V1001_TODAY_MUSIC' },
+        { name: '菜单', sub_button: [{ type: 'view', name: '搜索', url: 'https://www.soso.com/' }] },
+      ],
+    });
     const menu = await oa.menus.get();
     expect(menu.menu.button[0]).toMatchObject({ type: 'click', name: '今日歌曲', key: 'V1001_TODAY_MUSIC' });
     await oa.menus.delete();
@@ -64,14 +68,14 @@ describe('OfficialAccount', () => {
       data: { thing1: { value: '已发货' } },
     });
     expect(answer.msgid).toEqual(expect.any(Number));
-    await oa.customService.send({ touser: openId, msgtype: 'text', text: { content: '你好' } });
+    await oa.customMessages.send({ touser: openId, msgtype: 'text', text: { content: '你好' } });
     const kinds = (await sent()).map((m) => m.kind);
     expect(kinds).toEqual(expect.arrayContaining(['template', 'custom']));
   });
 
   it('builds wx.config with the shared jsapi_ticket, fetched once', async () => {
     const url = 'https://example.com/page?x=1#frag';
-    const [a, b] = await Promise.all([oa.jssdk.config(url), oa.jssdk.config(url)]);
+    const [a, b] = await Promise.all([oa.jssdk.config({ url }), oa.jssdk.config({ url })]);
     const ticket = await oa.getJsapiTicket();
     expect(a.signature).toBe(
       jsSdkSignature({ jsapiTicket: ticket, nonceStr: a.nonceStr, timestamp: a.timestamp, url }),
@@ -109,14 +113,21 @@ describe('OfficialAccount', () => {
 describe('MiniProgram', () => {
   it('logs a user in: code → openid + session_key, code single-use, session key checked', async () => {
     const { code } = await control<{ code: string }>('/_emulator/mini-program/login', { appId: MP.appId });
-    const session = await mp.code2Session(code);
+    const session = await mp.auth.code2Session({ js_code: code });
     expect(session.openid).toMatch(/^o/);
     expect(Buffer.from(session.session_key, 'base64')).toHaveLength(16);
-    const reused = await mp.code2Session(code).catch((e: unknown) => e);
+    const reused = await mp.auth.code2Session({ js_code: code }).catch((e: unknown) => e);
     expect(reused).toBeInstanceOf(WeChatApiError);
     expect((reused as WeChatApiError).code).toBe('INVALID_CODE');
-    expect(await mp.checkSessionKey(session.openid, session.session_key)).toBe(true);
-    expect(await mp.checkSessionKey(session.openid, Buffer.alloc(16).toString('base64'))).toBe(false);
+    expect(await mp.auth.checkSession({ openid: session.openid, session_key: session.session_key })).toBe(
+      true,
+    );
+    expect(
+      await mp.auth.checkSession({
+        openid: session.openid,
+        session_key: Buffer.alloc(16).toString('base64'),
+      }),
+    ).toBe(false);
   });
 
   it('gets a phone number by code', async () => {
@@ -124,7 +135,7 @@ describe('MiniProgram', () => {
       appId: MP.appId,
       phoneNumber: '13912345678',
     });
-    expect(await mp.getPhoneNumber(code)).toMatchObject({
+    expect(await mp.phoneNumbers.get({ code })).toMatchObject({
       purePhoneNumber: '13912345678',
       watermark: { appid: MP.appId },
     });
@@ -132,8 +143,8 @@ describe('MiniProgram', () => {
 
   it('sends a subscribe message and checks content', async () => {
     const { code } = await control<{ code: string }>('/_emulator/mini-program/login', { appId: MP.appId });
-    const { openid } = await mp.code2Session(code);
-    await mp.subscribeMessage.send({
+    const { openid } = await mp.auth.code2Session({ js_code: code });
+    await mp.subscribeMessages.send({
       touser: openid,
       template_id: 'sub-1',
       data: { thing1: { value: 'x' } },
@@ -156,48 +167,49 @@ describe('Work', () => {
       text: { content: '你好' },
     });
     expect(result).toMatchObject({ errcode: 0, invaliduser: '' });
-    expect(await work.users.get('zhangsan')).toMatchObject({ userid: 'zhangsan' });
-    await expect(work.users.get('ghost')).rejects.toMatchObject({ errcode: 60111 });
+    expect(await work.users.get({ userid: 'zhangsan' })).toMatchObject({ userid: 'zhangsan' });
+    await expect(work.users.get({ userid: 'ghost' })).rejects.toMatchObject({ errcode: 60111 });
   });
 
   it('recovers when the corp tokens are revoked (40014 → refresh once)', async () => {
     await work.getAccessToken();
     await control('/_emulator/wecom/tokens/revoke', { corpId: CORP.corpId });
-    expect(await work.users.get('zhangsan')).toMatchObject({ userid: 'zhangsan' });
+    expect(await work.users.get({ userid: 'zhangsan' })).toMatchObject({ userid: 'zhangsan' });
   });
 });
 
 describe('OfficialAccount media, QR codes and OAuth', () => {
   it('uploads media as multipart and downloads the same bytes', async () => {
     const data = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, ...Buffer.from('jpeg-ish bytes 你好')]);
-    const uploaded = await oa.media.upload('image', {
-      data,
-      filename: 'photo.jpg',
-      contentType: 'image/jpeg',
+    const uploaded = await oa.media.upload({
+      type: 'image',
+      media: { data, filename: 'photo.jpg', contentType: 'image/jpeg' },
     });
     expect(uploaded).toMatchObject({ type: 'image', media_id: expect.any(String) });
-    const downloaded = await oa.media.get(uploaded.media_id);
+    const downloaded = await oa.media.get({ media_id: uploaded.media_id });
     expect(Buffer.from(downloaded as Uint8Array).equals(Buffer.from(data))).toBe(true);
-    await expect(oa.media.get('no-such-media')).rejects.toMatchObject({ errcode: 40007 });
+    await expect(oa.media.get({ media_id: 'no-such-media' })).rejects.toMatchObject({ errcode: 40007 });
   });
 
   it('creates temporary and permanent QR codes with the documented action names', async () => {
-    const temp = await oa.qrcodes.createTemporary(123, 600);
+    const temp = await oa.qrcodes.createTemporary({ scene_id: 123, expire_seconds: 600 });
     expect(temp).toMatchObject({ ticket: expect.any(String), expire_seconds: 600 });
-    const perm = await oa.qrcodes.createPermanent('channel-a');
+    const perm = await oa.qrcodes.createPermanent({ scene_str: 'channel-a' });
     expect(perm.ticket).toEqual(expect.any(String));
-    expect(oa.qrcodes.imageUrl('a+b/c')).toBe('https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=a%2Bb%2Fc');
+    expect(oa.qrcodes.imageUrl({ ticket: 'a+b/c' })).toBe(
+      'https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=a%2Bb%2Fc',
+    );
     const tickets = (await (await fetch(`${emulator.url}/_emulator/qrcodes?appId=${OA.appId}`)).json()) as {
       qrcodes?: Array<Record<string, unknown>>;
     };
     expect(JSON.stringify(tickets)).toContain('QR_LIMIT_STR_SCENE');
-    await expect(oa.qrcodes.createPermanent(100_001)).rejects.toMatchObject({ errcode: 40053 });
+    await expect(oa.qrcodes.createPermanent({ scene_id: 100_001 })).rejects.toMatchObject({ errcode: 40053 });
   });
 
   it('runs the web OAuth flow: authorize URL, code, user token, userinfo, refresh', async () => {
     const url = new URL(
-      oa.oauth.authorizeUrl({
-        redirectUri: 'https://example.com/cb?x=1',
+      oa.auth.authorizeUrl({
+        redirect_uri: 'https://example.com/cb?x=1',
         scope: 'snsapi_userinfo',
         state: 'st',
       }),
@@ -209,35 +221,39 @@ describe('OfficialAccount media, QR codes and OAuth', () => {
       appId: OA.appId,
       scope: 'snsapi_userinfo',
     });
-    const token = await oa.oauth.exchangeCode(code);
+    const token = await oa.auth.exchangeCode({ code });
     expect(token).toMatchObject({ openid: expect.any(String), scope: 'snsapi_userinfo' });
-    const info = await oa.oauth.userInfo(token.access_token, token.openid);
+    const info = await oa.auth.userInfo({ access_token: token.access_token, openid: token.openid });
     expect(info.openid).toBe(token.openid);
-    const refreshed = await oa.oauth.refresh(token.refresh_token);
+    const refreshed = await oa.auth.refresh({ refresh_token: token.refresh_token });
     expect(refreshed.openid).toBe(token.openid);
-    await expect(oa.oauth.exchangeCode(code)).rejects.toMatchObject({ code: 'INVALID_CODE' });
+    await expect(oa.auth.exchangeCode({ code })).rejects.toMatchObject({ code: 'INVALID_CODE' });
   });
 
   it('batch-reads user info', async () => {
     const a = await control<{ openId: string }>('/_emulator/users', { appId: OA.appId });
     const b = await control<{ openId: string }>('/_emulator/users', { appId: OA.appId });
-    const answer = await oa.users.batchInfo([a.openId, b.openId]);
+    const answer = await oa.users.batchGet({ user_list: [{ openid: a.openId }, { openid: b.openId }] });
     expect(answer.user_info_list.map((u) => u.openid)).toEqual([a.openId, b.openId]);
   });
 });
 
 describe('MiniProgram wxacode and media check', () => {
   it('returns the wxacode image bytes and refuses a bad scene', async () => {
-    const png = await mp.wxacode.getUnlimited({ scene: 'id=42', page: 'pages/item/item', check_path: false });
+    const png = await mp.wxacodes.getUnlimited({
+      scene: 'id=42',
+      page: 'pages/item/item',
+      check_path: false,
+    });
     expect(Buffer.from(png.subarray(0, 8)).toString('hex')).toBe('89504e470d0a1a0a');
-    await expect(mp.wxacode.getUnlimited({ scene: 'x'.repeat(33) })).rejects.toMatchObject({
+    await expect(mp.wxacodes.getUnlimited({ scene: 'x'.repeat(33) })).rejects.toMatchObject({
       errcode: 40169,
     });
   });
 
   it('queues an async media check', async () => {
     const { code } = await control<{ code: string }>('/_emulator/mini-program/login', { appId: MP.appId });
-    const { openid } = await mp.code2Session(code);
+    const { openid } = await mp.auth.code2Session({ js_code: code });
     const answer = await mp.security.mediaCheckAsync({
       media_url: 'https://example.com/a.png',
       media_type: 2,

@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TransportError, WeChatApiError } from '../../src/core/errors.js';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/index.js';
 import { OfficialAccount } from '../../src/official-account/index.js';
 import { REDIS_HOST, REDIS_PORT, redisUp, uniquePrefix } from '../credentials/redis-helper.js';
+import { runWorkers } from '../helpers/cross-process.js';
 
 const APP = {
   appId: 'wx7a1b2c3d4e5f6071',
@@ -23,11 +22,13 @@ const calls = async (path: string) =>
   ((await (await fetch(`${emulator.url}/_emulator/stats`)).json()) as { calls: Record<string, number> })
     .calls[path] ?? 0;
 
-beforeAll(async () => {
+// A fresh emulator per test: the tests inject faults, revoke tokens and move the clock, and a
+// test that fails must not leave a fault or calls in flight to the next one.
+beforeEach(async () => {
   emulator = await startEmulator({ config: { apps: [APP], merchants: [] } });
   await control('/_emulator/users', { appId: APP.appId, openId: OPENID });
 });
-afterAll(() => emulator.close());
+afterEach(() => emulator.close());
 
 const client = (extra: Partial<ConstructorParameters<typeof OfficialAccount>[0]> = {}) =>
   new OfficialAccount({ appId: APP.appId, secret: APP.secret, baseUrl: emulator.url, ...extra });
@@ -51,7 +52,7 @@ describe('access_token lifecycle against the emulator', () => {
   it('200 concurrent calls on a cold cache send exactly one token request', async () => {
     const before = await tokensIssued();
     const oa = client();
-    const results = await Promise.all(Array.from({ length: 200 }, () => oa.users.info(OPENID)));
+    const results = await Promise.all(Array.from({ length: 200 }, () => oa.users.get({ openid: OPENID })));
     expect(results.every((r) => r.openid === OPENID)).toBe(true);
     expect((await tokensIssued()) - before).toBe(1);
   });
@@ -62,7 +63,7 @@ describe('access_token lifecycle against the emulator', () => {
     const before = await tokensIssued();
     const results = await batch(1000, 50, async (i) => {
       if (i === 300) await control('/_emulator/tokens/revoke', { appId: APP.appId });
-      return oa.users.info(OPENID);
+      return oa.users.get({ openid: OPENID });
     });
     expect(results.filter((r) => r.openid === OPENID)).toHaveLength(1000);
     expect((await tokensIssued()) - before).toBe(1);
@@ -70,10 +71,10 @@ describe('access_token lifecycle against the emulator', () => {
 
   it('a token expired on the emulator clock is refreshed once and the batch goes on', async () => {
     const oa = client();
-    await oa.users.info(OPENID);
+    await oa.users.get({ openid: OPENID });
     const before = await tokensIssued();
     await control('/_emulator/clock', { advanceSeconds: 7300 });
-    const results = await batch(300, 30, () => oa.users.info(OPENID));
+    const results = await batch(300, 30, () => oa.users.get({ openid: OPENID }));
     expect(results).toHaveLength(300);
     expect((await tokensIssued()) - before).toBe(1);
   });
@@ -81,11 +82,11 @@ describe('access_token lifecycle against the emulator', () => {
   it('classic mode uses cgi-bin/token, and a second client then gets 40001 once and recovers', async () => {
     const a = client({ tokenMode: 'classic' });
     const b = client({ tokenMode: 'classic' });
-    await a.users.info(OPENID);
-    await b.users.info(OPENID); // b's token replaces a's after the 5-minute overlap
+    await a.users.get({ openid: OPENID });
+    await b.users.get({ openid: OPENID }); // b's token replaces a's after the 5-minute overlap
     await control('/_emulator/clock', { advanceSeconds: 301 });
     const before = await calls('/cgi-bin/token');
-    expect((await a.users.info(OPENID)).openid).toBe(OPENID);
+    expect((await a.users.get({ openid: OPENID })).openid).toBe(OPENID);
     expect((await calls('/cgi-bin/token')) - before).toBe(1);
   });
 
@@ -93,10 +94,10 @@ describe('access_token lifecycle against the emulator', () => {
     const oa = client({ retries: 2, timeoutMs: 2000 });
     await oa.getAccessToken();
     await control('/_emulator/faults', { path: '/cgi-bin/user/info', errcode: -1, count: 2 });
-    expect((await oa.users.info(OPENID)).openid).toBe(OPENID);
+    expect((await oa.users.get({ openid: OPENID })).openid).toBe(OPENID);
     const before = await calls('/cgi-bin/user/info');
     await control('/_emulator/faults', { path: '/cgi-bin/user/info', errcode: 45009, count: 1 });
-    const error = await oa.users.info(OPENID).catch((e: unknown) => e);
+    const error = await oa.users.get({ openid: OPENID }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WeChatApiError);
     expect((error as WeChatApiError).code).toBe('QUOTA_EXCEEDED');
     expect((await calls('/cgi-bin/user/info')) - before).toBe(1);
@@ -107,7 +108,7 @@ describe('access_token lifecycle against the emulator', () => {
     await oa.getAccessToken();
     await control('/_emulator/faults', { path: '/cgi-bin/user/info', latencyMs: 2000, count: 1 });
     const started = Date.now();
-    const error = await oa.users.info(OPENID).catch((e: unknown) => e);
+    const error = await oa.users.get({ openid: OPENID }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransportError);
     expect((error as TransportError).code).toBe('TIMEOUT');
     expect(Date.now() - started).toBeLessThan(1500);
@@ -121,7 +122,7 @@ describe('access_token lifecycle against the emulator', () => {
     });
     const token = await oa.getAccessToken();
     await control('/_emulator/faults', { path: '/cgi-bin/user/info', errcode: 40003, count: 1 });
-    const error = await oa.users.info(OPENID).catch((e: unknown) => e);
+    const error = await oa.users.get({ openid: OPENID }).catch((e: unknown) => e);
     captured.push(error, (error as WeChatApiError).toJSON(), String(error));
     const wrong = new OfficialAccount({
       appId: APP.appId,
@@ -150,46 +151,20 @@ describe.skipIf(!redisUp)('four processes sharing one RedisStore', () => {
   });
 
   it('4 x 200 concurrent calls send one token request in all', async () => {
-    const worker = fileURLToPath(new URL('./fixtures/oa-worker.ts', import.meta.url));
     const before = await tokensIssued();
-    const children = Array.from({ length: 4 }, () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', worker], {
-        env: {
-          ...process.env,
-          WK_PREFIX: prefix,
-          WK_APPID: APP.appId,
-          WK_SECRET: APP.secret,
-          WK_BASE_URL: emulator.url,
-          WK_OPENID: OPENID,
-          WK_CALLS: '200',
-        },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      const ready = new Promise<void>((resolve) => {
-        child.stdout.setEncoding('utf8').on('data', (c: string) => {
-          out += c;
-          if (out.includes('ready\n')) resolve();
-        });
-      });
-      child.stderr.setEncoding('utf8').on('data', (c: string) => {
-        err += c;
-      });
-      const done = new Promise<{ ok: number }>((resolve, reject) => {
-        const timer = setTimeout(() => child.kill(), 20_000);
-        child.once('close', (code) => {
-          clearTimeout(timer);
-          const line = out.split('\n').find((l) => l.startsWith('{'));
-          if (code !== 0 || !line) reject(new Error(`worker exited ${code}: ${err.slice(0, 500)}`));
-          else resolve(JSON.parse(line));
-        });
-      });
-      return { child, ready, done };
+    const runs = await runWorkers<{ ok: number }>(new URL('./fixtures/oa-worker.ts', import.meta.url), {
+      count: 4,
+      barrier: true,
+      input: () => ({
+        prefix,
+        appId: APP.appId,
+        secret: APP.secret,
+        baseUrl: emulator.url,
+        openid: OPENID,
+        calls: 200,
+      }),
     });
-    await Promise.race([Promise.all(children.map((c) => c.ready)), Promise.all(children.map((c) => c.done))]);
-    for (const c of children) c.child.stdin.write('go\n');
-    const results = await Promise.all(children.map((c) => c.done));
+    const results = runs.map((r) => r.result);
     expect(results.map((r) => r.ok)).toEqual([200, 200, 200, 200]);
     expect((await tokensIssued()) - before).toBe(1);
   }, 30_000);

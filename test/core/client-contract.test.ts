@@ -21,7 +21,13 @@ const client = (extra: Partial<ConstructorParameters<typeof OfficialAccount>[0]>
 describe('APIPromise', () => {
   it('resolves to the data, and withResponse() gives the same answer with its status and headers, from one request', async () => {
     let requests = 0;
-    const oa = client({ hooks: { onRequest: () => void (requests += 1) } });
+    const oa = client({
+      hooks: {
+        onRequest: () => {
+          requests += 1;
+        },
+      },
+    });
     await oa.getAccessToken();
     requests = 0;
     const call = oa.client.request<{ total: number }>('GET', '/cgi-bin/user/get');
@@ -41,7 +47,11 @@ describe('APIPromise', () => {
     await expect(failing()).rejects.toMatchObject({ errcode: 40003 });
     expect(await failing().catch((e) => (e as { errcode: number }).errcode)).toBe(40003);
     let ran = false;
-    await expect(failing().finally(() => void (ran = true))).rejects.toMatchObject({ errcode: 40003 });
+    await expect(
+      failing().finally(() => {
+        ran = true;
+      }),
+    ).rejects.toMatchObject({ errcode: 40003 });
     expect(ran).toBe(true);
     await expect(failing().withResponse()).rejects.toMatchObject({ errcode: 40003 });
   });
@@ -75,6 +85,21 @@ describe('RequestOptions on every call', () => {
     await fault(1);
     await expect(oa.client.request('GET', '/cgi-bin/user/get')).resolves.toBeDefined();
     expect(retries).toEqual([1]);
+  });
+
+  it('an already-aborted call on a cold client sends nothing, not even a token request', async () => {
+    let requests = 0;
+    const oa = client({
+      hooks: {
+        onRequest: () => {
+          requests += 1;
+        },
+      },
+    });
+    const reason = new Error('gave up');
+    const signal = AbortSignal.abort(reason);
+    await expect(oa.client.request('GET', '/cgi-bin/user/get', { signal })).rejects.toBe(reason);
+    expect(requests).toBe(0);
   });
 
   it('sends per-call headers', async () => {

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   isSecretKey,
+  maskSecret,
   REDACTED,
   redactText,
   redactUrl,
+  redactUrlCredentials,
   redactValue,
   SECRET_KEYS,
 } from '../../src/core/redact.js';
@@ -134,5 +136,34 @@ describe('isSecretKey', () => {
     expect(isSecretKey('js%5Fcode')).toBe(true);
     expect(isSecretKey('errcode')).toBe(false);
     expect(isSecretKey('openid')).toBe(false);
+  });
+});
+
+describe('redactUrlCredentials', () => {
+  it('replaces the user and password of every URL and keeps host, port and path', () => {
+    expect(
+      redactUrlCredentials(
+        'connect ECONNREFUSED redis://default:hunter2@10.0.0.5:6379/0, then rediss://:p%40ss@cache:6380',
+      ),
+    ).toBe('connect ECONNREFUSED redis://***@10.0.0.5:6379/0, then rediss://***@cache:6380');
+  });
+
+  it('leaves URLs without credentials and an @ after the path alone', () => {
+    const text = 'redis://10.0.0.5:6379 https://h/p?to=a@b.c mail a@b.c';
+    expect(redactUrlCredentials(text)).toBe(text);
+  });
+});
+
+describe('maskSecret', () => {
+  it('keeps the length and only the last 4 characters', () => {
+    const secret = 'sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3V';
+    expect(maskSecret(secret)).toBe(`${'*'.repeat(28)}4C3V`);
+    expect(maskSecret('123456789')).toBe('*****6789');
+  });
+
+  it('masks values of 8 characters or fewer entirely', () => {
+    expect(maskSecret('12345678')).toBe('********');
+    expect(maskSecret('ab')).toBe('**');
+    expect(maskSecret('')).toBe('');
   });
 });

@@ -23,6 +23,13 @@ let base = '';
 /** Hits per path, so a test can count attempts. */
 const hits = new Map<string, number>();
 const hitsOf = (path: string) => hits.get(path) ?? 0;
+const waiting = new Map<string, Array<() => void>>();
+/** Resolves once the server has received a request for `path`: an event to act on, not a guessed delay. */
+const arrival = (path: string) =>
+  new Promise<void>((resolve) => {
+    if (hitsOf(path) > 0) resolve();
+    else waiting.set(path, [...(waiting.get(path) ?? []), resolve]);
+  });
 
 function json(res: ServerResponse, body: unknown, status = 200): void {
   const text = JSON.stringify(body);
@@ -44,6 +51,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const url = new URL(req.url ?? '/', base);
   const hit = (hits.get(url.pathname) ?? 0) + 1;
   hits.set(url.pathname, hit);
+  for (const wake of waiting.get(url.pathname) ?? []) wake();
+  waiting.delete(url.pathname);
   const n = Number(url.searchParams.get('n') ?? '0');
   const body = await readBody(req);
   const [, kind] = url.pathname.split('/');
@@ -261,6 +270,9 @@ describe('Transport: answers', () => {
   });
 });
 
+// Timeouts run on the real clock here (the transport's timeout is an AbortSignal.timeout; it takes
+// no scheduler): each waits its ~100 ms bound once, against a real socket, and is checked against a
+// bound ten times larger. Aborts are driven by events (the request arrived, a retry was scheduled).
 describe('Transport: timeouts and aborts', () => {
   it('fires a timeout within its bound and says what the bound was', async () => {
     const started = performance.now();
@@ -293,10 +305,7 @@ describe('Transport: timeouts and aborts', () => {
   });
 
   it('times out even when an injected fetch ignores its signal', async () => {
-    const deaf: typeof fetch = () =>
-      new Promise((resolve) => {
-        setTimeout(() => resolve(new Response('{}')), 1500).unref();
-      });
+    const deaf: typeof fetch = () => new Promise<Response>(() => {});
     const started = performance.now();
     const error = await rejection(
       new Transport({ fetch: deaf, retries: 0 }).request({
@@ -311,26 +320,31 @@ describe('Transport: timeouts and aborts', () => {
 
   it('re-throws a caller abort as the AbortError and does not retry it', async () => {
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 50);
-    const error = await rejection(
-      transport({ retries: 2 }).request({
-        method: 'GET',
-        url: `${base}/delay/abort?ms=2000`,
-        signal: controller.signal,
-      }),
-    );
+    const pending = transport({ retries: 2 }).request({
+      method: 'GET',
+      url: `${base}/delay/abort?ms=2000`,
+      signal: controller.signal,
+    });
+    await arrival('/delay/abort');
+    controller.abort();
+    const error = await rejection(pending);
     expect((error as Error).name).toBe('AbortError');
     expect(error).not.toBeInstanceOf(WeChatKitError);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // request() has settled: there is no attempt left to come.
     expect(hitsOf('/delay/abort')).toBe(1);
   });
 
   it('re-throws the caller’s own abort reason, also during a backoff delay', async () => {
     const controller = new AbortController();
     const reason = new Error('shutting down');
-    const t = transport({ retries: 2, retryBaseMs: 5000, random: () => 0.99 });
+    // Aborted when the retry is scheduled: the abort lands in the 5 s backoff delay.
+    const t = transport({
+      retries: 2,
+      retryBaseMs: 5000,
+      random: () => 0.99,
+      hooks: { onRetry: () => controller.abort(reason) },
+    });
     const pending = t.request({ method: 'GET', url: `${base}/reset/backoff`, signal: controller.signal });
-    setTimeout(() => controller.abort(reason), 100);
     const started = performance.now();
     expect(await rejection(pending)).toBe(reason);
     expect(performance.now() - started).toBeLessThan(1000);

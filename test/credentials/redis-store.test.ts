@@ -11,6 +11,8 @@ import { clientFactories, redisUp, type TestClient, uniquePrefix } from './redis
 const APPID = 'wx1234567890abcdef';
 const SECRET = 'e3b0c44298fc1c149afbf4c8996fb924';
 const KEY = tokenKey('access_token', APPID);
+// Redis expires keys on its own clock, which a test cannot inject: the two TTL tests below wait on
+// the wall clock once, for twice the TTL. The wait can only be longer than asked, so it cannot flake.
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const token = (value: string) => ({
   value,
@@ -101,6 +103,7 @@ describe.skipIf(!redisUp).each(clientFactories)('RedisStore with %s', (_name, fa
     let fetches = 0;
     const fetchToken = async () => {
       fetches++;
+      // Latency makes the overlap likelier; one fetch is the outcome at any latency.
       await sleep(50);
       return { value: `tok-${fetches}`, expiresIn: 7200 };
     };

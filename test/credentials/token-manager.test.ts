@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { ConfigError, StoreError, TransportError, WeChatApiError } from '../../src/core/errors.js';
 import { CredentialConfigError } from '../../src/credentials/credential-errors.js';
@@ -7,6 +5,7 @@ import { MemoryStore } from '../../src/credentials/memory-store.js';
 import { TokenCooldownError } from '../../src/credentials/token-cooldown.js';
 import { type FetchedToken, TokenManager } from '../../src/credentials/token-manager.js';
 import { leaseKeyOf, type TokenStore, tokenKey } from '../../src/credentials/token-store.js';
+import { runWorkers } from '../helpers/cross-process.js';
 
 const KEY = tokenKey('access_token', 'wx1234567890abcdef');
 const SECRET = 'e3b0c44298fc1c149afbf4c8996fb924';
@@ -139,6 +138,8 @@ describe('TokenManager', () => {
     expect(waits).toEqual([KEY, KEY, KEY]);
   });
 
+  // TokenManager polls a held lease on the real clock (it takes no scheduler yet): the next two
+  // tests wait about 80 and 150 ms, bounded by the lease TTL and waitForPeerMs they set.
   it('a waiter takes over when the holder never writes and its lease expires', async () => {
     const store = new MemoryStore();
     const dead = await store.acquireLease(leaseKeyOf(KEY), 80); // a holder that died
@@ -449,24 +450,15 @@ describe('TokenManager', () => {
     // Run in a child process: the default warning is printed by Node, and printed here it would
     // put "Redis GET failed: connect ECONNREFUSED" in the output of a passing test run.
     it("'local' without a hook emits a process warning instead of staying silent (in a child process)", async () => {
-      const worker = fileURLToPath(new URL('./fixtures/store-fallback-worker.ts', import.meta.url));
-      const child = spawn(process.execPath, ['--import', 'tsx', worker], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-        out += chunk;
-      });
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-        err += chunk;
-      });
-      const code = await new Promise<number | null>((resolve, reject) => {
-        child.once('error', reject);
-        child.once('close', resolve);
-      });
-      expect(code).toBe(0);
-      expect(out).toBe('tok-1\n');
+      // runWorkers fails unless the worker exits 0 with its result.
+      const [run] = await runWorkers<string>(
+        new URL('./fixtures/store-fallback-worker.ts', import.meta.url),
+        {
+          timeoutMs: 10_000,
+        },
+      );
+      const err = run?.stderr ?? '';
+      expect(run?.result).toBe('tok-1');
       expect(err).toContain('[WEIXIN_KIT_STORE_FALLBACK]');
       expect(err).toContain(`token store unavailable for "${KEY}"`);
     }, 15_000);

@@ -14,7 +14,7 @@ import {
 import { SignatureError } from '../../src/core/errors.js';
 import { decryptResource, openNotification, PayV3Verifier } from '../../src/crypto/pay-v3.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
-import { PayV3, type PayV3Options } from '../../src/pay/index.js';
+import { PayV3, type PayV3CommonOptions } from '../../src/pay/index.js';
 import { RedisStore } from '../../src/redis/index.js';
 import { REDIS_HOST, REDIS_PORT, redisUp, uniquePrefix } from '../credentials/redis-helper.js';
 import { makeMerchant, type Platform, startLocalServer, startPayEmulator } from '../pay/helpers.js';
@@ -69,7 +69,7 @@ const downloads = async () =>
   ] ?? 0;
 
 /** A client that trusts only the certificate(s) the emulator had at start, with autoCertificates. */
-function client(extra: Partial<PayV3Options> = {}): PayV3 {
+function client(extra: Partial<PayV3CommonOptions> = {}): PayV3 {
   return new PayV3({
     mchid: CERT.config.mchid,
     merchantSerialNo: CERT.config.merchantCertificateSerial,
@@ -87,18 +87,21 @@ const no = (prefix: string) => `${prefix}${Date.now()}${++seq}`;
 
 /** Creates a JSAPI order through `request` (to see the answer's headers). */
 async function order(pay: PayV3, outTradeNo = no('rot'), notifyUrl = `${notify.url}/notify`) {
-  return pay.request<{ prepay_id: string }>('POST', '/v3/pay/transactions/jsapi', {
-    body: {
-      appid: APPID,
-      mchid: CERT.config.mchid,
-      description: '测试商品',
-      out_trade_no: outTradeNo,
-      notify_url: notifyUrl,
-      amount: { total: 100, currency: 'CNY' },
-      payer: { openid: 'oUser123' },
-    },
-    idempotent: true,
-  });
+  const { data, response } = await pay
+    .request<{ prepay_id: string }>('POST', '/v3/pay/transactions/jsapi', {
+      body: {
+        appid: APPID,
+        mchid: CERT.config.mchid,
+        description: '测试商品',
+        out_trade_no: outTradeNo,
+        notify_url: notifyUrl,
+        amount: { total: 100, currency: 'CNY' },
+        payer: { openid: 'oUser123' },
+      },
+      idempotent: true,
+    })
+    .withResponse();
+  return { status: response.status, headers: response.headers, data };
 }
 
 describe('POST /_emulator/pay/rotate-certificate', () => {
@@ -368,11 +371,11 @@ describe("a notification handler sharing the client's platform trust across a ro
     },
   );
 
-  it('refuses a verifier that is neither a PayV3Verifier nor a platform trust', () => {
+  it('refuses a verifier that is neither a PayV3Verifier nor a platform trust nor any { verify(request) }', () => {
     expect(() =>
       createPayNotificationHandler({
         apiV3Key: CERT.config.apiV3Key,
-        verifier: { verify: () => {} } as unknown as PayNotificationVerifier,
+        verifier: { check: () => {} } as unknown as PayNotificationVerifier,
       }),
     ).toThrow(/pay\.platformTrust/);
   });
@@ -380,19 +383,21 @@ describe("a notification handler sharing the client's platform trust across a ro
 
 describe('GET /v3/certificates across rotations', () => {
   async function listed(pay: PayV3) {
-    const { data } = await pay.request<{
-      data: Array<{
-        serial_no: string;
-        effective_time: string;
-        expire_time: string;
-        encrypt_certificate: {
-          algorithm: string;
-          ciphertext: string;
-          nonce: string;
-          associated_data: string;
-        };
-      }>;
-    }>('GET', '/v3/certificates');
+    const { data } = await pay
+      .request<{
+        data: Array<{
+          serial_no: string;
+          effective_time: string;
+          expire_time: string;
+          encrypt_certificate: {
+            algorithm: string;
+            ciphertext: string;
+            nonce: string;
+            associated_data: string;
+          };
+        }>;
+      }>('GET', '/v3/certificates')
+      .withResponse();
     return data.data;
   }
 

@@ -62,19 +62,22 @@ async function startNotifyServer(): Promise<NotifyServer> {
     received,
     statuses,
     async waitFor(n) {
-      const deadline = Date.now() + 3000;
-      while (received.length < n) {
-        if (Date.now() > deadline) throw new Error(`only ${received.length} of ${n} notifications arrived`);
-        await new Promise<void>((resolve) => {
-          waiters.push(resolve);
-          setTimeout(resolve, 50);
-        });
-      }
+      // Woken by the server on each request; bounded by the test's own timeout, not a deadline.
+      while (received.length < n) await new Promise<void>((resolve) => waiters.push(resolve));
     },
   };
 }
 
 let notify: NotifyServer;
+
+/**
+ * Lets `seconds` of WeChat time pass for the emulator's delayed work (divided by its
+ * retryTimeScale, as the emulator divides the delays) and waits for the work that fell due.
+ */
+async function elapse(seconds: number): Promise<void> {
+  emulator.state.advance(seconds / emulator.config.options.retryTimeScale);
+  await emulator.state.clock.settled();
+}
 
 interface Call {
   status: number;
@@ -395,6 +398,8 @@ describe('Pay v3 notifications', () => {
     notify.statuses.push(500, 404);
     verified(await jsapi(PK, 'retry-0001'));
     await succeed('retry-0001');
+    await elapse(15);
+    await elapse(15);
     await notify.waitFor(3);
     const bodies = notify.received.map((r) => r.body);
     expect(new Set(bodies).size).toBe(1);
@@ -415,10 +420,15 @@ describe('Pay v3 notifications', () => {
     notify.statuses.push(0);
     verified(await jsapi(PK, 'timeout-0001'));
     const started = Date.now();
-    const result = await succeed('timeout-0001', { timeoutMs: 150 });
+    const paying = succeed('timeout-0001', { timeoutMs: 150 });
+    await notify.waitFor(1);
+    // The 150 ms are emulated: moving the clock cuts the attempt, without waiting for them.
+    emulator.state.advance(0.15);
+    const result = await paying;
     expect(Date.now() - started).toBeLessThan(1000);
     const [first] = result.notifications as Array<{ attempts: Array<{ error?: string; ok: boolean }> }>;
     expect(first?.attempts[0]).toMatchObject({ ok: false, error: 'timeout after 150 ms' });
+    await elapse(15);
     await notify.waitFor(2);
     expect(notify.received[0]?.body).toBe(notify.received[1]?.body);
   });
@@ -468,6 +478,8 @@ describe('Pay v3 notifications', () => {
     expect([tooMuch.status, tooMuch.json.code]).toEqual([400, 'INVALID_REQUEST']);
     const changed = verified(await refund('R-0001', 50, { notify_url: notify.url }));
     expect([changed.status, changed.json.code]).toEqual([400, 'INVALID_REQUEST']);
+    // The refund settles 60 s later (emulated, divided by retryTimeScale) and REFUND.SUCCESS is sent.
+    await elapse(60);
     await notify.waitFor(1);
     const n = openNotification<Record<string, unknown>>({
       headers: notify.received[0]?.headers ?? {},

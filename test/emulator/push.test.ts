@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { buildXml, computeServerSignature, MessageCrypto, parseXml } from '../../src/crypto/index.js';
 import type { EmulatorAppConfig, EmulatorConfig } from '../../src/emulator/config.js';
-import { deliverPush } from '../../src/emulator/push.js';
+import { deliverPush } from '../../src/emulator/platform/push.js';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/server.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -123,6 +123,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     contentType: req.headers['content-type'],
   };
   received.push(entry);
+  for (const wake of arrivalWaiters.splice(0)) wake();
   const app = appFor(url.pathname);
   if (app?.token === undefined) return answer(res, 404, 'no such app');
   const b = behaviourOf(url.pathname);
@@ -231,6 +232,12 @@ const push = (app: keyof typeof apps, message: unknown, extra: Record<string, un
   post('/_emulator/push', { appId: apps[app].appId, message, ...extra });
 
 const at = (path: string) => received.filter((r) => r.path === path && r.method === 'POST');
+
+const arrivalWaiters: Array<() => void> = [];
+/** Resolves once `n` POSTs reached `path` (woken by the dev server, no polling). */
+async function arrived(path: string, n: number): Promise<void> {
+  while (at(path).length < n) await new Promise<void>((resolve) => arrivalWaiters.push(resolve));
+}
 
 beforeAll(async () => {
   devServer = createServer((req, res) => {
@@ -383,8 +390,30 @@ describe('pushes to the developer server', () => {
   });
 
   it('retries a slow server with the identical message, 3 attempts in total', async () => {
+    // An emulator of its own on a manual clock: an attempt times out (pushTimeoutMs, 250 ms) only
+    // when the test moves the clock past it, however slow the machine.
+    const { path, ...safe } = apps.safe;
+    const manual = await startEmulator({
+      config: {
+        apps: [{ ...safe, callbackUrl: `${devUrl}${path}` }],
+        merchants: [],
+        options: { pushTimeoutMs: 250, clock: 'manual' },
+      },
+    });
+    onTestFinished(() => manual.close());
+    const pushSafe = async (Content: string) => {
+      const res = await fetch(`${manual.url}/_emulator/push`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ appId: safe.appId, message: { MsgType: 'text', Content } }),
+      });
+      return { json: (await res.json()) as Loose };
+    };
     behaviourOf('/oa-safe').delays = [700];
-    const { json } = await push('safe', { MsgType: 'text', Content: 'slow' });
+    const slow = pushSafe('slow');
+    await arrived('/oa-safe', 1);
+    manual.state.advance(0.25);
+    const { json } = await slow;
     expect(json).toMatchObject({ attempts: 2, status: 200, reply: expect.stringContaining('echo: slow') });
     expect(json.history.map((h: { outcome: string }) => h.outcome)).toEqual(['timeout', 'answered']);
     // The first attempt was cut at options.pushTimeoutMs (250 ms here), not at the server's 700 ms.
@@ -417,7 +446,12 @@ describe('pushes to the developer server', () => {
     received.length = 0;
     seen.clear();
     behaviourOf('/oa-safe').delays = [700, 700, 700, 700];
-    const none = await push('safe', { MsgType: 'text', Content: 'never' });
+    const never = pushSafe('never');
+    for (let n = 1; n <= 3; n++) {
+      await arrived('/oa-safe', n);
+      manual.state.advance(0.25);
+    }
+    const none = await never;
     expect(none.json).toMatchObject({ attempts: 3, status: 0, replyError: 'NO_ANSWER' });
     expect(none.json.reply).toBeUndefined();
     expect(at('/oa-safe')).toHaveLength(3);

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { checkSessionKeySignature } from '../../src/crypto/index.js';
 import { type EmulatorAppConfig, type RunningEmulator, startEmulator } from '../../src/emulator/index.js';
 import { client, MP, MP_PLAIN, OA, tokenPath } from './wechat-fixture.js';
@@ -37,6 +37,10 @@ afterAll(async () => {
   receiver.closeAllConnections();
   await new Promise((resolve) => receiver.close(resolve));
 });
+
+// Tokens are cached within a test only: a test that moves the clock past 7200 s must not leave
+// the next one (in whatever order) an expired token.
+beforeEach(() => tokens.clear());
 
 /** A fresh access_token of the app (cached; tests that move the clock far get a new one). */
 async function token(app: EmulatorAppConfig, fresh = false): Promise<string> {
@@ -213,8 +217,10 @@ describe('messages', () => {
       msgid: sent.msgid,
     });
     expect(typeof messages.at(-1).at).toBe('number');
-    // Let the scheduled push run (whatever it does, the send already succeeded).
-    await new Promise((resolve) => setTimeout(resolve, 80));
+    // Let the scheduled push run (whatever it does, the send already succeeded): it is due 50 ms
+    // of emulated time later (2 s ÷ retryTimeScale, at least 50 ms).
+    emulator.state.advance(0.05);
+    await emulator.state.clock.settled();
   });
 
   it('template send: 40003 without touser or for an unknown user, 40037 without template_id, 47001 non-JSON', async () => {

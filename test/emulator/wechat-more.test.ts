@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inflateSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type EmulatorAppConfig, type RunningEmulator, startEmulator } from '../../src/emulator/index.js';
 import { client, MP, MP_PLAIN, OA, tokenPath } from './wechat-fixture.js';
 
@@ -20,6 +20,19 @@ const MP_PUSH: EmulatorAppConfig = {
   token: 'pushtoken',
   dataFormat: 'json',
 };
+
+/** Apps one test each has to itself, so that what it lists or configures is its own. */
+const OA_QR: EmulatorAppConfig = {
+  appId: 'wx7777777777777777',
+  secret: 'oa-qr-secret',
+  kind: 'official-account',
+};
+const MP_PAGES: EmulatorAppConfig = {
+  appId: 'wx8888888888888888',
+  secret: 'mp-pages-secret',
+  kind: 'mini-program',
+};
+const APPS = [OA, MP, MP_PLAIN, OA_QR, MP_PAGES];
 
 beforeAll(async () => {
   receiver = createServer((req, res) => {
@@ -41,7 +54,7 @@ beforeAll(async () => {
   const { port } = receiver.address() as AddressInfo;
   emulator = await startEmulator({
     config: {
-      apps: [OA, MP, MP_PLAIN, { ...MP_PUSH, callbackUrl: `http://127.0.0.1:${port}/mp` }],
+      apps: [...APPS, { ...MP_PUSH, callbackUrl: `http://127.0.0.1:${port}/mp` }],
       merchants: [],
     },
   });
@@ -52,6 +65,9 @@ afterAll(async () => {
   receiver.closeAllConnections();
   await new Promise((resolve) => receiver.close(resolve));
 });
+
+// Tokens are cached within a test only: one test's clock moves must not leave another a stale one.
+beforeEach(() => tokens.clear());
 
 async function token(app: EmulatorAppConfig, fresh = false): Promise<string> {
   let t = tokens.get(app.appId);
@@ -136,7 +152,7 @@ describe('temporary media: POST /cgi-bin/media/upload, GET /cgi-bin/media/get', 
     expect(Object.keys(up).sort()).toEqual(['created_at', 'media_id', 'type']);
     expect(up.type).toBe('image');
     expect(up.media_id).toMatch(/^[A-Za-z0-9_-]{40,}$/);
-    expect(Math.abs(up.created_at - Date.now() / 1000)).toBeLessThan(5);
+    expect(Math.abs(up.created_at - emulator.state.now() / 1000)).toBeLessThan(5);
     const res = await fetch(
       `${emulator.url}/cgi-bin/media/get?access_token=${await token(OA)}&media_id=${up.media_id}`,
     );
@@ -193,27 +209,30 @@ describe('POST /cgi-bin/qrcode/create', () => {
     api.post(`/cgi-bin/qrcode/create?access_token=${await token(app)}`, body);
 
   it('creates temporary codes (default 60 s) and permanent ones (no expire_seconds), listed by /_emulator/qrcodes', async () => {
-    const temp = await create({ action_name: 'QR_SCENE', action_info: { scene: { scene_id: 123 } } });
+    const temp = await create({ action_name: 'QR_SCENE', action_info: { scene: { scene_id: 123 } } }, OA_QR);
     expect(Object.keys(temp).sort()).toEqual(['expire_seconds', 'ticket', 'url']);
     expect(temp.expire_seconds).toBe(60);
     expect(temp.url).toMatch(/^http:\/\/weixin\.qq\.com\/q\/[A-Za-z0-9]{22}$/);
-    const str = await create({
-      expire_seconds: 2_592_000,
-      action_name: 'QR_STR_SCENE',
-      action_info: { scene: { scene_str: 'invite:42' } },
-    });
+    const str = await create(
+      {
+        expire_seconds: 2_592_000,
+        action_name: 'QR_STR_SCENE',
+        action_info: { scene: { scene_str: 'invite:42' } },
+      },
+      OA_QR,
+    );
     expect(str.expire_seconds).toBe(2_592_000);
-    const limit = await create({
-      action_name: 'QR_LIMIT_SCENE',
-      action_info: { scene: { scene_id: 100_000 } },
-    });
+    const limit = await create(
+      { action_name: 'QR_LIMIT_SCENE', action_info: { scene: { scene_id: 100_000 } } },
+      OA_QR,
+    );
     expect(Object.keys(limit).sort()).toEqual(['ticket', 'url']);
-    const limitStr = await create({
-      action_name: 'QR_LIMIT_STR_SCENE',
-      action_info: { scene: { scene_str: 'x'.repeat(64) } },
-    });
+    const limitStr = await create(
+      { action_name: 'QR_LIMIT_STR_SCENE', action_info: { scene: { scene_str: 'x'.repeat(64) } } },
+      OA_QR,
+    );
     expect(limitStr.ticket).toBeTypeOf('string');
-    const listed = (await api.get(`/_emulator/qrcodes?appId=${OA.appId}`)).qrcodes;
+    const listed = (await api.get(`/_emulator/qrcodes?appId=${OA_QR.appId}`)).qrcodes;
     expect(listed.map((q: { ticket: string }) => q.ticket)).toEqual([
       temp.ticket,
       str.ticket,
@@ -442,12 +461,12 @@ describe('POST /wxa/getwxacodeunlimit', () => {
   });
 
   it('checks page against released pages when check_path is not false', async () => {
-    await api.post('/_emulator/mini-program/pages', { appId: MP.appId, pages: ['pages/index/index'] });
-    expect((await wxacode({ scene: 'a', page: 'pages/index/index' })).headers.get('content-type')).toBe(
-      'image/png',
-    );
-    expect(await errcode({ scene: 'a', page: 'pages/draft/draft' })).toBe(41030);
-    const unchecked = await wxacode({ scene: 'a', page: 'pages/draft/draft', check_path: false });
+    await api.post('/_emulator/mini-program/pages', { appId: MP_PAGES.appId, pages: ['pages/index/index'] });
+    expect(
+      (await wxacode({ scene: 'a', page: 'pages/index/index' }, MP_PAGES)).headers.get('content-type'),
+    ).toBe('image/png');
+    expect(await errcode({ scene: 'a', page: 'pages/draft/draft' }, MP_PAGES)).toBe(41030);
+    const unchecked = await wxacode({ scene: 'a', page: 'pages/draft/draft', check_path: false }, MP_PAGES);
     expect(unchecked.headers.get('content-type')).toBe('image/png');
   });
 });
@@ -456,12 +475,13 @@ describe('POST /wxa/media_check_async', () => {
   const check = async (body: unknown, app: EmulatorAppConfig = MP_PUSH) =>
     api.post(`/wxa/media_check_async?access_token=${await token(app)}`, body);
   const waitForPush = async (traceId: string) => {
-    for (let i = 0; i < 100; i++) {
-      const push = pushes.find((p) => p.trace_id === traceId);
-      if (push) return push;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    throw new Error(`no push for ${traceId}`);
+    // The verdict is pushed 50 ms of emulated time later (5 s ÷ retryTimeScale, at least 50 ms):
+    // move the clock there and wait for the push to be answered.
+    emulator.state.advance(0.05);
+    await emulator.state.clock.settled();
+    const push = pushes.find((p) => p.trace_id === traceId);
+    if (!push) throw new Error(`no push for ${traceId}`);
+    return push;
   };
 
   it('answers a trace_id, then pushes wxa_media_check with the result', async () => {
@@ -509,6 +529,18 @@ describe('POST /wxa/media_check_async', () => {
 });
 
 describe('lifetimes (emulated clock)', () => {
+  // This test moves the clock by weeks: it runs on an emulator of its own, so that no other test
+  // meets expired tokens, codes or media, whatever the order.
+  let shared: RunningEmulator;
+  beforeAll(async () => {
+    shared = emulator;
+    emulator = await startEmulator({ config: { apps: [OA], merchants: [] } });
+  });
+  afterAll(async () => {
+    await emulator.close();
+    emulator = shared;
+  });
+
   it('expires OAuth codes after 5 minutes, user tokens after 2 hours, refresh tokens after 30 days, media after 3 days', async () => {
     const image = Uint8Array.from([1, 2, 3]);
     const up = await upload(OA, 'image', image, 'a.jpg', 'image/jpeg');

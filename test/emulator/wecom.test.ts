@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/index.js';
 
 const corp = {
@@ -21,10 +21,12 @@ const post = async (path: string, body: unknown) =>
 const token = async (secret: string) =>
   (await get(`/cgi-bin/gettoken?corpid=${corp.corpId}&corpsecret=${secret}`)).access_token as string;
 
-beforeAll(async () => {
+// A fresh emulator per test: these tests count issued tokens and sent messages, move the clock
+// and revoke tokens, so none may see what another did.
+beforeEach(async () => {
   emulator = await startEmulator({ config: { apps: [oa], merchants: [], corps: [corp] } });
 });
-afterAll(() => emulator.close());
+afterEach(() => emulator.close());
 
 describe('WeCom gettoken', () => {
   it('issues one token per agent and returns the same one while it is valid', async () => {

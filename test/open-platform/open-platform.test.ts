@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { toNodeListener } from '../../src/adapters/node.js';
 import { type AuthorizedEvent, createWeChatCallback } from '../../src/callbacks/index.js';
 import { ConfigError, WeChatApiError } from '../../src/core/errors.js';
@@ -49,13 +49,14 @@ class RecordingStore implements TokenStore {
 // biome-ignore lint/suspicious/noExplicitAny: control-plane answers are inspected field by field
 type Json = any;
 
+// The story's state, fresh for every run of it (see beforeEach).
 let emulator: RunningEmulator;
 let server: Server;
 let store: RecordingStore;
 let op: OpenPlatform;
 const urls: string[] = [];
 const authorized: AuthorizedEvent[] = [];
-const secrets = new Set<string>([component.componentSecret]);
+const secrets = new Set<string>();
 
 const now = () => emulator.state.now();
 const post = async (path: string, body: unknown): Promise<Json> =>
@@ -84,7 +85,11 @@ async function pushTicket(): Promise<Json> {
   return res;
 }
 
-beforeAll(async () => {
+async function startStory(): Promise<void> {
+  urls.length = 0;
+  authorized.length = 0;
+  secrets.clear();
+  secrets.add(component.componentSecret);
   // The 授权事件接收URL: the SDK's callback pipeline with the platform's ticket handler.
   const callback = createWeChatCallback({
     appId: component.componentAppId,
@@ -99,20 +104,51 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const callbackUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/op/events`;
   emulator = await startEmulator({
-    config: { apps: [], merchants: [], components: [{ ...component, callbackUrl }] },
+    // A manual clock: emulated time moves only when a step advances it.
+    config: {
+      apps: [],
+      merchants: [],
+      components: [{ ...component, callbackUrl }],
+      options: { clock: 'manual' },
+    },
   });
   store = new RecordingStore(now);
   op = newPlatform();
   callback.on('component_verify_ticket', op.verifyTicketHandler());
-});
+}
 
-afterAll(async () => {
+async function endStory(): Promise<void> {
   await emulator?.close();
   await new Promise((resolve) => server?.close(resolve));
-});
+}
+
+/**
+ * The steps of the Open Platform story, in the order they happen: each one leans on what the
+ * ones before did (a stored ticket, an authorisation, a refresh token), so they run as one test
+ * on one fresh emulator and store; a failure names its step.
+ */
+const story: Array<[string, () => Promise<void> | void]> = [];
+const step = (name: string, run: () => Promise<void> | void) => {
+  story.push([name, run]);
+};
 
 describe('OpenPlatform against the emulator', () => {
-  it('refuses to fetch a component token before any ticket, with a typed error', async () => {
+  beforeEach(startStory);
+  afterEach(endStory);
+
+  it('ticket → component token → pre-auth → authorize → authorizer token → refresh → restart → 40001 → unauthorize → ticket expiry', async () => {
+    expect(story.length).toBeGreaterThan(0);
+    for (const [name, run] of story) {
+      try {
+        await run();
+      } catch (error) {
+        if (error instanceof Error) error.message = `step "${name}": ${error.message}`;
+        throw error;
+      }
+    }
+  });
+
+  step('refuses to fetch a component token before any ticket, with a typed error', async () => {
     const error = await op.getComponentAccessToken().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(VerifyTicketMissingError);
     expect(error).toBeInstanceOf(ConfigError);
@@ -120,48 +156,54 @@ describe('OpenPlatform against the emulator', () => {
     expect(calls('/cgi-bin/component/api_component_token')).toBe(0);
   });
 
-  it('stores the pushed ticket through the callback, answers success, and fetches one token for 50 callers', async () => {
-    const pushed = await pushTicket();
-    expect(pushed).toMatchObject({ ok: true, status: 200, rawReply: 'success' });
-    const stored = await store.inner.get(`weixin-kit:component_verify_ticket:${component.componentAppId}`);
-    expect(stored?.value).toBe(pushed.ticket);
-    // The emulated clock keeps running in real time: allow a few ms.
-    expect(stored!.expiresAt - now()).toBeGreaterThan(12 * 3600 * 1000 - 5000);
-    expect(stored!.expiresAt - now()).toBeLessThanOrEqual(12 * 3600 * 1000);
+  step(
+    'stores the pushed ticket through the callback, answers success, and fetches one token for 50 callers',
+    async () => {
+      const pushed = await pushTicket();
+      expect(pushed).toMatchObject({ ok: true, status: 200, rawReply: 'success' });
+      const stored = await store.inner.get(`weixin-kit:component_verify_ticket:${component.componentAppId}`);
+      expect(stored?.value).toBe(pushed.ticket);
+      // The emulator's clock is manual here (no time passes); the bounds would hold on a running one.
+      expect(stored!.expiresAt - now()).toBeGreaterThan(12 * 3600 * 1000 - 5000);
+      expect(stored!.expiresAt - now()).toBeLessThanOrEqual(12 * 3600 * 1000);
 
-    const before = calls('/cgi-bin/component/api_component_token');
-    const tokens = await Promise.all(Array.from({ length: 50 }, () => op.getComponentAccessToken()));
-    expect(new Set(tokens).size).toBe(1);
-    expect(calls('/cgi-bin/component/api_component_token') - before).toBe(1);
-    secrets.add(tokens[0] as string);
-  });
+      const before = calls('/cgi-bin/component/api_component_token');
+      const tokens = await Promise.all(Array.from({ length: 50 }, () => op.getComponentAccessToken()));
+      expect(new Set(tokens).size).toBe(1);
+      expect(calls('/cgi-bin/component/api_component_token') - before).toBe(1);
+      secrets.add(tokens[0] as string);
+    },
+  );
 
-  it('pre_auth_code → authorisation link → authorized push → queryAuth → authorizer token', async () => {
+  step('pre_auth_code → authorisation link → authorized push → exchangeCode → authorizer token', async () => {
     urls.length = 0;
-    const pre = await op.createPreAuthCode();
-    expect(pre.expiresIn).toBe(1800);
+    const pre = await op.auth.createPreAuthCode();
+    expect(pre.expires_in).toBe(1800);
     // Component APIs carry component_access_token, never access_token.
     const preUrl = new URL(urls.find((u) => u.includes('api_create_preauthcode')) as string);
     expect(preUrl.searchParams.get('component_access_token')).toBe(await op.getComponentAccessToken());
     expect(preUrl.searchParams.has('access_token')).toBe(false);
 
     const link = new URL(
-      op.authorizeUrl({ preAuthCode: pre.preAuthCode, redirectUri: 'https://example.com/back?x=1' }),
+      op.auth.authorizeUrl({
+        pre_auth_code: pre.pre_auth_code,
+        redirect_uri: 'https://example.com/back?x=1',
+      }),
     );
     expect(`${link.origin}${link.pathname}`).toBe('https://mp.weixin.qq.com/cgi-bin/componentloginpage');
-    expect(link.searchParams.get('pre_auth_code')).toBe(pre.preAuthCode);
+    expect(link.searchParams.get('pre_auth_code')).toBe(pre.pre_auth_code);
 
     await advance(1);
     const auth = await post('/_emulator/open-platform/authorize', {
       componentAppId: component.componentAppId,
       authorizerAppId: AUTHORIZER,
-      preAuthCode: pre.preAuthCode,
+      preAuthCode: pre.pre_auth_code,
     });
     expect(auth.ok).toBe(true);
     const event = authorized.at(-1) as AuthorizedEvent;
-    expect(event.PreAuthCode).toBe(pre.preAuthCode);
+    expect(event.PreAuthCode).toBe(pre.pre_auth_code);
 
-    const info = await op.queryAuth(event.AuthorizationCode);
+    const info = await op.auth.exchangeCode({ authorization_code: event.AuthorizationCode });
     expect(info.authorizer_appid).toBe(AUTHORIZER);
     secrets.add(info.authorizer_refresh_token).add(info.authorizer_access_token);
     expect(await op.getRefreshToken(AUTHORIZER)).toBe(info.authorizer_refresh_token);
@@ -174,7 +216,7 @@ describe('OpenPlatform against the emulator', () => {
     expect(calls('/cgi-bin/component/api_authorizer_token')).toBe(refreshes);
   });
 
-  it('refreshes the authorizer token after it expires, once for concurrent callers', async () => {
+  step('refreshes the authorizer token after it expires, once for concurrent callers', async () => {
     const authorizer = op.authorizer(AUTHORIZER);
     const old = await authorizer.getAccessToken();
     await advance(7200);
@@ -188,7 +230,7 @@ describe('OpenPlatform against the emulator', () => {
     secrets.add(await op.getComponentAccessToken());
   });
 
-  it('a restarted instance with the same store gets a component token without another push', async () => {
+  step('a restarted instance with the same store gets a component token without another push', async () => {
     const pushes = emulator.state.stats.pushes[component.componentAppId] ?? 0;
     await advance(7200);
     const restarted = newPlatform();
@@ -202,7 +244,7 @@ describe('OpenPlatform against the emulator', () => {
     secrets.add(await restarted.authorizer(AUTHORIZER).getAccessToken());
   });
 
-  it('authorizer.request carries access_token and retries once with a fresh token on 40001', async () => {
+  step('authorizer.request carries access_token and retries once with a fresh token on 40001', async () => {
     // The emulator's business APIs do not accept authorizer tokens: each call answers 40001.
     urls.length = 0;
     const authorizer = op.authorizer(AUTHORIZER);
@@ -219,7 +261,7 @@ describe('OpenPlatform against the emulator', () => {
     for (const url of sent) secrets.add(url.searchParams.get('access_token') as string);
   });
 
-  it('after unauthorize, the refresh fails with errcode 61023', async () => {
+  step('after unauthorize, the refresh fails with errcode 61023', async () => {
     await advance(1);
     const res = await post('/_emulator/open-platform/unauthorize', {
       componentAppId: component.componentAppId,
@@ -233,18 +275,18 @@ describe('OpenPlatform against the emulator', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WeChatApiError);
     expect((error as WeChatApiError).errcode).toBe(61023);
-    // Still the stored refresh token: a re-authorisation replaces it through queryAuth.
+    // Still the stored refresh token: a re-authorisation replaces it through auth.exchangeCode.
     expect(await op.getRefreshToken(AUTHORIZER)).toBeTruthy();
   });
 
-  it('once the stored ticket has expired, asks for the next push again', async () => {
+  step('once the stored ticket has expired, asks for the next push again', async () => {
     await advance(12 * 3600);
     await expect(newPlatform().getComponentAccessToken()).rejects.toBeInstanceOf(VerifyTicketMissingError);
     await pushTicket();
     secrets.add(await newPlatform().getComponentAccessToken());
   });
 
-  it('never puts a secret or a token in a store key', () => {
+  step('never puts a secret or a token in a store key', () => {
     const keys = [...store.keys];
     const c = component.componentAppId;
     expect(new Set(keys)).toEqual(
@@ -349,7 +391,9 @@ describe('OpenPlatform (offline)', () => {
       }),
     });
     await platform.saveVerifyTicket('t');
-    await expect(platform.queryAuth('code', { timeoutMs: 1000 })).rejects.toMatchObject({
+    await expect(
+      platform.auth.exchangeCode({ authorization_code: 'code' }, { timeoutMs: 1000 }),
+    ).rejects.toMatchObject({
       code: 'BAD_RESPONSE',
     });
   });
@@ -357,28 +401,28 @@ describe('OpenPlatform (offline)', () => {
   it('builds the official authorisation link', () => {
     const platform = new OpenPlatform(base);
     expect(
-      platform.authorizeUrl({
-        preAuthCode: 'preauthcode@@@abc',
-        redirectUri: 'https://example.com/back?a=1&b=2',
-        authType: 3,
-        bizAppid: AUTHORIZER,
+      platform.auth.authorizeUrl({
+        pre_auth_code: 'preauthcode@@@abc',
+        redirect_uri: 'https://example.com/back?a=1&b=2',
+        auth_type: 3,
+        biz_appid: AUTHORIZER,
       }),
     ).toBe(
       'https://mp.weixin.qq.com/cgi-bin/componentloginpage?component_appid=wxc0mp0nent0000001' +
         '&pre_auth_code=preauthcode%40%40%40abc&redirect_uri=https%3A%2F%2Fexample.com%2Fback%3Fa%3D1%26b%3D2' +
         `&auth_type=3&biz_appid=${AUTHORIZER}`,
     );
-    expect(platform.authorizeUrl({ preAuthCode: 'p', redirectUri: 'https://e.com/' })).not.toContain(
+    expect(platform.auth.authorizeUrl({ pre_auth_code: 'p', redirect_uri: 'https://e.com/' })).not.toContain(
       'auth_type',
     );
     expect(() =>
-      platform.authorizeUrl({ preAuthCode: 'p', redirectUri: 'https://e.com/', authType: 9 }),
-    ).toThrow(/authType/);
-    expect(() => platform.authorizeUrl({ preAuthCode: 'p', redirectUri: 'javascript:x' })).toThrow(
-      /redirectUri/,
+      platform.auth.authorizeUrl({ pre_auth_code: 'p', redirect_uri: 'https://e.com/', auth_type: 9 }),
+    ).toThrow(/auth_type/);
+    expect(() => platform.auth.authorizeUrl({ pre_auth_code: 'p', redirect_uri: 'javascript:x' })).toThrow(
+      /redirect_uri/,
     );
-    expect(() => platform.authorizeUrl({ preAuthCode: '', redirectUri: 'https://e.com/' })).toThrow(
-      /preAuthCode/,
+    expect(() => platform.auth.authorizeUrl({ pre_auth_code: '', redirect_uri: 'https://e.com/' })).toThrow(
+      /pre_auth_code/,
     );
   });
 
@@ -388,7 +432,9 @@ describe('OpenPlatform (offline)', () => {
     const platform = new OpenPlatform(base);
     expect(() => platform.authorizer('bad appid!')).toThrow(/authorizerAppId/);
     await expect(platform.saveVerifyTicket('')).rejects.toThrow(/ticket/);
-    await expect(platform.queryAuth('')).rejects.toThrow(/authorizationCode/);
+    await expect(platform.auth.exchangeCode({ authorization_code: '' })).rejects.toThrow(
+      /authorization_code/,
+    );
   });
 
   it('verifyTicketHandler refuses a ticket of another component', async () => {

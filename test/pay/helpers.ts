@@ -1,8 +1,13 @@
 import { constants, generateKeyPairSync, type KeyObject, randomBytes, sign, verify } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { PrivateKeyInput } from '../../src/crypto/pay-v3-sign.js';
 import type { EmulatorMerchantConfig } from '../../src/emulator/config.js';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/server.js';
+import type { PayV3CommonOptions } from '../../src/pay/index.js';
+
+/** What a test changes on top of a test client's options (the client signs with a private key). */
+export type PayV3TestOptions = Partial<PayV3CommonOptions> & { privateKey?: PrivateKeyInput };
 
 export interface TestMerchant {
   config: EmulatorMerchantConfig & { apiV2Key: string };
@@ -34,9 +39,14 @@ export interface Platform {
 
 export async function startPayEmulator(
   merchants: TestMerchant[],
+  options: { retryTimeScale?: number } = {},
 ): Promise<{ emulator: RunningEmulator; platform: Platform }> {
   const emulator = await startEmulator({
-    config: { apps: [], merchants: merchants.map((m) => m.config), options: { retryTimeScale: 1000 } },
+    config: {
+      apps: [],
+      merchants: merchants.map((m) => m.config),
+      options: { retryTimeScale: options.retryTimeScale ?? 1000 },
+    },
   });
   const platform = (await (await fetch(`${emulator.url}/_emulator/pay/platform`)).json()) as Platform;
   return { emulator, platform };

@@ -126,7 +126,7 @@ describe('PayV2 (legacy) against the emulator', () => {
       const created = await pay.unifiedOrder(order(outTradeNo));
       expect(created.prepay_id).toMatch(/^wx/);
       expect((await pay.orderQuery({ out_trade_no: outTradeNo })).trade_state).toBe('NOTPAY');
-      await pay.closeOrder(outTradeNo);
+      await pay.closeOrder({ out_trade_no: outTradeNo });
       expect((await pay.orderQuery({ out_trade_no: outTradeNo })).trade_state).toBe('CLOSED');
     },
   );
@@ -212,6 +212,33 @@ describe('PayV2 (legacy) against the emulator', () => {
     await pay.close();
   });
 
+  it('refunds through a dispatcher you built with the merchant certificate (tls: { dispatcher })', async () => {
+    const { Agent, fetch: undiciFetch } = await import('undici');
+    const agent = new Agent({ connect: { cert: clientCert, key: clientKeyPem, ca: serverCert } });
+    try {
+      const pay = client({
+        baseUrl: mtlsUrl,
+        fetch: undiciFetch as unknown as typeof fetch,
+        tls: { dispatcher: agent },
+      });
+      const outTradeNo = no('v2d');
+      await client().unifiedOrder(order(outTradeNo));
+      await payV2(outTradeNo);
+      const before = presented.length;
+      const refund = await pay.refund({
+        out_trade_no: outTradeNo,
+        out_refund_no: no('v2df'),
+        total_fee: 100,
+        refund_fee: 10,
+      });
+      expect(refund.result_code).toBe('SUCCESS');
+      expect(presented.slice(before)).toContain(MERCHANT.config.mchid);
+      await pay.close(); // leaves a dispatcher it did not make open
+    } finally {
+      await agent.close();
+    }
+  });
+
   it('refuses a refund without the merchant certificate (mutual TLS is required)', async () => {
     await expect(
       client().refund({ out_trade_no: 'x', out_refund_no: 'y', total_fee: 1, refund_fee: 1 }),
@@ -282,7 +309,53 @@ describe('PayV2 notifications', () => {
   });
 });
 
+describe('PayV2 client contract', () => {
+  it('answers every call as an APIPromise: data when awaited, status and headers through withResponse()', async () => {
+    const pay = client();
+    const outTradeNo = no('v2w');
+    const { data, response } = await pay.unifiedOrder(order(outTradeNo)).withResponse();
+    expect(data.prepay_id).toMatch(/^wx/);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/xml/);
+    expect(response.requestId).toBeUndefined(); // v2 answers carry no Request-ID
+  });
+
+  it('retries a call WeChat Pay de-duplicates after a network error, unless the call says idempotent: false', async () => {
+    const spy = spyFetch();
+    const pay = client({ fetch: spy.fetch });
+    spy.failNext = 1;
+    await expect(pay.orderQuery({ out_trade_no: 'v2-retry-1' })).rejects.toBeInstanceOf(PayV2Error);
+    expect(spy.count('/pay/orderquery')).toBe(2);
+    spy.failNext = 1;
+    await expect(pay.orderQuery({ out_trade_no: 'v2-retry-1' }, { idempotent: false })).rejects.toMatchObject(
+      {
+        code: 'NETWORK_ERROR',
+      },
+    );
+    expect(spy.count('/pay/orderquery')).toBe(3);
+  });
+});
+
 describe('PayV2 configuration', () => {
+  it('says a required setting is undefined, as process.env gives it', () => {
+    const env: Record<string, string | undefined> = {};
+    expect(() => client({ apiKey: env.WXPAY_V2_KEY })).toThrow(
+      /apiKey is required \(it is undefined — if it comes from process\.env/,
+    );
+    expect(() => client({ mchid: env.WXPAY_MCHID })).toThrow(/PayV2: mchid is required \(it is undefined/);
+  });
+
+  it('refuses dispatcher together with a tls certificate, saying why and what to do', () => {
+    expect(() =>
+      client({ dispatcher: { name: 'proxy' }, tls: { cert: clientCert, key: clientKeyPem } }),
+    ).toThrow(
+      /cannot be combined: refunds need a dispatcher that presents the merchant certificate.*tls: \{ dispatcher \}/,
+    );
+    expect(() =>
+      client({ dispatcher: { name: 'proxy' }, tls: { dispatcher: { name: 'mtls' } } }),
+    ).not.toThrow();
+  });
+
   it('rejects unknown options, a wrong-length key and a half-configured tls', () => {
     expect(() => client({ appid: 'x' } as unknown as PayV2Options)).toThrow(/unknown option "appid"/);
     expect(() => client({ apiKey: 'short' })).toThrow(expect.objectContaining({ code: 'BAD_KEY' }));

@@ -3,8 +3,15 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PayloadError, WeChatKitError } from '../../src/core/errors.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
-import { type Bill, BillHashError, PayV3, type PayV3Options } from '../../src/pay/index.js';
-import { makeMerchant, type SpyFetch, spyFetch, startLocalServer, startPayEmulator } from './helpers.js';
+import { type Bill, BillHashError, PayV3 } from '../../src/pay/index.js';
+import {
+  makeMerchant,
+  type PayV3TestOptions,
+  type SpyFetch,
+  spyFetch,
+  startLocalServer,
+  startPayEmulator,
+} from './helpers.js';
 
 /**
  * Bills end to end against the emulator: `tradeBill` / `fundFlowBill` (verified answers), then the
@@ -27,7 +34,9 @@ let billDate: string;
 beforeEach(async () => {
   notify = await startLocalServer(() => ({ status: 204 }));
   let platform: Awaited<ReturnType<typeof startPayEmulator>>['platform'];
-  ({ emulator, platform } = await startPayEmulator([M]));
+  // Real-time delays (retryTimeScale 1): the refund stays PROCESSING for 60 s of emulated time, so
+  // every download of one test sees the same bill (at 60 ms it could settle between two downloads).
+  ({ emulator, platform } = await startPayEmulator([M], { retryTimeScale: 1 }));
   platformKey = { id: platform.publicKey.id, key: platform.publicKey.pem };
   spy = spyFetch();
   pay = client({ fetch: spy.fetch });
@@ -59,7 +68,7 @@ beforeEach(async () => {
   });
 });
 
-function client(extra: Partial<PayV3Options> = {}): PayV3 {
+function client(extra: PayV3TestOptions = {}): PayV3 {
   return new PayV3({
     mchid: M.config.mchid,
     merchantSerialNo: M.config.merchantCertificateSerial,
@@ -184,6 +193,82 @@ describe('bills.download against the emulator', () => {
     // The client signs with its own clock: step it along with the emulator's.
     const late = client({ now: () => Date.now() + 301_000 });
     await expect(late.bills.download(bill)).rejects.toMatchObject({
+      payCode: 'INVALID_REQUEST',
+      status: 400,
+    });
+  });
+});
+
+/** Reads a stream to its end: every chunk it delivered, and the error it ended with, if any. */
+async function drain(stream: ReadableStream<Uint8Array>): Promise<{ bytes: Buffer; error: unknown }> {
+  const chunks: Uint8Array[] = [];
+  const reader = stream.getReader();
+  try {
+    for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(next.value);
+    return { bytes: Buffer.concat(chunks), error: undefined };
+  } catch (error) {
+    return { bytes: Buffer.concat(chunks), error };
+  }
+}
+
+describe('bills.downloadStream against the emulator', () => {
+  it('streams a plain and a GZIP bill as the bill itself, identical to download()', async () => {
+    const plainBill = await pay.bills.tradeBill({ bill_date: billDate });
+    const whole = await pay.bills.download(plainBill);
+    const { data, response } = await pay.bills.downloadStream(plainBill).withResponse();
+    expect(response.status).toBe(200);
+    const plain = await drain(data);
+    expect(plain.error).toBeUndefined();
+    expect(plain.bytes.equals(Buffer.from(whole))).toBe(true);
+
+    const seen = captureFile();
+    const gzipBill = await pay.bills.tradeBill({ bill_date: billDate, tar_type: 'GZIP' });
+    const gzip = await drain(await pay.bills.downloadStream(gzipBill));
+    expect(gzip.error).toBeUndefined();
+    expect(gzip.bytes.equals(Buffer.from(whole))).toBe(true);
+    expect([seen.served?.[0], seen.served?.[1]]).toEqual([0x1f, 0x8b]);
+    expect(sha1(gzip.bytes)).toBe(gzipBill.hash_value.toLowerCase());
+  });
+
+  it('errors the stream with BillHashError at its end when the bill was altered (plain or GZIP)', async () => {
+    const plainBill = await pay.bills.tradeBill({ bill_date: billDate });
+    rewriteFile((served) =>
+      Buffer.from(Buffer.from(served).toString('utf8').replace('`1.00', '`9.00'), 'utf8'),
+    );
+    const plain = await drain(await pay.bills.downloadStream(plainBill));
+    expect(plain.error).toBeInstanceOf(BillHashError);
+    expect((plain.error as BillHashError).expected).toBe(plainBill.hash_value);
+    // The altered bytes did pass through before the end: that is why they may not be trusted before it.
+    expect(plain.bytes.toString('utf8')).toContain('`9.00');
+
+    const gzipBill = await pay.bills.tradeBill({ bill_date: billDate, tar_type: 'GZIP' });
+    rewriteFile((served) =>
+      gzipSync(Buffer.from(gunzipSync(served).toString('utf8').replace('`1.00', '`9.00'), 'utf8')),
+    );
+    const gzip = await drain(await pay.bills.downloadStream(gzipBill));
+    expect(gzip.error).toBeInstanceOf(BillHashError);
+    expect((gzip.error as BillHashError).actual).toMatch(/^[0-9a-f]{40}$/);
+
+    const again = await pay.bills.tradeBill({ bill_date: billDate, tar_type: 'GZIP' });
+    rewriteFile((served) => Buffer.from(served).subarray(0, served.byteLength - 8)); // truncated
+    const truncated = await drain(await pay.bills.downloadStream(again));
+    expect(truncated.error).toBeInstanceOf(BillHashError);
+    expect((truncated.error as Error).message).toMatch(/does not decompress/);
+  });
+
+  it('errors the stream past maxBytes, and rejects a signed error answer before any stream', async () => {
+    const gzipBill = await pay.bills.tradeBill({ bill_date: billDate, tar_type: 'GZIP' });
+    rewriteFile(() => gzipSync(Buffer.alloc(16 * 1024 * 1024)));
+    const bomb = await drain(await pay.bills.downloadStream(gzipBill, { maxBytes: 1024 * 1024 }));
+    expect(bomb.error).toBeInstanceOf(PayloadError);
+    expect(bomb.error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    expect(bomb.bytes.byteLength).toBeLessThanOrEqual(1024 * 1024);
+
+    spy.rewrite = undefined;
+    const bill = await pay.bills.tradeBill({ bill_date: billDate });
+    await fetch(`${emulator.url}/_emulator/clock`, { method: 'POST', body: '{"advanceSeconds":301}' });
+    const late = client({ now: () => Date.now() + 301_000 });
+    await expect(late.bills.downloadStream(bill)).rejects.toMatchObject({
       payCode: 'INVALID_REQUEST',
       status: 400,
     });

@@ -1,13 +1,17 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPayNotificationHandler } from '../../src/callbacks/index.js';
 import { ConfigError, CryptoError, SignatureError, TransportError } from '../../src/core/errors.js';
 import { MemoryStore } from '../../src/credentials/memory-store.js';
 import { oaepDecrypt, oaepEncrypt } from '../../src/crypto/pay-v3-oaep.js';
+import { type PayV3SignatureVerifier, readPayV3Headers } from '../../src/crypto/pay-v3-verify.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { PayApiError, PayV3, type PayV3Options } from '../../src/pay/index.js';
 import {
   makeMerchant,
+  type PayV3TestOptions,
   type Platform,
+  type Received,
   type SpyFetch,
   spyFetch,
   startLocalServer,
@@ -36,7 +40,7 @@ afterAll(async () => {
 
 type Trust = 'public-key' | 'certificates' | 'both' | 'none';
 
-function client(m: TestMerchant, trust: Trust, extra: Partial<PayV3Options> = {}): PayV3 {
+function client(m: TestMerchant, trust: Trust, extra: PayV3TestOptions = {}): PayV3 {
   const publicKey = { id: platform.publicKey.id, key: platform.publicKey.pem };
   const certificates = platform.certificates.map((c) => c.pem);
   const platformOption =
@@ -99,14 +103,16 @@ describe('PayV3 against the emulator: order → query → pay → refund', () =>
     // An identical re-submission (what a retry sends) gets the same prepay_id.
     expect((await pay3.transactions.jsapi(jsapiOrder(outTradeNo))).prepay_id).toBe(prepay_id);
 
-    const params = pay3.jsapiPayParams(APPID, prepay_id);
+    const params = await pay3.jsapiPayParams({ appid: APPID, prepay_id });
     expect(params).toMatchObject({ appId: APPID, package: `prepay_id=${prepay_id}`, signType: 'RSA' });
 
-    expect((await pay3.transactions.queryByOutTradeNo(outTradeNo)).trade_state).toBe('NOTPAY');
+    expect((await pay3.transactions.getByOutTradeNo({ out_trade_no: outTradeNo })).trade_state).toBe(
+      'NOTPAY',
+    );
     await pay(outTradeNo, m.config.mchid);
-    const paid = await pay3.transactions.queryByOutTradeNo(outTradeNo);
+    const paid = await pay3.transactions.getByOutTradeNo({ out_trade_no: outTradeNo });
     expect(paid.trade_state).toBe('SUCCESS');
-    const byId = await pay3.transactions.queryById(paid.transaction_id as string);
+    const byId = await pay3.transactions.getById({ transaction_id: paid.transaction_id as string });
     expect(byId.out_trade_no).toBe(outTradeNo);
 
     const outRefundNo = no('refund');
@@ -116,7 +122,7 @@ describe('PayV3 against the emulator: order → query → pay → refund', () =>
       amount: { refund: 40, total: 100, currency: 'CNY' },
     });
     expect(refund).toMatchObject({ out_refund_no: outRefundNo, status: 'PROCESSING' });
-    const queried = await pay3.refunds.query(outRefundNo);
+    const queried = await pay3.refunds.get({ out_refund_no: outRefundNo });
     expect(queried.refund_id).toBe(refund.refund_id);
   });
 
@@ -131,29 +137,31 @@ describe('PayV3 against the emulator: order → query → pay → refund', () =>
       amount: { total: 1 },
     });
     expect(code_url).toMatch(/^weixin:\/\//);
-    await expect(pay3.transactions.close(outTradeNo)).resolves.toBeUndefined();
-    expect((await pay3.transactions.queryByOutTradeNo(outTradeNo)).trade_state).toBe('CLOSED');
+    await expect(pay3.transactions.close({ out_trade_no: outTradeNo })).resolves.toBeUndefined();
+    expect((await pay3.transactions.getByOutTradeNo({ out_trade_no: outTradeNo })).trade_state).toBe(
+      'CLOSED',
+    );
   });
 
-  it('the generic request() signs the query exactly as sent and returns status, data and Request-ID', async () => {
+  it('the generic request() signs the query exactly as sent and offers status, data and Request-ID through withResponse()', async () => {
     const pay3 = client(PK, 'public-key');
     const outTradeNo = no('generic');
     await pay3.transactions.jsapi(jsapiOrder(outTradeNo));
-    const answer = await pay3.request<{ trade_state: string }>(
-      'GET',
-      `/v3/pay/transactions/out-trade-no/${outTradeNo}`,
-      {
+    const answer = await pay3
+      .request<{ trade_state: string }>('GET', `/v3/pay/transactions/out-trade-no/${outTradeNo}`, {
         query: { mchid: PK.config.mchid },
-      },
-    );
-    expect(answer.status).toBe(200);
+      })
+      .withResponse();
+    expect(answer.response.status).toBe(200);
     expect(answer.data.trade_state).toBe('NOTPAY');
-    expect(answer.requestId).toBeTruthy();
+    expect(answer.response.requestId).toBeTruthy();
   });
 
   it('turns a verified 4xx into PayApiError with status, code, message and detail', async () => {
     const pay3 = client(PK, 'public-key');
-    const missing = await pay3.transactions.queryByOutTradeNo('no-such-order-1').catch((e: unknown) => e);
+    const missing = await pay3.transactions
+      .getByOutTradeNo({ out_trade_no: 'no-such-order-1' })
+      .catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(PayApiError);
     expect(missing).toMatchObject({ status: 404, payCode: 'ORDER_NOT_EXIST', code: 'API_ERROR' });
     const bad = await pay3.transactions
@@ -169,7 +177,7 @@ describe('PayV3 against the emulator: order → query → pay → refund', () =>
     const wrongKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     const pay3 = client(PK, 'public-key', { privateKey: wrongKey });
     const error = (await pay3.transactions
-      .queryByOutTradeNo('x123456')
+      .getByOutTradeNo({ out_trade_no: 'x123456' })
       .catch((e: unknown) => e)) as PayApiError;
     expect(error).toBeInstanceOf(PayApiError);
     expect([error.status, error.payCode]).toEqual([401, 'SIGN_ERROR']);
@@ -269,7 +277,9 @@ describe('PayV3 refusals: an answer that fails verification is an error, never d
     const pay3 = client(PK, 'public-key', { fetch: spy.fetch });
     const outTradeNo = no('tamper');
     await pay3.transactions.jsapi(jsapiOrder(outTradeNo));
-    const error = await pay3.transactions.queryByOutTradeNo(outTradeNo).catch((e: unknown) => e);
+    const error = await pay3.transactions
+      .getByOutTradeNo({ out_trade_no: outTradeNo })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SignatureError);
     expect((error as SignatureError).code).toBe('SIGNATURE_MISMATCH');
   });
@@ -281,14 +291,18 @@ describe('PayV3 refusals: an answer that fails verification is an error, never d
         ? { ...a, body: Buffer.from(new TextDecoder().decode(a.body).replace('ORDER', 'XRDER')) }
         : undefined;
     const pay3 = client(PK, 'public-key', { fetch: spy.fetch });
-    await expect(pay3.transactions.queryByOutTradeNo('missing-123')).rejects.toBeInstanceOf(SignatureError);
+    await expect(pay3.transactions.getByOutTradeNo({ out_trade_no: 'missing-123' })).rejects.toBeInstanceOf(
+      SignatureError,
+    );
   });
 
   it('refuses a stale answer (emulator clock moved by more than 300 s)', async () => {
     const pay3 = client(PK, 'public-key');
     await clock(400);
     try {
-      const error = await pay3.transactions.queryByOutTradeNo('stale-1234').catch((e: unknown) => e);
+      const error = await pay3.transactions
+        .getByOutTradeNo({ out_trade_no: 'stale-1234' })
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(SignatureError);
       expect((error as SignatureError).code).toBe('TIMESTAMP_EXPIRED');
     } finally {
@@ -305,7 +319,9 @@ describe('PayV3 refusals: an answer that fails verification is an error, never d
     const pay3 = client(PK, 'public-key');
     await set(true);
     try {
-      const error = await pay3.transactions.queryByOutTradeNo('probe-1234').catch((e: unknown) => e);
+      const error = await pay3.transactions
+        .getByOutTradeNo({ out_trade_no: 'probe-1234' })
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(SignatureError);
       expect((error as SignatureError).probe).toBe(true);
     } finally {
@@ -322,16 +338,18 @@ describe('PayV3 refusals: an answer that fails verification is an error, never d
       return { ...a, headers };
     };
     const pay3 = client(CERT, 'certificates', { fetch: spy.fetch });
-    const error = await pay3.transactions.queryByOutTradeNo('forged-0001').catch((e: unknown) => e);
+    const error = await pay3.transactions
+      .getByOutTradeNo({ out_trade_no: 'forged-0001' })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SignatureError);
     expect((error as Error).message).toMatch(/matches no trusted platform certificate/);
     expect(spy.count('/v3/certificates')).toBe(1);
 
     // Ten more forged answers inside the interval: no further download.
     for (let i = 0; i < 10; i++) {
-      await expect(pay3.transactions.queryByOutTradeNo(`forged-${i}000`)).rejects.toBeInstanceOf(
-        SignatureError,
-      );
+      await expect(
+        pay3.transactions.getByOutTradeNo({ out_trade_no: `forged-${i}000` }),
+      ).rejects.toBeInstanceOf(SignatureError);
     }
     expect(spy.count('/v3/certificates')).toBe(1);
   });
@@ -346,7 +364,9 @@ describe('PayV3 refusals: an answer that fails verification is an error, never d
     };
     const pay3 = client(PK, 'public-key', { fetch: spy.fetch, autoCertificates: true });
     const results = await Promise.allSettled(
-      Array.from({ length: 10 }, (_, i) => pay3.transactions.queryByOutTradeNo(`conc-${i}0000`)),
+      Array.from({ length: 10 }, (_, i) =>
+        pay3.transactions.getByOutTradeNo({ out_trade_no: `conc-${i}0000` }),
+      ),
     );
     expect(results.every((r) => r.status === 'rejected' && r.reason instanceof SignatureError)).toBe(true);
     expect(spy.count('/v3/certificates')).toBe(1);
@@ -354,7 +374,9 @@ describe('PayV3 refusals: an answer that fails verification is an error, never d
 
   it('fails the certificate download with DECRYPT_FAILED when the APIv3 key is wrong', async () => {
     const pay3 = client(CERT, 'none', { autoCertificates: true, apiV3Key: randomBytes(16).toString('hex') });
-    const error = await pay3.transactions.queryByOutTradeNo('wrongkey-1').catch((e: unknown) => e);
+    const error = await pay3.transactions
+      .getByOutTradeNo({ out_trade_no: 'wrongkey-1' })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CryptoError);
     expect((error as CryptoError).code).toBe('DECRYPT_FAILED');
     expect((error as Error).message).toMatch(/APIv3 key/);
@@ -384,6 +406,43 @@ describe('PayV3.verifySignature (notifications)', () => {
   });
 });
 
+describe('a notification handler takes any verifier { verify(request) }', () => {
+  it('accepts an async verifier of its own (here wrapping the client trust), and refuses what it refuses', async () => {
+    const outTradeNo = no('ownverifier');
+    const pay3 = client(PK, 'public-key');
+    await pay3.transactions.jsapi(jsapiOrder(outTradeNo));
+    const before = notify.received.length;
+    await pay(outTradeNo, PK.config.mchid);
+    const delivered = notify.received.slice(before).find((r) => r.url === '/notify') as Received;
+    expect(delivered).toBeDefined();
+    const asked: string[] = [];
+    const verifier: PayV3SignatureVerifier = {
+      async verify(request) {
+        asked.push(String(readPayV3Headers(request.headers).serial));
+        await pay3.platformTrust.verify(request);
+      },
+    };
+    const paid: string[] = [];
+    const handler = createPayNotificationHandler({ apiV3Key: PK.config.apiV3Key, verifier }).on(
+      'TRANSACTION.SUCCESS',
+      ({ resource }) => {
+        paid.push(resource.out_trade_no);
+      },
+    );
+    const request = {
+      method: 'POST',
+      url: '/notify',
+      headers: delivered.headers,
+      rawBody: new Uint8Array(delivered.body),
+    };
+    expect((await handler.handle(request)).status).toBe(204);
+    expect(paid).toEqual([outTradeNo]);
+    expect(asked).toEqual([platform.publicKey.id]);
+    const altered = { ...request, rawBody: delivered.body.toString('utf8').replace('"id"', '"Id"') };
+    expect((await handler.handle(altered)).status).toBe(401);
+  });
+});
+
 describe('PayV3 retries: only safe calls, only transient failures', () => {
   async function fault(path: string, count: number) {
     const res = await fetch(`${emulator.url}/_emulator/faults`, {
@@ -405,17 +464,23 @@ describe('PayV3 retries: only safe calls, only transient failures', () => {
     const path = `/v3/pay/transactions/out-trade-no/${outTradeNo}`;
     await fault(path, 1);
     spy.failNext = 0;
-    expect((await pay3.transactions.queryByOutTradeNo(outTradeNo)).trade_state).toBe('NOTPAY');
+    expect((await pay3.transactions.getByOutTradeNo({ out_trade_no: outTradeNo })).trade_state).toBe(
+      'NOTPAY',
+    );
     expect(spy.count(path)).toBe(2);
     spy.failNext = 1;
-    expect((await pay3.transactions.queryByOutTradeNo(outTradeNo)).trade_state).toBe('NOTPAY');
+    expect((await pay3.transactions.getByOutTradeNo({ out_trade_no: outTradeNo })).trade_state).toBe(
+      'NOTPAY',
+    );
     expect(retries).toEqual([1, 1]);
   });
 
   it('never retries a 4xx', async () => {
     const spy = spyFetch();
     const pay3 = client(PK, 'public-key', { fetch: spy.fetch });
-    await expect(pay3.transactions.queryByOutTradeNo('no-such-x')).rejects.toBeInstanceOf(PayApiError);
+    await expect(pay3.transactions.getByOutTradeNo({ out_trade_no: 'no-such-x' })).rejects.toBeInstanceOf(
+      PayApiError,
+    );
     expect(spy.count('/v3/pay/transactions/out-trade-no/no-such-x')).toBe(1);
   });
 

@@ -1,11 +1,12 @@
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignatureError, TransportError } from '../../src/core/errors.js';
-import { BillHashError, PayApiError, PayV3, type PayV3Options } from '../../src/pay/index.js';
+import { BillHashError, PayApiError, PayV3 } from '../../src/pay/index.js';
 import {
   authorizationVerifies,
   type LocalHandler,
   makeLocalPlatform,
+  type PayV3TestOptions,
   type Received,
   startLocalServer,
 } from './helpers.js';
@@ -43,7 +44,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-function client(extra: Partial<PayV3Options> = {}): PayV3 {
+function client(extra: PayV3TestOptions = {}): PayV3 {
   return new PayV3({
     mchid: MCHID,
     merchantSerialNo: 'ABCDEF0123456789',
@@ -155,7 +156,7 @@ describe('App and H5 orders, media upload', () => {
       amount: { total: 1 },
     };
     const { prepay_id } = await pay.transactions.app(base);
-    const params = pay.appPayParams('wx1', prepay_id);
+    const params = await pay.appPayParams({ appid: 'wx1', prepay_id });
     expect(params).toMatchObject({ partnerid: MCHID, prepayid: prepay_id, package: 'Sign=WXPay' });
     const { h5_url } = await pay.transactions.h5({
       ...base,
@@ -205,7 +206,9 @@ describe('App and H5 orders, media upload', () => {
 describe('answers without a valid signature', () => {
   it('verifies a 204 too: an unsigned 204 is refused', async () => {
     route = () => ({ status: 204 });
-    await expect(client().transactions.close('close-000001')).rejects.toBeInstanceOf(SignatureError);
+    await expect(client().transactions.close({ out_trade_no: 'close-000001' })).rejects.toBeInstanceOf(
+      SignatureError,
+    );
   });
 
   it('treats an unsigned gateway 502 as a transient HTTP error without reading its body, and retries it', async () => {
@@ -213,12 +216,12 @@ describe('answers without a valid signature', () => {
     route = () =>
       ++n === 1 ? { status: 502, body: '{"trade_state":"SUCCESS"}' } : signed(200, { trade_state: 'NOTPAY' });
     const pay = client();
-    await expect(pay.transactions.queryByOutTradeNo('gw-000001')).resolves.toMatchObject({
+    await expect(pay.transactions.getByOutTradeNo({ out_trade_no: 'gw-000001' })).resolves.toMatchObject({
       trade_state: 'NOTPAY',
     });
     route = () => ({ status: 502, body: 'bad gateway' });
     const error = await client({ retries: 0 })
-      .transactions.queryByOutTradeNo('gw-000002')
+      .transactions.getByOutTradeNo({ out_trade_no: 'gw-000002' })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransportError);
     expect((error as TransportError).status).toBe(502);
@@ -230,9 +233,9 @@ describe('answers without a valid signature', () => {
       body: '{"trade_state":"SUCCESS"}',
       headers: { 'content-type': 'application/json' },
     });
-    await expect(client().transactions.queryByOutTradeNo('unsigned-1')).rejects.toBeInstanceOf(
-      SignatureError,
-    );
+    await expect(
+      client().transactions.getByOutTradeNo({ out_trade_no: 'unsigned-1' }),
+    ).rejects.toBeInstanceOf(SignatureError);
   });
 
   it('retries a signed 429 on a query, but not a signed 400', async () => {
@@ -241,13 +244,17 @@ describe('answers without a valid signature', () => {
       ++n === 1
         ? signed(429, { code: 'FREQUENCY_LIMITED', message: '频率超限' })
         : signed(200, { trade_state: 'NOTPAY' });
-    await expect(client().transactions.queryByOutTradeNo('rl-000001')).resolves.toMatchObject({
-      trade_state: 'NOTPAY',
-    });
+    await expect(client().transactions.getByOutTradeNo({ out_trade_no: 'rl-000001' })).resolves.toMatchObject(
+      {
+        trade_state: 'NOTPAY',
+      },
+    );
     n = 0;
     route = () =>
       ++n === 1 ? signed(400, { code: 'PARAM_ERROR', message: 'x' }) : signed(200, { trade_state: 'NOTPAY' });
-    await expect(client().transactions.queryByOutTradeNo('rl-000002')).rejects.toMatchObject({ status: 400 });
+    await expect(client().transactions.getByOutTradeNo({ out_trade_no: 'rl-000002' })).rejects.toMatchObject({
+      status: 400,
+    });
     expect(n).toBe(1);
   });
 });

@@ -1,6 +1,14 @@
 import type * as Undici from 'undici';
+import { APIPromise } from '../../core/api-promise.js';
+import {
+  CLIENT_OPTION_NAMES,
+  type ClientOptions,
+  checkOptions,
+  splitHooks,
+} from '../../core/client-options.js';
 import { ConfigError, PayloadError, WeChatKitError } from '../../core/errors.js';
 import type { TransportHooks } from '../../core/hooks.js';
+import { type RequestOptions, responseMeta } from '../../core/request-options.js';
 import { Transport } from '../../core/transport.js';
 import { decryptRefundReqInfo, type PayV2SignType, signPayV2, verifyPayV2 } from '../../crypto/pay-v2.js';
 import { defaultRandom, type RandomSource, randomAlphanumeric, toText } from '../../internal/bytes.js';
@@ -15,42 +23,47 @@ import { PayV2Error } from './errors.js';
  */
 
 /** The merchant certificate for mutual TLS (refunds): PEM cert + key, or PKCS#12 (apiclient_cert.p12, password = mchid). */
-export type PayV2Tls = (
-  | { cert: string | Uint8Array; key: string | Uint8Array }
-  | { pfx: Uint8Array; passphrase?: string }
-) & {
-  /**
-   * Extra CA certificates (PEM) to trust for the server. Only for a test server or a
-   * TLS-inspecting proxy: WeChat Pay's own certificate is publicly trusted.
-   */
-  ca?: string | Uint8Array | Array<string | Uint8Array>;
-};
+export type PayV2Tls =
+  | ((
+      | { cert: string | Uint8Array; key: string | Uint8Array }
+      | { pfx: Uint8Array; passphrase?: string | undefined }
+    ) & {
+      /**
+       * Extra CA certificates (PEM) to trust for the server. Only for a test server or a
+       * TLS-inspecting proxy: WeChat Pay's own certificate is publicly trusted.
+       */
+      ca?: string | Uint8Array | Array<string | Uint8Array> | undefined;
+    })
+  | {
+      /**
+       * An undici dispatcher you built that presents the merchant certificate — e.g. to leave
+       * through your egress proxy: `new ProxyAgent({ uri, requestTls: { cert, key } })`. Refunds
+       * are sent through it with the client's `fetch` (pass undici's own `fetch` with it).
+       */
+      dispatcher: object;
+    };
 
-/** Options of {@link PayV2}. Unknown keys are refused. */
-export interface PayV2Options {
-  appId: string;
-  mchid: string;
+/** Options of {@link PayV2}: the common client options plus the merchant's. Unknown keys are refused. */
+export interface PayV2Options extends ClientOptions {
+  appId: string | undefined;
+  mchid: string | undefined;
   /** The 32-character APIv2 key (API安全 → APIv2密钥). */
-  apiKey: string;
+  apiKey: string | undefined;
   /** Default `MD5`. With `HMAC-SHA256`, `sign_type` is sent (and signed). */
-  signType?: PayV2SignType;
-  /** Default `https://api.mch.weixin.qq.com`. */
-  baseUrl?: string;
-  /** The Web `fetch` for calls without mutual TLS. */
-  fetch?: typeof fetch;
-  /** Per attempt, ms (default 10 000). */
-  timeoutMs?: number;
-  /** Retries of retry-safe calls after a network error, timeout or 5xx (default 2). */
-  retries?: number;
-  hooks?: TransportHooks;
+  signType?: PayV2SignType | undefined;
   /**
-   * The merchant certificate, required by refunds. Sent through an undici `Agent` dispatcher;
-   * `undici` is imported only when a refund is made, so it is an optional peer dependency
-   * (`npm install undici`).
+   * The merchant certificate, required by refunds (mutual TLS). Sent through an undici `Agent`
+   * dispatcher; `undici` is imported only when a refund is made, so it is an optional peer
+   * dependency (`npm install undici`). Not combinable with `dispatcher` (a given dispatcher's TLS
+   * cannot be changed): to refund through a proxy, build the dispatcher with the certificate and
+   * pass it as `tls: { dispatcher }`.
    */
-  tls?: PayV2Tls;
-  /** Randomness for `nonce_str`. */
-  random?: RandomSource;
+  tls?: PayV2Tls | undefined;
+}
+
+/** Params of {@link PayV2.closeOrder}. */
+export interface CloseOrderParams extends PayV2Request {
+  out_trade_no: string;
 }
 
 /** A parameter map as sent: values are written as strings, `undefined` is left out. */
@@ -102,19 +115,7 @@ export interface PayV2RefundNotification extends PayV2Fields {
   refund_status: string;
 }
 
-const KNOWN_OPTIONS = new Set([
-  'appId',
-  'mchid',
-  'apiKey',
-  'signType',
-  'baseUrl',
-  'fetch',
-  'timeoutMs',
-  'retries',
-  'hooks',
-  'tls',
-  'random',
-]);
+const PAY_V2_OPTIONS = ['appId', 'mchid', 'apiKey', 'signType', 'tls'] as const;
 
 function configError(message: string): ConfigError {
   return new ConfigError('INVALID_CONFIG', `PayV2: ${message}`);
@@ -140,8 +141,10 @@ export function payV2NotificationReply(success: boolean, message = success ? 'OK
 /**
  * WeChat Pay API v2 client (legacy). Every answer's `sign` is verified (constant time) when
  * `return_code` is SUCCESS; `return_code`/`result_code` FAIL become {@link PayV2Error}.
- * Retried after a network error, timeout or 5xx: queries, close, and the calls WeChat Pay
- * deduplicates by `out_trade_no` / `out_refund_no` (unified order, refund).
+ * Every API method is `method(params, options?)` and returns an `APIPromise` (`.withResponse()`
+ * for the HTTP status and headers). Retried after a network error, timeout or 5xx: queries, close,
+ * and the calls WeChat Pay deduplicates by `out_trade_no` / `out_refund_no` (unified order,
+ * refund); `idempotent: false` in the call's options turns that off.
  *
  * @example
  * const pay = new PayV2({ appId, mchid, apiKey, tls: { pfx: readFileSync('apiclient_cert.p12'), passphrase: mchid } });
@@ -155,23 +158,20 @@ export class PayV2 {
   readonly #signType: PayV2SignType;
   readonly #baseUrl: string;
   readonly #transport: Transport;
+  readonly #fetch: typeof fetch | undefined;
   readonly #timeoutMs: number;
   readonly #retries: number;
   readonly #hooks: TransportHooks;
   readonly #tls: PayV2Tls | undefined;
   readonly #random: RandomSource;
-  #tlsClient: Promise<{ transport: Transport; agent: Undici.Agent }> | undefined;
+  #tlsClient: Promise<{ transport: Transport; agent: Undici.Agent | undefined }> | undefined;
 
   constructor(options: PayV2Options) {
-    if (typeof options !== 'object' || options === null) throw configError('options must be an object');
-    for (const key of Object.keys(options)) {
-      if (!KNOWN_OPTIONS.has(key)) {
-        throw configError(`unknown option "${key}" (allowed: ${[...KNOWN_OPTIONS].join(', ')})`);
-      }
-    }
-    for (const name of ['appId', 'mchid'] as const) {
-      if (typeof options[name] !== 'string' || options[name] === '')
-        throw configError(`${name} must be a non-empty string`);
+    checkOptions('PayV2', options, PAY_V2_OPTIONS, ['appId', 'mchid'], CLIENT_OPTION_NAMES);
+    if (options.apiKey === undefined || options.apiKey === '') {
+      throw configError(
+        `apiKey is required (${options.apiKey === undefined ? 'it is undefined — if it comes from process.env, is the variable set?' : 'it is an empty string'})`,
+      );
     }
     if (typeof options.apiKey !== 'string' || options.apiKey.length !== 32) {
       throw new ConfigError(
@@ -184,25 +184,41 @@ export class PayV2 {
       throw configError('signType must be "MD5" or "HMAC-SHA256"');
     if (options.tls !== undefined) {
       const tls = options.tls as Record<string, unknown>;
-      const pem = tls.cert !== undefined && tls.key !== undefined;
-      if (pem === (tls.pfx !== undefined)) {
-        throw configError(
-          'tls must be { cert, key } (PEM) or { pfx, passphrase } (apiclient_cert.p12, whose password is the mchid)',
-        );
+      if (tls.dispatcher !== undefined) {
+        if (typeof tls.dispatcher !== 'object' || tls.dispatcher === null || Object.keys(tls).length !== 1) {
+          throw configError(
+            'tls: { dispatcher } takes only an undici dispatcher that presents the merchant certificate (e.g. new ProxyAgent({ uri, requestTls: { cert, key } }))',
+          );
+        }
+      } else {
+        const pem = tls.cert !== undefined && tls.key !== undefined;
+        if (pem === (tls.pfx !== undefined)) {
+          throw configError(
+            'tls must be { cert, key } (PEM), { pfx, passphrase } (apiclient_cert.p12, whose password is the mchid), or { dispatcher } (your own undici dispatcher presenting the certificate)',
+          );
+        }
+        if (options.dispatcher !== undefined) {
+          throw configError(
+            'dispatcher and tls: { cert, key | pfx } cannot be combined: refunds need a dispatcher that presents the merchant certificate, and the TLS settings of the one given cannot be changed. ' +
+              'Build that dispatcher yourself — e.g. new ProxyAgent({ uri: egressProxyUrl, requestTls: { cert, key } }) — and pass it as tls: { dispatcher } (keeping dispatcher for the other calls)',
+          );
+        }
       }
     }
-    this.appId = options.appId;
-    this.mchid = options.mchid;
+    this.appId = options.appId as string;
+    this.mchid = options.mchid as string;
     this.#apiKey = options.apiKey;
     this.#signType = signType;
     this.#baseUrl = (options.baseUrl ?? 'https://api.mch.weixin.qq.com').replace(/\/+$/, '');
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#retries = options.retries ?? 2;
-    this.#hooks = options.hooks ?? {};
+    this.#hooks = splitHooks(options.hooks, options.logger).transport;
     this.#tls = options.tls;
     this.#random = options.random ?? defaultRandom;
+    this.#fetch = options.fetch;
     this.#transport = new Transport({
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+      ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
       timeoutMs: this.#timeoutMs,
       retries: this.#retries,
       hooks: this.#hooks,
@@ -215,10 +231,11 @@ export class PayV2 {
    * @example
    * const { prepay_id } = await pay.unifiedOrder({ body, out_trade_no, total_fee: 100, spbill_create_ip, notify_url, trade_type: 'JSAPI', openid });
    */
-  unifiedOrder(params: UnifiedOrderParams): Promise<PayV2Fields & { prepay_id: string; trade_type: string }> {
-    return this.#call('/pay/unifiedorder', params, true) as Promise<
-      PayV2Fields & { prepay_id: string; trade_type: string }
-    >;
+  unifiedOrder(
+    params: UnifiedOrderParams,
+    options?: RequestOptions,
+  ): APIPromise<PayV2Fields & { prepay_id: string; trade_type: string }> {
+    return this.#call('/pay/unifiedorder', params, options);
   }
 
   /**
@@ -229,18 +246,19 @@ export class PayV2 {
    */
   orderQuery(
     params: { out_trade_no: string } | { transaction_id: string },
-  ): Promise<PayV2Fields & { trade_state: string }> {
-    return this.#call('/pay/orderquery', params, true) as Promise<PayV2Fields & { trade_state: string }>;
+    options?: RequestOptions,
+  ): APIPromise<PayV2Fields & { trade_state: string }> {
+    return this.#call('/pay/orderquery', params, options);
   }
 
   /**
    * `POST /pay/closeorder`.
    *
    * @example
-   * await pay.closeOrder(out_trade_no);
+   * await pay.closeOrder({ out_trade_no });
    */
-  async closeOrder(outTradeNo: string): Promise<PayV2Fields> {
-    return this.#call('/pay/closeorder', { out_trade_no: outTradeNo }, true);
+  closeOrder(params: CloseOrderParams, options?: RequestOptions): APIPromise<PayV2Fields> {
+    return this.#call('/pay/closeorder', params, options);
   }
 
   /**
@@ -249,11 +267,8 @@ export class PayV2 {
    * @example
    * await pay.refund({ out_trade_no, out_refund_no: 'R1', total_fee: 100, refund_fee: 100 });
    */
-  async refund(params: RefundParams): Promise<PayV2Fields & { refund_id: string }> {
-    const { transport } = await this.#mutualTls();
-    return this.#call('/secapi/pay/refund', params, true, transport) as Promise<
-      PayV2Fields & { refund_id: string }
-    >;
+  refund(params: RefundParams, options?: RequestOptions): APIPromise<PayV2Fields & { refund_id: string }> {
+    return this.#call('/secapi/pay/refund', params, options, () => this.#mutualTls());
   }
 
   /**
@@ -262,8 +277,8 @@ export class PayV2 {
    * @example
    * const answer = await pay.refundQuery({ out_refund_no: 'R1' }); // answer.refund_status_0
    */
-  refundQuery(params: PayV2Request): Promise<PayV2Fields> {
-    return this.#call('/pay/refundquery', params, true);
+  refundQuery(params: PayV2Request, options?: RequestOptions): APIPromise<PayV2Fields> {
+    return this.#call('/pay/refundquery', params, options);
   }
 
   /**
@@ -302,11 +317,11 @@ export class PayV2 {
     return { ...inner, appid: outer.appid ?? '', mch_id: outer.mch_id ?? '' } as PayV2RefundNotification;
   }
 
-  /** Closes the mutual-TLS connection pool, if one was opened. */
+  /** Closes the mutual-TLS connection pool, if this client opened one (not a `tls.dispatcher` you gave). */
   async close(): Promise<void> {
     const client = this.#tlsClient;
     this.#tlsClient = undefined;
-    if (client) await (await client.catch(() => undefined))?.agent.close();
+    if (client) await (await client.catch(() => undefined))?.agent?.close();
   }
 
   #parseNotification(rawXml: string | Uint8Array): PayV2Fields {
@@ -333,7 +348,7 @@ export class PayV2 {
     }
   }
 
-  #mutualTls(): Promise<{ transport: Transport; agent: Undici.Agent }> {
+  #mutualTls(): Promise<{ transport: Transport; agent: Undici.Agent | undefined }> {
     const tls = this.#tls;
     if (tls === undefined) {
       return Promise.reject(
@@ -341,6 +356,20 @@ export class PayV2 {
           'refunds need the merchant certificate for mutual TLS: pass tls: { cert, key } (apiclient_cert.pem + apiclient_key.pem) or { pfx, passphrase } (apiclient_cert.p12, password = mchid)',
         ),
       );
+    }
+    if ('dispatcher' in tls) {
+      // The caller's own dispatcher presents the certificate: only the transport is ours.
+      this.#tlsClient ??= Promise.resolve({
+        transport: new Transport({
+          ...(this.#fetch === undefined ? {} : { fetch: this.#fetch }),
+          dispatcher: tls.dispatcher,
+          timeoutMs: this.#timeoutMs,
+          retries: this.#retries,
+          hooks: this.#hooks,
+        }),
+        agent: undefined,
+      });
+      return this.#tlsClient;
     }
     this.#tlsClient ??= (async () => {
       // A computed specifier keeps bundlers from inlining undici: it stays an optional peer.
@@ -383,38 +412,48 @@ export class PayV2 {
     return this.#tlsClient;
   }
 
-  async #call(
+  /**
+   * One signed call. Every v2 call this client makes is safe to resend (queries, close, and the
+   * calls WeChat Pay deduplicates by out_trade_no / out_refund_no), unless the caller says not.
+   */
+  #call<T extends PayV2Fields>(
     path: string,
     params: PayV2Request,
-    idempotent: boolean,
-    transport = this.#transport,
-  ): Promise<PayV2Fields> {
-    if (typeof params !== 'object' || params === null)
-      throw new WeChatKitError('INVALID_ARGUMENT', 'params must be an object');
-    const request: Record<string, string> = {};
-    for (const [name, value] of Object.entries({
-      appid: this.appId,
-      mch_id: this.mchid,
-      nonce_str: randomAlphanumeric(32, this.#random),
-      ...params,
-    })) {
-      if (value !== undefined && value !== null && name !== 'sign') request[name] = String(value);
-    }
-    if (this.#signType === 'HMAC-SHA256') request.sign_type = 'HMAC-SHA256';
-    request.sign = signPayV2(request, this.#apiKey, this.#signType);
-    const answer = await transport.request<string>({
-      method: 'POST',
-      url: `${this.#baseUrl}${path}`,
-      body: buildXml(request),
-      headers: { 'content-type': 'text/xml; charset=utf-8', accept: 'text/xml' },
-      responseType: 'text',
-      checkErrcode: false,
-      idempotent,
+    options: RequestOptions = {},
+    transportOf?: () => Promise<{ transport: Transport }>,
+  ): APIPromise<T> {
+    return APIPromise.from(async () => {
+      if (typeof params !== 'object' || params === null)
+        throw new WeChatKitError('INVALID_ARGUMENT', 'params must be an object');
+      const transport = transportOf === undefined ? this.#transport : (await transportOf()).transport;
+      const request: Record<string, string> = {};
+      for (const [name, value] of Object.entries({
+        appid: this.appId,
+        mch_id: this.mchid,
+        nonce_str: randomAlphanumeric(32, this.#random),
+        ...params,
+      })) {
+        if (value !== undefined && value !== null && name !== 'sign') request[name] = String(value);
+      }
+      if (this.#signType === 'HMAC-SHA256') request.sign_type = 'HMAC-SHA256';
+      request.sign = signPayV2(request, this.#apiKey, this.#signType);
+      const answer = await transport.request<string>({
+        method: 'POST',
+        url: `${this.#baseUrl}${path}`,
+        body: buildXml(request),
+        headers: { ...options.headers, 'content-type': 'text/xml; charset=utf-8', accept: 'text/xml' },
+        responseType: 'text',
+        checkErrcode: false,
+        idempotent: options.idempotent ?? true,
+        ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+        ...(options.retries === undefined ? {} : { retries: options.retries }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+      const fields = stringFields(parseXml(answer.data));
+      if (fields.return_code !== 'SUCCESS') throw new PayV2Error(path, fields);
+      verifyPayV2(fields, this.#apiKey, this.#signType);
+      if (fields.result_code !== 'SUCCESS') throw new PayV2Error(path, fields);
+      return { data: fields as T, response: responseMeta(answer.status, answer.headers) };
     });
-    const fields = stringFields(parseXml(answer.data));
-    if (fields.return_code !== 'SUCCESS') throw new PayV2Error(path, fields);
-    verifyPayV2(fields, this.#apiKey, this.#signType);
-    if (fields.result_code !== 'SUCCESS') throw new PayV2Error(path, fields);
-    return fields;
   }
 }

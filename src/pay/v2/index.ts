@@ -1,5 +1,6 @@
 /** WeChat Pay API v2 (legacy XML API). */
 export {
+  type CloseOrderParams,
   PayV2,
   type PayV2Fields,
   type PayV2Options,

@@ -1,126 +1,101 @@
-import { createHash, type KeyObject } from 'node:crypto';
-import { ConfigError, TransportError, WeChatKitError } from '../../core/errors.js';
-import { callHook, type TransportHooks } from '../../core/hooks.js';
-import { redactUrl } from '../../core/redact.js';
+import type { KeyObject } from 'node:crypto';
+import type { APIPromise } from '../../core/api-promise.js';
+import {
+  CLIENT_OPTION_NAMES,
+  type ClientOptions,
+  checkOptions,
+  splitHooks,
+} from '../../core/client-options.js';
+import { ConfigError, WeChatKitError } from '../../core/errors.js';
+import type { RequestOptions } from '../../core/request-options.js';
 import { type HttpMethod, Transport } from '../../core/transport.js';
-import type { TokenStore } from '../../credentials/token-store.js';
 import { loadPrivateKey } from '../../crypto/keys.js';
 import { oaepDecrypt, oaepEncrypt } from '../../crypto/pay-v3-oaep.js';
 import {
   type AppPayParams,
-  buildAppPayParams,
-  buildJsapiPayParams,
   type JsapiPayParams,
-  PayV3Signer,
+  type PayV3MerchantSigner,
   type PrivateKeyInput,
+  privateKeySigner,
+  signAppPayParams,
+  signJsapiPayParams,
 } from '../../crypto/pay-v3-sign.js';
 import type { CertificateInput, HeadersInput, PublicKeyInput } from '../../crypto/pay-v3-verify.js';
-import { sleep } from '../../internal/abort.js';
 import { type Clock, defaultClock, defaultRandom, type RandomSource } from '../../internal/bytes.js';
-import { isUnsigned, parseVerifiedJson, payApiErrorOf, type RawAnswer } from './answer.js';
-import { checkedBill, DEFAULT_MAX_BILL_BYTES } from './bill-file.js';
 import { PlatformTrust } from './platform-trust.js';
-import type {
-  AppOrder,
-  Bill,
-  CreateRefund,
-  FundFlowBillQuery,
-  H5Order,
-  JsapiOrder,
-  MediaFile,
-  NativeOrder,
-  Refund,
-  TradeBillQuery,
-  Transaction,
-} from './types.js';
+import { PayBills } from './resources/bills.js';
+import { PayCertificates } from './resources/certificates.js';
+import { PayMedia } from './resources/media.js';
+import { PayRefunds } from './resources/refunds.js';
+import { PayTransactions } from './resources/transactions.js';
+import { type PayV3Query, SignedExchange } from './signed-exchange.js';
 
 /** The WeChat Pay keys this client trusts to sign answers. Both at once during a migration. */
 export interface PayV3PlatformOptions {
   /** The WeChat Pay public key (pub_key.pem) and its id `PUB_KEY_ID_…`, from the merchant platform. */
-  publicKey?: { id: string; key: PublicKeyInput };
+  publicKey?: { id: string; key: PublicKeyInput } | undefined;
   /** Platform certificates (PEM), e.g. downloaded once with the official tool. */
-  certificates?: CertificateInput[];
+  certificates?: CertificateInput[] | undefined;
 }
 
-/** Options of {@link PayV3}. Unknown keys are refused. */
-export interface PayV3Options {
+/** The options of {@link PayV3} other than how it signs. Unknown keys are refused. */
+export interface PayV3CommonOptions extends ClientOptions {
   /** Merchant id (商户号). */
-  mchid: string;
-  /** Serial of the merchant API certificate (apiclient_cert.pem), see `certificateSerial`. */
-  merchantSerialNo: string;
-  /** The merchant private key (apiclient_key.pem): PEM text/bytes or a `KeyObject`; loaded once. */
-  privateKey: PrivateKeyInput;
+  mchid: string | undefined;
   /** The 32-character APIv3 key (not the APIv2 key). */
-  apiV3Key: string;
+  apiV3Key: string | undefined;
   /** Keys WeChat Pay signs with; at least one, unless `autoCertificates` is true. */
-  platform?: PayV3PlatformOptions;
+  platform?: PayV3PlatformOptions | undefined;
   /**
    * Download platform certificates from `GET /v3/certificates` when an answer names an unknown
    * certificate serial, and refresh them before they expire (default: true when
    * `platform.certificates` is given, else false). With nothing configured, the first download is
    * trusted because it decrypts with the APIv3 key (trust on first use; see the docs).
    */
-  autoCertificates?: boolean;
+  autoCertificates?: boolean | undefined;
   /** Least time between two certificate downloads prompted by unknown serials, ms (default 60 000). */
-  certificateRefreshIntervalMs?: number;
-  /** Default `https://api.mch.weixin.qq.com`. */
-  baseUrl?: string;
-  /** The Web `fetch` to send with (default the global one). */
-  fetch?: typeof fetch;
-  /** Time allowed per attempt, ms (default 10 000). */
-  timeoutMs?: number;
-  /** Retries of retry-safe calls after a network error, timeout, 5xx or 429 (default 2). */
-  retries?: number;
-  /** Observation hooks (logging, metrics). */
-  hooks?: TransportHooks;
-  /** Shares downloaded platform certificates across instances (key `weixin-kit:pay_platform_certificates:<mchid>`). */
-  store?: TokenStore;
-  /** Clock in ms (default `Date.now`): request timestamps and the ±300 s window. */
-  now?: Clock;
-  /** Randomness (default `crypto.randomBytes`): nonces and backoff jitter. */
-  random?: RandomSource;
+  certificateRefreshIntervalMs?: number | undefined;
   /** `User-Agent` (default `weixin-kit`). */
-  userAgent?: string;
+  userAgent?: string | undefined;
 }
 
-/** Per-call options, last argument of every method. */
-export interface PayV3CallOptions {
-  signal?: AbortSignal;
-  timeoutMs?: number;
+/** Signing with a {@link PayV3MerchantSigner}: the key stays in your KMS or HSM. */
+export interface PayV3CustomSignerOptions {
+  /** Signs requests and pay parameters: `{ serialNo, sign(message) }`, sync or async. */
+  signer: PayV3MerchantSigner;
+  privateKey?: undefined;
+  merchantSerialNo?: undefined;
 }
 
-/** Options of `bills.download`. */
-export interface BillDownloadOptions extends PayV3CallOptions {
-  /**
-   * Largest bill accepted, in bytes once decompressed (default 256 MiB). A GZIP bill is
-   * decompressed as a stream and abandoned past it, so a small file that inflates enormously cannot
-   * exhaust memory.
-   */
-  maxBytes?: number;
+/** Signing with the merchant private key in this process (the {@link privateKeySigner}). */
+export interface PayV3PrivateKeyOptions {
+  /** Serial of the merchant API certificate (apiclient_cert.pem), see `certificateSerial`. */
+  merchantSerialNo: string | undefined;
+  /** The merchant private key (apiclient_key.pem): PEM text/bytes or a `KeyObject`; loaded once. */
+  privateKey: PrivateKeyInput | undefined;
+  signer?: undefined;
 }
 
-/** Options of {@link PayV3.request}. */
-export interface PayV3RequestOptions extends PayV3CallOptions {
-  query?: Record<string, string | number | boolean | undefined>;
+/**
+ * Options of {@link PayV3}: the common client options, the merchant and its keys, and exactly one
+ * way to sign — a `signer`, or `privateKey` + `merchantSerialNo`.
+ */
+export type PayV3Options = PayV3CommonOptions & (PayV3CustomSignerOptions | PayV3PrivateKeyOptions);
+
+/** Options of {@link PayV3.request}: the per-call options plus what goes on the wire. */
+export interface PayV3RequestOptions extends RequestOptions {
+  query?: PayV3Query | undefined;
   /** A JSON body (serialised once; the exact string is signed and sent). A string is sent as is. */
   body?: unknown;
   /** `Wechatpay-Serial` for a request carrying sensitive fields: the `serial` from `encryptSensitive`. */
-  wechatpaySerial?: string;
-  /**
-   * Whether the call may be repeated after a network error, timeout, 5xx or 429. Default: true
-   * for GET only. Set it for a POST only when WeChat Pay deduplicates it (same out_trade_no…).
-   */
-  idempotent?: boolean;
+  wechatpaySerial?: string | undefined;
 }
 
-/** A verified answer of {@link PayV3.request}. */
-export interface PayV3Response<T> {
-  status: number;
-  headers: Headers;
-  /** The parsed JSON body; `undefined` for 204. */
-  data: T;
-  /** WeChat Pay's `Request-ID`. */
-  requestId: string | undefined;
+/** Params of {@link PayV3.jsapiPayParams} and {@link PayV3.appPayParams}: the order's appid and prepay_id. */
+export interface PayParamsInput {
+  appid: string;
+  /** The bare `prepay_id` the order API answered (without `prepay_id=`). */
+  prepay_id: string;
 }
 
 /** An encrypted sensitive field and the serial of the key used (send it as `Wechatpay-Serial`). */
@@ -129,34 +104,17 @@ export interface SensitiveCiphertext {
   serial: string;
 }
 
-interface ExchangeOptions {
-  body?: string | FormData;
-  /** What to sign as the body when it differs from what is sent (media upload: the meta JSON). */
-  signedBody?: string;
-  headers?: Record<string, string>;
-  accept?: string;
-  signal?: AbortSignal;
-  timeoutMs?: number;
-}
-
-const KNOWN_OPTIONS = new Set([
+const PAY_V3_OPTIONS = [
   'mchid',
+  'signer',
   'merchantSerialNo',
   'privateKey',
   'apiV3Key',
   'platform',
   'autoCertificates',
   'certificateRefreshIntervalMs',
-  'baseUrl',
-  'fetch',
-  'timeoutMs',
-  'retries',
-  'hooks',
-  'store',
-  'now',
-  'random',
   'userAgent',
-]);
+] as const;
 
 const DEFAULT_BASE_URL = 'https://api.mch.weixin.qq.com';
 
@@ -164,7 +122,16 @@ function configError(message: string): ConfigError {
   return new ConfigError('INVALID_CONFIG', `PayV3: ${message}`);
 }
 
+function unset(value: unknown): string {
+  return value === undefined
+    ? 'it is undefined — if it comes from process.env, is the variable set?'
+    : value === ''
+      ? 'it is an empty string'
+      : `got a ${typeof value}`;
+}
+
 function checkApiV3Key(value: unknown): string {
+  if (value === undefined || value === '') throw configError(`apiV3Key is required (${unset(value)})`);
   if (typeof value !== 'string' || Buffer.byteLength(value, 'utf8') !== 32) {
     const length = typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : 0;
     throw new ConfigError(
@@ -175,36 +142,62 @@ function checkApiV3Key(value: unknown): string {
   return value;
 }
 
-function nonEmpty(name: string, value: unknown): string {
-  if (typeof value !== 'string' || value.trim() === '')
-    throw configError(`${name} must be a non-empty string`);
-  return value;
-}
-
-function argument(name: string, value: unknown): string {
-  if (typeof value !== 'string' || value === '') {
-    throw new WeChatKitError('INVALID_ARGUMENT', `${name} must be a non-empty string`);
+/** The one signer of a client, from `signer` or from `privateKey` + `merchantSerialNo`; and the key, when held here. */
+function signerOf(options: PayV3Options): { signer: PayV3MerchantSigner; privateKey: KeyObject | undefined } {
+  const { signer, privateKey, merchantSerialNo } = options as {
+    signer?: unknown;
+    privateKey?: unknown;
+    merchantSerialNo?: unknown;
+  };
+  if (signer !== undefined) {
+    if (privateKey !== undefined || merchantSerialNo !== undefined) {
+      throw configError(
+        'give either signer, or privateKey + merchantSerialNo — not both (a signer holds its own key and serial)',
+      );
+    }
+    const s = signer as Partial<PayV3MerchantSigner>;
+    if (typeof s !== 'object' || s === null || typeof s.sign !== 'function') {
+      throw configError('signer must be { serialNo, sign(message) } (see privateKeySigner)');
+    }
+    if (typeof s.serialNo !== 'string' || s.serialNo.trim() === '' || /[\r\n"]/.test(s.serialNo)) {
+      throw configError(
+        `signer.serialNo must be the serial of the merchant API certificate (${unset(s.serialNo)})`,
+      );
+    }
+    return { signer: s as PayV3MerchantSigner, privateKey: undefined };
   }
-  return value;
+  if (privateKey === undefined && merchantSerialNo === undefined) {
+    throw configError(
+      'needs a way to sign: privateKey (apiclient_key.pem) + merchantSerialNo, or a signer { serialNo, sign(message) } for a key kept in a KMS/HSM',
+    );
+  }
+  if (typeof merchantSerialNo !== 'string' || merchantSerialNo.trim() === '') {
+    throw configError(`merchantSerialNo is required with privateKey (${unset(merchantSerialNo)})`);
+  }
+  if (privateKey === undefined || privateKey === '') {
+    throw configError(`privateKey is required with merchantSerialNo (${unset(privateKey)})`);
+  }
+  const key = loadPrivateKey(privateKey as PrivateKeyInput);
+  return { signer: privateKeySigner({ privateKey: key, serialNo: merchantSerialNo }), privateKey: key };
 }
-
-const IMAGE_TYPES: Record<string, string> = {
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  png: 'image/png',
-  bmp: 'image/bmp',
-};
 
 /**
  * WeChat Pay API v3 client for one merchant: every request signed, **every** answer verified —
  * signature, known serial, ±300 s window, `WECHATPAY/SIGNTEST/` probes refused — before its body
  * is read; an answer that fails is an error, never data.
  *
+ * Every API method is `method(params, options?)` and returns an `APIPromise`: await it for the
+ * data, or call `.withResponse()` for the HTTP status, headers and `requestId` (WeChat Pay's
+ * `Request-ID`, for a support ticket).
+ *
+ * Signing goes through a {@link PayV3MerchantSigner}: pass `signer` to keep the key in a KMS or an
+ * HSM, or `privateKey` + `merchantSerialNo` for a key in this process.
+ *
  * Retries (default 2, full-jitter backoff): only after a network error, a timeout, a 5xx or a 429,
  * and only for calls WeChat Pay deduplicates: queries (GET), close, order creation (same
  * `out_trade_no`) and refund creation (same `out_refund_no`) — a repeated order or refund with the
  * identical body gets the original answer. A 4xx is never retried; nor is media upload, nor a
- * `request()` POST unless you pass `idempotent: true`.
+ * `request()` POST, unless you pass `idempotent: true`.
  *
  * @example
  * const pay = new PayV3({
@@ -215,14 +208,19 @@ const IMAGE_TYPES: Record<string, string> = {
  *   appid, description: 'T-shirt', out_trade_no: 'A20260101001', notify_url,
  *   amount: { total: 100, currency: 'CNY' }, payer: { openid },
  * });
- * const params = pay.jsapiPayParams(appid, prepay_id); // for wx.requestPayment
+ * const params = await pay.jsapiPayParams({ appid, prepay_id }); // for wx.requestPayment
  */
 export class PayV3 {
   /** Merchant id. */
   readonly mchid: string;
-  readonly #signer: PayV3Signer;
-  readonly #privateKey: KeyObject;
+  /** Serial of the merchant API certificate that signs this client's requests. */
+  readonly merchantSerialNo: string;
+  readonly #signer: PayV3MerchantSigner;
+  readonly #privateKey: KeyObject | undefined;
   readonly #trust: PlatformTrust;
+  readonly #exchange: SignedExchange;
+  readonly #now: Clock;
+  readonly #random: RandomSource;
   /**
    * The WeChat Pay keys this client trusts, kept current across platform-certificate rotations.
    * Give it to the notification handler (`verifier: pay.platformTrust`), so notifications and
@@ -233,82 +231,25 @@ export class PayV3 {
    * const notifications = createPayNotificationHandler({ apiV3Key, verifier: pay.platformTrust });
    */
   readonly platformTrust: PlatformTrust;
-  readonly #transport: Transport;
-  readonly #baseUrl: URL;
-  readonly #retries: number;
-  readonly #hooks: TransportHooks;
-  readonly #now: Clock;
-  readonly #random: RandomSource;
-  #calls = 0;
 
-  /** Orders: create (JSAPI/Mini Program, Native, App, H5), query, close. */
-  readonly transactions: {
-    /** `POST /v3/pay/transactions/jsapi` (JSAPI and Mini Program); `mchid` is filled in. */
-    jsapi(body: JsapiOrder, options?: PayV3CallOptions): Promise<{ prepay_id: string }>;
-    /** `POST /v3/pay/transactions/native`. */
-    native(body: NativeOrder, options?: PayV3CallOptions): Promise<{ code_url: string }>;
-    /** `POST /v3/pay/transactions/app`. */
-    app(body: AppOrder, options?: PayV3CallOptions): Promise<{ prepay_id: string }>;
-    /** `POST /v3/pay/transactions/h5`. */
-    h5(body: H5Order, options?: PayV3CallOptions): Promise<{ h5_url: string }>;
-    /** `GET /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid=`. */
-    queryByOutTradeNo(outTradeNo: string, options?: PayV3CallOptions): Promise<Transaction>;
-    /** `GET /v3/pay/transactions/id/{transaction_id}?mchid=`. */
-    queryById(transactionId: string, options?: PayV3CallOptions): Promise<Transaction>;
-    /** `POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close` (answers 204). */
-    close(outTradeNo: string, options?: PayV3CallOptions): Promise<void>;
-  };
-
-  /** Domestic refunds. */
-  readonly refunds: {
-    /** `POST /v3/refund/domestic/refunds`. */
-    create(body: CreateRefund, options?: PayV3CallOptions): Promise<Refund>;
-    /** `GET /v3/refund/domestic/refunds/{out_refund_no}`. */
-    query(outRefundNo: string, options?: PayV3CallOptions): Promise<Refund>;
-  };
-
-  /** Trade and fund-flow bills. */
-  readonly bills: {
-    /** `GET /v3/bill/tradebill`. */
-    tradeBill(query: TradeBillQuery, options?: PayV3CallOptions): Promise<Bill>;
-    /** `GET /v3/bill/fundflowbill`. */
-    fundFlowBill(query: FundFlowBillQuery, options?: PayV3CallOptions): Promise<Bill>;
-    /**
-     * Downloads a bill file (signed request to `download_url`) and answers the bill itself,
-     * checked against the bill's `hash_value`. A GZIP bill (`tar_type: 'GZIP'`) is decompressed
-     * first — as a stream, stopped past `maxBytes` (`PayloadError` `PAYLOAD_TOO_LARGE`) — since
-     * `hash_value` is the SHA1 of the decompressed bill; a mismatch, or a GZIP file that does not
-     * decompress, throws {@link BillHashError}. The file itself is not signed by WeChat Pay: the
-     * digest, from a verified answer, is what authenticates it.
-     *
-     * @example
-     * const bill = await pay.bills.tradeBill({ bill_date: '2026-01-01', tar_type: 'GZIP' });
-     * const csv = new TextDecoder().decode(await pay.bills.download(bill));
-     */
-    download(bill: Bill, options?: BillDownloadOptions): Promise<Uint8Array>;
-  };
-
-  /** Merchant media. */
-  readonly media: {
-    /** `POST /v3/merchant/media/upload`: multipart `meta` (`{filename, sha256}`, the signed body) + `file`. */
-    uploadImage(file: MediaFile, options?: PayV3CallOptions): Promise<{ media_id: string }>;
-  };
+  /** Orders: create (JSAPI/Mini Program, Native, App, H5), get, close. */
+  readonly transactions: PayTransactions;
+  /** Domestic refunds: create, get. */
+  readonly refunds: PayRefunds;
+  /** Trade and fund-flow bills, and their download (whole or streamed). */
+  readonly bills: PayBills;
+  /** Merchant media: image upload. */
+  readonly media: PayMedia;
+  /** Platform certificates as `GET /v3/certificates` lists them. */
+  readonly certificates: PayCertificates;
 
   constructor(options: PayV3Options) {
-    if (typeof options !== 'object' || options === null) throw configError('options must be an object');
-    for (const key of Object.keys(options)) {
-      if (!KNOWN_OPTIONS.has(key)) {
-        throw configError(`unknown option "${key}" (allowed: ${[...KNOWN_OPTIONS].join(', ')})`);
-      }
-    }
-    this.mchid = nonEmpty('mchid', options.mchid);
-    const merchantSerialNo = nonEmpty('merchantSerialNo', options.merchantSerialNo);
-    this.#privateKey = loadPrivateKey(options.privateKey);
-    this.#signer = new PayV3Signer({
-      mchid: this.mchid,
-      serialNo: merchantSerialNo,
-      privateKey: this.#privateKey,
-    });
+    checkOptions('PayV3', options, PAY_V3_OPTIONS, ['mchid'], CLIENT_OPTION_NAMES);
+    this.mchid = options.mchid as string;
+    const { signer, privateKey } = signerOf(options);
+    this.#signer = signer;
+    this.#privateKey = privateKey;
+    this.merchantSerialNo = signer.serialNo;
     const apiV3Key = checkApiV3Key(options.apiV3Key);
     const platform = options.platform ?? {};
     for (const key of Object.keys(platform)) {
@@ -333,26 +274,45 @@ export class PayV3 {
     if (baseUrl.protocol !== 'https:' && baseUrl.protocol !== 'http:') {
       throw configError('baseUrl must be an http(s) URL');
     }
-    this.#baseUrl = baseUrl;
-    this.#retries = options.retries ?? 2;
-    if (!Number.isInteger(this.#retries) || this.#retries < 0 || this.#retries > 10) {
+    const retries = options.retries ?? 2;
+    if (!Number.isInteger(retries) || retries < 0 || retries > 10) {
       throw configError(`retries must be an integer from 0 to 10 (got ${options.retries})`);
     }
     const refreshIntervalMs = options.certificateRefreshIntervalMs ?? 60_000;
     if (!Number.isFinite(refreshIntervalMs) || refreshIntervalMs < 0) {
       throw configError('certificateRefreshIntervalMs must be a number of milliseconds ≥ 0');
     }
-    this.#hooks = options.hooks ?? {};
+    const hooks = splitHooks(options.hooks, options.logger).transport;
     this.#now = options.now ?? defaultClock;
     this.#random = options.random ?? defaultRandom;
-    this.#transport = new Transport({
-      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
-      timeoutMs: options.timeoutMs ?? 10_000,
-      // Retries happen here, after verification, with a fresh signature per attempt.
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    const userAgent = options.userAgent ?? 'weixin-kit';
+    const fetchImpl = options.fetch ?? globalThis.fetch;
+    const transport = new Transport({
+      fetch: fetchImpl,
+      timeoutMs,
+      // Retries happen in the exchange, after verification, with a fresh signature per attempt.
       retries: 0,
-      hooks: this.#hooks,
-      userAgent: options.userAgent ?? 'weixin-kit',
+      hooks,
+      userAgent,
+      ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
     });
+    const exchange = new SignedExchange({
+      mchid: this.mchid,
+      signer,
+      baseUrl,
+      transport,
+      fetch: fetchImpl,
+      dispatcher: options.dispatcher,
+      userAgent,
+      timeoutMs,
+      retries,
+      hooks,
+      now: this.#now,
+      random: this.#random,
+      verify: (message) => this.#trust.verify(message),
+    });
+    this.#exchange = exchange;
     this.#trust = this.platformTrust = new PlatformTrust({
       mchid: this.mchid,
       apiV3Key,
@@ -362,72 +322,13 @@ export class PayV3 {
       ...(options.store === undefined ? {} : { store: options.store }),
       now: this.#now,
       refreshIntervalMs,
-      download: () => this.#exchange('GET', this.#url('/v3/certificates'), {}),
+      download: () => exchange.exchange('GET', exchange.url('/v3/certificates'), {}),
     });
-
-    const mchid = this.mchid;
-    const order =
-      <R>(kind: string) =>
-      async (body: object, o?: PayV3CallOptions): Promise<R> => {
-        const filled = fillMchid(body, mchid);
-        return (
-          await this.#call<R>('POST', `/v3/pay/transactions/${kind}`, {
-            ...o,
-            body: filled,
-            idempotent: true,
-          })
-        ).data;
-      };
-    this.transactions = {
-      jsapi: order<{ prepay_id: string }>('jsapi'),
-      native: order<{ code_url: string }>('native'),
-      app: order<{ prepay_id: string }>('app'),
-      h5: order<{ h5_url: string }>('h5'),
-      queryByOutTradeNo: async (no, o) =>
-        (
-          await this.#call<Transaction>(
-            'GET',
-            `/v3/pay/transactions/out-trade-no/${encodeURIComponent(argument('outTradeNo', no))}`,
-            { ...o, query: { mchid } },
-          )
-        ).data,
-      queryById: async (id, o) =>
-        (
-          await this.#call<Transaction>(
-            'GET',
-            `/v3/pay/transactions/id/${encodeURIComponent(argument('transactionId', id))}`,
-            { ...o, query: { mchid } },
-          )
-        ).data,
-      close: async (no, o) => {
-        await this.#call(
-          'POST',
-          `/v3/pay/transactions/out-trade-no/${encodeURIComponent(argument('outTradeNo', no))}/close`,
-          { ...o, body: { mchid }, idempotent: true },
-        );
-      },
-    };
-    this.refunds = {
-      create: async (body, o) =>
-        (await this.#call<Refund>('POST', '/v3/refund/domestic/refunds', { ...o, body, idempotent: true }))
-          .data,
-      query: async (no, o) =>
-        (
-          await this.#call<Refund>(
-            'GET',
-            `/v3/refund/domestic/refunds/${encodeURIComponent(argument('outRefundNo', no))}`,
-            o ?? {},
-          )
-        ).data,
-    };
-    this.bills = {
-      tradeBill: async (query, o) =>
-        (await this.#call<Bill>('GET', '/v3/bill/tradebill', { ...o, query: { ...query } })).data,
-      fundFlowBill: async (query, o) =>
-        (await this.#call<Bill>('GET', '/v3/bill/fundflowbill', { ...o, query: { ...query } })).data,
-      download: (bill, o) => this.#downloadBill(bill, o ?? {}),
-    };
-    this.media = { uploadImage: (file, o) => this.#uploadImage(file, o ?? {}) };
+    this.transactions = new PayTransactions(exchange);
+    this.refunds = new PayRefunds(exchange);
+    this.bills = new PayBills(exchange);
+    this.media = new PayMedia(exchange);
+    this.certificates = new PayCertificates(exchange);
   }
 
   /**
@@ -435,52 +336,55 @@ export class PayV3 {
    * typed method. `path` is the path after the host, e.g. `/v3/pay/transactions/jsapi`.
    *
    * @example
-   * const { data } = await pay.request<{ total_count: number }>('GET', '/v3/merchant-service/complaints-v2', {
+   * const page = await pay.request<{ total_count: number }>('GET', '/v3/merchant-service/complaints-v2', {
    *   query: { limit: 10, offset: 0, begin_date: '2026-01-01', end_date: '2026-01-30' },
    * });
+   * const { data, response } = await pay.request('GET', path).withResponse(); // response.requestId
    */
-  request<T = unknown>(
-    method: HttpMethod,
-    path: string,
-    options: PayV3RequestOptions = {},
-  ): Promise<PayV3Response<T>> {
-    if (typeof path !== 'string' || !path.startsWith('/v3/')) {
-      throw new WeChatKitError(
-        'INVALID_ARGUMENT',
-        `path must start with /v3/ (got ${JSON.stringify(String(path))})`,
-      );
-    }
-    return this.#call<T>(method, path, options);
+  request<T = unknown>(method: HttpMethod, path: string, options: PayV3RequestOptions = {}): APIPromise<T> {
+    return this.#exchange.call<T>(
+      method,
+      () => {
+        if (typeof path !== 'string' || !path.startsWith('/v3/')) {
+          throw new WeChatKitError(
+            'INVALID_ARGUMENT',
+            `path must start with /v3/ (got ${JSON.stringify(String(path))})`,
+          );
+        }
+        return path;
+      },
+      options,
+      method === 'GET',
+    );
   }
 
   /**
-   * The signed `wx.requestPayment` / `WeixinJSBridge` parameters for a JSAPI or Mini Program order.
+   * The signed `wx.requestPayment` / `WeixinJSBridge` parameters for a JSAPI or Mini Program order,
+   * signed by the client's signer — async, since a KMS or HSM may answer asynchronously.
    *
    * @example
-   * const params = pay.jsapiPayParams('wxd678efh567hg6787', prepay_id);
+   * const params = await pay.jsapiPayParams({ appid: 'wxd678efh567hg6787', prepay_id });
    */
-  jsapiPayParams(appId: string, prepayId: string): JsapiPayParams {
-    return buildJsapiPayParams({
-      appId,
-      prepayId,
-      privateKey: this.#privateKey,
+  jsapiPayParams(params: PayParamsInput): Promise<JsapiPayParams> {
+    return signJsapiPayParams(this.#signer, {
+      appId: params?.appid,
+      prepayId: params?.prepay_id,
       now: this.#now,
       random: this.#random,
     });
   }
 
   /**
-   * The signed parameters for the APP SDK's `PayReq`.
+   * The signed parameters for the APP SDK's `PayReq`, signed by the client's signer (async).
    *
    * @example
-   * const req = pay.appPayParams('wxd678efh567hg6787', prepay_id);
+   * const req = await pay.appPayParams({ appid: 'wxd678efh567hg6787', prepay_id });
    */
-  appPayParams(appId: string, prepayId: string): AppPayParams {
-    return buildAppPayParams({
-      appId,
+  appPayParams(params: PayParamsInput): Promise<AppPayParams> {
+    return signAppPayParams(this.#signer, {
+      appId: params?.appid,
       partnerId: this.mchid,
-      prepayId,
-      privateKey: this.#privateKey,
+      prepayId: params?.prepay_id,
       now: this.#now,
       random: this.#random,
     });
@@ -501,12 +405,18 @@ export class PayV3 {
   }
 
   /**
-   * Decrypts a sensitive field WeChat Pay encrypted for this merchant (merchant private key).
+   * Decrypts a sensitive field WeChat Pay encrypted for this merchant (merchant private key). Needs
+   * the key in this process (`privateKey`); with a `signer`, decrypt with your KMS (RSA-OAEP, SHA-1).
    *
    * @example
    * const name = pay.decryptSensitive(answer.name);
    */
   decryptSensitive(ciphertext: string): string {
+    if (this.#privateKey === undefined) {
+      throw configError(
+        'decryptSensitive needs the merchant private key in this process (the privateKey option); with a signer, decrypt the field where the key is (RSA-OAEP with SHA-1)',
+      );
+    }
     return oaepDecrypt(ciphertext, this.#privateKey);
   }
 
@@ -554,220 +464,4 @@ export class PayV3 {
   refreshCertificates(): Promise<void> {
     return this.#trust.refresh();
   }
-
-  #url(path: string, query?: PayV3RequestOptions['query']): URL {
-    const url = new URL(path, this.#baseUrl);
-    if (this.#baseUrl.pathname !== '/' && this.#baseUrl.pathname !== '') {
-      url.pathname = `${this.#baseUrl.pathname.replace(/\/$/, '')}${path.split('?')[0]}`;
-    }
-    for (const [key, value] of Object.entries(query ?? {})) {
-      if (value !== undefined) url.searchParams.append(key, String(value));
-    }
-    return url;
-  }
-
-  /** One signed exchange, answered raw (nothing verified or parsed yet). */
-  async #exchange(method: HttpMethod, url: URL, o: ExchangeOptions): Promise<RawAnswer> {
-    const signedUrl = `${url.pathname}${url.search}`;
-    const authorization = this.#signer.authorization({
-      method,
-      url: signedUrl,
-      body: o.signedBody ?? (typeof o.body === 'string' ? o.body : ''),
-      now: this.#now,
-      random: this.#random,
-    });
-    const headers: Record<string, string> = {
-      ...o.headers,
-      Authorization: authorization,
-      Accept: o.accept ?? 'application/json',
-    };
-    if (typeof o.body === 'string') headers['Content-Type'] = 'application/json';
-    const answer = await this.#transport.request<Uint8Array>({
-      method,
-      url: url.href,
-      ...(o.body === undefined ? {} : { body: o.body }),
-      headers,
-      raw: true,
-      idempotent: false,
-      ...(o.signal === undefined ? {} : { signal: o.signal }),
-      ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
-    });
-    return { status: answer.status, headers: answer.headers, bytes: answer.data };
-  }
-
-  /** Sends with retries; resolves with a verified 2xx answer, throws otherwise. */
-  async #send(
-    method: HttpMethod,
-    url: URL,
-    o: ExchangeOptions & { idempotent: boolean },
-    verify2xx = true,
-  ): Promise<RawAnswer> {
-    const path = url.pathname;
-    const id = `wk-pay-${++this.#calls}`;
-    for (let attempt = 1; ; attempt += 1) {
-      let failure: unknown;
-      let retryable = false;
-      try {
-        const answer = await this.#exchange(method, url, o);
-        const ok = answer.status >= 200 && answer.status <= 299;
-        const transient = answer.status >= 500 || answer.status === 429;
-        if (transient && isUnsigned(answer.headers)) {
-          // A gateway answer (no WeChat Pay signature): an error whose body is never read.
-          failure = new TransportError(
-            'HTTP_ERROR',
-            `WeChat Pay ${method} ${path} answered HTTP ${answer.status} without a WeChat Pay signature (a gateway error); its body was not used`,
-            { status: answer.status },
-          );
-          retryable = true;
-        } else {
-          if (!ok || verify2xx) await this.#trust.verify({ headers: answer.headers, body: answer.bytes });
-          if (ok) return answer;
-          failure = payApiErrorOf(answer, method, path);
-          retryable = transient;
-        }
-      } catch (error) {
-        failure = error;
-        retryable =
-          error instanceof TransportError && (error.code === 'NETWORK_ERROR' || error.code === 'TIMEOUT');
-      }
-      if (!retryable || !o.idempotent || attempt > this.#retries || o.signal?.aborted) throw failure;
-      const bytes = this.#random(4);
-      const unit =
-        ((bytes[0] ?? 0) * 2 ** 24 + (bytes[1] ?? 0) * 2 ** 16 + (bytes[2] ?? 0) * 256 + (bytes[3] ?? 0)) /
-        2 ** 32;
-      const delayMs = Math.round(unit * Math.min(2000, 100 * 2 ** (attempt - 1)));
-      callHook(this.#hooks.onRetry, {
-        id,
-        method,
-        url: redactUrl(url.href),
-        attempt,
-        delayMs,
-        reason: failure instanceof WeChatKitError ? failure.code : 'UNKNOWN',
-        error: failure as Error,
-      });
-      await sleep(delayMs, o.signal);
-    }
-  }
-
-  async #call<T>(method: HttpMethod, path: string, options: PayV3RequestOptions): Promise<PayV3Response<T>> {
-    const url = this.#url(path, options.query);
-    if (options.body !== undefined && (method === 'GET' || method === 'HEAD')) {
-      throw new WeChatKitError(
-        'INVALID_ARGUMENT',
-        `a ${method} request cannot have a body; put the values in query`,
-      );
-    }
-    const body =
-      options.body === undefined
-        ? undefined
-        : typeof options.body === 'string'
-          ? options.body
-          : JSON.stringify(options.body);
-    const answer = await this.#send(method, url, {
-      ...(body === undefined ? {} : { body }),
-      ...(options.wechatpaySerial === undefined
-        ? {}
-        : { headers: { 'Wechatpay-Serial': options.wechatpaySerial } }),
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-      idempotent: options.idempotent ?? method === 'GET',
-    });
-    return {
-      status: answer.status,
-      headers: answer.headers,
-      data: parseVerifiedJson(answer, method, url.pathname) as T,
-      requestId: answer.headers.get('request-id') ?? undefined,
-    };
-  }
-
-  async #downloadBill(bill: Bill, o: BillDownloadOptions): Promise<Uint8Array> {
-    const maxBytes = o.maxBytes ?? DEFAULT_MAX_BILL_BYTES;
-    if (typeof maxBytes !== 'number' || !Number.isSafeInteger(maxBytes) || maxBytes <= 0) {
-      throw new WeChatKitError('INVALID_ARGUMENT', 'maxBytes must be a whole number of bytes above 0');
-    }
-    if (typeof bill !== 'object' || bill === null) {
-      throw new WeChatKitError(
-        'INVALID_ARGUMENT',
-        'bill must be the answer of bills.tradeBill() or bills.fundFlowBill()',
-      );
-    }
-    const link = argument('bill.download_url', bill.download_url);
-    const expected = argument('bill.hash_value', bill.hash_value);
-    let url: URL;
-    try {
-      url = new URL(link);
-    } catch {
-      throw new WeChatKitError('INVALID_ARGUMENT', 'bill.download_url is not an absolute URL');
-    }
-    // The signed request goes only where the client is configured to talk.
-    if (url.origin !== this.#baseUrl.origin) {
-      throw new WeChatKitError(
-        'INVALID_ARGUMENT',
-        `bill.download_url points at ${url.origin}, not at ${this.#baseUrl.origin}: refusing to send a signed request elsewhere`,
-      );
-    }
-    const hashType = (bill.hash_type ?? 'SHA1').toUpperCase();
-    if (hashType !== 'SHA1') {
-      throw new WeChatKitError(
-        'INVALID_ARGUMENT',
-        `bill.hash_type ${JSON.stringify(bill.hash_type)} is not supported (WeChat Pay uses SHA1)`,
-      );
-    }
-    // The file answer is not signed by WeChat Pay; its error answers are, and are verified.
-    const answer = await this.#send(
-      'GET',
-      url,
-      {
-        accept: '*/*',
-        ...(o.signal === undefined ? {} : { signal: o.signal }),
-        ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
-        idempotent: true,
-      },
-      false,
-    );
-    return checkedBill(answer.bytes, { type: hashType, expected }, maxBytes);
-  }
-
-  async #uploadImage(file: MediaFile, o: PayV3CallOptions): Promise<{ media_id: string }> {
-    if (typeof file !== 'object' || file === null || !(file.data instanceof Uint8Array)) {
-      throw new WeChatKitError('INVALID_ARGUMENT', 'file must be { filename, data: Uint8Array }');
-    }
-    const filename = argument('file.filename', file.filename);
-    const ext = /\.([A-Za-z0-9]+)$/.exec(filename)?.[1]?.toLowerCase() ?? '';
-    const contentType = file.contentType ?? IMAGE_TYPES[ext];
-    if (contentType === undefined) {
-      throw new WeChatKitError(
-        'INVALID_ARGUMENT',
-        'file.filename must end in .jpg, .jpeg, .png or .bmp (or pass contentType)',
-      );
-    }
-    const sha256 = createHash('sha256').update(file.data).digest('hex');
-    const meta = JSON.stringify({ filename, sha256 });
-    const form = new FormData();
-    form.append('meta', new Blob([meta], { type: 'application/json' }));
-    form.append('file', new Blob([new Uint8Array(file.data)], { type: contentType }), filename);
-    const url = this.#url('/v3/merchant/media/upload');
-    const answer = await this.#send('POST', url, {
-      body: form,
-      signedBody: meta,
-      ...(o.signal === undefined ? {} : { signal: o.signal }),
-      ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
-      idempotent: false,
-    });
-    return parseVerifiedJson(answer, 'POST', url.pathname) as { media_id: string };
-  }
-}
-
-function fillMchid(body: object, mchid: string): object {
-  if (typeof body !== 'object' || body === null) {
-    throw new WeChatKitError('INVALID_ARGUMENT', 'the order body must be an object');
-  }
-  const given = (body as { mchid?: unknown }).mchid;
-  if (given !== undefined && given !== mchid) {
-    throw new WeChatKitError(
-      'INVALID_ARGUMENT',
-      `body.mchid ${JSON.stringify(given)} is not this client's mchid ${mchid}`,
-    );
-  }
-  return { ...body, mchid };
 }

@@ -10,7 +10,7 @@ import { WeChatKitError, type WeChatKitErrorOptions } from '../../core/errors.js
  * `SignatureError`, never a `PayApiError`.
  *
  * @example
- * try { await pay.transactions.queryByOutTradeNo(no) } catch (e) {
+ * try { await pay.transactions.getByOutTradeNo({ out_trade_no }) } catch (e) {
  *   if (e instanceof PayApiError && e.payCode === 'ORDER_NOT_EXIST') return undefined;
  *   throw e;
  * }
@@ -43,7 +43,7 @@ export class PayApiError extends WeChatKitError {
   ) {
     const hint =
       input.payCode === 'SIGN_ERROR'
-        ? ' — WeChat Pay refused our request signature: check mchid, merchantSerialNo (serial of apiclient_cert.pem) and that privateKey is the key of that certificate; detail.sign_information shows the message it expected.'
+        ? " — WeChat Pay refused our request signature: check mchid, merchantSerialNo (or signer.serialNo: the serial of apiclient_cert.pem) and that privateKey (or the signer's key) is the key of that certificate; detail.sign_information shows the message it expected."
         : '';
     super(
       input.status === 429 ? 'RATE_LIMITED' : 'API_ERROR',

@@ -10,6 +10,7 @@ import {
 import { decryptResource } from '../../crypto/pay-v3-aead.js';
 import {
   type CertificateInput,
+  type PayV3SignatureVerifier,
   PayV3Verifier,
   type PayV3VerifyRequest,
   type PublicKeyInput,
@@ -69,7 +70,7 @@ export interface PlatformTrustOptions {
  * const pay = new PayV3({ …, platform: { certificates: [platformCertPem] }, store: new RedisStore(redis) });
  * const notifications = createPayNotificationHandler({ apiV3Key, verifier: pay.platformTrust });
  */
-export class PlatformTrust {
+export class PlatformTrust implements PayV3SignatureVerifier {
   readonly #options: PlatformTrustOptions;
   readonly #publicKey: { id: string; key: ReturnType<typeof loadPublicKey> } | undefined;
   readonly #configured: LoadedCertificate[];

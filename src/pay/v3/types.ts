@@ -60,21 +60,61 @@ export type TradeState =
   | 'PAYERROR'
   | (string & {});
 
-/** A transaction as the query APIs answer it. */
+/** Amounts of a transaction, in fen (分). */
+export interface TransactionAmount {
+  total: number;
+  payer_total?: number;
+  currency?: string;
+  payer_currency?: string;
+}
+
+/**
+ * A transaction, as the query APIs answer it and as a `TRANSACTION.SUCCESS` notification carries
+ * it (the decrypted `resource`, `original_type` `transaction`): one wire object. Fields filled
+ * only once the order is paid are optional here; {@link PaidTransaction} has them. Fields WeChat
+ * Pay adds later still arrive, typed as unknown extras.
+ */
 export interface Transaction {
   appid: string;
   mchid: string;
   out_trade_no: string;
   transaction_id?: string;
+  /** `JSAPI`, `NATIVE`, `APP`, `MICROPAY`, `MWEB`, `FACEPAY`. */
   trade_type?: string;
   trade_state: TradeState;
   trade_state_desc: string;
   bank_type?: string;
   attach?: string;
+  /** RFC 3339, e.g. `2018-06-08T10:34:56+08:00`. */
   success_time?: string;
-  payer?: { openid?: string };
-  amount?: { total?: number; payer_total?: number; currency?: string; payer_currency?: string };
-  promotion_detail?: unknown[];
+  payer?: { openid: string };
+  amount?: TransactionAmount;
+  scene_info?: { device_id?: string };
+  promotion_detail?: Array<Record<string, unknown>>;
+  [field: string]: unknown;
+}
+
+/** A {@link Transaction} that was paid: what a `TRANSACTION.SUCCESS` notification carries. */
+export type PaidTransaction = Transaction & {
+  transaction_id: string;
+  trade_type: string;
+  payer: { openid: string };
+  amount: TransactionAmount;
+};
+
+/** Params of `transactions.getByOutTradeNo` and `transactions.close`. */
+export interface OutTradeNoParams {
+  out_trade_no: string;
+}
+
+/** Params of `transactions.getById`. */
+export interface TransactionIdParams {
+  transaction_id: string;
+}
+
+/** Params of `refunds.get`. */
+export interface OutRefundNoParams {
+  out_refund_no: string;
 }
 
 /** `POST /v3/refund/domestic/refunds` body: one of `transaction_id` / `out_trade_no` is required. */
@@ -156,4 +196,24 @@ export interface MediaFile {
   data: Uint8Array;
   /** MIME type; default guessed from the extension. */
   contentType?: string;
+}
+
+/** One entry of `GET /v3/certificates`: a platform certificate, sealed with the APIv3 key. */
+export interface PlatformCertificateEntry {
+  serial_no: string;
+  /** RFC 3339. */
+  effective_time: string;
+  /** RFC 3339. */
+  expire_time: string;
+  encrypt_certificate: {
+    algorithm: string;
+    ciphertext: string;
+    nonce: string;
+    associated_data: string;
+  };
+}
+
+/** What `GET /v3/certificates` answers. */
+export interface PlatformCertificateList {
+  data: PlatformCertificateEntry[];
 }

@@ -1,0 +1,15 @@
+import type { Router } from '../router.js';
+import type { EmulatorState } from '../state.js';
+import { registerClockControl } from './clock.js';
+import { registerFaultControl } from './faults.js';
+import { registerIntrospection } from './introspection.js';
+
+/**
+ * The emulator-wide part of the control plane (`/_emulator/*`): clock, faults, configuration and
+ * stats. Product folders register their own control routes (pushes, payments, login codes…).
+ */
+export function registerControl(router: Router, state: EmulatorState): void {
+  registerClockControl(router, state);
+  registerFaultControl(router, state);
+  registerIntrospection(router, state);
+}

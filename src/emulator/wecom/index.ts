@@ -1,0 +1,16 @@
+import type { Router } from '../router.js';
+import type { EmulatorState } from '../state.js';
+import { registerWeComAccessToken, WeComTokens } from './access-token.js';
+import { registerWeComMembers } from './members.js';
+import { registerWeComMessages } from './messages.js';
+
+/**
+ * The qyapi.weixin.qq.com part of the emulator (企业微信): `gettoken` per (corpid, agent secret),
+ * app message send and member get, with their control routes.
+ */
+export function registerWeCom(router: Router, state: EmulatorState): void {
+  const tokens = new WeComTokens(state);
+  registerWeComAccessToken(router, state, tokens);
+  registerWeComMessages(router, state, tokens);
+  registerWeComMembers(router, state, tokens);
+}

@@ -1,0 +1,404 @@
+import { APIPromise } from '../../core/api-promise.js';
+import { ConfigError, TransportError, WeChatKitError } from '../../core/errors.js';
+import { callHook, type TransportHooks } from '../../core/hooks.js';
+import { redactText, redactUrl } from '../../core/redact.js';
+import { type RequestOptions, responseMeta } from '../../core/request-options.js';
+import type { HttpMethod, Transport } from '../../core/transport.js';
+import { type PayV3MerchantSigner, signAuthorization } from '../../crypto/pay-v3-sign.js';
+import { anySignal, raceAbort, sleep } from '../../internal/abort.js';
+import type { Clock, RandomSource } from '../../internal/bytes.js';
+import { isUnsigned, parseVerifiedJson, payApiErrorOf, type RawAnswer } from './answer.js';
+
+/**
+ * The one exchange every Pay v3 resource goes through: sign the request with the merchant signer,
+ * send it, verify the answer's signature before anything reads it, and retry only what is safe.
+ * Internal: resources and `PayV3` hold one; users see it only through them.
+ */
+
+/** A query string: `undefined` values are left out. */
+export type PayV3Query = Record<string, string | number | boolean | undefined>;
+
+/** One call as a resource describes it: the per-call options plus what goes on the wire. */
+export interface PayV3CallInput extends RequestOptions {
+  query?: PayV3Query | undefined;
+  /** A JSON body (serialised once: the exact string is signed and sent); a string is sent as is. */
+  body?: unknown;
+  /** `Wechatpay-Serial`, for a request carrying fields encrypted with a platform key. */
+  wechatpaySerial?: string | undefined;
+}
+
+/** What one signed exchange sends. */
+export interface ExchangeOptions {
+  body?: string | FormData;
+  /** What to sign as the body when it differs from what is sent (media upload: the meta JSON). */
+  signedBody?: string;
+  /** Extra headers: the caller's, then `Wechatpay-Serial`; never the signature's own. */
+  headers?: Record<string, string> | undefined;
+  accept?: string;
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
+}
+
+/** How {@link SignedExchange.send} may retry: the call's safety, and the caller's bound. */
+export interface RetryOptions {
+  /** True only for calls WeChat Pay de-duplicates (queries, same out_trade_no / out_refund_no). */
+  idempotent: boolean;
+  retries?: number | undefined;
+}
+
+/** A raw answer whose 2xx body is still a stream (download), or read whole (any other status). */
+export interface StreamedAnswer extends RawAnswer {
+  /** The unread 2xx body, each chunk read within `timeoutMs`; undefined for other statuses. */
+  stream: AsyncGenerator<Uint8Array> | undefined;
+}
+
+/** What {@link SignedExchange} is built from (already checked by `PayV3`). */
+export interface SignedExchangeOptions {
+  mchid: string;
+  signer: PayV3MerchantSigner;
+  baseUrl: URL;
+  /** Sends one attempt raw (`retries: 0`): retries happen here, after verification. */
+  transport: Transport;
+  /** For streamed downloads, sent outside the transport (which reads bodies whole). */
+  fetch: typeof fetch;
+  dispatcher: object | undefined;
+  userAgent: string;
+  timeoutMs: number;
+  retries: number;
+  hooks: TransportHooks;
+  now: Clock;
+  random: RandomSource;
+  /** Verifies a signed answer (the client's platform trust); throws `SignatureError`. */
+  verify(message: { headers: Headers; body: Uint8Array }): Promise<void>;
+}
+
+let streamCounter = 0;
+
+/** @internal */
+export class SignedExchange {
+  readonly mchid: string;
+  readonly baseUrl: URL;
+  readonly #o: SignedExchangeOptions;
+  #calls = 0;
+
+  constructor(options: SignedExchangeOptions) {
+    this.#o = options;
+    this.mchid = options.mchid;
+    this.baseUrl = options.baseUrl;
+  }
+
+  /** The absolute URL of `path` (after the host) with `query`. */
+  url(path: string, query?: PayV3Query): URL {
+    const base = this.#o.baseUrl;
+    const url = new URL(path, base);
+    if (base.pathname !== '/' && base.pathname !== '') {
+      url.pathname = `${base.pathname.replace(/\/$/, '')}${path.split('?')[0]}`;
+    }
+    for (const [key, value] of Object.entries(query ?? {})) {
+      if (value !== undefined) url.searchParams.append(key, String(value));
+    }
+    return url;
+  }
+
+  /**
+   * A typed call: signed, verified, retried as allowed, parsed; metadata through `withResponse()`.
+   * `path` and `input` may be thunks, so that a bad argument rejects the promise rather than throws.
+   */
+  call<T>(
+    method: HttpMethod,
+    pathOf: string | (() => string),
+    inputOf: PayV3CallInput | (() => PayV3CallInput),
+    idempotentByDefault: boolean,
+  ): APIPromise<T> {
+    return APIPromise.from(async () => {
+      const path = typeof pathOf === 'function' ? pathOf() : pathOf;
+      const input = typeof inputOf === 'function' ? inputOf() : inputOf;
+      const url = this.url(path, input.query);
+      if (input.body !== undefined && (method === 'GET' || method === 'HEAD')) {
+        throw new WeChatKitError(
+          'INVALID_ARGUMENT',
+          `a ${method} request cannot have a body; put the values in query`,
+        );
+      }
+      const body =
+        input.body === undefined
+          ? undefined
+          : typeof input.body === 'string'
+            ? input.body
+            : JSON.stringify(input.body);
+      const headers =
+        input.wechatpaySerial === undefined
+          ? input.headers
+          : { ...input.headers, 'Wechatpay-Serial': input.wechatpaySerial };
+      const answer = await this.send(
+        method,
+        url,
+        {
+          ...(body === undefined ? {} : { body }),
+          headers,
+          signal: input.signal,
+          timeoutMs: input.timeoutMs,
+        },
+        { idempotent: input.idempotent ?? idempotentByDefault, retries: input.retries },
+      );
+      return {
+        data: parseVerifiedJson(answer, method, url.pathname) as T,
+        response: responseMeta(answer.status, answer.headers),
+      };
+    });
+  }
+
+  /** The `Authorization` and the other headers of one attempt (signed afresh each time). */
+  async #headers(method: HttpMethod, url: URL, o: ExchangeOptions): Promise<Record<string, string>> {
+    const authorization = await signAuthorization(this.#o.signer, {
+      method,
+      url: `${url.pathname}${url.search}`,
+      body: o.signedBody ?? (typeof o.body === 'string' ? o.body : ''),
+      mchid: this.#o.mchid,
+      now: this.#o.now,
+      random: this.#o.random,
+    });
+    const headers: Record<string, string> = {
+      ...o.headers,
+      Authorization: authorization,
+      Accept: o.accept ?? 'application/json',
+    };
+    if (typeof o.body === 'string') headers['Content-Type'] = 'application/json';
+    return headers;
+  }
+
+  /** One signed exchange, answered raw (nothing verified or parsed yet). */
+  async exchange(method: HttpMethod, url: URL, o: ExchangeOptions): Promise<RawAnswer> {
+    const headers = await this.#headers(method, url, o);
+    const answer = await this.#o.transport.request<Uint8Array>({
+      method,
+      url: url.href,
+      ...(o.body === undefined ? {} : { body: o.body }),
+      headers,
+      raw: true,
+      idempotent: false,
+      ...(o.signal === undefined ? {} : { signal: o.signal }),
+      ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
+    });
+    return { status: answer.status, headers: answer.headers, bytes: answer.data };
+  }
+
+  /**
+   * Sends with retries; resolves with a verified 2xx answer (or, with `verify2xx: false`, an
+   * unsigned 2xx file), throws otherwise: a verified error answer as `PayApiError`.
+   */
+  send(
+    method: HttpMethod,
+    url: URL,
+    o: ExchangeOptions,
+    retry: RetryOptions,
+    verify2xx = true,
+  ): Promise<RawAnswer> {
+    return this.#retrying(method, url, o, retry, verify2xx, () => this.exchange(method, url, o));
+  }
+
+  /**
+   * A signed GET whose 2xx body (unsigned, e.g. a bill file) is handed over unread, as chunks; an
+   * error answer is read whole and verified like any other. Retried only before the body is handed
+   * over. Sent outside the transport, which reads every body whole.
+   */
+  stream(url: URL, o: ExchangeOptions, retry: RetryOptions): Promise<StreamedAnswer> {
+    let attempt = 0;
+    return this.#retrying('GET', url, o, retry, false, () => this.#exchangeStream(url, o, ++attempt));
+  }
+
+  async #retrying<A extends RawAnswer>(
+    method: HttpMethod,
+    url: URL,
+    o: ExchangeOptions,
+    retry: RetryOptions,
+    verify2xx: boolean,
+    attemptOnce: () => Promise<A>,
+  ): Promise<A> {
+    const retries = retry.retries ?? this.#o.retries;
+    if (!Number.isInteger(retries) || retries < 0 || retries > 10) {
+      throw new ConfigError('INVALID_CONFIG', `retries must be an integer from 0 to 10 (got ${retries})`);
+    }
+    const path = url.pathname;
+    const id = `wk-pay-${++this.#calls}`;
+    for (let attempt = 1; ; attempt += 1) {
+      let failure: unknown;
+      let retryable = false;
+      try {
+        const answer = await attemptOnce();
+        const ok = answer.status >= 200 && answer.status <= 299;
+        const transient = answer.status >= 500 || answer.status === 429;
+        if (transient && isUnsigned(answer.headers)) {
+          // A gateway answer (no WeChat Pay signature): an error whose body is never read.
+          failure = new TransportError(
+            'HTTP_ERROR',
+            `WeChat Pay ${method} ${path} answered HTTP ${answer.status} without a WeChat Pay signature (a gateway error); its body was not used`,
+            { status: answer.status },
+          );
+          retryable = true;
+        } else {
+          if (!ok || verify2xx) await this.#o.verify({ headers: answer.headers, body: answer.bytes });
+          if (ok) return answer;
+          failure = payApiErrorOf(answer, method, path);
+          retryable = transient;
+        }
+      } catch (error) {
+        failure = error;
+        retryable =
+          error instanceof TransportError && (error.code === 'NETWORK_ERROR' || error.code === 'TIMEOUT');
+      }
+      if (!retryable || !retry.idempotent || attempt > retries || o.signal?.aborted) throw failure;
+      const bytes = this.#o.random(4);
+      const unit =
+        ((bytes[0] ?? 0) * 2 ** 24 + (bytes[1] ?? 0) * 2 ** 16 + (bytes[2] ?? 0) * 256 + (bytes[3] ?? 0)) /
+        2 ** 32;
+      const delayMs = Math.round(unit * Math.min(2000, 100 * 2 ** (attempt - 1)));
+      callHook(this.#o.hooks.onRetry, {
+        id,
+        method,
+        url: redactUrl(url.href),
+        attempt,
+        delayMs,
+        reason: failure instanceof WeChatKitError ? failure.code : 'UNKNOWN',
+        error: failure as Error,
+      });
+      await sleep(delayMs, o.signal);
+    }
+  }
+
+  /** One attempt of {@link stream}: the timeout bounds the headers, then each wait for a chunk. */
+  async #exchangeStream(url: URL, o: ExchangeOptions, attempt: number): Promise<StreamedAnswer> {
+    const headers = { 'User-Agent': this.#o.userAgent, ...(await this.#headers('GET', url, o)) };
+    const timeoutMs = o.timeoutMs ?? this.#o.timeoutMs;
+    const shown = redactUrl(url.href);
+    const id = `wk-pay-stream-${++streamCounter}`;
+    const started = performance.now();
+    callHook(this.#o.hooks.onRequest, { id, method: 'GET', url: shown, attempt });
+    const timedOut = (what: string) =>
+      new TransportError(
+        'TIMEOUT',
+        `WeChat Pay GET ${shown} sent no ${what} within ${timeoutMs} ms (timeoutMs); raise timeoutMs if the network is slow`,
+      );
+    // Not AbortSignal.timeout on the fetch: its signal also governs the body, which may rightly
+    // take longer than timeoutMs in all; only the wait for the headers is bounded by this one.
+    const headerTimeout = new AbortController();
+    const timer = setTimeout(() => headerTimeout.abort(), timeoutMs);
+    const combined =
+      o.signal === undefined
+        ? { signal: headerTimeout.signal, dispose() {} }
+        : anySignal([o.signal, headerTimeout.signal]);
+    let response: Response;
+    try {
+      const init: RequestInit & { dispatcher?: object } = {
+        method: 'GET',
+        headers,
+        signal: combined.signal,
+        redirect: 'manual',
+      };
+      if (this.#o.dispatcher !== undefined) init.dispatcher = this.#o.dispatcher;
+      response = await raceAbort(this.#o.fetch(url.href, init), combined.signal);
+    } catch (cause) {
+      combined.dispose();
+      if (o.signal?.aborted) throw o.signal.reason;
+      if (headerTimeout.signal.aborted) throw timedOut('headers');
+      throw new TransportError('NETWORK_ERROR', `WeChat Pay GET ${shown} failed: ${describe(cause)}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    callHook(this.#o.hooks.onResponse, {
+      id,
+      method: 'GET',
+      url: shown,
+      status: response.status,
+      durationMs: performance.now() - started,
+      attempt,
+    });
+    const ok = response.status >= 200 && response.status <= 299;
+    if (ok && response.body !== null) {
+      const stream = chunksOf(
+        response.body,
+        timeoutMs,
+        o.signal,
+        () => timedOut('data'),
+        shown,
+        () => combined.dispose(),
+      );
+      return { status: response.status, headers: response.headers, bytes: new Uint8Array(0), stream };
+    }
+    // An error answer is small and signed: read it whole, to be verified before it is used.
+    const bodyTimeout = AbortSignal.timeout(timeoutMs);
+    const waiting =
+      o.signal === undefined ? { signal: bodyTimeout, dispose() {} } : anySignal([o.signal, bodyTimeout]);
+    try {
+      const bytes = new Uint8Array(await raceAbort(response.arrayBuffer(), waiting.signal));
+      return { status: response.status, headers: response.headers, bytes, stream: undefined };
+    } catch (cause) {
+      if (o.signal?.aborted) throw o.signal.reason;
+      if (bodyTimeout.aborted) throw timedOut('body');
+      throw new TransportError(
+        'NETWORK_ERROR',
+        `WeChat Pay GET ${shown} answered HTTP ${response.status} but the body could not be read: ${describe(cause)}`,
+        { status: response.status },
+      );
+    } finally {
+      waiting.dispose();
+      combined.dispose();
+    }
+  }
+}
+
+/**
+ * The chunks of `body`, each waited for at most `idleMs`: a stalled download fails with
+ * `TIMEOUT` instead of hanging, however long the whole transfer rightly takes. Stopping early
+ * (`return()`) cancels the body.
+ */
+async function* chunksOf(
+  body: ReadableStream<Uint8Array>,
+  idleMs: number,
+  signal: AbortSignal | undefined,
+  timedOut: () => Error,
+  shown: string,
+  done: () => void,
+): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  let finished = false;
+  try {
+    for (;;) {
+      const idle = AbortSignal.timeout(idleMs);
+      const waiting = signal === undefined ? { signal: idle, dispose() {} } : anySignal([signal, idle]);
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await raceAbort(reader.read(), waiting.signal);
+      } catch (cause) {
+        if (signal?.aborted) throw signal.reason;
+        if (idle.aborted) throw timedOut();
+        throw new TransportError(
+          'NETWORK_ERROR',
+          `WeChat Pay GET ${shown}: the download broke off: ${describe(cause)}`,
+        );
+      } finally {
+        waiting.dispose();
+      }
+      if (chunk.done) {
+        finished = true;
+        return;
+      }
+      yield chunk.value;
+    }
+  } finally {
+    if (!finished) reader.cancel().catch(() => undefined);
+    done();
+  }
+}
+
+/** A failure's message and code (e.g. `ECONNRESET`), redacted: a custom fetch may put the URL in it. */
+function describe(cause: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = cause;
+  for (let depth = 0; depth < 3 && current instanceof Error; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    parts.push(typeof code === 'string' ? `${current.message} (${code})` : current.message);
+    current = current.cause;
+  }
+  return redactText(redactUrl(parts.length ? parts.join(': ') : String(cause)));
+}
