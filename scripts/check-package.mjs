@@ -32,16 +32,25 @@ try {
   );
 
   const entries = ['weixin-kit', 'weixin-kit/crypto'];
+  // The root serves the clients, callbacks and errors; the crypto entry the protocol primitives.
   const probe = `
-    const need = ['computeServerSignature', 'MessageCrypto', 'signPayV2', 'buildAuthorization', 'WeChatKitError'];
-    function check(name, mod) {
+    const need = {
+      'weixin-kit': ['OfficialAccount', 'MiniProgram', 'PayV3', 'createWeChatCallback', 'reply', 'WeChatKitError', 'ArgumentError', 'APIPromise'],
+      'weixin-kit/crypto': ['computeServerSignature', 'MessageCrypto', 'signPayV2', 'buildAuthorization', 'WeChatKitError'],
+    };
+    function check(entry, how, mod) {
+      const name = how + '(' + entry + ')';
       if ('default' in mod && Object.keys(mod).length === 1) throw new Error(name + ': default export only');
-      for (const n of need) if (typeof mod[n] !== 'function') throw new Error(name + ': missing export ' + n);
-      const sig = mod.computeServerSignature({ token: 'AAAAA', timestamp: '1714036504', nonce: '1514711492' });
-      if (sig !== 'f464b24fc39322e44b38aa78f5edd27bd1441696') throw new Error(name + ': wrong signature ' + sig);
+      for (const n of need[entry]) if (mod[n] === undefined) throw new Error(name + ': missing export ' + n);
+      if (entry === 'weixin-kit/crypto') {
+        const sig = mod.computeServerSignature({ token: 'AAAAA', timestamp: '1714036504', nonce: '1514711492' });
+        if (sig !== 'f464b24fc39322e44b38aa78f5edd27bd1441696') throw new Error(name + ': wrong signature ' + sig);
+      } else if ('unpad16' in mod || 'computeServerSignature' in mod) {
+        throw new Error(name + ': the root entry exports protocol plumbing');
+      }
     }`;
-  const cjs = `${probe}\nfor (const e of ${JSON.stringify(entries)}) check('require(' + e + ')', require(e));\nconsole.log('require ok');`;
-  const esm = `${probe}\nfor (const e of ${JSON.stringify(entries)}) check('import(' + e + ')', await import(e));\nconsole.log('import ok');`;
+  const cjs = `${probe}\nfor (const e of ${JSON.stringify(entries)}) check(e, 'require', require(e));\nconsole.log('require ok');`;
+  const esm = `${probe}\nfor (const e of ${JSON.stringify(entries)}) check(e, 'import', await import(e));\nconsole.log('import ok');`;
   writeFileSync(join(scratch, 'probe.cjs'), cjs);
   writeFileSync(join(scratch, 'probe.mjs'), esm);
   process.stdout.write(run('node', ['probe.cjs'], scratch));
@@ -60,11 +69,11 @@ try {
   process.stdout.write(run('node', ['emu.mjs'], scratch));
   writeFileSync(
     join(scratch, 'redis.mjs'),
-    "const m = await import('weixin-kit/redis'); if (typeof m.RedisStore !== 'function') throw new Error('weixin-kit/redis lacks RedisStore'); console.log('import redis ok');",
+    "const m = await import('weixin-kit/redis'); if (typeof m.RedisStore !== 'function' || typeof m.RedisDedupeStore !== 'function') throw new Error('weixin-kit/redis lacks RedisStore or RedisDedupeStore'); console.log('import redis ok');",
   );
   writeFileSync(
     join(scratch, 'redis.cjs'),
-    "const m = require('weixin-kit/redis'); if (typeof m.RedisStore !== 'function') throw new Error('weixin-kit/redis lacks RedisStore'); console.log('require redis ok');",
+    "const m = require('weixin-kit/redis'); if (typeof m.RedisStore !== 'function' || typeof m.RedisDedupeStore !== 'function') throw new Error('weixin-kit/redis lacks RedisStore or RedisDedupeStore'); console.log('require redis ok');",
   );
   process.stdout.write(run('node', ['redis.mjs'], scratch));
   process.stdout.write(run('node', ['redis.cjs'], scratch));

@@ -1,22 +1,313 @@
 /**
- * `weixin-kit` — the server side of WeChat. The root entry re-exports the protocol core; product
- * clients, callbacks and the emulator join it (and get their own subpaths) as they land.
+ * `weixin-kit` — the server side of WeChat: the product clients (Official Account, Mini Program,
+ * WeCom, Open Platform, WeChat Pay v3 and v2), the verified callback pipeline and its replies,
+ * the token stores, the errors and the client contract types. Every name is listed: nothing
+ * under `internal/` or plumbing of the layers is public. Protocol primitives live in
+ * `weixin-kit/crypto`, the Redis stores in `weixin-kit/redis`, the emulator in `weixin-kit/emulator`.
  */
-
-export * from './callbacks/index.js';
-export type { ApiRequestOptions } from './core/api-client.js';
-export { ApiClient } from './core/api-client.js';
+export type {
+  CallbackErrorEvent,
+  CallbackHooks,
+  DuplicateEvent,
+  LateReplyEvent,
+  RefusalCode,
+  RefusedEvent,
+} from './callbacks/callback-hooks.js';
+export {
+  type CallbackLogFields,
+  type CallbackLogger,
+  type CallbackSource,
+  consoleLogger,
+} from './callbacks/callback-logger.js';
+export {
+  type CallbackProduct,
+  DEFAULT_REPLY_BUDGET_MS,
+  type MessageMode,
+  type SharedCallbackOptions,
+  type WeChatCallbackOptions,
+  type WeComCallbackOptions,
+} from './callbacks/callback-options.js';
+export {
+  type DedupeStore,
+  MemoryDedupeStore,
+  type MemoryDedupeStoreOptions,
+} from './callbacks/dedupe-store.js';
+export {
+  type AuthorizedEvent,
+  CALLBACK_MESSAGE_TYPES,
+  type CallbackMessageMap,
+  type CallbackMessageType,
+  type ChangeContactEvent,
+  type ClickEvent,
+  type ComponentEventBase,
+  type ComponentVerifyTicketEvent,
+  type EnterAgentEvent,
+  type EventBase,
+  type ImageMessage,
+  type InboundMessage,
+  isCallbackMessageType,
+  type KnownMessage,
+  type LinkMessage,
+  type LocationEvent,
+  type LocationMessage,
+  type LocationSelectEvent,
+  type MassSendJobFinishEvent,
+  type MessageBase,
+  type MiniProgramPageMessage,
+  type PicPhotoOrAlbumEvent,
+  type PicSysPhotoEvent,
+  type PicWeixinEvent,
+  type ScanCodeInfo,
+  type ScanCodePushEvent,
+  type ScanCodeWaitMsgEvent,
+  type ScanEvent,
+  type SendPicsInfo,
+  type ShortVideoMessage,
+  type SubscribeEvent,
+  type SubscribeMsgChangeEvent,
+  type SubscribeMsgChangeItem,
+  type SubscribeMsgPopupEvent,
+  type SubscribeMsgPopupItem,
+  type SubscribeMsgSentEvent,
+  type SubscribeMsgSentItem,
+  type SuiteTicketEvent,
+  subscribeMsgPopupItems,
+  type TemplateSendJobFinishEvent,
+  type TextMessage,
+  type UnauthorizedEvent,
+  type UnknownMessage,
+  type UnsubscribeEvent,
+  type UpdateAuthorizedEvent,
+  type UserEnterTempsessionEvent,
+  type VideoMessage,
+  type ViewEvent,
+  type ViewMiniProgramEvent,
+  type VoiceMessage,
+  type WxaMediaCheckEvent,
+} from './callbacks/messages.js';
+export {
+  createPayNotificationHandler,
+  DEFAULT_PAY_DEDUPE_TTL_MS,
+  DEFAULT_PAY_REPLY_BUDGET_MS,
+  MAX_PAY_NOTIFICATION_BYTES,
+  type PayEventType,
+  type PayNotificationEvent,
+  type PayNotificationEventMap,
+  PayNotificationHandler,
+  type PayNotificationHandlerOptions,
+  type PayNotificationHooks,
+  type PayNotificationListener,
+  type PayNotificationVerifier,
+  type PayRefundAmount,
+  type PayRefundResource,
+  type PayTransactionAmount,
+  type SlowNotificationEvent,
+  type UnhandledNotificationEvent,
+} from './callbacks/pay-notification.js';
+export {
+  type ImageReply,
+  isReply,
+  MAX_NEWS_ARTICLES,
+  type MusicReply,
+  type NewsArticle,
+  type NewsReply,
+  type Reply,
+  reply,
+  type TextReply,
+  type TransferCustomerServiceReply,
+  type VideoReply,
+  type VoiceReply,
+} from './callbacks/replies.js';
+export type {
+  AdapterProblem,
+  CallbackHandler,
+  CallbackHeaders,
+  CallbackRequest,
+  CallbackResponse,
+} from './callbacks/types.js';
+export {
+  type CallbackContext,
+  type CallbackMiddleware,
+  createWeChatCallback,
+  createWeComCallback,
+  type HandlerResult,
+  MAX_CALLBACK_BODY_BYTES,
+  type MessageHandler,
+  WeChatCallback,
+} from './callbacks/wechat-callback.js';
+export { ApiClient, type ApiRequestOptions } from './core/api-client.js';
 export { APIPromise } from './core/api-promise.js';
 export type { ClientHooks, ClientOptions, TokenClientOptions } from './core/client-options.js';
+export type { ErrorEvent, RequestEvent, ResponseEvent, RetryEvent, TransportHooks } from './core/hooks.js';
 export type { Logger } from './core/logger.js';
 export { redactText, redactUrl, redactValue } from './core/redact.js';
 export type { RequestOptions, ResponseMeta, WithResponse } from './core/request-options.js';
-export * from './core/transport.js';
-export { joinUrl } from './core/url.js';
-export * from './credentials/index.js';
-export * from './crypto/index.js';
-export * from './mini-program/index.js';
-export * from './official-account/index.js';
-export * from './open-platform/index.js';
-export * from './pay/index.js';
-export * from './work/index.js';
+export type { HttpMethod } from './core/transport.js';
+export {
+  CredentialConfigError,
+  type CredentialErrorCode,
+  type CredentialSettings,
+} from './credentials/credential-errors.js';
+export { MemoryStore, type MemoryStoreOptions } from './credentials/memory-store.js';
+export { TokenCooldownError, type TokenCooldownOptions } from './credentials/token-cooldown.js';
+export {
+  type FetchedToken,
+  TokenManager,
+  type TokenManagerHooks,
+  type TokenManagerOptions,
+} from './credentials/token-manager.js';
+export type { Lease, StoredToken, TokenKind, TokenStore } from './credentials/token-store.js';
+export type { JsSdkConfig } from './crypto/jssdk.js';
+export type { PayV3Notification, PayV3NotificationResource } from './crypto/pay-v3-notify.js';
+export {
+  type AppPayParams,
+  type JsapiPayParams,
+  type PayV3MerchantSigner,
+  type PrivateKeyInput,
+  privateKeySigner,
+} from './crypto/pay-v3-sign.js';
+export type {
+  CertificateInput,
+  HeadersInput,
+  PayV3SignatureVerifier,
+  PayV3VerifyRequest,
+  PublicKeyInput,
+} from './crypto/pay-v3-verify.js';
+export {
+  ArgumentError,
+  ConfigError,
+  CryptoError,
+  type ErrorCode,
+  isWeChatKitError,
+  PayloadError,
+  SignatureError,
+  StoreError,
+  TransportError,
+  WeChatApiError,
+  WeChatKitError,
+  type WeChatKitErrorOptions,
+} from './errors.js';
+export type { Clock, RandomSource } from './internal/bytes.js';
+export type { Scheduler } from './internal/timers.js';
+export {
+  type CheckSessionParams,
+  type Code2SessionParams,
+  type Code2SessionResult,
+  type GetPhoneNumberParams,
+  type MediaCheckAsyncParams,
+  MiniProgram,
+  type MiniProgramApiSecurity,
+  type MiniProgramOptions,
+  type MsgSecCheckParams,
+  type MsgSecCheckResult,
+  type PhoneInfo,
+  type SubscribeMessage,
+  type UnlimitedCodeParams,
+  type UserRiskRankParams,
+  type UserRiskRankResult,
+} from './mini-program/mini-program.js';
+export {
+  createOAuthState,
+  type OAuthStateOptions,
+  verifyOAuthState,
+} from './official-account/oauth-state.js';
+export {
+  type BatchGetUsersParams,
+  type CreateMenuParams,
+  type CreateQrcodeParams,
+  type CustomMessage,
+  type GetMediaParams,
+  type GetUserParams,
+  type ListUsersParams,
+  type MenuButton,
+  type OAuthAuthorizeUrlParams,
+  type OAuthToken,
+  type OAuthUserInfo,
+  type OAuthUserInfoParams,
+  OfficialAccount,
+  type OfficialAccountOptions,
+  type QrcodeScene,
+  type QrcodeTicket,
+  type TemplateMessage,
+  type UploadFile,
+  type UploadMediaParams,
+  type UserInfo,
+  type UserLang,
+  type UserListPage,
+  type WeChatOk,
+} from './official-account/official-account.js';
+export {
+  type AuthorizationInfo,
+  type Authorizer,
+  type ComponentAuthorizeUrlParams,
+  type ExchangeAuthorizationCodeParams,
+  OpenPlatform,
+  type OpenPlatformOptions,
+  type PreAuthCode,
+  RefreshTokenMissingError,
+  VerifyTicketMissingError,
+} from './open-platform/open-platform.js';
+export {
+  type CloseOrderParams,
+  PayV2,
+  type PayV2Fields,
+  type PayV2Options,
+  type PayV2PaymentNotification,
+  type PayV2RefundNotification,
+  type PayV2Request,
+  type PayV2Tls,
+  payV2NotificationReply,
+  type RefundParams,
+  type UnifiedOrderParams,
+} from './pay/v2/client.js';
+export { PayV2Error } from './pay/v2/errors.js';
+export {
+  type PayParamsInput,
+  PayV3,
+  type PayV3CommonOptions,
+  type PayV3CustomSignerOptions,
+  type PayV3Options,
+  type PayV3PlatformOptions,
+  type PayV3PrivateKeyOptions,
+  type PayV3RequestOptions,
+  type SensitiveCiphertext,
+} from './pay/v3/client.js';
+export { BillHashError, PayApiError } from './pay/v3/errors.js';
+export { PlatformTrust, type PlatformTrustOptions } from './pay/v3/platform-trust.js';
+export { type BillDownloadOptions, PayBills } from './pay/v3/resources/bills.js';
+export { PayCertificates } from './pay/v3/resources/certificates.js';
+export { PayMedia } from './pay/v3/resources/media.js';
+export { PayRefunds } from './pay/v3/resources/refunds.js';
+export { PayTransactions } from './pay/v3/resources/transactions.js';
+export type {
+  AppOrder,
+  Bill,
+  CreateOrderBase,
+  CreateRefund,
+  FundFlowBillQuery,
+  H5Order,
+  JsapiOrder,
+  MediaFile,
+  NativeOrder,
+  OrderAmount,
+  OutRefundNoParams,
+  OutTradeNoParams,
+  PaidTransaction,
+  PlatformCertificateEntry,
+  PlatformCertificateList,
+  Refund,
+  RefundStatus,
+  TradeBillQuery,
+  TradeState,
+  Transaction,
+  TransactionAmount,
+  TransactionIdParams,
+} from './pay/v3/types.js';
+export {
+  type GetWorkUserParams,
+  Work,
+  type WorkMessage,
+  type WorkMessageResult,
+  type WorkOptions,
+  type WorkUser,
+} from './work/work.js';

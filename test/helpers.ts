@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
-import { WeChatKitError } from '../src/core/errors.js';
+import { WeChatKitError } from '../src/errors.js';
 
 export interface VectorCase {
   id: string;

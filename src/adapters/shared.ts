@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { CallbackHandler, CallbackRequest, CallbackResponse } from '../callbacks/types.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../errors.js';
 
 /** The default largest body an adapter accepts: 1 MiB. WeChat pushes are a few KiB. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;

@@ -3,7 +3,7 @@
  * throw (or a promise they return rejects with) is swallowed: a logging bug never changes an answer.
  * Events carry no secret: no token, no EncodingAESKey, no signature.
  */
-import type { ErrorCode } from '../core/errors.js';
+import type { ErrorCode } from '../errors.js';
 import type { InboundMessage } from './messages.js';
 import type { Reply } from './replies.js';
 

@@ -2,8 +2,9 @@
  * Where the callback pipelines (WeChat / WeCom callbacks, Pay notifications) write their failures,
  * so that a handler's exception is never answered 500 in silence.
  */
-import { ConfigError } from '../core/errors.js';
+
 import { redactText } from '../core/redact.js';
+import { ConfigError } from '../errors.js';
 import type { CallbackErrorEvent } from './callback-hooks.js';
 
 /**

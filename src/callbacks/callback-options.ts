@@ -1,4 +1,4 @@
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../errors.js';
 import type { Clock, RandomSource } from '../internal/bytes.js';
 import { isScheduler, type Scheduler, systemScheduler } from '../internal/timers.js';
 import { type CallbackHooks, HOOK_NAMES } from './callback-hooks.js';

@@ -2,7 +2,7 @@
  * From the verified plaintext of a push to its fields, and from its fields to its dedupe key.
  */
 import { createHash } from 'node:crypto';
-import { PayloadError } from '../core/errors.js';
+import { PayloadError } from '../errors.js';
 import { parseXml } from '../xml/parse.js';
 
 /**

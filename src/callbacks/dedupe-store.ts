@@ -3,7 +3,7 @@
  * no answer to (3 attempts, 5 s apart), and a captured push can be replayed while its timestamp is
  * inside the window: both must reach the handlers once.
  */
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../errors.js';
 
 /**
  * A set of recently seen keys with expiry. Implementations must make `claim` atomic across every

@@ -1,4 +1,4 @@
-import { ConfigError } from '../core/errors.js';
+import { ArgumentError } from '../errors.js';
 
 /**
  * Adds `handler` under `type`, refusing an empty type, a non-function and a second handler for
@@ -6,11 +6,11 @@ import { ConfigError } from '../core/errors.js';
  */
 export function addHandler(handlers: Map<string, unknown>, type: string, handler: unknown): void {
   if (typeof type !== 'string' || type === '')
-    throw new ConfigError('INVALID_ARGUMENT', 'on(type, handler): type must be a non-empty string');
+    throw new ArgumentError('on(type, handler): type must be a non-empty string');
   if (typeof handler !== 'function')
-    throw new ConfigError('INVALID_ARGUMENT', `on('${type}', handler): handler must be a function`);
+    throw new ArgumentError(`on('${type}', handler): handler must be a function`);
   if (handlers.has(type)) {
-    throw new ConfigError('INVALID_ARGUMENT', `on('${type}'): a handler is already registered for this type`);
+    throw new ArgumentError(`on('${type}'): a handler is already registered for this type`);
   }
   handlers.set(type, handler);
 }

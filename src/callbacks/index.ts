@@ -18,7 +18,7 @@ export { DEFAULT_REPLY_BUDGET_MS } from './callback-options.js';
 export * from './dedupe-store.js';
 export * from './messages.js';
 export * from './pay-notification.js';
-export * from './redis-dedupe-store.js';
+
 export type * from './replies.js';
 export { isReply, MAX_NEWS_ARTICLES, reply } from './replies.js';
 export * from './types.js';

@@ -3,13 +3,14 @@
  * `openNotification` (verify headers, window, serial and signature over the RAW bytes → parse →
  * check `resource.algorithm` → AEAD open) → dedupe by notification `id` → typed handler → `204`.
  */
-import { ConfigError, isWeChatKitError } from '../core/errors.js';
+
 import {
   type PayV3Notification,
   type PayV3NotificationEnvelope,
   readVerifiedNotification,
 } from '../crypto/pay-v3-notify.js';
 import type { PayV3SignatureVerifier, PayV3Verifier, PayV3VerifyRequest } from '../crypto/pay-v3-verify.js';
+import { ArgumentError, ConfigError, isWeChatKitError } from '../errors.js';
 import { byteLength, type Clock } from '../internal/bytes.js';
 import { isScheduler, raceTimer, type Scheduler, systemScheduler } from '../internal/timers.js';
 import type { PlatformTrust } from '../pay/v3/platform-trust.js';
@@ -476,8 +477,7 @@ export class PayNotificationHandler implements CallbackHandler {
   on(type: '*', handler: PayNotificationListener<unknown>): this;
   on(type: string, handler: PayNotificationListener<never, never>): this {
     if (type !== '*' && !PAY_EVENT_TYPES.has(type)) {
-      throw new ConfigError(
-        'INVALID_ARGUMENT',
+      throw new ArgumentError(
         `on(${JSON.stringify(String(type))}): not a Pay v3 event type this SDK knows (${[...PAY_EVENT_TYPES].join(', ')}); check the spelling, or register another type with onCustom(type, handler)`,
       );
     }
@@ -500,8 +500,7 @@ export class PayNotificationHandler implements CallbackHandler {
   ): this;
   onCustom(type: string, handler: PayNotificationListener<never, never>): this {
     if (PAY_EVENT_TYPES.has(type) || type === '*') {
-      throw new ConfigError(
-        'INVALID_ARGUMENT',
+      throw new ArgumentError(
         type === '*'
           ? "onCustom('*'): use onUnknown(handler) for the fallback"
           : `onCustom(${JSON.stringify(type)}): a documented Pay event type; register it with on(${JSON.stringify(type)}, handler), which types its resource`,

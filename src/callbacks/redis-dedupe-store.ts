@@ -2,8 +2,9 @@
  * A {@link DedupeStore} in Redis, shared by every instance of the app. Works with an ioredis client
  * or a node-redis v4+ client, recognised by shape: neither package is imported here.
  */
-import { ConfigError, StoreError } from '../core/errors.js';
+
 import { redactUrlCredentials } from '../core/redact.js';
+import { ConfigError, StoreError } from '../errors.js';
 import { raceTimer } from '../internal/timers.js';
 import type { DedupeStore } from './dedupe-store.js';
 

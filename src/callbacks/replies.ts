@@ -3,7 +3,7 @@
  * reply into the wire form — XML, or JSON for Mini Programs pushing JSON — with ToUserName and
  * FromUserName swapped from the message and CreateTime in seconds, then encrypts it when needed.
  */
-import { ConfigError } from '../core/errors.js';
+import { ArgumentError } from '../errors.js';
 
 export interface TextReply {
   type: 'text';
@@ -65,7 +65,7 @@ export const MAX_NEWS_ARTICLES = 8;
 
 function nonEmpty(value: unknown, name: string): string {
   if (typeof value !== 'string' || value === '') {
-    throw new ConfigError('INVALID_ARGUMENT', `reply: ${name} must be a non-empty string`);
+    throw new ArgumentError(`reply: ${name} must be a non-empty string`);
   }
   return value;
 }
@@ -83,8 +83,7 @@ function optional<K extends string>(name: K, value: string | undefined): { [P in
  */
 export const reply = {
   text(content: string): TextReply {
-    if (typeof content !== 'string')
-      throw new ConfigError('INVALID_ARGUMENT', 'reply.text: content must be a string');
+    if (typeof content !== 'string') throw new ArgumentError('reply.text: content must be a string');
     return { type: 'text', content };
   },
   image(mediaId: string): ImageReply {
@@ -119,8 +118,7 @@ export const reply = {
   },
   news(articles: NewsArticle[]): NewsReply {
     if (!Array.isArray(articles) || articles.length === 0 || articles.length > MAX_NEWS_ARTICLES) {
-      throw new ConfigError(
-        'INVALID_ARGUMENT',
+      throw new ArgumentError(
         `reply.news: pass 1 to ${MAX_NEWS_ARTICLES} articles (WeChat drops a reply with more)`,
       );
     }

@@ -1,7 +1,7 @@
-import { ConfigError, isWeChatKitError, PayloadError, SignatureError } from '../core/errors.js';
 import { extractEncrypt, MessageCrypto, verifyMessageSignature } from '../crypto/message-crypto.js';
 import { verifyServerSignature } from '../crypto/server-signature.js';
 import { assertFreshTimestamp } from '../crypto/timestamp.js';
+import { ArgumentError, ConfigError, isWeChatKitError, PayloadError, SignatureError } from '../errors.js';
 import { byteLength, toText } from '../internal/bytes.js';
 import { elapsedClock, raceTimer } from '../internal/timers.js';
 import { buildXml } from '../xml/build.js';
@@ -229,8 +229,7 @@ export class WeChatCallback implements CallbackHandler {
     const key: string = type;
     if (typeof key === 'string' && !isCallbackMessageType(key)) {
       const near = nearestKey(key, CALLBACK_MESSAGE_TYPES);
-      throw new ConfigError(
-        'INVALID_ARGUMENT',
+      throw new ArgumentError(
         `on('${key}'): not a routing key weixin-kit knows, so this handler would never run; ` +
           (near === undefined
             ? ''
@@ -253,8 +252,7 @@ export class WeChatCallback implements CallbackHandler {
    */
   onCustom(type: string, handler: MessageHandler<UnknownMessage>): this {
     if (typeof type === 'string' && isCallbackMessageType(type)) {
-      throw new ConfigError(
-        'INVALID_ARGUMENT',
+      throw new ArgumentError(
         `onCustom('${type}'): '${type}' is a routing key weixin-kit knows: use on('${type}', handler), which types its message`,
       );
     }
@@ -264,8 +262,7 @@ export class WeChatCallback implements CallbackHandler {
         : undefined;
     // Only a case difference is refused: a custom key may well be 1 or 2 letters from a known one.
     if (near !== undefined) {
-      throw new ConfigError(
-        'INVALID_ARGUMENT',
+      throw new ArgumentError(
         `onCustom('${type}'): WeChat sends this key as '${near}' (keys are case-sensitive): use on('${near}', handler)`,
       );
     }
@@ -281,7 +278,7 @@ export class WeChatCallback implements CallbackHandler {
   /** Adds a middleware; they run in the order added, before the handler. */
   use(middleware: CallbackMiddleware): this {
     if (typeof middleware !== 'function')
-      throw new ConfigError('INVALID_ARGUMENT', 'use(middleware): middleware must be a function');
+      throw new ArgumentError('use(middleware): middleware must be a function');
     this.#middleware.push(middleware);
     return this;
   }
@@ -543,8 +540,7 @@ export class WeChatCallback implements CallbackHandler {
         if (result === undefined && downstream !== undefined) result = await downstream;
       }
       if (result !== undefined && !isReply(result)) {
-        throw new ConfigError(
-          'INVALID_ARGUMENT',
+        throw new ArgumentError(
           `the ${layer === undefined ? 'handler' : 'middleware'} for "${ctx.type}" returned something that is not a reply: build one with reply.text(…) etc., or return nothing`,
         );
       }
@@ -598,14 +594,12 @@ export class WeChatCallback implements CallbackHandler {
     const to = message.FromUserName;
     const from = message.ToUserName;
     if (typeof to !== 'string' || to === '' || typeof from !== 'string' || from === '') {
-      throw new ConfigError(
-        'INVALID_ARGUMENT',
+      throw new ArgumentError(
         'this push has no FromUserName/ToUserName (e.g. an Open Platform event), so it cannot take a passive reply',
       );
     }
     if (this.#options.product === 'wecom' && !WECOM_REPLY_TYPES.has(value.type)) {
-      throw new ConfigError(
-        'INVALID_ARGUMENT',
+      throw new ArgumentError(
         `a WeCom app cannot send a passive "${value.type}" reply (text, image, voice, video and news only)`,
       );
     }

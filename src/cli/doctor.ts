@@ -2,9 +2,9 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { WeChatKitError } from '../core/errors.js';
 import { type LoadedCertificate, loadCertificate, loadPrivateKey, loadPublicKey } from '../crypto/keys.js';
 import { decodeEncodingAESKey } from '../crypto/message-cipher.js';
+import { ArgumentError, WeChatKitError } from '../errors.js';
 import { type CommandHelp, printCommandUsage } from './usage.js';
 
 /**
@@ -402,7 +402,7 @@ export async function runDoctorCommand(
   });
   if (values.help === true) return printCommandUsage(out, DOCTOR_HELP);
   if (values.config === undefined) {
-    throw new WeChatKitError('INVALID_ARGUMENT', 'missing --config file.json (see weixin-kit doctor --help)');
+    throw new ArgumentError('missing --config file.json (see weixin-kit doctor --help)');
   }
   const now = options.now ?? Date.now;
   const config = readConfig(values.config);

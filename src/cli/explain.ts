@@ -1,7 +1,6 @@
 import { createHash, createHmac, type KeyObject, sign, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { WeChatKitError } from '../core/errors.js';
 import { maskSecret } from '../core/redact.js';
 import { jsSdkSignature, jsSdkSignedUrl } from '../crypto/jssdk.js';
 import { loadCertificate, loadPrivateKey, loadPublicKey } from '../crypto/keys.js';
@@ -9,6 +8,7 @@ import { computeMessageSignature } from '../crypto/message-crypto.js';
 import { type PayV2SignType, payV2StringToSign } from '../crypto/pay-v2.js';
 import { payV3SignatureMessage } from '../crypto/pay-v3.js';
 import { computeServerSignature } from '../crypto/server-signature.js';
+import { ArgumentError, type WeChatKitError } from '../errors.js';
 import { parseXml } from '../xml/index.js';
 import { type CommandHelp, printCommandUsage } from './usage.js';
 
@@ -106,7 +106,7 @@ function describeSecret(value: string): string {
 }
 
 function invalid(message: string): WeChatKitError {
-  return new WeChatKitError('INVALID_ARGUMENT', message);
+  return new ArgumentError(message);
 }
 
 function readText(path: string, flag: string): string {

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { WeChatKitError } from '../core/errors.js';
 import { defaultConfig, type EmulatorConfig, loadEmulatorConfig } from '../emulator/config.js';
 import { type RunningEmulator, startEmulator } from '../emulator/server.js';
+import { ArgumentError, WeChatKitError } from '../errors.js';
 import { DOCTOR_HELP, runDoctorCommand } from './doctor.js';
 import { EXPLAIN_HELP, EXPLAIN_KINDS, runExplainCommand } from './explain.js';
 import { type CommandHelp, printCommandUsage } from './usage.js';
@@ -64,8 +64,7 @@ function callbackUrlArg(value: string): string {
     url = undefined;
   }
   if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new WeChatKitError(
-      'INVALID_ARGUMENT',
+    throw new ArgumentError(
       `--callback-url must be an http(s) URL of your server, e.g. http://127.0.0.1:3000/wechat; got "${value}"`,
     );
   }
@@ -94,10 +93,7 @@ export async function runEmulatorCommand(args: string[], out: Out): Promise<Runn
   const values = parseEmulatorArgs(args);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new WeChatKitError(
-      'INVALID_ARGUMENT',
-      `--port must be a port number (0-65535), got ${values.port}`,
-    );
+    throw new ArgumentError(`--port must be a port number (0-65535), got ${values.port}`);
   }
   const callbackUrl =
     values['callback-url'] === undefined ? undefined : callbackUrlArg(values['callback-url']);
@@ -106,8 +102,7 @@ export async function runEmulatorCommand(args: string[], out: Out): Promise<Runn
     config ??= defaultConfig();
     const [first, ...others] = Array.isArray(config.apps) ? config.apps : [];
     if (first === undefined) {
-      throw new WeChatKitError(
-        'INVALID_ARGUMENT',
+      throw new ArgumentError(
         `--callback-url sets the first app's callbackUrl, but ${values.config} has no apps`,
       );
     }

@@ -1,7 +1,7 @@
 import { type CredentialSettings, credentialErrorOf } from '../credentials/credential-errors.js';
 import type { TokenManager } from '../credentials/token-manager.js';
+import { ConfigError, WeChatApiError } from '../errors.js';
 import { APIPromise } from './api-promise.js';
-import { ConfigError, WeChatApiError } from './errors.js';
 import { type RequestOptions, responseMeta, type WithResponse } from './request-options.js';
 import type { HttpMethod, Transport } from './transport.js';
 import { joinUrl } from './url.js';

@@ -3,9 +3,9 @@ import { isWeChatFailure } from '../credentials/token-cooldown.js';
 import { TokenManager } from '../credentials/token-manager.js';
 import type { TokenStore } from '../credentials/token-store.js';
 import { tokenKey } from '../credentials/token-store.js';
+import { ConfigError } from '../errors.js';
 import { ApiClient } from './api-client.js';
 import { type ClientOptions, checkOptions, splitHooks, type TokenClientOptions } from './client-options.js';
-import { ConfigError } from './errors.js';
 import type { Transport } from './transport.js';
 import { Transport as TransportClass } from './transport.js';
 

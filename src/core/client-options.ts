@@ -1,8 +1,8 @@
 import type { TokenCooldownOptions } from '../credentials/token-cooldown.js';
 import type { TokenManagerHooks } from '../credentials/token-manager.js';
 import type { TokenStore } from '../credentials/token-store.js';
+import { ConfigError } from '../errors.js';
 import type { Clock, RandomSource } from '../internal/bytes.js';
-import { ConfigError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { TransportHooks } from './transport.js';
 

@@ -9,8 +9,8 @@
  * with undici's own `fetch` so that both come from the same undici version.
  */
 
+import { ArgumentError, ConfigError, TransportError, WeChatApiError, WeChatKitError } from '../errors.js';
 import { anySignal, raceAbort, sleep } from '../internal/abort.js';
-import { ConfigError, TransportError, WeChatApiError, WeChatKitError } from './errors.js';
 import { callHook, type TransportHooks } from './hooks.js';
 import { redactText, redactUrl } from './redact.js';
 
@@ -539,8 +539,7 @@ function buildUrl(base: string, query: TransportRequest['query']): string {
   try {
     url = new URL(base);
   } catch {
-    throw new WeChatKitError(
-      'INVALID_ARGUMENT',
+    throw new ArgumentError(
       `url must be absolute, like "https://api.weixin.qq.com/cgi-bin/token" (got "${redactUrl(base)}")`,
     );
   }
@@ -557,10 +556,7 @@ function pathOf(url: string): string {
 function encodeBody(method: HttpMethod, body: unknown): { body: BodyInit | undefined; contentType?: string } {
   if (body === undefined) return { body: undefined };
   if (method === 'GET' || method === 'HEAD') {
-    throw new WeChatKitError(
-      'INVALID_ARGUMENT',
-      `a ${method} request cannot have a body; put the values in query`,
-    );
+    throw new ArgumentError(`a ${method} request cannot have a body; put the values in query`);
   }
   if (
     typeof body === 'string' ||

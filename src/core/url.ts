@@ -1,4 +1,4 @@
-import { WeChatKitError } from './errors.js';
+import { ArgumentError } from '../errors.js';
 
 /**
  * Joins a base URL and an API path. The base's own path is kept (a proxy or emulator mounted at
@@ -12,14 +12,12 @@ import { WeChatKitError } from './errors.js';
  */
 export function joinUrl(base: string, path: string): string {
   if (!/^https?:\/\/[^/?#]+/i.test(base) || /[?#]/.test(base)) {
-    throw new WeChatKitError(
-      'INVALID_ARGUMENT',
+    throw new ArgumentError(
       `base URL must be an absolute http(s) URL without a query or fragment, like "https://api.weixin.qq.com" (got "${base.split(/[?#]/)[0]}")`,
     );
   }
   if (/^[a-z][a-z0-9+.-]*:/i.test(path)) {
-    throw new WeChatKitError(
-      'INVALID_ARGUMENT',
+    throw new ArgumentError(
       `path must be a path like "/cgi-bin/token", not an absolute URL (got "${path.split(/[?#]/)[0]}")`,
     );
   }

@@ -1,4 +1,4 @@
-import { ConfigError, WeChatApiError } from '../core/errors.js';
+import { ConfigError, WeChatApiError } from '../errors.js';
 
 /**
  * How a product client names its credential settings, so that WeChat's refusal of one of them

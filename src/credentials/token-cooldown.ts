@@ -1,4 +1,4 @@
-import { ConfigError, TransportError, WeChatApiError, WeChatKitError } from '../core/errors.js';
+import { ConfigError, TransportError, WeChatApiError, WeChatKitError } from '../errors.js';
 import { CredentialConfigError } from './credential-errors.js';
 import type { StoredToken } from './token-store.js';
 

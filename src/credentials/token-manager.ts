@@ -1,4 +1,4 @@
-import { ConfigError, StoreError, WeChatKitError } from '../core/errors.js';
+import { ArgumentError, ConfigError, StoreError, WeChatKitError } from '../errors.js';
 import { MemoryStore } from './memory-store.js';
 import {
   type CooldownRecord,
@@ -355,8 +355,7 @@ export class TokenManager {
       !Number.isFinite(fetched.expiresIn) ||
       fetched.expiresIn <= 0
     ) {
-      throw new ConfigError(
-        'INVALID_ARGUMENT',
+      throw new ArgumentError(
         `fetchToken for "${this.#key}" must resolve to { value: non-empty string, expiresIn: seconds > 0 }`,
       );
     }

@@ -1,4 +1,4 @@
-import { ConfigError } from '../core/errors.js';
+import { ArgumentError } from '../errors.js';
 
 /**
  * Where credentials (access_token, jsapi_ticket, …) live between refreshes, and the lease that
@@ -81,8 +81,7 @@ export function tokenKey(kind: TokenKind, id: string, sub?: string): string {
   for (const part of parts) {
     if (!KEY_PART.test(part)) {
       // The part itself is left out of the message: a caller passing the wrong argument might pass a secret.
-      throw new ConfigError(
-        'INVALID_ARGUMENT',
+      throw new ArgumentError(
         `tokenKey: each part must be 1-128 characters of [A-Za-z0-9_.-] (an appid, corpid or agent id); got ${part.length} characters`,
       );
     }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ConfigError } from '../core/errors.js';
+import { ArgumentError } from '../errors.js';
 import {
   type Clock,
   defaultClock,
@@ -67,8 +67,7 @@ export interface BuildJsSdkConfigInput {
  */
 export function buildJsSdkConfig(input: BuildJsSdkConfigInput): JsSdkConfig {
   if (!/^https?:\/\//i.test(input.url)) {
-    throw new ConfigError(
-      'INVALID_ARGUMENT',
+    throw new ArgumentError(
       'url must be the full page URL (http:// or https://), as location.href.split("#")[0] gives it',
     );
   }

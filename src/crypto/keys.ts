@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, KeyObject, X509Certificate } from 'node:crypto';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../errors.js';
 import { isStrictBase64 } from '../internal/bytes.js';
 
 /**

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, type Decipher } from 'node:crypto';
-import { ConfigError, CryptoError } from '../core/errors.js';
+import { ArgumentError, ConfigError, CryptoError } from '../errors.js';
 import { decodeBase64Strict, defaultRandom, type RandomSource, toBuffer } from '../internal/bytes.js';
 
 /**
@@ -113,7 +113,7 @@ export class MessageCipher {
   encrypt(message: string | Uint8Array, random?: string | Uint8Array): string {
     const prefix = random === undefined ? toBuffer(this.#random(RANDOM_BYTES)) : toBuffer(random);
     if (prefix.length !== RANDOM_BYTES) {
-      throw new CryptoError('INVALID_ARGUMENT', `the random prefix must be ${RANDOM_BYTES} bytes`);
+      throw new ArgumentError(`the random prefix must be ${RANDOM_BYTES} bytes`);
     }
     const body = toBuffer(message);
     const unpadded = HEADER_BYTES + body.length + this.#receiveIdBytes.length;

@@ -1,4 +1,4 @@
-import { ConfigError, PayloadError, SignatureError } from '../core/errors.js';
+import { ConfigError, PayloadError, SignatureError } from '../errors.js';
 import {
   type Clock,
   defaultClock,

@@ -1,5 +1,5 @@
 import { createDecipheriv, createHash, createHmac } from 'node:crypto';
-import { ConfigError, CryptoError, SignatureError } from '../core/errors.js';
+import { ConfigError, CryptoError, SignatureError } from '../errors.js';
 import { isStrictBase64, safeEqual } from '../internal/bytes.js';
 import { unpad16 } from './pay-v2.js';
 

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { CryptoError, PayloadError, SignatureError } from '../core/errors.js';
+import { CryptoError, PayloadError, SignatureError } from '../errors.js';
 import {
   type Clock,
   defaultClock,

@@ -7,7 +7,14 @@ import {
   verify,
   type X509Certificate,
 } from 'node:crypto';
-import { ConfigError, CryptoError, PayloadError, SignatureError, WeChatKitError } from '../core/errors.js';
+import {
+  ArgumentError,
+  ConfigError,
+  CryptoError,
+  PayloadError,
+  SignatureError,
+  WeChatKitError,
+} from '../errors.js';
 import { decodeBase64Strict, defaultRandom, type RandomSource, toBuffer } from '../internal/bytes.js';
 import { type LoadedCertificate, loadPrivateKey, loadPublicKey } from './keys.js';
 
@@ -37,7 +44,7 @@ export const PSS_SALT_BYTES = 32;
 // Checks shared with mp-api-security-envelope.ts (not re-exported by mp-api-security.ts)
 
 export function invalid(message: string): ConfigError {
-  return new ConfigError('INVALID_ARGUMENT', message);
+  return new ArgumentError(message);
 }
 
 export function mismatch(message: string): SignatureError {
@@ -127,8 +134,7 @@ export function publicKeyOf(input: MpPublicKeyInput, name: string): KeyObject {
 
 export function bodyBytes(body: unknown): Buffer {
   if (typeof body === 'string' || body instanceof Uint8Array) return toBuffer(body);
-  throw new WeChatKitError(
-    'INVALID_ARGUMENT',
+  throw new ArgumentError(
     'body must be the raw HTTP body as a string or bytes: the signature covers the exact bytes, so do not pass a parsed object.',
   );
 }

@@ -1,5 +1,5 @@
 import { createDecipheriv, createHash, createHmac } from 'node:crypto';
-import { ConfigError, CryptoError, SignatureError } from '../core/errors.js';
+import { ArgumentError, ConfigError, CryptoError, SignatureError } from '../errors.js';
 import { isStrictBase64, safeEqual } from '../internal/bytes.js';
 
 /** Pay v2 signature algorithms. MD5 is the default when `sign_type` is absent. */
@@ -38,7 +38,7 @@ function checkApiKey(apiKey: string): void {
 
 function signTypeOf(value: unknown): PayV2SignType {
   if (value === 'MD5' || value === 'HMAC-SHA256') return value;
-  throw new ConfigError('INVALID_ARGUMENT', 'Pay v2 sign type must be "MD5" or "HMAC-SHA256"');
+  throw new ArgumentError('Pay v2 sign type must be "MD5" or "HMAC-SHA256"');
 }
 
 /**

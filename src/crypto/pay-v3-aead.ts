@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { ConfigError, CryptoError } from '../core/errors.js';
+import { ConfigError, CryptoError } from '../errors.js';
 import {
   decodeBase64Strict,
   defaultRandom,

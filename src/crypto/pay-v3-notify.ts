@@ -1,4 +1,4 @@
-import { ConfigError, PayloadError } from '../core/errors.js';
+import { ArgumentError, PayloadError } from '../errors.js';
 import type { Clock } from '../internal/bytes.js';
 import { decryptResource } from './pay-v3-aead.js';
 import {
@@ -131,8 +131,7 @@ export function openNotification<T = unknown>(options: OpenNotificationOptions):
       ...window,
     });
   } else {
-    throw new ConfigError(
-      'INVALID_ARGUMENT',
+    throw new ArgumentError(
       'openNotification needs the key WeChat Pay signs with: verifier (PayV3Verifier), publicKey or certificate. Notifications are never opened unverified.',
     );
   }

@@ -1,5 +1,5 @@
 import { constants, type KeyObject, privateDecrypt, publicEncrypt, type X509Certificate } from 'node:crypto';
-import { CryptoError } from '../core/errors.js';
+import { ArgumentError, CryptoError } from '../errors.js';
 import { isStrictBase64 } from '../internal/bytes.js';
 import { type LoadedCertificate, loadPrivateKey, loadPublicKey } from './keys.js';
 
@@ -33,8 +33,7 @@ export function oaepEncrypt(
   const data = Buffer.from(plaintext, 'utf8');
   const max = modulusBytes(key) - OAEP_SHA1_OVERHEAD;
   if (data.length > max) {
-    throw new CryptoError(
-      'INVALID_ARGUMENT',
+    throw new ArgumentError(
       `plaintext is ${data.length} bytes in UTF-8; RSA-OAEP (SHA-1) with this key fits at most ${max} bytes.`,
     );
   }
@@ -43,7 +42,7 @@ export function oaepEncrypt(
       'base64',
     );
   } catch (cause) {
-    throw new CryptoError('INVALID_ARGUMENT', 'RSA-OAEP encryption failed with this key.', { cause });
+    throw new ArgumentError('RSA-OAEP encryption failed with this key.', { cause });
   }
 }
 

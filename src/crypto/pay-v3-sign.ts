@@ -1,5 +1,5 @@
 import { constants, type KeyObject, sign } from 'node:crypto';
-import { ConfigError } from '../core/errors.js';
+import { ArgumentError, ConfigError } from '../errors.js';
 import {
   type Clock,
   defaultClock,
@@ -22,7 +22,7 @@ export type PrivateKeyInput = KeyObject | string | Uint8Array;
 const PAY_V3_AUTH_SCHEME = 'WECHATPAY2-SHA256-RSA2048';
 
 function invalid(message: string): ConfigError {
-  return new ConfigError('INVALID_ARGUMENT', message);
+  return new ArgumentError(message);
 }
 
 /** A field that ends up inside the newline-separated message or a quoted header parameter. */

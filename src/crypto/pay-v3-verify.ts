@@ -1,5 +1,5 @@
 import { type KeyObject, verify, type X509Certificate } from 'node:crypto';
-import { ConfigError, SignatureError, WeChatKitError } from '../core/errors.js';
+import { ArgumentError, ConfigError, SignatureError } from '../errors.js';
 import { type Clock, decodeBase64Strict, defaultClock } from '../internal/bytes.js';
 import { type LoadedCertificate, loadCertificate, loadPublicKey, sameSerial } from './keys.js';
 import { assertFreshTimestamp, DEFAULT_MAX_SKEW_SECONDS } from './timestamp.js';
@@ -39,8 +39,7 @@ function toLoadedCertificate(input: CertificateInput): LoadedCertificate {
 function checkBody(body: unknown): string | Buffer {
   if (typeof body === 'string') return body;
   if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  throw new WeChatKitError(
-    'INVALID_ARGUMENT',
+  throw new ArgumentError(
     `body must be the raw request/response body as a string or bytes, but got ${body === null ? 'null' : typeof body}. ` +
       'If a body parser already turned it into an object, the original bytes are lost and the signature cannot be checked: keep the raw body (e.g. express.raw({ type: "*/*" })) for this route.',
   );
@@ -49,10 +48,7 @@ function checkBody(body: unknown): string | Buffer {
 function checkMaxSkew(value: number | undefined): number {
   if (value === undefined) return DEFAULT_MAX_SKEW_SECONDS;
   if (!Number.isFinite(value) || value < 0) {
-    throw new ConfigError(
-      'INVALID_ARGUMENT',
-      'maxSkewSeconds must be a finite number of seconds, at least 0.',
-    );
+    throw new ArgumentError('maxSkewSeconds must be a finite number of seconds, at least 0.');
   }
   return value;
 }
@@ -171,8 +167,7 @@ export function verifyPayV3Signature(options: VerifyPayV3SignatureOptions): void
   const hasKey = options.publicKey !== undefined;
   const hasCert = options.certificate !== undefined;
   if (hasKey === hasCert) {
-    throw new ConfigError(
-      'INVALID_ARGUMENT',
+    throw new ArgumentError(
       'Pass exactly one of publicKey (WeChat Pay public key) or certificate (platform certificate); to trust both, use PayV3Verifier, which picks by Wechatpay-Serial.',
     );
   }
@@ -230,10 +225,7 @@ function headerValue(headers: HeadersInput, name: string): string | undefined {
  */
 export function readPayV3Headers(headers: HeadersInput): PayV3SignatureHeaders {
   if (typeof headers !== 'object' || headers === null) {
-    throw new WeChatKitError(
-      'INVALID_ARGUMENT',
-      'headers must be an object of HTTP headers or a Fetch Headers.',
-    );
+    throw new ArgumentError('headers must be an object of HTTP headers or a Fetch Headers.');
   }
   return {
     timestamp: headerValue(headers, 'Wechatpay-Timestamp'),
@@ -419,8 +411,7 @@ export function verifyPayV3Headers(options: VerifyPayV3HeadersOptions): void {
   const certificate =
     options.certificate === undefined ? undefined : toLoadedCertificate(options.certificate);
   if (publicKey === undefined && certificate === undefined) {
-    throw new ConfigError(
-      'INVALID_ARGUMENT',
+    throw new ArgumentError(
       'Pass the key that WeChat Pay signs with: publicKey (WeChat Pay public key), certificate (platform certificate), or a PayV3Verifier.',
     );
   }

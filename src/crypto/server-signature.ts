@@ -1,6 +1,6 @@
 import * as nodeCrypto from 'node:crypto';
 import { createHash } from 'node:crypto';
-import { SignatureError } from '../core/errors.js';
+import { SignatureError } from '../errors.js';
 import { safeEqual } from '../internal/bytes.js';
 
 /**

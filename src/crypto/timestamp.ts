@@ -1,4 +1,4 @@
-import { SignatureError } from '../core/errors.js';
+import { SignatureError } from '../errors.js';
 import { type Clock, defaultClock } from '../internal/bytes.js';
 
 /** Default replay window, in seconds, for every inbound signature (both directions). */

@@ -1,9 +1,9 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ConfigError } from '../core/errors.js';
 import { loadPrivateKey, loadPublicKey } from '../crypto/keys.js';
 import { decodeEncodingAESKey } from '../crypto/message-cipher.js';
+import { ConfigError } from '../errors.js';
 import type { ClockMode } from './clock.js';
 
 /** The kinds of account the emulator serves. */

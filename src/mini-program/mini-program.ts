@@ -3,13 +3,6 @@ import type { ApiClient, ApiRequestOptions, RequestOptions } from '../core/api-c
 import { APIPromise } from '../core/api-promise.js';
 import { appClient } from '../core/build-client.js';
 import type { TokenClientOptions } from '../core/client-options.js';
-import {
-  ConfigError,
-  SignatureError,
-  TransportError,
-  WeChatApiError,
-  WeChatKitError,
-} from '../core/errors.js';
 import { responseMeta, type WithResponse } from '../core/request-options.js';
 import type { HttpMethod } from '../core/transport.js';
 import { joinUrl } from '../core/url.js';
@@ -26,6 +19,14 @@ import {
   openMpApiResponse,
   sealMpApiRequest,
 } from '../crypto/mp-api-security.js';
+import {
+  ArgumentError,
+  ConfigError,
+  SignatureError,
+  TransportError,
+  WeChatApiError,
+  WeChatKitError,
+} from '../errors.js';
 import type { Clock, RandomSource } from '../internal/bytes.js';
 
 /**
@@ -340,10 +341,7 @@ export class MiniProgram {
       throw new ConfigError('INVALID_CONFIG', 'MiniProgram: secureRequest needs the apiSecurity option');
     }
     if (typeof path !== 'string' || !/^\/[^?#\s]*$/.test(path)) {
-      throw new ConfigError(
-        'INVALID_ARGUMENT',
-        'path must start with "/" and have no query, e.g. "/wxa/getuserriskrank"',
-      );
+      throw new ArgumentError('path must start with "/" and have no query, e.g. "/wxa/getuserriskrank"');
     }
     const token = await this.#accessToken.get();
     try {

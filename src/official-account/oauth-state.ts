@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { ConfigError, SignatureError } from '../core/errors.js';
+import { ConfigError, SignatureError } from '../errors.js';
 import {
   byteLength,
   type Clock,

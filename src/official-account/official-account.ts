@@ -2,11 +2,11 @@ import type { ApiClient, ApiRequestOptions, RequestOptions } from '../core/api-c
 import { APIPromise } from '../core/api-promise.js';
 import { appClient, tokenManagerFrom } from '../core/build-client.js';
 import type { TokenClientOptions } from '../core/client-options.js';
-import { ConfigError } from '../core/errors.js';
 import type { HttpMethod } from '../core/transport.js';
 import type { TokenManager } from '../credentials/token-manager.js';
 import { tokenKey } from '../credentials/token-store.js';
 import { buildJsSdkConfig, type JsSdkConfig } from '../crypto/jssdk.js';
+import { ArgumentError } from '../errors.js';
 import { byteLength } from '../internal/bytes.js';
 
 /**
@@ -500,7 +500,7 @@ export class OfficialAccount {
      */
     authorizeUrl: (params: OAuthAuthorizeUrlParams): string => {
       if (byteLength(params.state) > 128) {
-        throw new ConfigError('INVALID_ARGUMENT', 'OAuth state must be at most 128 bytes (WeChat limit)');
+        throw new ArgumentError('OAuth state must be at most 128 bytes (WeChat limit)');
       }
       const q = new URLSearchParams({
         appid: this.appId,
@@ -586,7 +586,7 @@ function inPromise<T>(call: () => APIPromise<T>): APIPromise<T> {
 function sceneOf(params: QrcodeScene): QrcodeScene {
   if (typeof params.scene_str === 'string') return { scene_str: params.scene_str };
   if (typeof params.scene_id === 'number') return { scene_id: params.scene_id };
-  throw new ConfigError('INVALID_ARGUMENT', 'a QR code needs scene_id (a number) or scene_str (a string)');
+  throw new ArgumentError('a QR code needs scene_id (a number) or scene_str (a string)');
 }
 
 /** A user's OAuth token (`sns/oauth2/access_token`); wire names kept. */

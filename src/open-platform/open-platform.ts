@@ -3,12 +3,12 @@ import { ApiClient, type ApiRequestOptions, type RequestOptions } from '../core/
 import { APIPromise } from '../core/api-promise.js';
 import { tokenManagerFrom, transportFrom } from '../core/build-client.js';
 import { checkOptions, type TokenClientOptions } from '../core/client-options.js';
-import { ConfigError, WeChatApiError, WeChatKitError } from '../core/errors.js';
 import type { HttpMethod, Transport } from '../core/transport.js';
 import { type CredentialSettings, credentialErrorOf } from '../credentials/credential-errors.js';
 import { MemoryStore } from '../credentials/memory-store.js';
 import type { TokenManager } from '../credentials/token-manager.js';
 import { type TokenStore, tokenKey } from '../credentials/token-store.js';
+import { ArgumentError, ConfigError, WeChatApiError, WeChatKitError } from '../errors.js';
 
 /** How long a component_verify_ticket is accepted after its push (official: 12 hours). */
 export const VERIFY_TICKET_TTL_MS = 12 * 3600 * 1000;
@@ -94,7 +94,7 @@ const AUTH_TYPES = new Set([1, 2, 3, 4, 5, 6]);
 
 function requireString(method: string, name: string, value: unknown): string {
   if (typeof value !== 'string' || value === '') {
-    throw new ConfigError('INVALID_ARGUMENT', `OpenPlatform.${method}: ${name} must be a non-empty string`);
+    throw new ArgumentError(`OpenPlatform.${method}: ${name} must be a non-empty string`);
   }
   return value;
 }
@@ -102,10 +102,7 @@ function requireString(method: string, name: string, value: unknown): string {
 function requireAppId(method: string, value: unknown): string {
   const appId = requireString(method, 'authorizerAppId', value);
   if (!APPID_SHAPE.test(appId)) {
-    throw new ConfigError(
-      'INVALID_ARGUMENT',
-      `OpenPlatform.${method}: authorizerAppId must be an AppID (wx…)`,
-    );
+    throw new ArgumentError(`OpenPlatform.${method}: authorizerAppId must be an AppID (wx…)`);
   }
   return appId;
 }
@@ -203,8 +200,7 @@ export class OpenPlatform {
   verifyTicketHandler(): (message: ComponentVerifyTicketEvent) => Promise<void> {
     return async (message) => {
       if (message.AppId !== this.componentAppId) {
-        throw new ConfigError(
-          'INVALID_ARGUMENT',
+        throw new ArgumentError(
           `a component_verify_ticket for another component (${message.AppId}) reached the OpenPlatform of ${this.componentAppId}`,
         );
       }
@@ -260,10 +256,7 @@ export class OpenPlatform {
       const preAuthCode = requireString(method, 'pre_auth_code', params?.pre_auth_code);
       const redirectUri = requireString(method, 'redirect_uri', params.redirect_uri);
       if (!/^https?:\/\/[^/?#]+/i.test(redirectUri)) {
-        throw new ConfigError(
-          'INVALID_ARGUMENT',
-          `OpenPlatform.${method}: redirect_uri must be an http(s) URL`,
-        );
+        throw new ArgumentError(`OpenPlatform.${method}: redirect_uri must be an http(s) URL`);
       }
       const query: Array<[string, string]> = [
         ['component_appid', this.componentAppId],
@@ -272,7 +265,7 @@ export class OpenPlatform {
       ];
       if (params.auth_type !== undefined) {
         if (!AUTH_TYPES.has(params.auth_type)) {
-          throw new ConfigError('INVALID_ARGUMENT', `OpenPlatform.${method}: auth_type must be 1 to 6`);
+          throw new ArgumentError(`OpenPlatform.${method}: auth_type must be 1 to 6`);
         }
         query.push(['auth_type', String(params.auth_type)]);
       }

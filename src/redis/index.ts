@@ -4,9 +4,9 @@
  * who never imports this entry never needs either.
  */
 import { randomUUID } from 'node:crypto';
-import { ConfigError, StoreError } from '../core/errors.js';
 import { redactUrlCredentials } from '../core/redact.js';
 import type { Lease, StoredToken, TokenStore } from '../credentials/token-store.js';
+import { ConfigError, StoreError } from '../errors.js';
 import { raceTimer } from '../internal/timers.js';
 
 // `never[]` parameters accept any method signature, overloaded or not; the adapters below call
@@ -223,4 +223,12 @@ function parseToken(raw: string): StoredToken | undefined {
   }
 }
 
+export type { DedupeStore } from '../callbacks/dedupe-store.js';
+export {
+  type IoRedisDedupeClient,
+  type NodeRedisDedupeClient,
+  type RedisDedupeClient,
+  RedisDedupeStore,
+  type RedisDedupeStoreOptions,
+} from '../callbacks/redis-dedupe-store.js';
 export type { Lease, StoredToken, TokenStore } from '../credentials/token-store.js';

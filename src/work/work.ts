@@ -2,11 +2,11 @@ import { ApiClient, type ApiRequestOptions, type RequestOptions } from '../core/
 import type { APIPromise } from '../core/api-promise.js';
 import { tokenManagerFrom, transportFrom } from '../core/build-client.js';
 import { checkOptions, type TokenClientOptions } from '../core/client-options.js';
-import { ConfigError } from '../core/errors.js';
 import type { HttpMethod } from '../core/transport.js';
 import { type CredentialSettings, credentialErrorOf } from '../credentials/credential-errors.js';
 import type { TokenManager } from '../credentials/token-manager.js';
 import { tokenKey } from '../credentials/token-store.js';
+import { ConfigError } from '../errors.js';
 
 /**
  * Options of {@link Work}. Unknown keys are rejected. `corpId` and `corpSecret` take

@@ -1,4 +1,4 @@
-import { PayloadError } from '../core/errors.js';
+import { PayloadError } from '../errors.js';
 import { isXmlName } from './names.js';
 
 /**

@@ -1,4 +1,4 @@
-import { ConfigError, PayloadError } from '../core/errors.js';
+import { ArgumentError, PayloadError } from '../errors.js';
 import { isReservedXmlName, NAME_TABLE } from './names.js';
 
 /**
@@ -91,8 +91,7 @@ function endsInside(xml: string, pos: number, token: string): boolean {
 function readLimit(value: number | undefined, fallback: number, option: string): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < 1) {
-    throw new ConfigError(
-      'INVALID_ARGUMENT',
+    throw new ArgumentError(
       `parseXml option ${option} must be a positive integer; omit it to use the default of ${fallback}.`,
     );
   }

@@ -21,8 +21,8 @@ import {
   createPayNotificationHandler,
   createWeChatCallback,
 } from '../../src/callbacks/index.js';
-import { ConfigError } from '../../src/core/errors.js';
 import { PayV3Verifier } from '../../src/crypto/index.js';
+import { ConfigError } from '../../src/errors.js';
 import { fastifyFactory, honoFactory } from './factories.js';
 import { listen } from './servers.js';
 import { type Echo, echoHandler, QUERY, type RunningServer, send, sha256, XML_BODY } from './shared-suite.js';

@@ -16,8 +16,8 @@ import {
   createWeChatCallback,
   createWeComCallback,
 } from '../../src/callbacks/index.js';
-import { ConfigError } from '../../src/core/errors.js';
 import { buildXml, encryptResource, MessageCrypto, PayV3Verifier } from '../../src/crypto/index.js';
+import { ConfigError } from '../../src/errors.js';
 import { AES_KEY, APP_ID, clock, NOW, push, TOKEN, textMessage } from './fixtures.js';
 
 interface Logged {

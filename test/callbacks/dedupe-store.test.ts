@@ -3,8 +3,9 @@ import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryDedupeStore, type RedisDedupeClient, RedisDedupeStore } from '../../src/callbacks/index.js';
-import { ConfigError, StoreError } from '../../src/core/errors.js';
+import { MemoryDedupeStore } from '../../src/callbacks/index.js';
+import { ConfigError, StoreError } from '../../src/errors.js';
+import { type RedisDedupeClient, RedisDedupeStore } from '../../src/redis/index.js';
 
 describe('MemoryDedupeStore', () => {
   it('claims a key once until its TTL passes', async () => {

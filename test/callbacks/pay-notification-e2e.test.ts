@@ -10,10 +10,10 @@ import {
   type DuplicateEvent,
   type PayNotificationEvent,
   type PayTransactionResource,
-  RedisDedupeStore,
 } from '../../src/callbacks/index.js';
 import { buildAuthorization, PayV3Verifier } from '../../src/crypto/index.js';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/server.js';
+import { RedisDedupeStore } from '../../src/redis/index.js';
 import { REDIS_HOST, REDIS_PORT, redisUp, uniquePrefix } from '../credentials/redis-helper.js';
 import { makeMerchant, type TestMerchant } from '../pay/helpers.js';
 
@@ -242,15 +242,25 @@ describe.skipIf(!redisUp)('two instances sharing a RedisDedupeStore (real Redis)
 
       let processed = 0;
       const duplicates: DuplicateEvent[] = [];
+      // The handler holds until the three other copies were seen as duplicates: they meet it
+      // mid-processing by construction, however slow Redis answers on this machine.
+      let othersSeen: () => void = () => {};
+      const overlap = new Promise<void>((resolve) => {
+        othersSeen = resolve;
+      });
       const instance = (client: Redis) =>
         createPayNotificationHandler({
           apiV3Key: PK.config.apiV3Key,
           verifier: (verifiers['both (migration)'] as () => PayV3Verifier)(),
           dedupe: new RedisDedupeStore(client, { prefix }),
-          hooks: { onDuplicate: (e) => duplicates.push(e) },
+          hooks: {
+            onDuplicate: (e) => {
+              if (duplicates.push(e) === 3) othersSeen();
+            },
+          },
         }).on('TRANSACTION.SUCCESS', async () => {
           processed++;
-          await new Promise((r) => setTimeout(r, 50));
+          await overlap;
         });
       const a = instance(clientA);
       const b = instance(clientB);

@@ -8,8 +8,8 @@ import {
   type PayRefundResource,
   type PayTransactionResource,
 } from '../../src/callbacks/index.js';
-import { ConfigError } from '../../src/core/errors.js';
 import { encryptResource, PayV3Verifier } from '../../src/crypto/index.js';
+import { ConfigError } from '../../src/errors.js';
 
 /**
  * Pay v3 event types are a typed union: a misspelt type does not compile (the `@ts-expect-error`

@@ -14,8 +14,8 @@ import {
   type RefusedEvent,
   type UnhandledNotificationEvent,
 } from '../../src/callbacks/index.js';
-import { ConfigError } from '../../src/core/errors.js';
 import { encryptResource, PayV3Verifier } from '../../src/crypto/index.js';
+import { ConfigError } from '../../src/errors.js';
 import { drain, ManualScheduler } from '../helpers/manual-scheduler.js';
 import { deferred } from './fixtures.js';
 

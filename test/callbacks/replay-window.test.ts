@@ -14,11 +14,10 @@ import {
   createWeComCallback,
   type DedupeStore,
   type DuplicateEvent,
-  type RedisDedupeClient,
-  RedisDedupeStore,
   type RefusedEvent,
 } from '../../src/callbacks/index.js';
 import { buildXml, MessageCrypto } from '../../src/crypto/index.js';
+import { type RedisDedupeClient, RedisDedupeStore } from '../../src/redis/index.js';
 import { AES_KEY, APP_ID, NOW, push, TOKEN, textMessage } from './fixtures.js';
 
 const AHEAD = 200;

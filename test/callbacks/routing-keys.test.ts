@@ -15,7 +15,7 @@ import {
   type ScanCodeInfo,
   type UnknownMessage,
 } from '../../src/callbacks/index.js';
-import { ConfigError } from '../../src/core/errors.js';
+import { ConfigError } from '../../src/errors.js';
 import { AES_KEY, APP_ID, clock, event, push, TOKEN, textMessage } from './fixtures.js';
 
 function make() {

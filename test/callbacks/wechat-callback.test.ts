@@ -9,8 +9,8 @@ import {
   subscribeMsgPopupItems,
   type WeChatCallbackOptions,
 } from '../../src/callbacks/index.js';
-import { ConfigError } from '../../src/core/errors.js';
 import { buildXml, parseXml } from '../../src/crypto/index.js';
+import { ConfigError } from '../../src/errors.js';
 import { ManualScheduler } from '../helpers/manual-scheduler.js';
 import {
   AES_KEY,

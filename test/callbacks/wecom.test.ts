@@ -11,8 +11,8 @@ import {
   reply,
   type WeComCallbackOptions,
 } from '../../src/callbacks/index.js';
-import { ConfigError } from '../../src/core/errors.js';
 import { buildXml, MessageCrypto, parseXml } from '../../src/crypto/index.js';
+import { ConfigError } from '../../src/errors.js';
 
 // Official WeCom vectors (加解密方案说明 / the official samples), from conformance/vectors/official.json.
 interface Vector {

@@ -2,10 +2,10 @@
 // says what to fix, never a token refresh or a retry; and a failing token endpoint is asked a
 // bounded number of times, not once per API call. Requests are counted on the emulator.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, WeChatApiError } from '../../src/core/errors.js';
 import { CredentialConfigError } from '../../src/credentials/credential-errors.js';
 import { TokenCooldownError } from '../../src/credentials/token-cooldown.js';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/index.js';
+import { ConfigError, WeChatApiError } from '../../src/errors.js';
 import { MiniProgram } from '../../src/mini-program/index.js';
 import { OfficialAccount } from '../../src/official-account/index.js';
 import { OpenPlatform } from '../../src/open-platform/index.js';

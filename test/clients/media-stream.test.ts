@@ -2,8 +2,8 @@
 // over real HTTP to the emulator; an errcode answer still throws before any stream is handed out.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WeChatApiError } from '../../src/core/errors.js';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/index.js';
+import { WeChatApiError } from '../../src/errors.js';
 import { OfficialAccount } from '../../src/official-account/index.js';
 
 const OA = { appId: 'wxdadbdcdddedfe0e1', secret: 'oa-secret-stream', kind: 'official-account' as const };

@@ -1,8 +1,8 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, WeChatApiError, WeChatKitError } from '../../src/core/errors.js';
 import { openMpApiResponse, sealMpApiRequest } from '../../src/crypto/mp-api-security.js';
 import { type RunningEmulator, resolveConfig, startEmulator } from '../../src/emulator/index.js';
+import { ConfigError, WeChatApiError, WeChatKitError } from '../../src/errors.js';
 import { MiniProgram, type MiniProgramApiSecurity } from '../../src/mini-program/index.js';
 
 const developer = generateKeyPairSync('rsa', { modulusLength: 2048 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WeChatApiError } from '../../src/core/errors.js';
 import { jsSdkSignature } from '../../src/crypto/index.js';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/index.js';
+import { WeChatApiError } from '../../src/errors.js';
 import { MiniProgram } from '../../src/mini-program/index.js';
 import { OfficialAccount } from '../../src/official-account/index.js';
 import { Work } from '../../src/work/index.js';

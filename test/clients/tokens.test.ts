@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TransportError, WeChatApiError } from '../../src/core/errors.js';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/index.js';
+import { TransportError, WeChatApiError } from '../../src/errors.js';
 import { OfficialAccount } from '../../src/official-account/index.js';
 import { REDIS_HOST, REDIS_PORT, redisUp, uniquePrefix } from '../credentials/redis-helper.js';
 import { runWorkers } from '../helpers/cross-process.js';

@@ -1,8 +1,8 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TransportError, WeChatApiError } from '../../src/core/errors.js';
 import { Transport } from '../../src/core/transport.js';
+import { TransportError, WeChatApiError } from '../../src/errors.js';
 
 // A streamed download: bounded wait for the headers and for each chunk, never for the whole body.
 const CHUNK = new Uint8Array(64 * 1024).map((_, i) => i % 251);

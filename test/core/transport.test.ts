@@ -2,10 +2,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { TransportError, WeChatApiError, WeChatKitError } from '../../src/core/errors.js';
 import type { TransportHooks } from '../../src/core/hooks.js';
 import { Transport, type TransportOptions } from '../../src/core/transport.js';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/server.js';
+import { TransportError, WeChatApiError, WeChatKitError } from '../../src/errors.js';
 
 // Secrets that must never show up in an error or a hook event.
 const TOKEN = 'TOKEN_s3cr3t_7f1e';

@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, StoreError, WeChatApiError } from '../../src/core/errors.js';
 import { TokenCooldownError } from '../../src/credentials/token-cooldown.js';
 import { TokenManager } from '../../src/credentials/token-manager.js';
 import { leaseKeyOf, tokenKey } from '../../src/credentials/token-store.js';
+import { ConfigError, StoreError, WeChatApiError } from '../../src/errors.js';
 import { RedisStore } from '../../src/redis/index.js';
 import { clientFactories, redisUp, type TestClient, uniquePrefix } from './redis-helper.js';
 

@@ -1,10 +1,10 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ConfigError, StoreError, TransportError, WeChatApiError } from '../../src/core/errors.js';
 import { CredentialConfigError } from '../../src/credentials/credential-errors.js';
 import { MemoryStore } from '../../src/credentials/memory-store.js';
 import { TokenCooldownError } from '../../src/credentials/token-cooldown.js';
 import { type FetchedToken, TokenManager } from '../../src/credentials/token-manager.js';
 import { leaseKeyOf, type TokenStore, tokenKey } from '../../src/credentials/token-store.js';
+import { ConfigError, StoreError, TransportError, WeChatApiError } from '../../src/errors.js';
 import { runWorkers } from '../helpers/cross-process.js';
 
 const KEY = tokenKey('access_token', 'wx1234567890abcdef');

@@ -6,7 +6,6 @@ import {
   X509Certificate,
 } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, type WeChatKitError } from '../../src/core/errors.js';
 import {
   certificateSerial,
   loadCertificate,
@@ -15,6 +14,7 @@ import {
   normalizeSerial,
   sameSerial,
 } from '../../src/crypto/keys.js';
+import { ConfigError, type WeChatKitError } from '../../src/errors.js';
 import { expectCode } from '../helpers.js';
 import { fx } from './pay-v3-fixture.js';
 

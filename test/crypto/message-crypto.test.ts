@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { WeChatKitError } from '../../src/core/errors.js';
 import {
   computeMessageSignature,
   decodeEncodingAESKey,
@@ -8,6 +7,7 @@ import {
   MessageCrypto,
   openMessage,
 } from '../../src/crypto/index.js';
+import { WeChatKitError } from '../../src/errors.js';
 import { parseXml } from '../../src/xml/index.js';
 import { at, expectCode, fixedRandom, vector } from '../helpers.js';
 

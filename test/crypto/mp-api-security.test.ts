@@ -8,7 +8,6 @@ import {
 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, CryptoError, PayloadError, SignatureError } from '../../src/core/errors.js';
 import { loadCertificate, loadPublicKey } from '../../src/crypto/keys.js';
 import {
   decryptMpApiBody,
@@ -22,6 +21,7 @@ import {
   signMpApiPayload,
   verifyMpApiSignature,
 } from '../../src/crypto/mp-api-security.js';
+import { ConfigError, CryptoError, PayloadError, SignatureError } from '../../src/errors.js';
 import { at, expectCode, loadVectors, type VectorCase } from '../helpers.js';
 
 // The official worked example (getuserriskrank) of 服务端 API 签名加密指南; see the fixture's _comment.

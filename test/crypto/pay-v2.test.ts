@@ -1,8 +1,8 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { WeChatKitError } from '../../src/core/errors.js';
 import { decryptRefundReqInfo, payV2StringToSign, signPayV2, verifyPayV2 } from '../../src/crypto/index.js';
+import { WeChatKitError } from '../../src/errors.js';
 import { expectCode, vector } from '../helpers.js';
 
 const DOC = vector('official.json', 'pay.v2.sign/V2-DOC-MD5').input as {

@@ -1,8 +1,8 @@
 import { constants, createPublicKey, publicEncrypt } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, CryptoError } from '../../src/core/errors.js';
 import { loadCertificate, loadPublicKey } from '../../src/crypto/keys.js';
 import { decryptResource, encryptResource, oaepDecrypt, oaepEncrypt } from '../../src/crypto/pay-v3.js';
+import { ConfigError, CryptoError } from '../../src/errors.js';
 import { expectCode, fixedRandom } from '../helpers.js';
 import { API_V3_KEY, fx, gcmEncrypt } from './pay-v3-fixture.js';
 

@@ -1,6 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { WeChatKitError } from '../../src/core/errors.js';
 import {
   buildAuthorization,
   decryptResource,
@@ -9,6 +8,7 @@ import {
   openNotification,
   verifyPayV3Signature,
 } from '../../src/crypto/pay-v3.js';
+import { WeChatKitError } from '../../src/errors.js';
 import type { VectorCase } from '../helpers.js';
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PayloadError, type SignatureError } from '../../src/core/errors.js';
 import { openNotification, PayV3Verifier } from '../../src/crypto/pay-v3.js';
+import { PayloadError, type SignatureError } from '../../src/errors.js';
 import { at, expectCode } from '../helpers.js';
 import { API_V3_KEY, fx, gcmEncrypt, notificationBody, signedHeaders } from './pay-v3-fixture.js';
 

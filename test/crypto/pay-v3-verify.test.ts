@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { SignatureError } from '../../src/core/errors.js';
 import { loadCertificate, loadPublicKey } from '../../src/crypto/keys.js';
 import {
   PayV3Verifier,
@@ -7,6 +6,7 @@ import {
   verifyPayV3Headers,
   verifyPayV3Signature,
 } from '../../src/crypto/pay-v3.js';
+import { SignatureError } from '../../src/errors.js';
 import { at, expectCode } from '../helpers.js';
 import { fx, rsaSign, signedHeaders } from './pay-v3-fixture.js';
 

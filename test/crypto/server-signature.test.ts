@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   assertFreshTimestamp,
   computeServerSignature,
-  sortedSha1,
   verifyServerSignature,
 } from '../../src/crypto/index.js';
+import { sortedSha1 } from '../../src/crypto/server-signature.js';
 import { at, expectCode } from '../helpers.js';
 
 describe('server URL signature', () => {

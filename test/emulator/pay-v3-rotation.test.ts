@@ -11,9 +11,9 @@ import {
   type PayNotificationVerifier,
   type RefusedEvent,
 } from '../../src/callbacks/index.js';
-import { SignatureError } from '../../src/core/errors.js';
 import { decryptResource, openNotification, PayV3Verifier } from '../../src/crypto/pay-v3.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
+import { SignatureError } from '../../src/errors.js';
 import { PayV3, type PayV3CommonOptions } from '../../src/pay/index.js';
 import { RedisStore } from '../../src/redis/index.js';
 import { REDIS_HOST, REDIS_PORT, redisUp, uniquePrefix } from '../credentials/redis-helper.js';

@@ -2,7 +2,6 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SignatureError } from '../../src/core/errors.js';
 import {
   buildAuthorization,
   decryptResource,
@@ -11,6 +10,7 @@ import {
   verifyPayV3Headers,
 } from '../../src/crypto/pay-v3.js';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/server.js';
+import { SignatureError } from '../../src/errors.js';
 import { makeMerchant, type TestMerchant } from '../pay/helpers.js';
 
 const PK = makeMerchant('1900000001', 'public-key');

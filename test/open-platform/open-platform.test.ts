@@ -3,10 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { toNodeListener } from '../../src/adapters/node.js';
 import { type AuthorizedEvent, createWeChatCallback } from '../../src/callbacks/index.js';
-import { ConfigError, WeChatApiError } from '../../src/core/errors.js';
 import { MemoryStore } from '../../src/credentials/memory-store.js';
 import type { Lease, StoredToken, TokenStore } from '../../src/credentials/token-store.js';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/index.js';
+import { ConfigError, WeChatApiError } from '../../src/errors.js';
 import {
   OpenPlatform,
   RefreshTokenMissingError,

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PayloadError, WeChatKitError } from '../../src/core/errors.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
+import { PayloadError, WeChatKitError } from '../../src/errors.js';
 import { type Bill, BillHashError, PayV3 } from '../../src/pay/index.js';
 import {
   makeMerchant,

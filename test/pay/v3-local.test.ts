@@ -1,6 +1,6 @@
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SignatureError, TransportError } from '../../src/core/errors.js';
+import { SignatureError, TransportError } from '../../src/errors.js';
 import { BillHashError, PayApiError, PayV3 } from '../../src/pay/index.js';
 import {
   authorizationVerifies,

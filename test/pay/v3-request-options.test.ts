@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APIPromise } from '../../src/core/api-promise.js';
-import { TransportError } from '../../src/core/errors.js';
+import { TransportError } from '../../src/errors.js';
 import { PayV3 } from '../../src/pay/index.js';
 import {
   type LocalHandler,

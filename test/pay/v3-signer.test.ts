@@ -1,7 +1,6 @@
 import { type KeyObject, randomBytes, sign, verify } from 'node:crypto';
 import { MessageChannel } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/core/errors.js';
 import {
   buildAuthorization,
   buildJsapiPayParams,
@@ -12,6 +11,7 @@ import {
   signJsapiPayParams,
 } from '../../src/crypto/pay-v3-sign.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
+import { ConfigError } from '../../src/errors.js';
 import { PayApiError, PayV3, type PayV3Options } from '../../src/pay/index.js';
 import { makeMerchant, type Platform, spyFetch, startLocalServer, startPayEmulator } from './helpers.js';
 

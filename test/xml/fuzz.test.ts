@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { WeChatKitError } from '../../src/core/errors.js';
+import { WeChatKitError } from '../../src/errors.js';
 import { parseXml } from '../../src/xml/index.js';
 import { NEWS_REPLY, PAY_NOTIFY, SEND_PICS_EVENT, TEXT_MESSAGE } from './fixtures.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, type ErrorCode, PayloadError, WeChatKitError } from '../../src/core/errors.js';
+import { ConfigError, type ErrorCode, PayloadError, WeChatKitError } from '../../src/errors.js';
 import { buildXml, parseXml } from '../../src/xml/index.js';
 import { PAY_NOTIFY, TEXT_MESSAGE } from './fixtures.js';
 

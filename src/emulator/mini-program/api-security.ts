@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { WeChatKitError } from '../../core/errors.js';
 import { openMpApiRequest, sealMpApiResponse } from '../../crypto/mp-api-security.js';
+import { WeChatKitError } from '../../errors.js';
 import type { EmulatorMpApiSecurityConfig } from '../config.js';
 import { controlError, json, wechatError } from '../http.js';
 import { appToken, unauthorizedApi } from '../platform/app-auth.js';

@@ -1,6 +1,6 @@
-import { WeChatKitError } from '../../core/errors.js';
 import { MessageCrypto } from '../../crypto/message-crypto.js';
 import { computeServerSignature } from '../../crypto/server-signature.js';
+import { WeChatKitError } from '../../errors.js';
 import { parseXml } from '../../xml/parse.js';
 import type { MessageMode } from '../config.js';
 import { controlError, json } from '../http.js';

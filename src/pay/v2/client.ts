@@ -6,11 +6,11 @@ import {
   checkOptions,
   splitHooks,
 } from '../../core/client-options.js';
-import { ConfigError, PayloadError, WeChatKitError } from '../../core/errors.js';
 import type { TransportHooks } from '../../core/hooks.js';
 import { type RequestOptions, responseMeta } from '../../core/request-options.js';
 import { Transport } from '../../core/transport.js';
 import { decryptRefundReqInfo, type PayV2SignType, signPayV2, verifyPayV2 } from '../../crypto/pay-v2.js';
+import { ArgumentError, ConfigError, PayloadError } from '../../errors.js';
 import { defaultRandom, type RandomSource, randomAlphanumeric, toText } from '../../internal/bytes.js';
 import { buildXml } from '../../xml/build.js';
 import { parseXml } from '../../xml/parse.js';
@@ -326,8 +326,7 @@ export class PayV2 {
 
   #parseNotification(rawXml: string | Uint8Array): PayV2Fields {
     if (typeof rawXml !== 'string' && !(rawXml instanceof Uint8Array)) {
-      throw new WeChatKitError(
-        'INVALID_ARGUMENT',
+      throw new ArgumentError(
         'pass the raw notification body (string or bytes); a body parser must not have turned it into an object',
       );
     }
@@ -423,8 +422,7 @@ export class PayV2 {
     transportOf?: () => Promise<{ transport: Transport }>,
   ): APIPromise<T> {
     return APIPromise.from(async () => {
-      if (typeof params !== 'object' || params === null)
-        throw new WeChatKitError('INVALID_ARGUMENT', 'params must be an object');
+      if (typeof params !== 'object' || params === null) throw new ArgumentError('params must be an object');
       const transport = transportOf === undefined ? this.#transport : (await transportOf()).transport;
       const request: Record<string, string> = {};
       for (const [name, value] of Object.entries({

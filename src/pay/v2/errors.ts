@@ -1,4 +1,4 @@
-import { WeChatKitError } from '../../core/errors.js';
+import { WeChatKitError } from '../../errors.js';
 
 /**
  * A Pay v2 answer that is not a success: `return_code FAIL` (communication level: bad sign,

@@ -1,4 +1,4 @@
-import { TransportError } from '../../core/errors.js';
+import { TransportError } from '../../errors.js';
 import { PayApiError } from './errors.js';
 
 /** One answer exactly as received: status, headers, raw body bytes (nothing parsed yet). */

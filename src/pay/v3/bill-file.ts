@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { PayloadError, WeChatKitError } from '../../core/errors.js';
+import { PayloadError, WeChatKitError } from '../../errors.js';
 import { BillHashError } from './errors.js';
 
 /**

@@ -6,7 +6,6 @@ import {
   checkOptions,
   splitHooks,
 } from '../../core/client-options.js';
-import { ConfigError, WeChatKitError } from '../../core/errors.js';
 import type { RequestOptions } from '../../core/request-options.js';
 import { type HttpMethod, Transport } from '../../core/transport.js';
 import { loadPrivateKey } from '../../crypto/keys.js';
@@ -21,6 +20,7 @@ import {
   signJsapiPayParams,
 } from '../../crypto/pay-v3-sign.js';
 import type { CertificateInput, HeadersInput, PublicKeyInput } from '../../crypto/pay-v3-verify.js';
+import { ArgumentError, ConfigError } from '../../errors.js';
 import { type Clock, defaultClock, defaultRandom, type RandomSource } from '../../internal/bytes.js';
 import { PlatformTrust } from './platform-trust.js';
 import { PayBills } from './resources/bills.js';
@@ -346,10 +346,7 @@ export class PayV3 {
       method,
       () => {
         if (typeof path !== 'string' || !path.startsWith('/v3/')) {
-          throw new WeChatKitError(
-            'INVALID_ARGUMENT',
-            `path must start with /v3/ (got ${JSON.stringify(String(path))})`,
-          );
+          throw new ArgumentError(`path must start with /v3/ (got ${JSON.stringify(String(path))})`);
         }
         return path;
       },
@@ -442,8 +439,7 @@ export class PayV3 {
     }
     const body = input.body;
     if (typeof body !== 'string' && !(body instanceof Uint8Array)) {
-      throw new WeChatKitError(
-        'INVALID_ARGUMENT',
+      throw new ArgumentError(
         'body must be the raw body (string or bytes) exactly as received; a parsed body cannot be verified',
       );
     }

@@ -1,4 +1,4 @@
-import { WeChatKitError, type WeChatKitErrorOptions } from '../../core/errors.js';
+import { WeChatKitError, type WeChatKitErrorOptions } from '../../errors.js';
 
 /**
  * WeChat Pay v3 answered a verified non-2xx status. `status` is the HTTP status, `payCode`

@@ -1,4 +1,3 @@
-import { ConfigError, CryptoError, SignatureError } from '../../core/errors.js';
 import type { TokenStore } from '../../credentials/token-store.js';
 import { tokenKey } from '../../credentials/token-store.js';
 import {
@@ -16,6 +15,7 @@ import {
   type PublicKeyInput,
   readPayV3Headers,
 } from '../../crypto/pay-v3-verify.js';
+import { ConfigError, CryptoError, SignatureError } from '../../errors.js';
 import type { Clock } from '../../internal/bytes.js';
 import { parseVerifiedJson, payApiErrorOf, type RawAnswer } from './answer.js';
 

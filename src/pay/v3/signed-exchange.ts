@@ -1,10 +1,10 @@
 import { APIPromise } from '../../core/api-promise.js';
-import { ConfigError, TransportError, WeChatKitError } from '../../core/errors.js';
 import { callHook, type TransportHooks } from '../../core/hooks.js';
 import { redactText, redactUrl } from '../../core/redact.js';
 import { type RequestOptions, responseMeta } from '../../core/request-options.js';
 import type { HttpMethod, Transport } from '../../core/transport.js';
 import { type PayV3MerchantSigner, signAuthorization } from '../../crypto/pay-v3-sign.js';
+import { ArgumentError, ConfigError, TransportError, WeChatKitError } from '../../errors.js';
 import { anySignal, raceAbort, sleep } from '../../internal/abort.js';
 import type { Clock, RandomSource } from '../../internal/bytes.js';
 import { isUnsigned, parseVerifiedJson, payApiErrorOf, type RawAnswer } from './answer.js';
@@ -115,10 +115,7 @@ export class SignedExchange {
       const input = typeof inputOf === 'function' ? inputOf() : inputOf;
       const url = this.url(path, input.query);
       if (input.body !== undefined && (method === 'GET' || method === 'HEAD')) {
-        throw new WeChatKitError(
-          'INVALID_ARGUMENT',
-          `a ${method} request cannot have a body; put the values in query`,
-        );
+        throw new ArgumentError(`a ${method} request cannot have a body; put the values in query`);
       }
       const body =
         input.body === undefined

@@ -1,6 +1,6 @@
 import { APIPromise } from '../../../core/api-promise.js';
-import { WeChatKitError } from '../../../core/errors.js';
 import { type RequestOptions, responseMeta } from '../../../core/request-options.js';
+import { ArgumentError } from '../../../errors.js';
 import { checkedBill, DEFAULT_MAX_BILL_BYTES, streamOf, verifiedBill } from '../bill-file.js';
 import type { SignedExchange } from '../signed-exchange.js';
 import type { Bill, FundFlowBillQuery, TradeBillQuery } from '../types.js';
@@ -132,13 +132,10 @@ export class PayBills {
   ): { url: URL; hash: { type: string; expected: string }; maxBytes: number } {
     const maxBytes = options.maxBytes ?? DEFAULT_MAX_BILL_BYTES;
     if (typeof maxBytes !== 'number' || !Number.isSafeInteger(maxBytes) || maxBytes <= 0) {
-      throw new WeChatKitError('INVALID_ARGUMENT', 'maxBytes must be a whole number of bytes above 0');
+      throw new ArgumentError('maxBytes must be a whole number of bytes above 0');
     }
     if (typeof bill !== 'object' || bill === null) {
-      throw new WeChatKitError(
-        'INVALID_ARGUMENT',
-        'bill must be the answer of bills.tradeBill() or bills.fundFlowBill()',
-      );
+      throw new ArgumentError('bill must be the answer of bills.tradeBill() or bills.fundFlowBill()');
     }
     const link = field('bill.download_url', bill.download_url);
     const expected = field('bill.hash_value', bill.hash_value);
@@ -146,20 +143,18 @@ export class PayBills {
     try {
       url = new URL(link);
     } catch {
-      throw new WeChatKitError('INVALID_ARGUMENT', 'bill.download_url is not an absolute URL');
+      throw new ArgumentError('bill.download_url is not an absolute URL');
     }
     // The signed request goes only where the client is configured to talk.
     const origin = this.#exchange.baseUrl.origin;
     if (url.origin !== origin) {
-      throw new WeChatKitError(
-        'INVALID_ARGUMENT',
+      throw new ArgumentError(
         `bill.download_url points at ${url.origin}, not at ${origin}: refusing to send a signed request elsewhere`,
       );
     }
     const hashType = (bill.hash_type ?? 'SHA1').toUpperCase();
     if (hashType !== 'SHA1') {
-      throw new WeChatKitError(
-        'INVALID_ARGUMENT',
+      throw new ArgumentError(
         `bill.hash_type ${JSON.stringify(bill.hash_type)} is not supported (WeChat Pay uses SHA1)`,
       );
     }

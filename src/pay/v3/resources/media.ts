@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { APIPromise } from '../../../core/api-promise.js';
-import { WeChatKitError } from '../../../core/errors.js';
 import { type RequestOptions, responseMeta } from '../../../core/request-options.js';
+import { ArgumentError } from '../../../errors.js';
 import { parseVerifiedJson } from '../answer.js';
 import type { SignedExchange } from '../signed-exchange.js';
 import type { MediaFile } from '../types.js';
@@ -41,16 +41,13 @@ export class PayMedia {
     return APIPromise.from(async () => {
       const file = params;
       if (typeof file !== 'object' || file === null || !(file.data instanceof Uint8Array)) {
-        throw new WeChatKitError('INVALID_ARGUMENT', 'file must be { filename, data: Uint8Array }');
+        throw new ArgumentError('file must be { filename, data: Uint8Array }');
       }
       const filename = field('file.filename', file.filename);
       const ext = /\.([A-Za-z0-9]+)$/.exec(filename)?.[1]?.toLowerCase() ?? '';
       const contentType = file.contentType ?? IMAGE_TYPES[ext];
       if (contentType === undefined) {
-        throw new WeChatKitError(
-          'INVALID_ARGUMENT',
-          'file.filename must end in .jpg, .jpeg, .png or .bmp (or pass contentType)',
-        );
+        throw new ArgumentError('file.filename must end in .jpg, .jpeg, .png or .bmp (or pass contentType)');
       }
       const sha256 = createHash('sha256').update(file.data).digest('hex');
       const meta = JSON.stringify({ filename, sha256 });

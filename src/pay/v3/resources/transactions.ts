@@ -1,6 +1,6 @@
 import type { APIPromise } from '../../../core/api-promise.js';
-import { WeChatKitError } from '../../../core/errors.js';
 import type { RequestOptions } from '../../../core/request-options.js';
+import { ArgumentError } from '../../../errors.js';
 import type { SignedExchange } from '../signed-exchange.js';
 import type {
   AppOrder,
@@ -131,14 +131,11 @@ export class PayTransactions {
 /** The order body with this client's `mchid`; a different one is refused before sending. */
 function withMchid(body: object, mchid: string): object {
   if (typeof body !== 'object' || body === null) {
-    throw new WeChatKitError('INVALID_ARGUMENT', 'the order body must be an object');
+    throw new ArgumentError('the order body must be an object');
   }
   const given = (body as { mchid?: unknown }).mchid;
   if (given !== undefined && given !== mchid) {
-    throw new WeChatKitError(
-      'INVALID_ARGUMENT',
-      `body.mchid ${JSON.stringify(given)} is not this client's mchid ${mchid}`,
-    );
+    throw new ArgumentError(`body.mchid ${JSON.stringify(given)} is not this client's mchid ${mchid}`);
   }
   return { ...body, mchid };
 }

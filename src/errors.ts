@@ -104,6 +104,20 @@ export class CryptoError extends WeChatKitError {}
 /** A configuration value (key, certificate, option) that cannot be used as given. */
 export class ConfigError extends WeChatKitError {}
 
+/**
+ * A function or method was called with an argument it cannot use (code `INVALID_ARGUMENT`):
+ * always this class, whichever layer refuses it. A {@link ConfigError}, since both mean "our
+ * caller must change something", never WeChat's or the network's fault.
+ *
+ * @example
+ * try { reply.text(42 as never); } catch (e) { if (e instanceof ArgumentError) … }
+ */
+export class ArgumentError extends ConfigError {
+  constructor(message: string, options?: WeChatKitErrorOptions) {
+    super('INVALID_ARGUMENT', message, options);
+  }
+}
+
 /** A payload (XML, JSON envelope) that is malformed, too large or forbidden. */
 export class PayloadError extends WeChatKitError {}
 
