@@ -109,6 +109,20 @@ const KNOWN_OPTIONS = new Set([
   'dispatcher',
 ]);
 
+/** One attempt of a request, as {@link Transport.request} prepared it. */
+interface Attempt {
+  id: string;
+  req: TransportRequest;
+  method: HttpMethod;
+  url: string;
+  shownUrl: string;
+  path: string;
+  timeoutMs: number;
+  headers: Headers;
+  body: BodyInit | undefined;
+  attempt: number;
+}
+
 let requestCounter = 0;
 
 /**
@@ -268,18 +282,15 @@ export class Transport {
     }
   }
 
-  async #attempt<T>(a: {
-    id: string;
-    req: TransportRequest;
-    method: HttpMethod;
-    url: string;
-    shownUrl: string;
-    path: string;
-    timeoutMs: number;
-    headers: Headers;
-    body: BodyInit | undefined;
-    attempt: number;
-  }): Promise<TransportResponse<T>> {
+  /** The fetch `init` of an attempt. A redirect is not followed: the query (access_token) would travel to wherever it points. */
+  #init(a: Attempt, signal: AbortSignal): RequestInit {
+    const init: RequestInit = { method: a.method, headers: a.headers, signal, redirect: 'manual' };
+    if (a.body !== undefined) init.body = a.body;
+    if (this.#dispatcher !== undefined) (init as { dispatcher?: object }).dispatcher = this.#dispatcher;
+    return init;
+  }
+
+  async #attempt<T>(a: Attempt): Promise<TransportResponse<T>> {
     if (a.req.responseType === 'stream') return this.#attemptStream<T>(a);
     const { req, method, shownUrl, timeoutMs } = a;
     const timeout = AbortSignal.timeout(timeoutMs);
@@ -301,10 +312,7 @@ export class Transport {
     try {
       let response: Response;
       try {
-        // A redirect is not followed: the query (access_token) would travel to wherever it points.
-        const init: RequestInit = { method, headers: a.headers, signal: combined.signal, redirect: 'manual' };
-        if (a.body !== undefined) init.body = a.body;
-        if (this.#dispatcher !== undefined) (init as { dispatcher?: object }).dispatcher = this.#dispatcher;
+        const init = this.#init(a, combined.signal);
         response = await raceAbort(this.#fetch(a.url, init), combined.signal);
       } catch (cause) {
         throw failure(
@@ -403,18 +411,7 @@ export class Transport {
    * One attempt of a `stream` request: the timeout covers the headers, then each chunk; the
    * stream is returned once the headers say it is a 2xx, non-JSON answer.
    */
-  async #attemptStream<T>(a: {
-    id: string;
-    req: TransportRequest;
-    method: HttpMethod;
-    url: string;
-    shownUrl: string;
-    path: string;
-    timeoutMs: number;
-    headers: Headers;
-    body: BodyInit | undefined;
-    attempt: number;
-  }): Promise<TransportResponse<T>> {
+  async #attemptStream<T>(a: Attempt): Promise<TransportResponse<T>> {
     const { req, method, shownUrl, timeoutMs } = a;
     // Not AbortSignal.timeout: the signal given to fetch also governs the body, which may rightly
     // take longer than timeoutMs in all; only the wait for the headers is bounded by this one.
@@ -433,9 +430,7 @@ export class Transport {
     try {
       let response: Response;
       try {
-        const init: RequestInit = { method, headers: a.headers, signal: combined.signal, redirect: 'manual' };
-        if (a.body !== undefined) init.body = a.body;
-        if (this.#dispatcher !== undefined) (init as { dispatcher?: object }).dispatcher = this.#dispatcher;
+        const init = this.#init(a, combined.signal);
         response = await raceAbort(this.#fetch(a.url, init), combined.signal);
       } catch (cause) {
         if (req.signal?.aborted) throw req.signal.reason;
