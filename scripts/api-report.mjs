@@ -48,7 +48,7 @@ try {
           compilerMessageReporting: { default: { logLevel: 'warning' } },
           extractorMessageReporting: {
             default: { logLevel: 'none' },
-            'ae-forgotten-export': { logLevel: 'none', addToApiReportFile: true },
+            'ae-forgotten-export': { logLevel: 'none', addToApiReportFile: false },
           },
           tsdocMessageReporting: { default: { logLevel: 'none' } },
         },

@@ -16,6 +16,7 @@ export function transportFrom(options: ClientOptions): Transport {
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     ...(options.retries === undefined ? {} : { retries: options.retries }),
     ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
+    ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
     hooks: splitHooks(options.hooks, options.logger).transport,
   });
 }
@@ -52,6 +53,7 @@ export function tokenManagerFrom(
       : { refreshMarginSeconds: options.refreshMarginSeconds }),
     ...(options.onStoreUnavailable === undefined ? {} : { onStoreUnavailable: options.onStoreUnavailable }),
     ...(options.now === undefined ? {} : { now: options.now }),
+    ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
     hooks: splitHooks(options.hooks, options.logger).tokens,
   });
 }

@@ -3,6 +3,7 @@ import type { TokenManagerHooks } from '../credentials/token-manager.js';
 import type { TokenStore } from '../credentials/token-store.js';
 import { ConfigError } from '../errors.js';
 import type { Clock, RandomSource } from '../internal/bytes.js';
+import type { Scheduler } from '../internal/timers.js';
 import type { Logger } from './logger.js';
 import type { TransportHooks } from './transport.js';
 
@@ -44,6 +45,11 @@ export interface ClientOptions {
   now?: Clock | undefined;
   /** Randomness (default `crypto.randomBytes`). */
   random?: RandomSource | undefined;
+  /**
+   * Where waits come from (default: the global timers): retry back-off and token lease polling.
+   * A test passes a manual scheduler and advances it instead of sleeping on the wall clock.
+   */
+  scheduler?: Scheduler | undefined;
 }
 
 /** {@link ClientOptions} of the clients that hold access tokens (Official Account, Mini Program, WeCom, Open Platform). */
@@ -72,6 +78,7 @@ export const CLIENT_OPTION_NAMES = [
   'logger',
   'now',
   'random',
+  'scheduler',
 ] as const;
 
 /** The keys of {@link TokenClientOptions}. */

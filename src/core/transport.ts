@@ -11,6 +11,7 @@
 
 import { ArgumentError, ConfigError, TransportError, WeChatApiError, WeChatKitError } from '../errors.js';
 import { anySignal, raceAbort, sleep } from '../internal/abort.js';
+import { isScheduler, type Scheduler, systemScheduler } from '../internal/timers.js';
 import { callHook, type TransportHooks } from './hooks.js';
 import { redactText, redactUrl } from './redact.js';
 
@@ -37,6 +38,11 @@ export interface TransportOptions {
   userAgent?: string;
   /** Randomness for backoff jitter, in [0, 1) (default `Math.random`). */
   random?: () => number;
+  /**
+   * Where the retry back-off waits come from (default: the global timers), so a test advances
+   * the back-off instead of sleeping through it. Per-attempt timeouts stay on real time.
+   */
+  scheduler?: Scheduler | undefined;
   /**
    * An undici dispatcher given to every `fetch` call (`init.dispatcher`): an `Agent` to tune the
    * pool or TLS, a `ProxyAgent` to leave through a fixed egress IP that WeChat whitelists.
@@ -106,6 +112,7 @@ const KNOWN_OPTIONS = new Set([
   'hooks',
   'userAgent',
   'random',
+  'scheduler',
   'dispatcher',
 ]);
 
@@ -158,6 +165,7 @@ export class Transport {
   readonly #hooks: TransportHooks;
   readonly #userAgent: string;
   readonly #random: () => number;
+  readonly #scheduler: Scheduler;
   readonly #dispatcher: object | undefined;
 
   constructor(options: TransportOptions = {}) {
@@ -184,6 +192,13 @@ export class Transport {
     this.#hooks = options.hooks ?? {};
     this.#userAgent = options.userAgent ?? 'weixin-kit';
     this.#random = options.random ?? Math.random;
+    if (options.scheduler !== undefined && !isScheduler(options.scheduler)) {
+      throw new ConfigError(
+        'INVALID_CONFIG',
+        'scheduler must be an object with setTimeout(fn, ms) and clearTimeout(handle) functions',
+      );
+    }
+    this.#scheduler = options.scheduler ?? systemScheduler;
     if (
       options.dispatcher !== undefined &&
       (typeof options.dispatcher !== 'object' || options.dispatcher === null)
@@ -266,7 +281,7 @@ export class Transport {
           error: error as WeChatKitError,
         });
         try {
-          await sleep(delayMs, req.signal);
+          await sleep(delayMs, req.signal, this.#scheduler);
         } catch (abortReason) {
           callHook(this.#hooks.onError, {
             id,

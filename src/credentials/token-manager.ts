@@ -1,4 +1,6 @@
 import { ArgumentError, ConfigError, StoreError, WeChatKitError } from '../errors.js';
+import { sleep } from '../internal/abort.js';
+import { elapsedClock, isScheduler, type Scheduler, systemScheduler } from '../internal/timers.js';
 import { MemoryStore } from './memory-store.js';
 import {
   type CooldownRecord,
@@ -58,6 +60,13 @@ export interface TokenManagerOptions {
   waitForPeerMs?: number;
   /** The clock, ms since the epoch (default `Date.now`). */
   now?: () => number;
+  /**
+   * Where the waits for a peer's lease come from (default: the global timers); its `now()` also
+   * measures `waitForPeerMs`. A test passes a manual scheduler and advances it.
+   */
+  scheduler?: Scheduler | undefined;
+  /** Randomness in [0, 1) for the jitter of those waits (default `Math.random`). */
+  random?: (() => number) | undefined;
   hooks?: TokenManagerHooks;
   /**
    * What to do when the store answers `STORE_UNAVAILABLE` (default `'fail'`):
@@ -88,6 +97,8 @@ const OPTION_NAMES = new Set([
   'leaseTtlMs',
   'waitForPeerMs',
   'now',
+  'scheduler',
+  'random',
   'hooks',
   'onStoreUnavailable',
   'failureCooldown',
@@ -103,8 +114,6 @@ interface Failure {
 const STORE_RETRY_AFTER_MS = 5000;
 const POLL_FIRST_MS = 20;
 const POLL_MAX_MS = 250;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function asStoreError(error: unknown, key: string): unknown {
   if (error instanceof WeChatKitError) return error;
@@ -159,6 +168,8 @@ export class TokenManager {
   readonly #leaseTtlMs: number;
   readonly #waitForPeerMs: number;
   readonly #now: () => number;
+  readonly #scheduler: Scheduler;
+  readonly #random: () => number;
   readonly #hooks: TokenManagerHooks;
   readonly #policy: 'fail' | 'local';
   readonly #cooldown: ResolvedCooldown | undefined;
@@ -187,9 +198,23 @@ export class TokenManager {
     if (policy !== 'fail' && policy !== 'local') {
       throw new ConfigError('INVALID_CONFIG', `TokenManager: onStoreUnavailable must be 'fail' or 'local'`);
     }
+    if (options.scheduler !== undefined && !isScheduler(options.scheduler)) {
+      throw new ConfigError(
+        'INVALID_CONFIG',
+        'TokenManager: scheduler must be an object with setTimeout(fn, ms) and clearTimeout(handle) functions',
+      );
+    }
+    if (options.random !== undefined && typeof options.random !== 'function') {
+      throw new ConfigError(
+        'INVALID_CONFIG',
+        'TokenManager: random must be a function returning a number in [0, 1)',
+      );
+    }
     this.#key = options.key;
     this.#leaseKey = leaseKeyOf(options.key);
     this.#now = options.now ?? Date.now;
+    this.#scheduler = options.scheduler ?? systemScheduler;
+    this.#random = options.random ?? Math.random;
     this.#store = options.store ?? new MemoryStore({ now: this.#now });
     this.#fetchToken = options.fetchToken;
     this.#marginMs = positive('refreshMarginSeconds', options.refreshMarginSeconds, 300, true) * 1000;
@@ -259,7 +284,7 @@ export class TokenManager {
     if ('token' in current) return current.token;
     this.#refuseDuringCooldown(current.failure);
 
-    const started = performance.now();
+    const started = elapsedClock(this.#scheduler);
     let delay = POLL_FIRST_MS;
     let announced = false;
     for (;;) {
@@ -279,7 +304,7 @@ export class TokenManager {
         announced = true;
         this.#call(() => this.#hooks.onWait?.({ key: this.#key }));
       }
-      if (performance.now() - started + delay > this.#waitForPeerMs) {
+      if (elapsedClock(this.#scheduler) - started + delay > this.#waitForPeerMs) {
         throw new StoreError(
           'LEASE_TIMEOUT',
           `Waited ${this.#waitForPeerMs} ms for another instance to refresh "${this.#key}" without seeing a new token. ` +
@@ -287,7 +312,7 @@ export class TokenManager {
         );
       }
       // Jitter keeps waiters that started together from polling in lockstep.
-      await sleep(delay / 2 + Math.random() * (delay / 2));
+      await sleep(delay / 2 + this.#random() * (delay / 2), undefined, this.#scheduler);
       delay = Math.min(delay * 2, POLL_MAX_MS);
       const appeared = await this.#read(store);
       if ('token' in appeared) return appeared.token;

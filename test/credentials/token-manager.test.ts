@@ -138,8 +138,9 @@ describe('TokenManager', () => {
     expect(waits).toEqual([KEY, KEY, KEY]);
   });
 
-  // TokenManager polls a held lease on the real clock (it takes no scheduler yet): the next two
-  // tests wait about 80 and 150 ms, bounded by the lease TTL and waitForPeerMs they set.
+  // These two poll a held lease on the real clock (no scheduler injected): they wait about 80 and
+  // 150 ms, bounded by the lease TTL and waitForPeerMs they set. The same waits on a manual
+  // scheduler are in token-manager-scheduler.test.ts.
   it('a waiter takes over when the holder never writes and its lease expires', async () => {
     const store = new MemoryStore();
     const dead = await store.acquireLease(leaseKeyOf(KEY), 80); // a holder that died

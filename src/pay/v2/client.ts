@@ -12,6 +12,7 @@ import { Transport } from '../../core/transport.js';
 import { decryptRefundReqInfo, type PayV2SignType, signPayV2, verifyPayV2 } from '../../crypto/pay-v2.js';
 import { ArgumentError, ConfigError, PayloadError } from '../../errors.js';
 import { defaultRandom, type RandomSource, randomAlphanumeric, toText } from '../../internal/bytes.js';
+import type { Scheduler } from '../../internal/timers.js';
 import { buildXml } from '../../xml/build.js';
 import { parseXml } from '../../xml/parse.js';
 import { PayV2Error } from './errors.js';
@@ -159,6 +160,7 @@ export class PayV2 {
   readonly #baseUrl: string;
   readonly #transport: Transport;
   readonly #fetch: typeof fetch | undefined;
+  readonly #scheduler: Scheduler | undefined;
   readonly #timeoutMs: number;
   readonly #retries: number;
   readonly #hooks: TransportHooks;
@@ -216,12 +218,14 @@ export class PayV2 {
     this.#tls = options.tls;
     this.#random = options.random ?? defaultRandom;
     this.#fetch = options.fetch;
+    this.#scheduler = options.scheduler;
     this.#transport = new Transport({
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
       ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
       timeoutMs: this.#timeoutMs,
       retries: this.#retries,
       hooks: this.#hooks,
+      ...(this.#scheduler === undefined ? {} : { scheduler: this.#scheduler }),
     });
   }
 
@@ -365,6 +369,7 @@ export class PayV2 {
           timeoutMs: this.#timeoutMs,
           retries: this.#retries,
           hooks: this.#hooks,
+          ...(this.#scheduler === undefined ? {} : { scheduler: this.#scheduler }),
         }),
         agent: undefined,
       });
@@ -402,6 +407,7 @@ export class PayV2 {
         timeoutMs: this.#timeoutMs,
         retries: this.#retries,
         hooks: this.#hooks,
+        ...(this.#scheduler === undefined ? {} : { scheduler: this.#scheduler }),
       });
       return { transport, agent };
     })();

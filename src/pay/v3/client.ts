@@ -22,6 +22,7 @@ import {
 import type { CertificateInput, HeadersInput, PublicKeyInput } from '../../crypto/pay-v3-verify.js';
 import { ArgumentError, ConfigError } from '../../errors.js';
 import { type Clock, defaultClock, defaultRandom, type RandomSource } from '../../internal/bytes.js';
+import { systemScheduler } from '../../internal/timers.js';
 import { PlatformTrust } from './platform-trust.js';
 import { PayBills } from './resources/bills.js';
 import { PayCertificates } from './resources/certificates.js';
@@ -296,6 +297,7 @@ export class PayV3 {
       hooks,
       userAgent,
       ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
+      ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
     });
     const exchange = new SignedExchange({
       mchid: this.mchid,
@@ -310,6 +312,7 @@ export class PayV3 {
       hooks,
       now: this.#now,
       random: this.#random,
+      scheduler: options.scheduler ?? systemScheduler,
       verify: (message) => this.#trust.verify(message),
     });
     this.#exchange = exchange;

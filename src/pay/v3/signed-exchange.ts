@@ -7,6 +7,7 @@ import { type PayV3MerchantSigner, signAuthorization } from '../../crypto/pay-v3
 import { ArgumentError, ConfigError, TransportError, WeChatKitError } from '../../errors.js';
 import { anySignal, raceAbort, sleep } from '../../internal/abort.js';
 import type { Clock, RandomSource } from '../../internal/bytes.js';
+import type { Scheduler } from '../../internal/timers.js';
 import { isUnsigned, parseVerifiedJson, payApiErrorOf, type RawAnswer } from './answer.js';
 
 /**
@@ -68,6 +69,8 @@ export interface SignedExchangeOptions {
   hooks: TransportHooks;
   now: Clock;
   random: RandomSource;
+  /** Where the retry back-off waits come from. */
+  scheduler: Scheduler;
   /** Verifies a signed answer (the client's platform trust); throws `SignatureError`. */
   verify(message: { headers: Headers; body: Uint8Array }): Promise<void>;
 }
@@ -259,7 +262,7 @@ export class SignedExchange {
         reason: failure instanceof WeChatKitError ? failure.code : 'UNKNOWN',
         error: failure as Error,
       });
-      await sleep(delayMs, o.signal);
+      await sleep(delayMs, o.signal, this.#o.scheduler);
     }
   }
 
