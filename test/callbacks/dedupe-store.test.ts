@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryDedupeStore } from '../../src/callbacks/index.js';
 import { ConfigError, StoreError } from '../../src/errors.js';
 import { type RedisDedupeClient, RedisDedupeStore } from '../../src/redis/index.js';
+import { redisUp } from '../credentials/redis-helper.js';
 
 describe('MemoryDedupeStore', () => {
   it('claims a key once until its TTL passes', async () => {
@@ -103,19 +103,6 @@ describe('RedisDedupeStore client shapes', () => {
     await expect(store.claim('k', 1)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
   });
 });
-
-const redisUp = await new Promise<boolean>((resolve) => {
-  const socket = connect({ host: '127.0.0.1', port: 6379 });
-  const done = (up: boolean) => {
-    socket.destroy();
-    resolve(up);
-  };
-  socket.setTimeout(500, () => done(false));
-  socket.once('connect', () => done(true));
-  socket.once('error', () => done(false));
-});
-if (!redisUp)
-  console.warn('[weixin-kit] Redis not reachable on 127.0.0.1:6379: RedisDedupeStore live tests SKIPPED');
 
 describe.runIf(redisUp)('RedisDedupeStore on a real Redis', () => {
   let io: Redis;

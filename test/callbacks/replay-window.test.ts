@@ -5,7 +5,6 @@
  * arrival let a replay at +400 s be handled a second time.
  */
 import { randomUUID } from 'node:crypto';
-import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -18,6 +17,7 @@ import {
 } from '../../src/callbacks/index.js';
 import { buildXml, MessageCrypto } from '../../src/crypto/index.js';
 import { type RedisDedupeClient, RedisDedupeStore } from '../../src/redis/index.js';
+import { redisUp } from '../credentials/redis-helper.js';
 import { AES_KEY, APP_ID, NOW, push, TOKEN, textMessage } from './fixtures.js';
 
 const AHEAD = 200;
@@ -128,19 +128,6 @@ describe('dedupe covers the whole acceptance window of each push', () => {
     expect(duplicates).toHaveLength(1);
   });
 });
-
-const redisUp = await new Promise<boolean>((resolve) => {
-  const socket = connect({ host: '127.0.0.1', port: 6379 });
-  const done = (up: boolean) => {
-    socket.destroy();
-    resolve(up);
-  };
-  socket.setTimeout(500, () => done(false));
-  socket.once('connect', () => done(true));
-  socket.once('error', () => done(false));
-});
-if (!redisUp)
-  console.warn('[weixin-kit] Redis not reachable on 127.0.0.1:6379: replay-window Redis tests SKIPPED');
 
 describe.runIf(redisUp)('dedupe in a real Redis covers the whole acceptance window', () => {
   let io: Redis;

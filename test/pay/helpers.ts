@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { PrivateKeyInput } from '../../src/crypto/pay-v3-sign.js';
 import type { EmulatorMerchantConfig } from '../../src/emulator/config.js';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/server.js';
-import type { PayV3CommonOptions } from '../../src/pay/index.js';
+import { PayV3, type PayV3CommonOptions, type PayV3Options } from '../../src/pay/index.js';
 
 /** What a test changes on top of a test client's options (the client signs with a private key). */
 export type PayV3TestOptions = Partial<PayV3CommonOptions> & { privateKey?: PrivateKeyInput };
@@ -128,7 +128,40 @@ export function makeLocalPlatform() {
         'Request-ID': randomBytes(8).toString('hex'),
       };
     },
+    /** A signed answer for a {@link LocalHandler}: JSON `body` (or none) with the Wechatpay-* headers. */
+    answer(status: number, body?: object): ReturnType<LocalHandler> {
+      const text = body === undefined ? '' : JSON.stringify(body);
+      return {
+        status,
+        ...(body === undefined ? {} : { body: text }),
+        headers: {
+          ...this.headers(text),
+          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        },
+      };
+    },
   };
+}
+
+/** A PayV3 client of merchant `mchid` against a local server trusting `platform`'s public key. */
+export function localPayClient(
+  setup: {
+    mchid: string;
+    merchantKey: KeyObject;
+    platform: { id: string; publicKeyPem: string };
+    baseUrl: string;
+  },
+  extra: PayV3TestOptions = {},
+): PayV3 {
+  return new PayV3({
+    mchid: setup.mchid,
+    merchantSerialNo: 'ABCDEF0123456789',
+    privateKey: setup.merchantKey,
+    apiV3Key: randomBytes(16).toString('hex'),
+    platform: { publicKey: { id: setup.platform.id, key: setup.platform.publicKeyPem } },
+    baseUrl: setup.baseUrl,
+    ...extra,
+  } as PayV3Options);
 }
 
 export interface Received {

@@ -1,10 +1,11 @@
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignatureError, TransportError } from '../../src/errors.js';
-import { BillHashError, PayApiError, PayV3 } from '../../src/pay/index.js';
+import { BillHashError, PayApiError, type PayV3 } from '../../src/pay/index.js';
 import {
   authorizationVerifies,
   type LocalHandler,
+  localPayClient,
   makeLocalPlatform,
   type PayV3TestOptions,
   type Received,
@@ -25,17 +26,7 @@ const BILL_SHA1 = createHash('sha1').update(BILL).digest('hex').toUpperCase();
 let server: Awaited<ReturnType<typeof startLocalServer>>;
 let route: LocalHandler;
 
-const signed = (status: number, body?: object): ReturnType<LocalHandler> => {
-  const text = body === undefined ? '' : JSON.stringify(body);
-  return {
-    status,
-    ...(body === undefined ? {} : { body: text }),
-    headers: {
-      ...platform.headers(text),
-      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
-    },
-  };
-};
+const signed = (status: number, body?: object) => platform.answer(status, body);
 
 beforeAll(async () => {
   server = await startLocalServer((req) => route(req));
@@ -45,15 +36,10 @@ afterAll(async () => {
 });
 
 function client(extra: PayV3TestOptions = {}): PayV3 {
-  return new PayV3({
-    mchid: MCHID,
-    merchantSerialNo: 'ABCDEF0123456789',
-    privateKey: merchant.privateKey,
-    apiV3Key: randomBytes(16).toString('hex'),
-    platform: { publicKey: { id: platform.id, key: platform.publicKeyPem } },
-    baseUrl: server.url,
-    ...extra,
-  });
+  return localPayClient(
+    { mchid: MCHID, merchantKey: merchant.privateKey, platform, baseUrl: server.url },
+    extra,
+  );
 }
 
 function lastRequest(): Received {
