@@ -5,6 +5,7 @@ export default defineConfig({
     index: 'src/index.ts',
     'crypto/index': 'src/crypto/index.ts',
     'redis/index': 'src/redis/index.ts',
+    'guard/index': 'src/guard/index.ts',
     'emulator/index': 'src/emulator/index.ts',
     'cli/index': 'src/cli/index.ts',
     'express/index': 'src/adapters/express.ts',

@@ -2,7 +2,9 @@
  * `npm run bench` — throughput of weixin-kit's protocol core, each scenario beside a
  * hand-written node:crypto baseline doing the same job, measured in the same run.
  * `npm run bench -- --json` prints `{ "scenarios": [{ name, opsPerSec, baselineOpsPerSec, ratio }] }`;
- * the `http.*` scenarios (bench/http.ts) add `p99Ms` and `baselineP99Ms`.
+ * the `http.*` scenarios (bench/http.ts) and the `guard.route.*` and `guard.redisLimit` scenarios
+ * (bench/guard.ts) add `p99Ms` and `baselineP99Ms`; `tokens` and `loginStorm` hold the multi-process
+ * counts. `BENCH_ONLY=core,pay,tokens,http,guard` (any of them) runs only those groups.
  */
 import {
   createDecipheriv,
@@ -24,12 +26,16 @@ import {
   verifyPayV3Signature,
 } from '../src/crypto/index.js';
 import { PAY_NOTIFY } from '../test/xml/fixtures.js';
+import { type GuardScenarios, guardScenarios, printGuardTables } from './guard.js';
 import { compare, printTable, type ScenarioResult } from './harness.js';
 import { httpScenarios, printHttpTable } from './http.js';
 import { payScenarios } from './pay.js';
 import { tokenScenario } from './tokens.js';
 
 const json = process.argv.includes('--json');
+// BENCH_ONLY=guard (or a comma-separated list of core, pay, tokens, http, guard) runs only those groups.
+const only = process.env.BENCH_ONLY?.split(',').map((group) => group.trim());
+const selected = (group: string): boolean => only === undefined || only.includes(group);
 const results: ScenarioResult[] = [];
 const notes: Record<string, string> = {};
 const fxp = new XMLParser({ parseTagValue: false, ignoreAttributes: true, processEntities: false });
@@ -38,7 +44,7 @@ const assertSame = (name: string, a: unknown, b: unknown) => {
 };
 
 // --- callback.open: raw safe-mode body -> verified, decrypted, parsed object
-{
+if (selected('core')) {
   const token = 'bench-token';
   const encodingAESKey = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
   const appId = 'wxb11529c136998cb6';
@@ -74,7 +80,7 @@ const assertSame = (name: string, a: unknown, b: unknown) => {
 }
 
 // --- pay.v2.sign
-{
+if (selected('core')) {
   const params = {
     appid: 'wxd930ea5d5a258f4f',
     mch_id: '10000100',
@@ -103,7 +109,7 @@ const assertSame = (name: string, a: unknown, b: unknown) => {
 }
 
 // --- Pay v3: one RSA-2048 merchant key and one platform key, both parsed once
-{
+if (selected('core')) {
   const merchant = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const platform = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const mchid = '1900009191';
@@ -244,27 +250,36 @@ const assertSame = (name: string, a: unknown, b: unknown) => {
 }
 
 // --- xml.parse: the codec alone, on a Pay v2 notification (28-digit ids and leading zeros stay strings)
-{
+if (selected('core')) {
   const candidate = () => parseXml(PAY_NOTIFY);
   const baseline = () => fxp.parse(PAY_NOTIFY).xml;
   results.push(compare('xml.parse', candidate, baseline));
   notes['xml.parse'] = 'fast-xml-parser XMLParser (values as strings)';
 }
 
-{
+if (selected('pay')) {
   const pay = await payScenarios();
   results.push(...pay.results);
   Object.assign(notes, pay.notes);
 }
 
-const tokens = await tokenScenario();
-const http = await httpScenarios();
+const tokens = selected('tokens') ? await tokenScenario() : undefined;
+const http = selected('http') ? await httpScenarios() : [];
+const guard: GuardScenarios = selected('guard')
+  ? await guardScenarios()
+  : { routes: [], redisLimit: undefined, loginStorm: undefined };
 
 if (json) {
-  console.log(JSON.stringify({ scenarios: [...results, ...http], ...(tokens ? { tokens: [tokens] } : {}) }));
+  console.log(
+    JSON.stringify({
+      scenarios: [...results, ...http, ...guard.routes, ...(guard.redisLimit ? [guard.redisLimit] : [])],
+      ...(tokens ? { tokens: [tokens] } : {}),
+      ...(guard.loginStorm ? { loginStorm: [guard.loginStorm] } : {}),
+    }),
+  );
 } else {
   console.log(`weixin-kit bench — node ${process.version}, ${process.platform}/${process.arch}\n`);
-  printTable(results, notes);
+  if (results.length > 0) printTable(results, notes);
   if (tokens) {
     console.log(
       `\n${tokens.name}: ${tokens.processes} processes x ${tokens.callsPerProcess} concurrent calls on a cold cache\n` +
@@ -273,4 +288,5 @@ if (json) {
     );
   }
   if (http.length > 0) printHttpTable(http);
+  printGuardTables(guard);
 }

@@ -91,6 +91,39 @@ try {
     run('node', [`${sub}.cjs`], scratch);
   }
   console.log('adapters ok (express, koa, fastify, hono, node) without their frameworks installed');
+  // weixin-kit/guard needs its optional peers (jose, rate-limiter-flexible); nothing else does.
+  run(
+    'npm',
+    ['install', '--silent', '--no-audit', '--no-fund', '--offline', 'jose@^6', 'rate-limiter-flexible@^11'],
+    scratch,
+  );
+  const guardProbe = `
+    const fake = {
+      appId: 'wx0000000000000001',
+      auth: { code2Session: async () => ({ openid: 'o_probe', session_key: 'AAAAAAAAAAAAAAAAAAAAAA==' }) },
+      phoneNumbers: { get: async () => { throw new Error('unused'); } },
+    };
+    const guard = g.createGuard({ miniProgram: fake, keys: [{ kid: 'k', alg: 'HS256', secret: 'x'.repeat(32) }] });
+    const login = g.guardFetch(guard.loginRoute());
+    const me = g.guardFetch(guard.protect(({ session }) => ({ openid: session.openid, phone: '13912345678' })));
+    const post = (body) => new Request('https://127.0.0.1/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const run = async () => {
+      const issued = await (await login(post({ code: 'c1' }))).json();
+      const answer = await me(new Request('https://127.0.0.1/api/me', { headers: { authorization: 'Bearer ' + issued.token } }));
+      const json = await answer.json();
+      if (answer.status !== 200 || json.openid !== 'o_probe' || json.phone !== '139****5678') throw new Error('guard answered ' + answer.status + ' ' + JSON.stringify(json));
+      if ((await login(post({ code: 'c1' }))).status !== 409) throw new Error('a reused login code was not refused');
+    };`;
+  writeFileSync(
+    join(scratch, 'guard.mjs'),
+    `const g = await import('weixin-kit/guard');${guardProbe}\nawait run(); console.log('import guard ok');`,
+  );
+  writeFileSync(
+    join(scratch, 'guard.cjs'),
+    `const g = require('weixin-kit/guard');${guardProbe}\nrun().then(() => console.log('require guard ok'), (e) => { console.error(e); process.exit(1); });`,
+  );
+  process.stdout.write(run('node', ['guard.mjs'], scratch));
+  process.stdout.write(run('node', ['guard.cjs'], scratch));
   const help = run('node', [join(scratch, 'node_modules', '.bin', 'weixin-kit'), '--help'], scratch);
   if (!help.includes('usage: weixin-kit')) throw new Error('the weixin-kit bin does not print its usage');
   console.log('bin ok');
@@ -103,12 +136,20 @@ try {
     'crypto/index.d.ts',
     'crypto/index.d.cts',
     'emulator/index.d.ts',
+    'guard/index.d.ts',
+    'guard/index.d.cts',
   ]) {
     if (!files.includes(needed)) throw new Error(`packed tarball lacks dist/${needed}`);
   }
   console.log(
     'package check: require and import of',
-    [...entries, 'weixin-kit/emulator', 'weixin-kit/redis', 'the five adapters'].join(', '),
+    [
+      ...entries,
+      'weixin-kit/emulator',
+      'weixin-kit/redis',
+      'weixin-kit/guard (login + protected route)',
+      'the five adapters',
+    ].join(', '),
     'and the weixin-kit bin work from the packed tarball',
   );
 } catch (error) {

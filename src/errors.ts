@@ -47,7 +47,20 @@ export type ErrorCode =
   | 'BAD_RESPONSE'
   // shared stores (Redis)
   | 'STORE_UNAVAILABLE'
-  | 'LEASE_TIMEOUT';
+  | 'LEASE_TIMEOUT'
+  // weixin-kit/guard: answers to a Mini Program's requests (GuardError, with an HTTP status)
+  | 'SESSION_REQUIRED'
+  | 'SESSION_INVALID'
+  | 'SESSION_EXPIRED'
+  | 'SESSION_REVOKED'
+  | 'SESSION_KEY_STALE'
+  | 'LOGIN_CODE_USED'
+  | 'HTTPS_REQUIRED'
+  | 'ORIGIN_NOT_ALLOWED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'INTERNAL_ERROR';
 
 /** Options accepted by every weixin-kit error constructor. */
 export interface WeChatKitErrorOptions {
@@ -195,6 +208,51 @@ export class TransportError extends WeChatKitError {
 
 /** A shared store (Redis) could not be used, or a lease could not be obtained in time. */
 export class StoreError extends WeChatKitError {}
+
+/**
+ * A refusal `weixin-kit/guard` answers to a Mini Program (or web page) with an HTTP status and the
+ * body `{ "error": { "code", "message", "requestId" } }`. Its message is written for the client
+ * and never holds a secret; a protected handler may throw one (`FORBIDDEN`, `NOT_FOUND`, …) to
+ * answer with it. Any other exception answers `500 INTERNAL_ERROR` without its message.
+ *
+ * @example
+ * throw new GuardError('FORBIDDEN', 'this order belongs to another user');
+ */
+export class GuardError extends WeChatKitError {
+  /** The HTTP status of the answer. */
+  readonly status: number;
+  /** Seconds the client should wait (`Retry-After`), for `RATE_LIMITED`. */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: WeChatKitErrorOptions & { status?: number; retryAfterSeconds?: number },
+  ) {
+    super(code, message, options);
+    this.status = options?.status ?? GUARD_ERROR_STATUS[code] ?? 400;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+  }
+}
+
+const GUARD_ERROR_STATUS: Partial<Record<ErrorCode, number>> = {
+  SESSION_REQUIRED: 401,
+  SESSION_INVALID: 401,
+  SESSION_EXPIRED: 401,
+  SESSION_REVOKED: 401,
+  SESSION_KEY_STALE: 401,
+  LOGIN_CODE_USED: 409,
+  INVALID_CODE: 400,
+  BAD_BODY: 400,
+  PAYLOAD_TOO_LARGE: 413,
+  HTTPS_REQUIRED: 403,
+  ORIGIN_NOT_ALLOWED: 403,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  RATE_LIMITED: 429,
+  UPSTREAM_UNAVAILABLE: 503,
+  INTERNAL_ERROR: 500,
+};
 
 /** True when `value` is a weixin-kit error, optionally with the given code. */
 export function isWeChatKitError(value: unknown, code?: ErrorCode): value is WeChatKitError {

@@ -1,7 +1,8 @@
 /**
  * A sample backend written only with weixin-kit's public API: an Official Account callback in
- * safe mode (welcome reply, echo reply, template delivery events), a Mini Program login endpoint
- * that never lets session_key leave the server, and an endpoint that sends a template message.
+ * safe mode (welcome reply, echo reply, template delivery events), a guarded Mini Program API
+ * (login → session token, profile, phone number, WeChat Pay order and refund — the user is always
+ * the session's, never an openid from the body) and WeChat Pay notifications.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -13,6 +14,7 @@ import {
   PayV3,
   reply,
 } from 'weixin-kit';
+import { createGuard, GuardError, guardNode } from 'weixin-kit/guard';
 import { toNodeListener } from 'weixin-kit/node';
 
 export interface BackendConfig {
@@ -20,6 +22,10 @@ export interface BackendConfig {
   apiBaseUrl: string;
   officialAccount: { appId: string; secret: string; token: string; encodingAESKey: string };
   miniProgram: { appId: string; secret: string };
+  /** Signs session tokens (HS256, at least 32 bytes). */
+  sessionSecret: string;
+  /** The origin of an H5 page allowed to call the Mini Program API (CORS). */
+  allowedOrigin: string;
   /** WeChat Pay v3: the merchant and the WeChat Pay public key its answers are signed with. */
   pay: {
     mchid: string;
@@ -82,8 +88,16 @@ export function createBackend(config: BackendConfig) {
     baseUrl: config.apiBaseUrl,
   });
   const mp = new MiniProgram({ ...config.miniProgram, baseUrl: config.apiBaseUrl });
-  // Login sessions: our own opaque token → openid and session_key, kept on the server.
-  const sessions = new Map<string, { openid: string; sessionKey: string }>();
+  // The Mini Program API's guard: sessions (session_key stays here), per-user limits, strict HTTP.
+  const guard = createGuard({
+    miniProgram: mp,
+    keys: [{ kid: 'demo-1', alg: 'HS256', secret: config.sessionSecret }],
+    cors: { origins: [config.allowedOrigin] },
+    logger: { error: (fields, message) => console.error(`backend: ${message}`, fields) },
+  });
+  // The app's own data: profiles by openid, orders with their owner.
+  const profiles = new Map<string, { phone?: string }>();
+  const orders = new Map<string, { openid: string; total: number }>();
 
   const callback = createWeChatCallback({
     appId: config.officialAccount.appId,
@@ -105,71 +119,98 @@ export function createBackend(config: BackendConfig) {
   });
   const wechat = toNodeListener(callback);
 
-  async function api(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    const body = await readJson(req);
-    if (path === '/api/login') {
-      const session = await mp.auth.code2Session({ js_code: String(body.code ?? '') });
-      const token = randomBytes(24).toString('base64url');
-      sessions.set(token, { openid: session.openid, sessionKey: session.session_key });
-      return send(res, 200, { token, openid: session.openid });
-    }
-    if (path === '/api/notify') {
-      const answer = await oa.templates.send({
-        touser: String(body.openid ?? ''),
-        template_id: 'order-shipped',
-        data: { thing1: { value: '你的订单已发货' } },
-      });
-      return send(res, 200, { msgid: answer.msgid });
-    }
-    if (path === '/api/pay') {
-      const outTradeNo = `demo${Date.now()}${randomBytes(3).toString('hex')}`;
-      const { prepay_id } = await pay.transactions.jsapi({
-        appid: config.miniProgram.appId,
-        description: 'weixin-kit demo order',
-        out_trade_no: outTradeNo,
-        notify_url: `${config.pay.publicUrl}/pay/notify`,
-        amount: { total: Number(body.total ?? 1), currency: 'CNY' },
-        payer: { openid: String(body.openid ?? '') },
-      });
-      // What the Mini Program passes to wx.requestPayment.
-      return send(res, 200, {
-        out_trade_no: outTradeNo,
-        payParams: await pay.jsapiPayParams({ appid: config.miniProgram.appId, prepay_id }),
-      });
-    }
-    if (path === '/api/refund') {
-      const refund = await pay.refunds.create({
-        out_trade_no: String(body.out_trade_no ?? ''),
-        out_refund_no: `r${String(body.out_trade_no ?? '')}`,
-        notify_url: `${config.pay.publicUrl}/pay/notify`,
-        amount: { refund: Number(body.total ?? 1), total: Number(body.total ?? 1), currency: 'CNY' },
-      });
-      return send(res, 200, refund);
-    }
-    send(res, 404, { error: 'not found' });
+  const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {
+    'POST /api/login': guardNode(guard.loginRoute()),
+    'POST /api/refresh': guardNode(guard.refreshRoute()),
+    'POST /api/logout': guardNode(guard.logoutRoute()),
+    'GET /api/me': guardNode(
+      guard.protect(({ session }) => ({
+        openid: session.openid,
+        phone: profiles.get(session.openid)?.phone ?? null,
+      })),
+    ),
+    'POST /api/phone': guardNode(
+      guard.protect(async (ctx) => {
+        const { code } = (await ctx.json()) as { code?: unknown };
+        const info = await ctx.phoneNumber(String(code ?? ''));
+        profiles.set(ctx.session.openid, {
+          ...profiles.get(ctx.session.openid),
+          phone: info.purePhoneNumber,
+        });
+        return { phone: info.purePhoneNumber }; // masked on the way out: 139****5678
+      }),
+    ),
+    'POST /api/pay': guardNode(
+      guard.protect(async (ctx) => {
+        const { total } = (await ctx.json()) as { total?: unknown };
+        const amount = Number(total ?? 1);
+        if (!Number.isSafeInteger(amount) || amount < 1)
+          throw new GuardError('BAD_BODY', 'total must be a whole number of fen >= 1');
+        const outTradeNo = `demo${Date.now()}${randomBytes(3).toString('hex')}`;
+        const { prepay_id } = await pay.transactions.jsapi({
+          appid: config.miniProgram.appId,
+          description: 'weixin-kit demo order',
+          out_trade_no: outTradeNo,
+          notify_url: `${config.pay.publicUrl}/pay/notify`,
+          amount: { total: amount, currency: 'CNY' },
+          // The payer is the session's user, whatever the body says.
+          payer: { openid: ctx.session.openid },
+        });
+        orders.set(outTradeNo, { openid: ctx.session.openid, total: amount });
+        // What the Mini Program passes to wx.requestPayment.
+        return {
+          out_trade_no: outTradeNo,
+          payParams: await pay.jsapiPayParams({ appid: config.miniProgram.appId, prepay_id }),
+        };
+      }),
+    ),
+    'POST /api/refund': guardNode(
+      guard.protect(async (ctx) => {
+        const { out_trade_no } = (await ctx.json()) as { out_trade_no?: unknown };
+        const order = orders.get(String(out_trade_no ?? ''));
+        if (order === undefined || order.openid !== ctx.session.openid) {
+          throw new GuardError('NOT_FOUND', 'no such order of yours');
+        }
+        const refund = await pay.refunds.create({
+          out_trade_no: String(out_trade_no),
+          out_refund_no: `r${String(out_trade_no)}`,
+          notify_url: `${config.pay.publicUrl}/pay/notify`,
+          amount: { refund: order.total, total: order.total, currency: 'CNY' },
+        });
+        return { out_refund_no: refund.out_refund_no, status: refund.status };
+      }),
+    ),
+  };
+  const notFound = guardNode(
+    guard.open(() => {
+      throw new GuardError('NOT_FOUND', 'no such route');
+    }),
+  );
+
+  /**
+   * Server-side work, not an HTTP endpoint: a template message to an Official Account follower
+   * (e.g. when an order ships). Which user to notify is the server's decision, never a client's.
+   */
+  async function notifyFollower(openid: string): Promise<number> {
+    const answer = await oa.templates.send({
+      touser: openid,
+      template_id: 'order-shipped',
+      data: { thing1: { value: '你的订单已发货' } },
+    });
+    return answer.msgid;
   }
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://backend').pathname;
     if (path === '/wechat') return wechat(req, res);
     if (path === '/pay/notify') return payNotify(req, res);
-    api(req, res, path).catch((error: unknown) => send(res, 500, { error: (error as Error).message }));
+    // Preflights (OPTIONS) reach notFound, whose guard answers them for the allowed origin.
+    const route = routes[`${req.method} ${path}`] ?? notFound;
+    route(req, res);
   };
-  return { listener, log, sessions };
+  return { listener, log, notifyFollower };
 }
 
 function pick<T extends object, K extends keyof T>(o: T, ...keys: K[]): Pick<T, K> {
   return Object.fromEntries(keys.map((k) => [k, o[k]])) as Pick<T, K>;
-}
-
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  if (chunks.length === 0) return {};
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
-  res.end(JSON.stringify(body));
 }

@@ -3,9 +3,10 @@
  * prints what happened, step by step. Exits 0 when every step did what it should.
  * `npm run demo -- --serve` keeps both running and prints their URLs and credentials.
  */
-import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SignJWT } from 'jose';
 import { startEmulator } from 'weixin-kit/emulator';
 import { createBackend } from './backend.js';
 
@@ -17,6 +18,9 @@ const OA = {
   encodingAESKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
 };
 const MP = { appId: 'wxa1b2c3d4e5f60718', secret: 'demo-mp-secret' };
+// The backend's session-token key; the demo keeps a copy only to show an expired token refused.
+const SESSION_SECRET = randomBytes(32).toString('base64url');
+const ALLOWED_ORIGIN = 'https://h5.demo.example';
 // A merchant with a fresh key pair: the emulator knows its public key, the backend signs with the private one.
 const merchantKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const MERCHANT = {
@@ -56,15 +60,39 @@ const backend = createBackend({
   apiBaseUrl: emulator.url,
   officialAccount: OA,
   miniProgram: MP,
+  sessionSecret: SESSION_SECRET,
+  allowedOrigin: ALLOWED_ORIGIN,
   pay: { ...MERCHANT, platformPublicKey: platform.publicKey, publicUrl: backendUrl },
 });
 server.on('request', backend.listener);
 
 const control = async <T>(path: string, body: unknown): Promise<T> =>
   (await (await fetch(`${emulator.url}${path}`, { method: 'POST', body: JSON.stringify(body) })).json()) as T;
-const call = async <T>(path: string, body: unknown): Promise<{ status: number; json: T }> => {
-  const res = await fetch(`${backendUrl}${path}`, { method: 'POST', body: JSON.stringify(body) });
-  return { status: res.status, json: (await res.json()) as T };
+const call = async <T>(
+  path: string,
+  body: unknown,
+  token?: string,
+): Promise<{ status: number; json: T; headers: Headers }> => {
+  const res = await fetch(`${backendUrl}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, json: (await res.json()) as T, headers: res.headers };
+};
+type ApiError = { error?: { code: string; message: string; requestId: string } };
+const login = async (openId?: string) => {
+  const { code } = await control<{ code: string }>('/_emulator/mini-program/login', {
+    appId: MP.appId,
+    ...(openId ? { openId } : {}),
+  });
+  return {
+    code,
+    answer: await call<{ token: string; expiresIn: number } & ApiError>('/api/login', { code }),
+  };
 };
 
 if (serve) {
@@ -73,6 +101,15 @@ if (serve) {
       emulator: emulator.url,
       backend: backendUrl,
       callbackUrl: `${backendUrl}/wechat`,
+      miniProgramApi: {
+        baseUrl: backendUrl,
+        appId: MP.appId,
+        login: 'POST /api/login, body {code}',
+        me: 'GET /api/me, Bearer token',
+        phone: 'POST /api/phone, body {code}, Bearer token',
+        allowedOrigin: ALLOWED_ORIGIN,
+        logout: 'POST /api/logout, Bearer token',
+      },
       apps: [
         { ...OA, kind: 'official-account', messageMode: 'safe' },
         { ...MP, kind: 'mini-program' },
@@ -150,45 +187,101 @@ if (serve) {
     expect(backend.log.textsHandled - before === 1, `handled ${backend.log.textsHandled - before} times`);
     return `delivered twice (HTTP ${r.status}, ${r.duplicates?.[0]?.status}); handled once (MsgId dedupe)`;
   });
-  let mpOpenid = '';
-  await step('A Mini Program user logs in (no session_key leaves the server)', async () => {
-    const { code } = await control<{ code: string }>('/_emulator/mini-program/login', { appId: MP.appId });
-    const r = await call<{ token: string; openid: string; session_key?: string }>('/api/login', { code });
-    expect(r.status === 200 && Boolean(r.json.token), `login answered ${r.status}`);
+  let token = '';
+  await step('A Mini Program user logs in: code → code2Session → a session token', async () => {
+    const { answer } = await login();
+    expect(answer.status === 200 && Boolean(answer.json.token), `login answered ${answer.status}`);
+    expect(!/session_key|unionid/.test(JSON.stringify(answer.json)), 'session_key or unionid leaked');
+    token = answer.json.token;
+    return `the client got { token, expiresIn: ${answer.json.expiresIn}, refreshToken, … }; session_key stays on the server`;
+  });
+  await step('A protected call: the user comes from the token, never from the body', async () => {
+    const r = await call<{ openid: string } & ApiError>('/api/me', undefined, token);
+    expect(r.status === 200 && typeof r.json.openid === 'string', `me answered ${r.status}`);
+    const anonymous = await call<ApiError>('/api/me', undefined);
+    expect(anonymous.status === 401, `without a token: ${anonymous.status}`);
+    return `GET /api/me → ${r.json.openid}; without a token → 401 ${anonymous.json.error?.code}`;
+  });
+  await step('A replayed login code is refused, and WeChat is not asked twice', async () => {
+    const exchanges = async () =>
+      ((await (await fetch(`${emulator.url}/_emulator/stats`)).json()) as { calls: Record<string, number> })
+        .calls['/sns/jscode2session'] ?? 0;
+    const { code } = await login();
+    const before = await exchanges();
+    const again = await call<ApiError>('/api/login', { code });
+    expect(again.status === 409, `replay answered ${again.status}`);
+    expect((await exchanges()) === before, 'the replayed code reached WeChat');
+    return `409 ${again.json.error?.code}: "${again.json.error?.message}"; jscode2session calls unchanged (${before})`;
+  });
+  await step('A forged and an expired token are refused', async () => {
+    const [h, p, sig] = token.split('.');
+    const claims = JSON.parse(Buffer.from(p ?? '', 'base64url').toString()) as Record<string, unknown>;
+    const forged = `${h}.${Buffer.from(JSON.stringify({ ...claims, sub: 'o_someone_else' })).toString('base64url')}.${sig}`;
+    const f = await call<ApiError>('/api/me', undefined, forged);
+    const past = Math.floor(Date.now() / 1000) - 3600;
+    const expired = await new SignJWT({ sid: claims.sid as string })
+      .setProtectedHeader({ alg: 'HS256', kid: 'demo-1', typ: 'JWT' })
+      .setSubject(claims.sub as string)
+      .setIssuer(claims.iss as string)
+      .setAudience(claims.aud as string)
+      .setIssuedAt(past)
+      .setNotBefore(past)
+      .setExpirationTime(past + 900)
+      .sign(new TextEncoder().encode(SESSION_SECRET));
+    const e = await call<ApiError>('/api/me', undefined, expired);
+    expect(f.status === 401 && e.status === 401, `forged ${f.status}, expired ${e.status}`);
+    return `forged → 401 ${f.json.error?.code}; expired → 401 ${e.json.error?.code}`;
+  });
+  await step('The phone number by code, answered masked', async () => {
+    const { code } = await control<{ code: string }>('/_emulator/mini-program/phone-code', {
+      appId: MP.appId,
+      phoneNumber: '13912345678',
+    });
+    const r = await call<{ phone: string } & ApiError>('/api/phone', { code }, token);
+    const me = await call<{ phone: string }>('/api/me', undefined, token);
+    expect(r.status === 200 && r.json.phone === '139****5678', `phone answered ${r.status} ${r.json.phone}`);
+    expect(me.json.phone === '139****5678', `me shows ${me.json.phone}`);
+    return `POST /api/phone → ${r.json.phone}; GET /api/me → phone ${me.json.phone}`;
+  });
+  await step('A burst past the per-user limit gets 429 with Retry-After', async () => {
+    const { answer } = await login('o_demo_burst');
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 101; i += 1) {
+      const r = await call<ApiError>('/api/me', undefined, answer.json.token);
+      statuses.push(r.status);
+      if (r.status === 429) retryAfter = r.headers.get('retry-after');
+    }
+    const ok = statuses.filter((s) => s === 200).length;
     expect(
-      !('session_key' in r.json) &&
-        !JSON.stringify(r.json).includes(backend.sessions.get(r.json.token)?.sessionKey ?? '∅'),
-      'session_key leaked',
+      ok === 100 && statuses[100] === 429 && retryAfter !== null,
+      `${ok} answered 200, last ${statuses[100]}`,
     );
-    mpOpenid = r.json.openid;
-    return `code → code2Session → our own session token; client got {token, openid}`;
+    return `100 × 200, then 429 with Retry-After: ${retryAfter} s (100 per 60 s, per user)`;
   });
   await step('A template message is sent and its delivery event arrives', async () => {
     const { openId } = await control<{ openId: string }>('/_emulator/users', { appId: OA.appId });
-    const r = await call<{ msgid: number }>('/api/notify', { openid: openId });
-    expect(r.status === 200, `send answered ${r.status}`);
+    const msgid = await backend.notifyFollower(openId);
     const deadline = Date.now() + 5000;
     while (
-      !backend.log.templateDeliveries.some((d) => String(d.MsgID) === String(r.json.msgid)) &&
+      !backend.log.templateDeliveries.some((d) => String(d.MsgID) === String(msgid)) &&
       Date.now() < deadline
     ) {
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
-    const delivery = backend.log.templateDeliveries.find((d) => String(d.MsgID) === String(r.json.msgid));
+    const delivery = backend.log.templateDeliveries.find((d) => String(d.MsgID) === String(msgid));
     expect(delivery !== undefined, 'no TEMPLATESENDJOBFINISH event within 5 s');
-    return `msgid ${r.json.msgid}; TEMPLATESENDJOBFINISH Status=${delivery?.Status}`;
+    return `msgid ${msgid}; TEMPLATESENDJOBFINISH Status=${delivery?.Status}`;
   });
 
   let order = '';
   await step('WeChat Pay: a JSAPI order and its wx.requestPayment parameters', async () => {
-    const r = await call<{ out_trade_no: string; payParams: Record<string, string>; error?: string }>(
+    const r = await call<{ out_trade_no: string; payParams: Record<string, string> } & ApiError>(
       '/api/pay',
-      {
-        openid: mpOpenid,
-        total: 100,
-      },
+      { total: 100 },
+      token,
     );
-    expect(r.status === 200, `order answered ${r.status}: ${r.json.error}`);
+    expect(r.status === 200, `order answered ${r.status}: ${r.json.error?.code}`);
     const p = r.json.payParams;
     const signed = `${p.appId}\n${p.timeStamp}\n${p.nonceStr}\n${p.package}\n`;
     const valid = verify(
@@ -216,16 +309,20 @@ if (serve) {
     return `verified + decrypted once (transaction ${paid[0]?.transaction_id}, ${paid[0]?.total} fen); WeChat Pay got ${answers.join(', ') || '2xx'}`;
   });
   await step('WeChat Pay: a refund, and its REFUND.SUCCESS notification', async () => {
-    const r = await call<{ status?: string; error?: string }>('/api/refund', {
-      out_trade_no: order,
-      total: 100,
-    });
-    expect(r.status === 200, `refund answered ${r.status}: ${r.json.error}`);
+    const r = await call<{ status?: string } & ApiError>('/api/refund', { out_trade_no: order }, token);
+    expect(r.status === 200, `refund answered ${r.status}: ${r.json.error?.code}`);
     const deadline = Date.now() + 5000;
     while (!backend.log.refunded.includes(`r${order}`) && Date.now() < deadline)
       await new Promise((resolve) => setTimeout(resolve, 25));
     expect(backend.log.refunded.includes(`r${order}`), 'no REFUND.SUCCESS within 5 s');
     return `refund ${r.json.status} → REFUND.SUCCESS handled`;
+  });
+
+  await step('Logout: the token stops working at once', async () => {
+    const r = await call<{ loggedOut: boolean }>('/api/logout', {}, token);
+    const after = await call<ApiError>('/api/me', undefined, token);
+    expect(r.status === 200 && after.status === 401, `logout ${r.status}, then me ${after.status}`);
+    return `POST /api/logout → 200; GET /api/me with the same token → 401 ${after.json.error?.code}`;
   });
 
   await emulator.close();

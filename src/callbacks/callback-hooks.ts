@@ -72,23 +72,3 @@ export interface CallbackHooks {
   onError?(event: CallbackErrorEvent): unknown;
   onLateReply?(event: LateReplyEvent): unknown;
 }
-
-export const HOOK_NAMES = ['onRefused', 'onDuplicate', 'onError', 'onLateReply'] as const;
-
-type HookEvent<K extends keyof CallbackHooks> = Parameters<NonNullable<CallbackHooks[K]>>[0];
-
-/** Calls a hook (as a method of `hooks`) without letting it throw or reject into the pipeline. */
-export function callHook<K extends keyof CallbackHooks>(
-  hooks: CallbackHooks,
-  name: K,
-  event: HookEvent<K>,
-): void {
-  const hook = hooks[name] as ((this: CallbackHooks, event: HookEvent<K>) => unknown) | undefined;
-  if (hook === undefined) return;
-  try {
-    const result = hook.call(hooks, event);
-    if (result instanceof Promise) result.catch(() => {});
-  } catch {
-    // A hook's failure must never change what WeChat is answered.
-  }
-}

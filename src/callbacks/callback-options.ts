@@ -1,7 +1,8 @@
 import { ConfigError } from '../errors.js';
 import type { Clock, RandomSource } from '../internal/bytes.js';
+import { HOOK_NAMES } from '../internal/callback-hooks.js';
 import { isScheduler, type Scheduler, systemScheduler } from '../internal/timers.js';
-import { type CallbackHooks, HOOK_NAMES } from './callback-hooks.js';
+import type { CallbackHooks } from './callback-hooks.js';
 import { type CallbackLogger, resolveLogger } from './callback-logger.js';
 import type { DedupeStore } from './dedupe-store.js';
 

@@ -355,10 +355,11 @@ export interface SuiteTicketEvent {
 }
 
 /**
- * The routing table: every routing key weixin-kit knows (see {@link routingKeyOf}) and the message
- * type it delivers. `event` catches every event without a handler of its own; `*` catches
- * everything unhandled. A key that is not here is routed only through `onCustom(key, handler)`,
- * so a typo such as `on('event.subscibe', …)` does not compile.
+ * The routing table: every routing key weixin-kit knows (`MsgType`, `event.<Event>` for events,
+ * or `InfoType` for Open Platform events) and the message type it delivers. `event` catches every
+ * event without a handler of its own; `*` catches everything unhandled. A key that is not here is
+ * routed only through `onCustom(key, handler)`, so a typo such as `on('event.subscibe', …)` does
+ * not compile.
  */
 export interface CallbackMessageMap {
   // user messages (OA 接收普通消息; WeCom 接收消息 share these)
@@ -510,23 +511,6 @@ export interface UnknownMessage {
   Event?: string;
   InfoType?: string;
   [field: string]: unknown;
-}
-
-/**
- * The routing key of a decoded push: `InfoType` for Open Platform events, `event.<Event>` for
- * events, else `MsgType`; `''` when it has none of these.
- *
- * @example
- * routingKeyOf({ MsgType: 'event', Event: 'subscribe' }); // 'event.subscribe'
- */
-export function routingKeyOf(message: Readonly<Record<string, unknown>>): string {
-  const { MsgType, Event, InfoType } = message;
-  if (typeof MsgType === 'string' && MsgType !== '') {
-    if (MsgType === 'event') return typeof Event === 'string' ? `event.${Event}` : 'event';
-    return MsgType;
-  }
-  if (typeof InfoType === 'string' && InfoType !== '') return InfoType;
-  return '';
 }
 
 /**

@@ -3,9 +3,13 @@ import { verifyServerSignature } from '../crypto/server-signature.js';
 import { assertFreshTimestamp } from '../crypto/timestamp.js';
 import { ArgumentError, ConfigError, isWeChatKitError, PayloadError, SignatureError } from '../errors.js';
 import { byteLength, toText } from '../internal/bytes.js';
+import { callHook } from '../internal/callback-hooks.js';
+import { refusalStatus } from '../internal/refusal-status.js';
+import { replyFields } from '../internal/reply-fields.js';
+import { routingKeyOf } from '../internal/routing-key.js';
 import { elapsedClock, raceTimer } from '../internal/timers.js';
 import { buildXml } from '../xml/build.js';
-import { type CallbackErrorEvent, type CallbackHooks, callHook, type RefusalCode } from './callback-hooks.js';
+import type { CallbackErrorEvent, CallbackHooks, RefusalCode } from './callback-hooks.js';
 import { bodyAlreadyParsed, logCallbackError } from './callback-logger.js';
 import {
   type CallbackProduct,
@@ -26,10 +30,9 @@ import {
   type CallbackMessageType,
   type InboundMessage,
   isCallbackMessageType,
-  routingKeyOf,
   type UnknownMessage,
 } from './messages.js';
-import { isReply, type Reply, replyFields } from './replies.js';
+import { isReply, type Reply } from './replies.js';
 import type { AdapterProblem, CallbackHandler, CallbackRequest, CallbackResponse } from './types.js';
 
 /** What the pipeline knows about the push being handled; `state` is free for middleware. */
@@ -94,22 +97,6 @@ class Refusal extends Error {
     readonly reason: string,
   ) {
     super(reason);
-  }
-}
-
-/** The HTTP status of a refusal: authentication failures 401, unusable bodies 400. */
-export function refusalStatus(code: RefusalCode): number {
-  switch (code) {
-    case 'SIGNATURE_MISMATCH':
-    case 'TIMESTAMP_EXPIRED':
-    case 'APPID_MISMATCH':
-      return 401;
-    case 'METHOD_NOT_ALLOWED':
-      return 405;
-    case 'XML_TOO_LARGE':
-      return 413;
-    default:
-      return 400;
   }
 }
 

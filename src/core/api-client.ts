@@ -1,10 +1,10 @@
 import { type CredentialSettings, credentialErrorOf } from '../credentials/credential-errors.js';
 import type { TokenManager } from '../credentials/token-manager.js';
 import { ConfigError, WeChatApiError } from '../errors.js';
+import { joinUrl } from '../internal/join-url.js';
 import { APIPromise } from './api-promise.js';
 import { type RequestOptions, responseMeta, type WithResponse } from './request-options.js';
 import type { HttpMethod, Transport } from './transport.js';
-import { joinUrl } from './url.js';
 
 export type { RequestOptions } from './request-options.js';
 

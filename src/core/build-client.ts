@@ -2,8 +2,8 @@ import { type CredentialSettings, credentialErrorOf } from '../credentials/crede
 import { isWeChatFailure } from '../credentials/token-cooldown.js';
 import { TokenManager } from '../credentials/token-manager.js';
 import type { TokenStore } from '../credentials/token-store.js';
-import { tokenKey } from '../credentials/token-store.js';
 import { ConfigError } from '../errors.js';
+import { tokenKey } from '../internal/store-keys.js';
 import { ApiClient } from './api-client.js';
 import { type ClientOptions, checkOptions, splitHooks, type TokenClientOptions } from './client-options.js';
 import type { Transport } from './transport.js';

@@ -46,8 +46,9 @@ export interface ClientOptions {
   /** Randomness (default `crypto.randomBytes`). */
   random?: RandomSource | undefined;
   /**
-   * Where waits come from (default: the global timers): retry back-off and token lease polling.
-   * A test passes a manual scheduler and advances it instead of sleeping on the wall clock.
+   * Where waits come from (default: the global timers): request timeouts, retry back-off and token
+   * lease polling. A test passes a manual scheduler and advances it instead of sleeping on the
+   * wall clock.
    */
   scheduler?: Scheduler | undefined;
 }

@@ -10,9 +10,10 @@
  */
 
 import { ArgumentError, ConfigError, TransportError, WeChatApiError, WeChatKitError } from '../errors.js';
-import { anySignal, raceAbort, sleep } from '../internal/abort.js';
+import { anySignal, raceAbort, sleep, timeoutSignal } from '../internal/abort.js';
+import { callHook } from '../internal/call-hook.js';
 import { isScheduler, type Scheduler, systemScheduler } from '../internal/timers.js';
-import { callHook, type TransportHooks } from './hooks.js';
+import type { TransportHooks } from './hooks.js';
 import { redactText, redactUrl } from './redact.js';
 
 export type { ErrorEvent, RequestEvent, ResponseEvent, RetryEvent, TransportHooks } from './hooks.js';
@@ -39,8 +40,9 @@ export interface TransportOptions {
   /** Randomness for backoff jitter, in [0, 1) (default `Math.random`). */
   random?: () => number;
   /**
-   * Where the retry back-off waits come from (default: the global timers), so a test advances
-   * the back-off instead of sleeping through it. Per-attempt timeouts stay on real time.
+   * Where the timers come from (default: the global timers): the retry back-off and every
+   * per-attempt timeout (`timeoutMs`, including the header and chunk waits of a stream), so a
+   * test advances them instead of sleeping through them.
    */
   scheduler?: Scheduler | undefined;
   /**
@@ -51,7 +53,7 @@ export interface TransportOptions {
   dispatcher?: object;
 }
 
-/** One request. `url` is absolute (see {@link joinUrl}); secrets may be in `query` or `body`: they are redacted from everything observable. */
+/** One request. `url` is absolute; secrets may be in `query` or `body`: they are redacted from everything observable. */
 export interface TransportRequest {
   method: HttpMethod;
   url: string;
@@ -308,14 +310,16 @@ export class Transport {
   async #attempt<T>(a: Attempt): Promise<TransportResponse<T>> {
     if (a.req.responseType === 'stream') return this.#attemptStream<T>(a);
     const { req, method, shownUrl, timeoutMs } = a;
-    const timeout = AbortSignal.timeout(timeoutMs);
+    const timeout = timeoutSignal(timeoutMs, this.#scheduler);
     const combined =
-      req.signal === undefined ? { signal: timeout, dispose() {} } : anySignal([req.signal, timeout]);
+      req.signal === undefined
+        ? { signal: timeout.signal, dispose() {} }
+        : anySignal([req.signal, timeout.signal]);
     const started = performance.now();
     // Raised as the one error of a failed exchange: the caller's reason, a timeout, or `fallback`.
     const failure = (cause: unknown, fallback: () => TransportError): unknown => {
       if (req.signal?.aborted) return req.signal.reason;
-      if (timeout.aborted) {
+      if (timeout.signal.aborted) {
         return new TransportError(
           'TIMEOUT',
           `${method} ${shownUrl} got no complete answer within ${timeoutMs} ms (timeoutMs); raise timeoutMs if this API is slow`,
@@ -418,6 +422,7 @@ export class Transport {
       else data = parsed;
       return { status: response.status, headers: response.headers, data: data as T };
     } finally {
+      timeout.clear();
       combined.dispose();
     }
   }
@@ -428,10 +433,9 @@ export class Transport {
    */
   async #attemptStream<T>(a: Attempt): Promise<TransportResponse<T>> {
     const { req, method, shownUrl, timeoutMs } = a;
-    // Not AbortSignal.timeout: the signal given to fetch also governs the body, which may rightly
-    // take longer than timeoutMs in all; only the wait for the headers is bounded by this one.
-    const headerTimeout = new AbortController();
-    const timer = setTimeout(() => headerTimeout.abort(), timeoutMs);
+    // Cleared once the headers are in: the signal given to fetch also governs the body, which may
+    // rightly take longer than timeoutMs in all; only the wait for the headers is bounded by this one.
+    const headerTimeout = timeoutSignal(timeoutMs, this.#scheduler);
     const combined =
       req.signal === undefined
         ? { signal: headerTimeout.signal, dispose() {} }
@@ -456,7 +460,7 @@ export class Transport {
               cause: safeCause(cause),
             });
       } finally {
-        clearTimeout(timer);
+        headerTimeout.clear();
       }
       callHook(this.#hooks.onResponse, {
         id: a.id,
@@ -469,17 +473,19 @@ export class Transport {
       const contentType = response.headers.get('content-type') ?? '';
       if (response.status < 200 || response.status > 299 || /\bjson\b/i.test(contentType) || !response.body) {
         // Errors and JSON answers are small: read them whole and judge them as usual.
-        const bodyTimeout = AbortSignal.timeout(timeoutMs);
+        const bodyTimeout = timeoutSignal(timeoutMs, this.#scheduler);
         const bytes = new Uint8Array(
-          await raceAbort(response.arrayBuffer(), bodyTimeout).catch((cause) => {
-            if (req.signal?.aborted) throw req.signal.reason;
-            if (bodyTimeout.aborted) throw timedOut('body');
-            throw new TransportError(
-              'NETWORK_ERROR',
-              `${method} ${shownUrl} answered HTTP ${response.status} but the body could not be read: ${describeCause(cause)}`,
-              { cause: safeCause(cause), status: response.status },
-            );
-          }),
+          await raceAbort(response.arrayBuffer(), bodyTimeout.signal)
+            .catch((cause) => {
+              if (req.signal?.aborted) throw req.signal.reason;
+              if (bodyTimeout.signal.aborted) throw timedOut('body');
+              throw new TransportError(
+                'NETWORK_ERROR',
+                `${method} ${shownUrl} answered HTTP ${response.status} but the body could not be read: ${describeCause(cause)}`,
+                { cause: safeCause(cause), status: response.status },
+              );
+            })
+            .finally(() => bodyTimeout.clear()),
         );
         if (response.status < 200 || response.status > 299) {
           throw new TransportError(
@@ -514,6 +520,7 @@ export class Transport {
         data: idleBoundedStream(
           response.body,
           timeoutMs,
+          this.#scheduler,
           req.signal,
           () => timedOut('data'),
           () => combined.dispose(),
@@ -666,6 +673,7 @@ function bytesStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
 function idleBoundedStream(
   body: ReadableStream<Uint8Array>,
   idleMs: number,
+  scheduler: Scheduler,
   signal: AbortSignal | undefined,
   timeout: () => Error,
   done: () => void,
@@ -680,8 +688,9 @@ function idleBoundedStream(
   };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const idle = AbortSignal.timeout(idleMs);
-      const waiting = signal === undefined ? { signal: idle, dispose() {} } : anySignal([signal, idle]);
+      const idle = timeoutSignal(idleMs, scheduler);
+      const waiting =
+        signal === undefined ? { signal: idle.signal, dispose() {} } : anySignal([signal, idle.signal]);
       try {
         const { done: end, value } = await raceAbort(reader.read(), waiting.signal);
         if (end) {
@@ -693,8 +702,9 @@ function idleBoundedStream(
       } catch (cause) {
         finish();
         reader.cancel().catch(() => {});
-        controller.error(signal?.aborted ? signal.reason : idle.aborted ? timeout() : cause);
+        controller.error(signal?.aborted ? signal.reason : idle.signal.aborted ? timeout() : cause);
       } finally {
+        idle.clear();
         waiting.dispose();
       }
     },

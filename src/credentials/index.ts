@@ -12,11 +12,9 @@ export {
   type TokenManagerHooks,
   type TokenManagerOptions,
 } from './token-manager.js';
-export {
-  type Lease,
-  leaseKeyOf,
-  type StoredToken,
-  type TokenKind,
-  type TokenStore,
-  tokenKey,
+export type {
+  Lease,
+  StoredToken,
+  TokenKind,
+  TokenStore,
 } from './token-store.js';

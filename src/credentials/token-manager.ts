@@ -1,5 +1,6 @@
 import { ArgumentError, ConfigError, StoreError, WeChatKitError } from '../errors.js';
 import { sleep } from '../internal/abort.js';
+import { leaseKeyOf } from '../internal/store-keys.js';
 import { elapsedClock, isScheduler, type Scheduler, systemScheduler } from '../internal/timers.js';
 import { MemoryStore } from './memory-store.js';
 import {
@@ -12,7 +13,7 @@ import {
   TokenCooldownError,
   type TokenCooldownOptions,
 } from './token-cooldown.js';
-import { type Lease, leaseKeyOf, type StoredToken, type TokenStore } from './token-store.js';
+import type { Lease, StoredToken, TokenStore } from './token-store.js';
 
 /** What a token fetch answers: the credential and its lifetime as WeChat gave it. */
 export interface FetchedToken {
@@ -62,7 +63,8 @@ export interface TokenManagerOptions {
   now?: () => number;
   /**
    * Where the waits for a peer's lease come from (default: the global timers); its `now()` also
-   * measures `waitForPeerMs`. A test passes a manual scheduler and advances it.
+   * measures `waitForPeerMs` and, under `onStoreUnavailable: 'local'`, the few seconds before a
+   * failed shared store is tried again. A test passes a manual scheduler and advances it.
    */
   scheduler?: Scheduler | undefined;
   /** Randomness in [0, 1) for the jitter of those waits (default `Math.random`). */
@@ -176,7 +178,8 @@ export class TokenManager {
   /** The last failure this process recorded, so its own callers get it as the cause. */
   #lastFailure: { raw: string; error: unknown } | undefined;
   #local: MemoryStore | undefined;
-  #sharedRetryAt = 0;
+  /** Scheduler time before which the shared store is not tried again (after it failed, under 'local'). */
+  #sharedRetryAt = Number.NEGATIVE_INFINITY;
   #generation = 0;
   #pending: { generation: number; promise: Promise<string> } | undefined;
 
@@ -263,7 +266,7 @@ export class TokenManager {
   }
 
   async #resolve(): Promise<string> {
-    if (this.#policy === 'local' && performance.now() < this.#sharedRetryAt) {
+    if (this.#policy === 'local' && elapsedClock(this.#scheduler) < this.#sharedRetryAt) {
       return this.#resolveIn(this.#localStore());
     }
     try {
@@ -433,7 +436,7 @@ export class TokenManager {
   }
 
   #fallBack(error: StoreError): void {
-    this.#sharedRetryAt = performance.now() + STORE_RETRY_AFTER_MS;
+    this.#sharedRetryAt = elapsedClock(this.#scheduler) + STORE_RETRY_AFTER_MS;
     this.#report(error, 'local');
   }
 

@@ -1,5 +1,3 @@
-import { ArgumentError } from '../errors.js';
-
 /**
  * Where credentials (access_token, jsapi_ticket, …) live between refreshes, and the lease that
  * lets exactly one holder refresh them. The in-memory default serves one process; a shared
@@ -29,14 +27,14 @@ export interface Lease {
 
 /**
  * Storage for credentials shared by every holder of a credential. Keys name the appid and the token
- * kind (see {@link tokenKey}), never a secret: keys show up in `redis-cli MONITOR`, slow logs and
- * dashboards.
+ * kind (`weixin-kit:<kind>:<appid>`), never a secret: keys show up in `redis-cli MONITOR`, slow
+ * logs and dashboards.
  *
  * Implementations throw `StoreError('STORE_UNAVAILABLE')` when the backing service cannot be used.
  *
  * @example
  * const store: TokenStore = new MemoryStore();
- * await store.set(tokenKey('access_token', appId), { value, expiresAt, refreshAt }, ttlMs);
+ * await store.set(`weixin-kit:access_token:${appId}`, { value, expiresAt, refreshAt }, ttlMs);
  */
 export interface TokenStore {
   /** The stored token, or `undefined` when there is none (or its TTL elapsed). */
@@ -64,32 +62,3 @@ export type TokenKind =
   | 'authorizer_access_token'
   | 'work_access_token'
   | (string & {});
-
-const KEY_PART = /^[A-Za-z0-9_.-]{1,128}$/;
-
-/**
- * The store key of a credential: `weixin-kit:<kind>:<id>[:<sub>]`, where `id` is the appid (or
- * corpid) and `sub` an optional qualifier such as a WeCom agent id. It never contains the secret:
- * pass the appid, not the AppSecret.
- *
- * @example
- * tokenKey('access_token', 'wx1234567890abcdef') // 'weixin-kit:access_token:wx1234567890abcdef'
- * tokenKey('work_access_token', corpId, String(agentId))
- */
-export function tokenKey(kind: TokenKind, id: string, sub?: string): string {
-  const parts = sub === undefined ? [kind, id] : [kind, id, sub];
-  for (const part of parts) {
-    if (!KEY_PART.test(part)) {
-      // The part itself is left out of the message: a caller passing the wrong argument might pass a secret.
-      throw new ArgumentError(
-        `tokenKey: each part must be 1-128 characters of [A-Za-z0-9_.-] (an appid, corpid or agent id); got ${part.length} characters`,
-      );
-    }
-  }
-  return `weixin-kit:${parts.join(':')}`;
-}
-
-/** The key of the refresh lease that belongs to the credential stored under `key`. */
-export function leaseKeyOf(key: string): string {
-  return `${key}:lease`;
-}

@@ -7,7 +7,7 @@ import {
   type RandomSource,
   randomAlphanumeric,
 } from '../internal/bytes.js';
-import { sortedSha1 } from './server-signature.js';
+import { sortedSha1 } from '../internal/sorted-sha1.js';
 
 /** Inputs of the JS-SDK signature. */
 export interface JsSdkSignatureInput {

@@ -8,10 +8,10 @@ import {
   safeEqual,
   toText,
 } from '../internal/bytes.js';
+import { sortedSha1 } from '../internal/sorted-sha1.js';
 import { buildXml } from '../xml/build.js';
 import { parseXml } from '../xml/parse.js';
 import { MessageCipher } from './message-cipher.js';
-import { sortedSha1 } from './server-signature.js';
 import { assertFreshTimestamp, DEFAULT_MAX_SKEW_SECONDS } from './timestamp.js';
 
 /** Inputs of the message signature (`msg_signature`). */

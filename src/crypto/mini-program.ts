@@ -1,7 +1,7 @@
 import { createDecipheriv, createHash, createHmac } from 'node:crypto';
 import { ConfigError, CryptoError, SignatureError } from '../errors.js';
 import { isStrictBase64, safeEqual } from '../internal/bytes.js';
-import { unpad16 } from './pay-v2.js';
+import { unpad16 } from '../internal/pkcs7.js';
 
 /** Inputs of {@link decryptMiniProgramData}. */
 export interface DecryptMiniProgramDataInput {

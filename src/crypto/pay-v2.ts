@@ -1,6 +1,7 @@
 import { createDecipheriv, createHash, createHmac } from 'node:crypto';
 import { ArgumentError, ConfigError, CryptoError, SignatureError } from '../errors.js';
 import { isStrictBase64, safeEqual } from '../internal/bytes.js';
+import { unpad16 } from '../internal/pkcs7.js';
 
 /** Pay v2 signature algorithms. MD5 is the default when `sign_type` is absent. */
 export type PayV2SignType = 'MD5' | 'HMAC-SHA256';
@@ -110,15 +111,4 @@ export function decryptRefundReqInfo(reqInfo: string, apiKey: string): string {
   decipher.setAutoPadding(false);
   const plain = Buffer.concat([decipher.update(data), decipher.final()]);
   return unpad16(plain, 'req_info').toString('utf8');
-}
-
-/** Strict PKCS#7 removal for 16-byte-block formats (req_info, Mini Program encryptedData). */
-export function unpad16(plain: Buffer, what: string): Buffer {
-  const pad = plain[plain.length - 1] ?? 0;
-  let ok = pad >= 1 && pad <= 16 && pad <= plain.length;
-  for (let i = plain.length - pad; ok && i < plain.length; i++) ok = plain[i] === pad;
-  if (!ok) {
-    throw new CryptoError('BAD_PADDING', `${what} padding is invalid: the key is probably wrong`);
-  }
-  return plain.subarray(0, plain.length - pad);
 }

@@ -1,7 +1,9 @@
 import { type KeyObject, verify, type X509Certificate } from 'node:crypto';
 import { ArgumentError, ConfigError, SignatureError } from '../errors.js';
 import { type Clock, decodeBase64Strict, defaultClock } from '../internal/bytes.js';
-import { type LoadedCertificate, loadCertificate, loadPublicKey, sameSerial } from './keys.js';
+import { sameSerial } from '../internal/cert-serial.js';
+import { readPayV3Headers } from '../internal/pay-v3-headers.js';
+import { type LoadedCertificate, loadCertificate, loadPublicKey } from './keys.js';
 import { assertFreshTimestamp, DEFAULT_MAX_SKEW_SECONDS } from './timestamp.js';
 
 /**
@@ -193,46 +195,6 @@ export interface PayV3SignatureHeaders {
   nonce: string | undefined;
   signature: string | undefined;
   serial: string | undefined;
-}
-
-function isFetchHeaders(headers: HeadersInput): headers is Headers {
-  return typeof (headers as Headers).get === 'function' && typeof (headers as Headers).has === 'function';
-}
-
-function headerValue(headers: HeadersInput, name: string): string | undefined {
-  if (isFetchHeaders(headers)) return headers.get(name)?.trim() ?? undefined;
-  const lower = name.toLowerCase();
-  // Fast path: Node gives lower-case names, and many callers pass the documented spelling.
-  const direct = headers[lower] ?? headers[name];
-  if (typeof direct === 'string') return direct.trim();
-  for (const [key, value] of Object.entries(headers)) {
-    if (key.toLowerCase() !== lower || value === undefined) continue;
-    if (typeof value === 'string') return value.trim();
-    const distinct = [...new Set(value.map((v) => v.trim()))];
-    if (distinct.length > 1)
-      throw mismatch(`The ${name} header was sent ${value.length} times with different values.`);
-    return distinct[0];
-  }
-  return undefined;
-}
-
-/**
- * Reads `Wechatpay-Timestamp`, `-Nonce`, `-Signature` and `-Serial` from Node or Fetch headers,
- * whatever the case of their names.
- *
- * @example
- * const { serial } = readPayV3Headers(req.headers);
- */
-export function readPayV3Headers(headers: HeadersInput): PayV3SignatureHeaders {
-  if (typeof headers !== 'object' || headers === null) {
-    throw new ArgumentError('headers must be an object of HTTP headers or a Fetch Headers.');
-  }
-  return {
-    timestamp: headerValue(headers, 'Wechatpay-Timestamp'),
-    nonce: headerValue(headers, 'Wechatpay-Nonce'),
-    signature: headerValue(headers, 'Wechatpay-Signature'),
-    serial: headerValue(headers, 'Wechatpay-Serial'),
-  };
 }
 
 function required(value: string | undefined, name: string): string {

@@ -53,7 +53,6 @@ export {
   type PayV3VerifierOptions,
   type PayV3VerifyRequest,
   type PublicKeyInput,
-  readPayV3Headers,
   type VerifyPayV3HeadersOptions,
   type VerifyPayV3SignatureOptions,
   verifyPayV3Headers,

@@ -127,6 +127,26 @@ export class EmulatedClock {
     };
   }
 
+  /**
+   * Resolves once `ms` of emulated time have passed: an injected latency. On the manual clock it
+   * is pending work named `label` that {@link advance} ends (a test waits on nothing real), and it
+   * rejects with an `AbortError` if the clock closes first. On the real clock it is a plain timer
+   * of `ms` real ms, as a slow server's answer is: `advance` does not cut it short, and it keeps
+   * the process alive like any request in flight.
+   */
+  delay(ms: number, label: string): Promise<void> {
+    if (this.mode === 'real') return new Promise((resolve) => setTimeout(resolve, ms));
+    const { signal } = this.timeout(ms, label);
+    return new Promise((resolve, reject) => {
+      const settle = () =>
+        (signal.reason as { name?: unknown } | undefined)?.name === 'TimeoutError'
+          ? resolve()
+          : reject(signal.reason);
+      if (signal.aborted) settle();
+      else signal.addEventListener('abort', settle, { once: true });
+    });
+  }
+
   /** The pending work, soonest first. */
   pending(): Array<{ label: string; dueAt: number }> {
     return this.#tasks.map(({ label, dueAt }) => ({ label, dueAt }));

@@ -37,8 +37,6 @@ export interface Emulator {
 
 const CONTROL_PREFIX = '/_emulator/';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Creates an offline WeChat platform (api.weixin.qq.com, api.mch.weixin.qq.com, and the pushes
  * they make) served in-process by `fetch`. With no config, one app of each kind and one merchant
@@ -66,7 +64,8 @@ export function createEmulator(config: EmulatorConfig = defaultConfig()): Emulat
     const { pathname } = url;
     state.count('calls', pathname);
     const fault = takeFault(state, pathname);
-    if (fault?.latencyMs) await sleep(fault.latencyMs);
+    // On a manual clock the answer waits until the test advances it past the latency.
+    if (fault?.latencyMs) await state.clock.delay(fault.latencyMs, `latency ${pathname}`);
     if (fault?.drop) throw new EmulatorConnectionDropped();
     const v3Merchant = () => state.merchant(parseAuthorization(request.headers.get('authorization'))?.mchid);
     if (fault?.errcode !== undefined) {

@@ -1,7 +1,7 @@
 /**
  * Abort-signal helpers for the transport: combining signals (with a fallback for Node < 20.3,
- * which lacks `AbortSignal.any`), racing a promise against a signal, and an abortable sleep on an
- * injectable scheduler (a race against a timer is `raceTimer`, in `timers.ts`).
+ * which lacks `AbortSignal.any`), racing a promise against a signal, and a timeout signal and an
+ * abortable sleep on an injectable scheduler (a race against a timer is `raceTimer`, in `timers.ts`).
  */
 
 import { type Scheduler, systemScheduler } from './timers.js';
@@ -83,6 +83,26 @@ export function sleep(
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * `AbortSignal.timeout(ms)` on `scheduler`: aborts once `ms` pass, with the same reason (a
+ * `DOMException` named `TimeoutError`), so a manual scheduler decides when. `clear()` drops the
+ * timer once the guarded work is over (call it on every path: the timer is not left behind).
+ * Like `AbortSignal.timeout`'s, the timer is unref'd where the handle allows: the bound alone does
+ * not keep a process alive, the guarded work (a socket) does.
+ */
+export function timeoutSignal(
+  ms: number,
+  scheduler: Scheduler = systemScheduler,
+): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController();
+  const handle = scheduler.setTimeout(
+    () => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+    Math.max(0, ms),
+  );
+  (handle as { unref?: () => void } | undefined)?.unref?.();
+  return { signal: controller.signal, clear: () => scheduler.clearTimeout(handle) };
 }
 
 function nativeAny(): ((signals: AbortSignal[]) => AbortSignal) | null {

@@ -5,7 +5,6 @@ import { appClient } from '../core/build-client.js';
 import type { TokenClientOptions } from '../core/client-options.js';
 import { responseMeta, type WithResponse } from '../core/request-options.js';
 import type { HttpMethod } from '../core/transport.js';
-import { joinUrl } from '../core/url.js';
 import type { TokenManager } from '../credentials/token-manager.js';
 import { loadPrivateKey, loadPublicKey } from '../crypto/keys.js';
 import {
@@ -28,6 +27,7 @@ import {
   WeChatKitError,
 } from '../errors.js';
 import type { Clock, RandomSource } from '../internal/bytes.js';
+import { joinUrl } from '../internal/join-url.js';
 
 /**
  * Options of {@link MiniProgram}. Unknown keys are rejected. `appId` and `secret` take

@@ -4,10 +4,10 @@ import { appClient, tokenManagerFrom } from '../core/build-client.js';
 import type { TokenClientOptions } from '../core/client-options.js';
 import type { HttpMethod } from '../core/transport.js';
 import type { TokenManager } from '../credentials/token-manager.js';
-import { tokenKey } from '../credentials/token-store.js';
 import { buildJsSdkConfig, type JsSdkConfig } from '../crypto/jssdk.js';
 import { ArgumentError } from '../errors.js';
 import { byteLength } from '../internal/bytes.js';
+import { tokenKey } from '../internal/store-keys.js';
 
 /**
  * Options of {@link OfficialAccount}. Unknown keys are rejected. `appId` and `secret` take

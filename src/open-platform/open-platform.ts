@@ -7,8 +7,9 @@ import type { HttpMethod, Transport } from '../core/transport.js';
 import { type CredentialSettings, credentialErrorOf } from '../credentials/credential-errors.js';
 import { MemoryStore } from '../credentials/memory-store.js';
 import type { TokenManager } from '../credentials/token-manager.js';
-import { type TokenStore, tokenKey } from '../credentials/token-store.js';
+import type { TokenStore } from '../credentials/token-store.js';
 import { ArgumentError, ConfigError, WeChatApiError, WeChatKitError } from '../errors.js';
+import { tokenKey } from '../internal/store-keys.js';
 
 /** How long a component_verify_ticket is accepted after its push (official: 12 hours). */
 export const VERIFY_TICKET_TTL_MS = 12 * 3600 * 1000;

@@ -5,8 +5,8 @@ import { checkOptions, type TokenClientOptions } from '../core/client-options.js
 import type { HttpMethod } from '../core/transport.js';
 import { type CredentialSettings, credentialErrorOf } from '../credentials/credential-errors.js';
 import type { TokenManager } from '../credentials/token-manager.js';
-import { tokenKey } from '../credentials/token-store.js';
 import { ConfigError } from '../errors.js';
+import { tokenKey } from '../internal/store-keys.js';
 
 /**
  * Options of {@link Work}. Unknown keys are rejected. `corpId` and `corpSecret` take

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createWeChatCallback, type Reply, reply } from '../../src/callbacks/index.js';
-import { replyFields } from '../../src/callbacks/replies.js';
 import { parseXml } from '../../src/crypto/index.js';
+import { replyFields } from '../../src/internal/reply-fields.js';
 import { APP_ID, clock, NOW, push, TOKEN, textMessage } from './fixtures.js';
 
 const header = { to: 'oUser', from: 'gh_1', createTime: NOW };

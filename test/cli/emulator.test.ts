@@ -4,10 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/index.js';
+import { main, readEmulatorConfig, runEmulatorCommand } from '../../src/cli/index.js';
 import { buildAuthorization } from '../../src/crypto/index.js';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import { fx } from '../crypto/pay-v3-fixture.js';
+import { expectCode } from '../helpers.js';
 
 /**
  * `weixin-kit emulator` through the real CLI entry: key and certificate files named in the
@@ -214,5 +215,30 @@ describe('weixin-kit emulator --callback-url', () => {
     expect(empty.code).toBe(1);
     expect(empty.err).toMatch(/--callback-url sets the first app's callbackUrl, but .* has no apps/);
     expect(running).toBeUndefined();
+  });
+});
+
+describe('weixin-kit emulator (CLI)', () => {
+  it('starts from a config file on a free port and prints its URL and credentials', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wk-cli-'));
+    const file = join(dir, 'emulator.json');
+    writeFileSync(file, JSON.stringify({ apps: [app], merchants: [] }));
+    const lines: string[] = [];
+    const emulator = await runEmulatorCommand(['--port', '0', '--config', file], (l) => lines.push(l));
+    try {
+      expect(lines[0]).toBe(`weixin-kit emulator listening on ${emulator.url}`);
+      expect(lines.join('\n')).toContain(`appId=${app.appId}`);
+      expect((await fetch(`${emulator.url}/_emulator/stats`)).status).toBe(200);
+    } finally {
+      await emulator.close();
+    }
+  });
+
+  it('explains an unreadable or invalid config file', async () => {
+    expectCode(() => readEmulatorConfig('/nonexistent/emulator.json'), 'INVALID_CONFIG');
+    const dir = mkdtempSync(join(tmpdir(), 'wk-cli-'));
+    writeFileSync(join(dir, 'bad.json'), '{ apps: ');
+    expect(() => readEmulatorConfig(join(dir, 'bad.json'))).toThrow(/not valid JSON/);
+    await expect(runEmulatorCommand(['--port', 'x'], () => {})).rejects.toThrow(/--port/);
   });
 });

@@ -5,6 +5,7 @@ import { TransportError, WeChatApiError } from '../../src/errors.js';
 import { OfficialAccount } from '../../src/official-account/index.js';
 import { REDIS_HOST, REDIS_PORT, redisUp, uniquePrefix } from '../credentials/redis-helper.js';
 import { runWorkers } from '../helpers/cross-process.js';
+import { drainUntil, ManualScheduler } from '../helpers/manual-scheduler.js';
 
 const APP = {
   appId: 'wx7a1b2c3d4e5f6071',
@@ -104,14 +105,30 @@ describe('access_token lifecycle against the emulator', () => {
   });
 
   it('times out within its bound', async () => {
-    const oa = client({ retries: 0, timeoutMs: 150 });
+    // Both clocks are manual: the emulator holds the slow answer until its clock is advanced (it
+    // never is here), and the client's timeout fires when the test moves its scheduler.
+    await emulator.close();
+    emulator = await startEmulator({ config: { apps: [APP], merchants: [], options: { clock: 'manual' } } });
+    await control('/_emulator/users', { appId: APP.appId, openId: OPENID });
+    const manual = new ManualScheduler();
+    const oa = client({ retries: 0, timeoutMs: 150, scheduler: manual });
     await oa.getAccessToken();
     await control('/_emulator/faults', { path: '/cgi-bin/user/info', latencyMs: 2000, count: 1 });
-    const started = Date.now();
-    const error = await oa.users.get({ openid: OPENID }).catch((e: unknown) => e);
+    let settled = false;
+    const failed = oa.users.get({ openid: OPENID }).catch((e: unknown) => e);
+    void failed.then(() => (settled = true));
+    await drainUntil(
+      () => emulator.state.clock.pending().length === 1,
+      'the slow call reaching the emulator',
+    );
+    await manual.advance(149);
+    expect(settled).toBe(false);
+    await manual.advance(1);
+    expect(settled).toBe(true); // at once: nothing waited on the wall clock
+    const error = await failed;
     expect(error).toBeInstanceOf(TransportError);
     expect((error as TransportError).code).toBe('TIMEOUT');
-    expect(Date.now() - started).toBeLessThan(1500);
+    expect(manual.pending).toBe(0);
   });
 
   it('never puts the AppSecret or a token in hook events or errors', async () => {

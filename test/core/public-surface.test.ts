@@ -32,6 +32,28 @@ const PLUMBING = [
   'readPayV3Headers',
 ];
 
+// Plumbing that lives under src/internal/. The rest stays put: Transport is a class of core/;
+// codeOfErrcode belongs to errors.ts, which imports nothing; extractEncrypt needs the XML parser
+// (src/internal/ sits below every layer, the XML codec included). None of them is exported.
+const MOVED_TO_INTERNAL = [
+  'leaseKeyOf',
+  'unpad16',
+  'sortedSha1',
+  'tokenKey',
+  'routingKeyOf',
+  'refusalStatus',
+  'HOOK_NAMES',
+  'callHook',
+  'joinUrl',
+  'replyFields',
+  'normalizeSerial',
+  'sameSerial',
+  'readPayV3Headers',
+];
+
+const definesExport = (text: string, name: string): boolean =>
+  new RegExp(`^export (?:async )?(?:function\\*?|const) ${name}\\b`, 'm').test(text);
+
 describe('the public surface', () => {
   it('keeps plumbing out of the root and crypto entries', () => {
     for (const name of PLUMBING) {
@@ -50,6 +72,60 @@ describe('the public surface', () => {
     ];
     for (const entry of entries) {
       expect(readFileSync(join(SRC, entry), 'utf8'), entry).not.toMatch(/export \* from|export type \* from/);
+    }
+  });
+
+  it('defines the moved plumbing under src/internal/', () => {
+    const internal = files(join(SRC, 'internal')).map((file) => readFileSync(file, 'utf8'));
+    for (const name of MOVED_TO_INTERNAL) {
+      expect(
+        internal.some((text) => definesExport(text, name)),
+        `${name} is not defined under src/internal/`,
+      ).toBe(true);
+    }
+  });
+
+  it('keeps src/internal/ below the products: it imports only errors.ts, itself, node: and types', () => {
+    for (const file of files(join(SRC, 'internal'))) {
+      const text = readFileSync(file, 'utf8');
+      for (const [statement, from] of text.matchAll(
+        /^(?:import|export)(?!\s+type\b)[^;]*?from\s+'([^']+)'/gm,
+      )) {
+        expect(
+          from?.startsWith('node:') || from === '../errors.js' || /^\.\/[\w-]+\.js$/.test(from ?? ''),
+          `${file}: ${statement}`,
+        ).toBe(true);
+      }
+    }
+  });
+
+  it('lets no entry file re-export a value from src/internal/', () => {
+    const entries = [
+      'index.ts',
+      'crypto/index.ts',
+      'redis/index.ts',
+      'emulator/index.ts',
+      'cli/index.ts',
+      ...readdirSync(join(SRC, 'adapters'))
+        .filter((name) => name.endsWith('.ts'))
+        .map((name) => `adapters/${name}`),
+    ];
+    // Type-only re-exports (Clock, RandomSource, Scheduler) carry no code and stay allowed.
+    const fromInternal = /export\s+(type\s+)?(\*(?:\s+as\s+\w+)?|\{([^}]*)\})\s+from\s+'[^']*\binternal\//g;
+    for (const entry of entries) {
+      const text = readFileSync(join(SRC, entry), 'utf8');
+      for (const [statement, typeOnly, what, names] of text.matchAll(fromInternal)) {
+        const values =
+          typeOnly !== undefined
+            ? []
+            : names === undefined
+              ? [what]
+              : names
+                  .split(',')
+                  .map((n) => n.trim())
+                  .filter((n) => n !== '' && !n.startsWith('type '));
+        expect(values, `${entry}: ${statement}`).toEqual([]);
+      }
     }
   });
 

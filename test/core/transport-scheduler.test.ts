@@ -1,10 +1,12 @@
 // Retry back-off on an injected scheduler: the delays are scheduled on virtual time and fire only
-// when the test advances it, so minute-long back-offs cost no wall-clock time.
+// when the test advances it, so minute-long back-offs cost no wall-clock time. The per-attempt
+// timeouts are on the same scheduler (a timer is pending during each attempt too), so a test
+// waits for the retry event, not for "a timer is pending", before it advances.
 import { describe, expect, it } from 'vitest';
 import { transportFrom } from '../../src/core/build-client.js';
 import { Transport } from '../../src/core/transport.js';
 import { ConfigError, TransportError } from '../../src/errors.js';
-import { ManualScheduler } from '../helpers/manual-scheduler.js';
+import { drainUntil, ManualScheduler } from '../helpers/manual-scheduler.js';
 
 /** A fetch that answers 503 `failures` times, then `{ ok: 1 }`, counting its calls. */
 function flaky(failures: number) {
@@ -41,9 +43,10 @@ describe('Transport: retry back-off on an injected scheduler', () => {
       () => (settled = true),
     );
 
-    await manual.whenPending();
+    await drainUntil(() => delays.length === 1, 'the first retry');
     expect(server.calls()).toBe(1);
     expect(delays).toEqual([30_000]);
+    expect(manual.pending).toBe(1); // the back-off; the attempt's timeout was cleared
     await manual.advance(29_999);
     expect(server.calls()).toBe(1);
     await manual.advance(1);
@@ -66,13 +69,19 @@ describe('Transport: retry back-off on an injected scheduler', () => {
     const server = flaky(5);
     const controller = new AbortController();
     const reason = new Error('caller gave up');
-    const transport = new Transport({ fetch: server.fetch, retryBaseMs: MINUTE, scheduler: manual });
+    let retries = 0;
+    const transport = new Transport({
+      fetch: server.fetch,
+      retryBaseMs: MINUTE,
+      scheduler: manual,
+      hooks: { onRetry: () => retries++ },
+    });
     const answer = transport.request({
       method: 'GET',
       url: 'https://api.example/x',
       signal: controller.signal,
     });
-    await manual.whenPending();
+    await drainUntil(() => retries === 1, 'the retry');
     controller.abort(reason);
     await expect(answer).rejects.toBe(reason);
     expect(manual.pending).toBe(0);
@@ -82,10 +91,16 @@ describe('Transport: retry back-off on an injected scheduler', () => {
   it('is passed from the client options (transportFrom), and still gives up once retries are spent', async () => {
     const manual = new ManualScheduler();
     const server = flaky(10);
-    const transport = transportFrom({ fetch: server.fetch, retries: 1, scheduler: manual });
+    let retries = 0;
+    const transport = transportFrom({
+      fetch: server.fetch,
+      retries: 1,
+      scheduler: manual,
+      hooks: { onRetry: () => retries++ },
+    });
     const answer = transport.request({ method: 'GET', url: 'https://api.example/x' });
     const failed = answer.catch((error: unknown) => error);
-    await manual.whenPending();
+    await drainUntil(() => retries === 1, 'the retry');
     expect(server.calls()).toBe(1);
     await manual.advance(2000); // the default cap of one back-off delay
     const error = await failed;

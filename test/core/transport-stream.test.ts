@@ -3,8 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Transport } from '../../src/core/transport.js';
 import { TransportError, WeChatApiError } from '../../src/errors.js';
+import { drain, ManualScheduler } from '../helpers/manual-scheduler.js';
 
 // A streamed download: bounded wait for the headers and for each chunk, never for the whole body.
+// The bounds run on a manual scheduler: a test moves virtual time instead of waiting for them.
 const CHUNK = new Uint8Array(64 * 1024).map((_, i) => i % 251);
 let server: Server;
 let base = '';
@@ -36,6 +38,10 @@ beforeAll(async () => {
     } else if (kind === 'stall-body') {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       res.write(CHUNK); // then nothing, ever
+    } else if (kind === 'stall-json') {
+      // A JSON answer is read whole before anything is returned: its body stalls half-way.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"errcode":0,');
     } else if (kind === 'busy-once') {
       if ((hits.get(url.pathname) ?? 0) === 1) return void res.writeHead(503).end('busy');
       res.writeHead(200, { 'content-type': 'image/jpeg' });
@@ -56,6 +62,16 @@ async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
   const parts: Uint8Array[] = [];
   for await (const part of stream as unknown as AsyncIterable<Uint8Array>) parts.push(part);
   return new Uint8Array(Buffer.concat(parts));
+}
+
+/** Whether `promise` has settled yet, read after letting queued reactions run. */
+function tracked(promise: Promise<unknown>): { settled(): boolean } {
+  let done = false;
+  promise.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  return { settled: () => done };
 }
 
 const stream = (t: Transport, path: string, extra: { signal?: AbortSignal; timeoutMs?: number } = {}) =>
@@ -84,29 +100,79 @@ describe('Transport responseType "stream"', () => {
     expect(error).toMatchObject({ errcode: 40007 });
   });
 
-  it('times out waiting for the headers, as TIMEOUT', async () => {
-    const error = await stream(new Transport({ retries: 0 }), '/stall-headers/a', { timeoutMs: 150 }).catch(
-      (e: unknown) => e,
-    );
+  it('times out waiting for the headers once the scheduler reaches timeoutMs, not before', async () => {
+    const manual = new ManualScheduler();
+    const pending = stream(new Transport({ retries: 0, scheduler: manual }), '/stall-headers/a', {
+      timeoutMs: 150,
+    });
+    const state = tracked(pending);
+    await manual.advance(149);
+    expect(state.settled()).toBe(false);
+    await manual.advance(1);
+    expect(state.settled()).toBe(true); // at once: nothing waited on the wall clock
+    const error = await pending.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransportError);
     expect(error).toMatchObject({ code: 'TIMEOUT' });
+    expect((error as Error).message).toContain('sent no headers within 150 ms');
+    expect(manual.pending).toBe(0);
+  });
+
+  it('times out a JSON answer whose body stalls, on a bound that starts with the body', async () => {
+    const manual = new ManualScheduler();
+    let headersIn: () => void = () => {};
+    const headers = new Promise<void>((resolve) => (headersIn = resolve));
+    const transport = new Transport({
+      retries: 0,
+      scheduler: manual,
+      hooks: { onResponse: () => headersIn() },
+    });
+    const pending = stream(transport, '/stall-json/a', { timeoutMs: 150 });
+    const state = tracked(pending);
+    await manual.advance(100); // the headers come within their bound…
+    await headers;
+    await drain();
+    await manual.advance(149); // …and the body has its own 150 ms from there
+    expect(state.settled()).toBe(false);
+    await manual.advance(1);
+    expect(state.settled()).toBe(true); // at once: nothing waited on the wall clock
+    const error = await pending.catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'TIMEOUT' });
+    expect((error as Error).message).toContain('sent no body within 150 ms');
+    expect(manual.pending).toBe(0);
   });
 
   it('errors the stream with TIMEOUT when the body stalls, after the data that came', async () => {
-    const { data } = await stream(new Transport(), '/stall-body/a', { timeoutMs: 150 });
+    const manual = new ManualScheduler();
+    const { data } = await stream(new Transport({ scheduler: manual }), '/stall-body/a', { timeoutMs: 150 });
     const reader = data.getReader();
-    const first = await reader.read();
-    expect(first.value?.length).toBeGreaterThan(0);
-    let received = first.value?.length ?? 0;
-    const error = await (async () => {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return undefined;
-        received += value.length;
-      }
-    })().catch((e: unknown) => e);
+    // Virtual time stands still while the chunk comes in: each wait for a chunk starts a new bound.
+    let received = 0;
+    while (received < CHUNK.length) {
+      const { done, value } = await reader.read();
+      expect(done).toBe(false);
+      received += value?.length ?? 0;
+    }
+    const next = reader.read();
+    const state = tracked(next);
+    await drain();
+    expect(manual.pending).toBe(1); // the wait for the next chunk
+    await manual.advance(149);
+    expect(state.settled()).toBe(false);
+    await manual.advance(1);
+    expect(state.settled()).toBe(true); // at once: nothing waited on the wall clock
+    const error = await next.catch((e: unknown) => e);
     expect(received).toBe(CHUNK.length);
     expect(error).toMatchObject({ code: 'TIMEOUT' });
+    expect((error as Error).message).toContain('sent no data within 150 ms');
+    expect(manual.pending).toBe(0);
+  });
+
+  it('leaves no timer behind once a stream has been read to its end', async () => {
+    const manual = new ManualScheduler();
+    const { data } = await stream(new Transport({ scheduler: manual }), '/bytes/b?chunks=4');
+    expect((await collect(data)).length).toBe(4 * CHUNK.length);
+    await drain();
+    expect(manual.pending).toBe(0);
   });
 
   it("aborts the stream with the caller's reason", async () => {

@@ -6,6 +6,7 @@ import type { TransportHooks } from '../../src/core/hooks.js';
 import { Transport, type TransportOptions } from '../../src/core/transport.js';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/server.js';
 import { TransportError, WeChatApiError, WeChatKitError } from '../../src/errors.js';
+import { drain, ManualScheduler } from '../helpers/manual-scheduler.js';
 
 // Secrets that must never show up in an error or a hook event.
 const TOKEN = 'TOKEN_s3cr3t_7f1e';
@@ -23,12 +24,12 @@ let base = '';
 /** Hits per path, so a test can count attempts. */
 const hits = new Map<string, number>();
 const hitsOf = (path: string) => hits.get(path) ?? 0;
-const waiting = new Map<string, Array<() => void>>();
-/** Resolves once the server has received a request for `path`: an event to act on, not a guessed delay. */
-const arrival = (path: string) =>
+const waiting = new Map<string, Array<{ count: number; wake: () => void }>>();
+/** Resolves once the server has received `count` requests for `path`: an event to act on, not a guessed delay. */
+const arrival = (path: string, count = 1) =>
   new Promise<void>((resolve) => {
-    if (hitsOf(path) > 0) resolve();
-    else waiting.set(path, [...(waiting.get(path) ?? []), resolve]);
+    if (hitsOf(path) >= count) resolve();
+    else waiting.set(path, [...(waiting.get(path) ?? []), { count, wake: resolve }]);
   });
 
 function json(res: ServerResponse, body: unknown, status = 200): void {
@@ -51,8 +52,12 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const url = new URL(req.url ?? '/', base);
   const hit = (hits.get(url.pathname) ?? 0) + 1;
   hits.set(url.pathname, hit);
-  for (const wake of waiting.get(url.pathname) ?? []) wake();
-  waiting.delete(url.pathname);
+  const waiters = waiting.get(url.pathname) ?? [];
+  for (const waiter of waiters) if (waiter.count <= hit) waiter.wake();
+  waiting.set(
+    url.pathname,
+    waiters.filter((waiter) => waiter.count > hit),
+  );
   const n = Number(url.searchParams.get('n') ?? '0');
   const body = await readBody(req);
   const [, kind] = url.pathname.split('/');
@@ -135,6 +140,16 @@ beforeEach(() => hits.clear());
 
 /** A transport with no backoff delay (random 0), unless a test asks otherwise. */
 const transport = (options: TransportOptions = {}) => new Transport({ random: () => 0, ...options });
+
+/** Whether `promise` has settled yet, read after letting queued reactions run. */
+function tracked(promise: Promise<unknown>): { settled(): boolean } {
+  let done = false;
+  promise.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  return { settled: () => done };
+}
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -270,52 +285,99 @@ describe('Transport: answers', () => {
   });
 });
 
-// Timeouts run on the real clock here (the transport's timeout is an AbortSignal.timeout; it takes
-// no scheduler): each waits its ~100 ms bound once, against a real socket, and is checked against a
-// bound ten times larger. Aborts are driven by events (the request arrived, a retry was scheduled).
+// Timeouts run on a manual scheduler: the server (or a fetch) never answers, and the test moves
+// virtual time to one ms short of the bound (nothing happens), then onto it (TIMEOUT). No test
+// waits on the wall clock; aborts are driven by events (the request arrived, a retry was scheduled).
 describe('Transport: timeouts and aborts', () => {
-  it('fires a timeout within its bound and says what the bound was', async () => {
-    const started = performance.now();
-    const error = await rejection(
-      transport({ retries: 0 }).request({ method: 'GET', url: `${base}/delay/t1?ms=2000`, timeoutMs: 100 }),
-    );
-    expect(performance.now() - started).toBeLessThan(1000);
+  it('times out when the scheduler reaches timeoutMs, not before, and says what the bound was', async () => {
+    const manual = new ManualScheduler();
+    const pending = transport({ retries: 0, scheduler: manual }).request({
+      method: 'GET',
+      url: `${base}/delay/t1?ms=60000`,
+      timeoutMs: 100,
+    });
+    const state = tracked(pending);
+    await arrival('/delay/t1');
+    await manual.advance(99);
+    expect(state.settled()).toBe(false);
+    await manual.advance(1);
+    expect(state.settled()).toBe(true); // at once: nothing waited on the wall clock
+    const error = await rejection(pending);
     expect(error).toBeInstanceOf(TransportError);
     expect((error as TransportError).code).toBe('TIMEOUT');
     expect((error as TransportError).message).toContain('100 ms');
+    expect(manual.pending).toBe(0);
   });
 
   it('uses the transport-wide timeoutMs, and retries a timed-out GET within retries', async () => {
-    const started = performance.now();
-    const error = await rejection(
-      transport({ timeoutMs: 80, retries: 1 }).request({ method: 'GET', url: `${base}/delay/t2?ms=2000` }),
-    );
-    expect(performance.now() - started).toBeLessThan(1500);
-    expect((error as TransportError).code).toBe('TIMEOUT');
+    const manual = new ManualScheduler();
+    const pending = transport({ timeoutMs: 80, retries: 1, scheduler: manual }).request({
+      method: 'GET',
+      url: `${base}/delay/t2?ms=60000`,
+    });
+    const state = tracked(pending);
+    await arrival('/delay/t2');
+    await manual.advance(80); // the first attempt times out; the back-off (random 0) is due at once
+    await arrival('/delay/t2', 2);
+    await manual.advance(79);
+    expect(state.settled()).toBe(false);
+    await manual.advance(1);
+    expect(state.settled()).toBe(true); // at once: nothing waited on the wall clock
+    expect(((await rejection(pending)) as TransportError).code).toBe('TIMEOUT');
     expect(hitsOf('/delay/t2')).toBe(2);
+    expect(manual.pending).toBe(0);
   });
 
-  it('times out a body that stalls after the headers', async () => {
-    const started = performance.now();
-    const error = await rejection(
-      transport({ retries: 0 }).request({ method: 'GET', url: `${base}/stall-body`, timeoutMs: 150 }),
-    );
-    expect(performance.now() - started).toBeLessThan(1000);
-    expect((error as TransportError).code).toBe('TIMEOUT');
+  it('times out a body that stalls after the headers, on the same per-attempt bound', async () => {
+    const manual = new ManualScheduler();
+    let headersIn: () => void = () => {};
+    const headers = new Promise<void>((resolve) => (headersIn = resolve));
+    const watched: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      headersIn();
+      return response;
+    };
+    const pending = transport({ retries: 0, scheduler: manual, fetch: watched }).request({
+      method: 'GET',
+      url: `${base}/stall-body`,
+      timeoutMs: 150,
+    });
+    const state = tracked(pending);
+    await headers; // the body is now being read, and stalls
+    await manual.advance(149);
+    expect(state.settled()).toBe(false);
+    await manual.advance(1);
+    expect(state.settled()).toBe(true); // at once: nothing waited on the wall clock
+    expect(((await rejection(pending)) as TransportError).code).toBe('TIMEOUT');
+    expect(manual.pending).toBe(0);
   });
 
   it('times out even when an injected fetch ignores its signal', async () => {
+    const manual = new ManualScheduler();
     const deaf: typeof fetch = () => new Promise<Response>(() => {});
-    const started = performance.now();
-    const error = await rejection(
-      new Transport({ fetch: deaf, retries: 0 }).request({
-        method: 'GET',
-        url: 'http://x.invalid/',
-        timeoutMs: 50,
-      }),
-    );
-    expect(performance.now() - started).toBeLessThan(1000);
-    expect((error as TransportError).code).toBe('TIMEOUT');
+    const pending = new Transport({ fetch: deaf, retries: 0, scheduler: manual }).request({
+      method: 'GET',
+      url: 'http://x.invalid/',
+      timeoutMs: 50,
+    });
+    const state = tracked(pending);
+    await manual.advance(49);
+    expect(state.settled()).toBe(false);
+    await manual.advance(1);
+    expect(state.settled()).toBe(true); // at once: nothing waited on the wall clock
+    expect(((await rejection(pending)) as TransportError).code).toBe('TIMEOUT');
+    expect(manual.pending).toBe(0);
+  });
+
+  it('clears the attempt timer once the answer is in (no timer left behind)', async () => {
+    const manual = new ManualScheduler();
+    const answer = await transport({ scheduler: manual }).request<{ errcode: number }>({
+      method: 'GET',
+      url: `${base}/ok/cleared`,
+    });
+    expect(answer.data.errcode).toBe(0);
+    await drain();
+    expect(manual.pending).toBe(0);
   });
 
   it('re-throws a caller abort as the AbortError and does not retry it', async () => {
@@ -490,16 +552,19 @@ describe('Transport: hooks and redaction', () => {
       onRetry: (e) => events.push({ type: 'retry', ...e, message: e.error.message }),
       onError: (e) => events.push({ type: 'error', ...e }),
     };
-    // Only r3 may time out (its own short timeout against a 2 s delay): a shared 100 ms timeout
-    // made the fast calls time out too on a loaded machine.
+    // Only r3 may time out: it goes through a transport with the same hooks on a manual scheduler,
+    // which the test moves past its timeout twice (first attempt, then the retry); the others keep
+    // the real 5 s bound, which a fast call on loopback does not reach.
     const t = transport({ hooks, retries: 1, timeoutMs: 5000 });
+    const manual = new ManualScheduler();
+    const slow = transport({ hooks, retries: 1, timeoutMs: 100, scheduler: manual });
     const query = { access_token: TOKEN, appid: 'wx1', secret: APPSECRET, js_code: JS_CODE };
     const body = { appid: 'wx1', secret: APPSECRET, session_key: SESSION_KEY };
     const encoded = `access%5Ftoken=${TOKEN}&SECRET=${APPSECRET}&redirect_uri=${encodeURIComponent(`https://x/cb?code=${JS_CODE}&a=1`)}`;
     const calls: Array<Promise<unknown>> = [
       t.request({ method: 'GET', url: `${base}/ok/r1`, query }),
       t.request({ method: 'GET', url: `${base}/ok/r2?${encoded}` }),
-      t.request({ method: 'GET', url: `${base}/delay/r3?ms=2000`, query, timeoutMs: 100 }),
+      slow.request({ method: 'GET', url: `${base}/delay/r3?ms=60000`, query }),
       t.request({ method: 'GET', url: `${base}/reset/r4`, query }),
       t.request({ method: 'POST', url: `${base}/reset/r5`, query, body }),
       t.request({ method: 'GET', url: `${base}/status/r6?code=500`, query }),
@@ -508,7 +573,13 @@ describe('Transport: hooks and redaction', () => {
       t.request({ method: 'GET', url: `${base}/truncated/r9`, query }),
       t.request({ method: 'POST', url: `${base}/echo/r10`, query, body }),
     ];
-    const results = await Promise.allSettled(calls);
+    const settled = Promise.allSettled(calls);
+    await arrival('/delay/r3');
+    await manual.advance(100); // the back-off (random 0) is due at once
+    await arrival('/delay/r3', 2);
+    await manual.advance(100);
+    const results = await settled;
+    expect(hitsOf('/delay/r3')).toBe(2);
     const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
     expect(errors).toHaveLength(7);
     const observed = JSON.stringify({

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/credentials/memory-store.js';
-import { leaseKeyOf, tokenKey } from '../../src/credentials/token-store.js';
 import { ConfigError } from '../../src/errors.js';
+import { leaseKeyOf, tokenKey } from '../../src/internal/store-keys.js';
 
 function clock(start = 1_700_000_000_000) {
   let t = start;

@@ -3,8 +3,8 @@ import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TokenCooldownError } from '../../src/credentials/token-cooldown.js';
 import { TokenManager } from '../../src/credentials/token-manager.js';
-import { leaseKeyOf, tokenKey } from '../../src/credentials/token-store.js';
 import { ConfigError, StoreError, WeChatApiError } from '../../src/errors.js';
+import { leaseKeyOf, tokenKey } from '../../src/internal/store-keys.js';
 import { RedisStore } from '../../src/redis/index.js';
 import { clientFactories, redisUp, type TestClient, uniquePrefix } from './redis-helper.js';
 

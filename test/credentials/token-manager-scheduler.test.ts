@@ -4,8 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { tokenManagerFrom } from '../../src/core/build-client.js';
 import { MemoryStore } from '../../src/credentials/memory-store.js';
 import { type FetchedToken, TokenManager } from '../../src/credentials/token-manager.js';
-import { leaseKeyOf, tokenKey } from '../../src/credentials/token-store.js';
-import { ConfigError } from '../../src/errors.js';
+import type { TokenStore } from '../../src/credentials/token-store.js';
+import { ConfigError, StoreError } from '../../src/errors.js';
+import { leaseKeyOf, tokenKey } from '../../src/internal/store-keys.js';
 import { ManualScheduler } from '../helpers/manual-scheduler.js';
 
 const KEY = tokenKey('access_token', 'wx1234567890abcdef');
@@ -78,6 +79,49 @@ describe('TokenManager: waiting on a peer lease with an injected scheduler', () 
     expect(await failed).toMatchObject({ name: 'StoreError', code: 'LEASE_TIMEOUT' });
     expect(manual.pending).toBe(0);
     expect(own.calls()).toBe(0);
+  });
+
+  it("'local': tries the failed shared store again only once 5 s have passed on the scheduler", async () => {
+    const manual = new ManualScheduler();
+    const shared = new MemoryStore();
+    const health = { down: true, calls: 0 };
+    // The shared store (Redis, say) is unreachable at first, then comes back.
+    const flaky = <T>(run: () => Promise<T>): Promise<T> => {
+      health.calls += 1;
+      return health.down
+        ? Promise.reject(new StoreError('STORE_UNAVAILABLE', 'connect ECONNREFUSED'))
+        : run();
+    };
+    const store: TokenStore = {
+      get: (k) => flaky(() => shared.get(k)),
+      set: (k, t, ttl) => flaky(() => shared.set(k, t, ttl)),
+      compareAndDelete: (k, v) => flaky(() => shared.compareAndDelete(k, v)),
+      acquireLease: (k, ttl) => flaky(() => shared.acquireLease(k, ttl)),
+    };
+    let fetched = 0;
+    const fallbacks: string[] = [];
+    const manager = new TokenManager({
+      key: KEY,
+      store,
+      fetchToken: async () => ({ value: `tok-${++fetched}`, expiresIn: 7200 }),
+      onStoreUnavailable: 'local',
+      scheduler: manual,
+      hooks: { onStoreError: (e) => fallbacks.push(e.fallback) },
+    });
+
+    expect(await manager.get()).toBe('tok-1'); // kept in this process
+    expect(fallbacks).toEqual(['local']);
+    const askedWhileDown = health.calls;
+    health.down = false;
+    await manual.advance(4999);
+    expect(await manager.get()).toBe('tok-1');
+    expect(health.calls).toBe(askedWhileDown); // not asked again yet, though it is back
+    await manual.advance(1);
+    // Back on the shared store, which has no token yet: this instance fetches one and shares it.
+    expect(await manager.get()).toBe('tok-2');
+    expect(health.calls).toBeGreaterThan(askedWhileDown);
+    expect((await shared.get(KEY))?.value).toBe('tok-2');
+    expect(manual.pending).toBe(0);
   });
 
   it('rejects a scheduler or random of the wrong shape with INVALID_CONFIG', () => {

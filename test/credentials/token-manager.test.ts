@@ -3,9 +3,11 @@ import { CredentialConfigError } from '../../src/credentials/credential-errors.j
 import { MemoryStore } from '../../src/credentials/memory-store.js';
 import { TokenCooldownError } from '../../src/credentials/token-cooldown.js';
 import { type FetchedToken, TokenManager } from '../../src/credentials/token-manager.js';
-import { leaseKeyOf, type TokenStore, tokenKey } from '../../src/credentials/token-store.js';
+import type { TokenStore } from '../../src/credentials/token-store.js';
 import { ConfigError, StoreError, TransportError, WeChatApiError } from '../../src/errors.js';
+import { leaseKeyOf, tokenKey } from '../../src/internal/store-keys.js';
 import { runWorkers } from '../helpers/cross-process.js';
+import { drain, drainUntil, ManualScheduler } from '../helpers/manual-scheduler.js';
 
 const KEY = tokenKey('access_token', 'wx1234567890abcdef');
 const SECRET = 'e3b0c44298fc1c149afbf4c8996fb924';
@@ -15,16 +17,32 @@ function clock(start = 1_700_000_000_000) {
   return { now: () => t, advance: (ms: number) => (t += ms) };
 }
 
-/** A fetcher that answers tok-1, tok-2, … after a tick, counting its calls. */
-function counter(expiresIn = 7200, delayMs = 5) {
+/** A fetcher that answers tok-1, tok-2, … one event-loop turn later (no timer), counting its calls. */
+function counter(expiresIn = 7200) {
   let calls = 0;
   const fetchToken = vi.fn(async (): Promise<FetchedToken> => {
     calls++;
     const n = calls;
-    await new Promise((r) => setTimeout(r, delayMs));
+    await new Promise((r) => setImmediate(r));
     return { value: `tok-${n}`, expiresIn };
   });
   return { fetchToken, calls: () => calls };
+}
+
+/** A fetcher the test answers by hand (tok-1, tok-2, …), with an event for "a fetch has started". */
+function gated(expiresIn = 7200) {
+  let calls = 0;
+  const answers: Array<() => void> = [];
+  let started: () => void = () => {};
+  const whenStarted = new Promise<void>((resolve) => (started = resolve));
+  const fetchToken = async (): Promise<FetchedToken> => {
+    calls++;
+    const n = calls;
+    started();
+    await new Promise<void>((resolve) => answers.push(resolve));
+    return { value: `tok-${n}`, expiresIn };
+  };
+  return { fetchToken, whenStarted, answer: () => answers.shift()?.(), calls: () => calls };
 }
 
 /** A store whose every operation fails like an unreachable backend. */
@@ -118,9 +136,12 @@ describe('TokenManager', () => {
     expect(await after).toBe('tok-2');
   });
 
+  // The waits on a held lease below run on a manual scheduler (store and manager read the same
+  // virtual clock): polls fire when the test advances time, never on the wall clock.
   it('instances sharing a store: one takes the lease and fetches, the others wait for its token', async () => {
+    const manual = new ManualScheduler();
     const store = new MemoryStore();
-    const f = counter(7200, 60);
+    const f = gated();
     const waits: string[] = [];
     const instances = Array.from(
       { length: 4 },
@@ -129,35 +150,73 @@ describe('TokenManager', () => {
           key: KEY,
           store,
           fetchToken: f.fetchToken,
+          scheduler: manual,
+          random: () => 0.5,
           hooks: { onWait: (e) => waits.push(e.key) },
         }),
     );
-    const tokens = await Promise.all(instances.flatMap((m) => Array.from({ length: 50 }, () => m.get())));
+    const all = Promise.all(instances.flatMap((m) => Array.from({ length: 50 }, () => m.get())));
+    await f.whenStarted;
+    // The other three found the lease taken and each wait for their first poll.
+    await drainUntil(() => manual.pending === 3, 'three waiting instances');
+    expect(waits).toEqual([KEY, KEY, KEY]);
+    f.answer();
+    await drain(); // the holder stores the token and lets the lease go
+    await manual.advance(15); // the first poll: 20/2 + 0.5·20/2 ms
+    const tokens = await all;
     expect(f.calls()).toBe(1);
     expect(new Set(tokens)).toEqual(new Set(['tok-1']));
-    expect(waits).toEqual([KEY, KEY, KEY]);
+    expect(manual.pending).toBe(0);
   });
 
-  // These two poll a held lease on the real clock (no scheduler injected): they wait about 80 and
-  // 150 ms, bounded by the lease TTL and waitForPeerMs they set. The same waits on a manual
-  // scheduler are in token-manager-scheduler.test.ts.
   it('a waiter takes over when the holder never writes and its lease expires', async () => {
-    const store = new MemoryStore();
+    const manual = new ManualScheduler();
+    const now = () => 1_700_000_000_000 + manual.now();
+    const store = new MemoryStore({ now });
     const dead = await store.acquireLease(leaseKeyOf(KEY), 80); // a holder that died
     expect(dead).toBeDefined();
     const f = counter();
-    const manager = new TokenManager({ key: KEY, store, fetchToken: f.fetchToken, waitForPeerMs: 2000 });
-    expect(await manager.get()).toBe('tok-1');
+    const manager = new TokenManager({
+      key: KEY,
+      store,
+      now,
+      fetchToken: f.fetchToken,
+      waitForPeerMs: 2000,
+      scheduler: manual,
+      random: () => 0.5,
+    });
+    let served: string | undefined;
+    const got = manager.get().then((token) => (served = token));
+    await manual.whenPending();
+    // Polls at 15, 45 and 105 ms (jittered waits of 20, 40, 80 ms): the lease expires at 80 ms,
+    // and the first poll after that takes it over.
+    await manual.advance(104);
+    expect(f.calls()).toBe(0);
+    expect(served).toBeUndefined();
+    await manual.advance(1);
+    await got;
+    expect(served).toBe('tok-1');
     expect(f.calls()).toBe(1);
   });
 
   it('fails with LEASE_TIMEOUT when the holder neither writes nor lets go within waitForPeerMs', async () => {
+    const manual = new ManualScheduler();
     const store = new MemoryStore();
     await store.acquireLease(leaseKeyOf(KEY), 60_000);
     const f = counter();
-    const manager = new TokenManager({ key: KEY, store, fetchToken: f.fetchToken, waitForPeerMs: 150 });
-    await expect(manager.get()).rejects.toMatchObject({ name: 'StoreError', code: 'LEASE_TIMEOUT' });
+    const manager = new TokenManager({
+      key: KEY,
+      store,
+      fetchToken: f.fetchToken,
+      waitForPeerMs: 150,
+      scheduler: manual,
+    });
+    const failed = manager.get().catch((error: unknown) => error);
+    await manual.whenPending();
+    await manual.advance(150);
+    expect(await failed).toMatchObject({ name: 'StoreError', code: 'LEASE_TIMEOUT' });
     expect(f.calls()).toBe(0);
+    expect(manual.pending).toBe(0);
   });
 
   it('releases the lease when fetchToken fails, and the next get() tries again', async () => {

@@ -6,15 +6,9 @@ import {
   X509Certificate,
 } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import {
-  certificateSerial,
-  loadCertificate,
-  loadPrivateKey,
-  loadPublicKey,
-  normalizeSerial,
-  sameSerial,
-} from '../../src/crypto/keys.js';
+import { certificateSerial, loadCertificate, loadPrivateKey, loadPublicKey } from '../../src/crypto/keys.js';
 import { ConfigError, type WeChatKitError } from '../../src/errors.js';
+import { normalizeSerial, sameSerial } from '../../src/internal/cert-serial.js';
 import { expectCode } from '../helpers.js';
 import { fx } from './pay-v3-fixture.js';
 

@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadCertificate, loadPublicKey } from '../../src/crypto/keys.js';
-import {
-  PayV3Verifier,
-  readPayV3Headers,
-  verifyPayV3Headers,
-  verifyPayV3Signature,
-} from '../../src/crypto/pay-v3.js';
+import { PayV3Verifier, verifyPayV3Headers, verifyPayV3Signature } from '../../src/crypto/pay-v3.js';
 import { SignatureError } from '../../src/errors.js';
+import { readPayV3Headers } from '../../src/internal/pay-v3-headers.js';
 import { at, expectCode } from '../helpers.js';
 import { fx, rsaSign, signedHeaders } from './pay-v3-fixture.js';
 

@@ -4,7 +4,7 @@ import {
   computeServerSignature,
   verifyServerSignature,
 } from '../../src/crypto/index.js';
-import { sortedSha1 } from '../../src/crypto/server-signature.js';
+import { sortedSha1 } from '../../src/internal/sorted-sha1.js';
 import { at, expectCode } from '../helpers.js';
 
 describe('server URL signature', () => {

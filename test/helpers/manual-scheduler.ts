@@ -12,6 +12,23 @@ interface Timer {
 export const drain = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
+ * Resolves once `check()` holds, draining the event loop between checks (each turn lets sockets
+ * deliver), so a test waits for work another component does over loopback without a wall-clock
+ * timer. Fails after `turns` turns instead of spinning until the test times out.
+ */
+export async function drainUntil(
+  check: () => boolean,
+  what = 'the condition',
+  turns = 100_000,
+): Promise<void> {
+  for (let turn = 0; turn < turns; turn += 1) {
+    if (check()) return;
+    await drain();
+  }
+  throw new Error(`${what} did not happen within ${turns} event-loop turns`);
+}
+
+/**
  * A {@link Scheduler} on virtual time. `advance(ms)` fires the timers that fall due, in order,
  * letting the promise chains each one starts run before the next fires.
  */

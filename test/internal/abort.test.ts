@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { anySignal, raceAbort, sleep } from '../../src/internal/abort.js';
+import { anySignal, raceAbort, sleep, timeoutSignal } from '../../src/internal/abort.js';
+import { ManualScheduler } from '../helpers/manual-scheduler.js';
 
 describe('anySignal', () => {
   for (const [name, native] of [
@@ -53,5 +54,31 @@ describe('raceAbort and sleep', () => {
   it('settles with the promise otherwise', async () => {
     await expect(raceAbort(Promise.resolve(7), new AbortController().signal)).resolves.toBe(7);
     await expect(sleep(1, undefined)).resolves.toBeUndefined();
+  });
+});
+
+describe('timeoutSignal', () => {
+  it('aborts when the scheduler reaches ms, with the reason AbortSignal.timeout gives', async () => {
+    const manual = new ManualScheduler();
+    const { signal } = timeoutSignal(100, manual);
+    await manual.advance(99);
+    expect(signal.aborted).toBe(false);
+    await manual.advance(1);
+    expect(signal.aborted).toBe(true);
+    expect(signal.reason).toBeInstanceOf(DOMException);
+    expect((signal.reason as DOMException).name).toBe('TimeoutError');
+    const native = AbortSignal.timeout(0);
+    await new Promise((resolve) => native.addEventListener('abort', resolve, { once: true }));
+    expect((signal.reason as DOMException).message).toBe((native.reason as DOMException).message);
+  });
+
+  it('clear() drops the timer: nothing is left pending and the signal never aborts', async () => {
+    const manual = new ManualScheduler();
+    const { signal, clear } = timeoutSignal(100, manual);
+    expect(manual.pending).toBe(1);
+    clear();
+    expect(manual.pending).toBe(0);
+    await manual.advance(1000);
+    expect(signal.aborted).toBe(false);
   });
 });

@@ -3,9 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPayNotificationHandler } from '../../src/callbacks/index.js';
 import { MemoryStore } from '../../src/credentials/memory-store.js';
 import { oaepDecrypt, oaepEncrypt } from '../../src/crypto/pay-v3-oaep.js';
-import { type PayV3SignatureVerifier, readPayV3Headers } from '../../src/crypto/pay-v3-verify.js';
+import type { PayV3SignatureVerifier } from '../../src/crypto/pay-v3-verify.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { ConfigError, CryptoError, SignatureError, TransportError } from '../../src/errors.js';
+import { readPayV3Headers } from '../../src/internal/pay-v3-headers.js';
 import { PayApiError, PayV3, type PayV3Options } from '../../src/pay/index.js';
 import {
   makeMerchant,

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APIPromise } from '../../src/core/api-promise.js';
 import { TransportError } from '../../src/errors.js';
 import type { PayV3 } from '../../src/pay/index.js';
+import { ManualScheduler } from '../helpers/manual-scheduler.js';
 import {
   type LocalHandler,
   localPayClient,
@@ -171,15 +172,24 @@ describe('RequestOptions on Pay v3 calls', () => {
     ).rejects.toBe(reason);
     expect(spy.calls).toEqual([]);
 
-    // A fetch that never answers: only the call's own timeout ends it.
+    // A fetch that never answers: only the call's own timeout ends it, on the client's scheduler.
     const hanging: typeof fetch = (_input, init) =>
       new Promise((_resolve, reject) =>
         init?.signal?.addEventListener('abort', () => reject(init.signal?.reason)),
       );
-    const slow = client({ fetch: hanging, retries: 0 });
-    await expect(
-      slow.transactions.getByOutTradeNo({ out_trade_no: 'opt-000005' }, { timeoutMs: 20 }),
-    ).rejects.toMatchObject({ code: 'TIMEOUT' });
+    const manual = new ManualScheduler();
+    const slow = client({ fetch: hanging, retries: 0, scheduler: manual });
+    let settled = false;
+    const failed = slow.transactions
+      .getByOutTradeNo({ out_trade_no: 'opt-000005' }, { timeoutMs: 20 })
+      .catch((error: unknown) => error)
+      .finally(() => (settled = true));
+    await manual.whenPending();
+    await manual.advance(19);
+    expect(settled).toBe(false);
+    await manual.advance(1);
+    expect(settled).toBe(true);
+    expect(await failed).toMatchObject({ code: 'TIMEOUT' });
   });
 });
 

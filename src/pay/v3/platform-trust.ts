@@ -1,11 +1,5 @@
 import type { TokenStore } from '../../credentials/token-store.js';
-import { tokenKey } from '../../credentials/token-store.js';
-import {
-  type LoadedCertificate,
-  loadCertificate,
-  loadPublicKey,
-  normalizeSerial,
-} from '../../crypto/keys.js';
+import { type LoadedCertificate, loadCertificate, loadPublicKey } from '../../crypto/keys.js';
 import { decryptResource } from '../../crypto/pay-v3-aead.js';
 import {
   type CertificateInput,
@@ -13,10 +7,12 @@ import {
   PayV3Verifier,
   type PayV3VerifyRequest,
   type PublicKeyInput,
-  readPayV3Headers,
 } from '../../crypto/pay-v3-verify.js';
 import { ConfigError, CryptoError, SignatureError } from '../../errors.js';
 import type { Clock } from '../../internal/bytes.js';
+import { normalizeSerial } from '../../internal/cert-serial.js';
+import { readPayV3Headers } from '../../internal/pay-v3-headers.js';
+import { tokenKey } from '../../internal/store-keys.js';
 import { parseVerifiedJson, payApiErrorOf, type RawAnswer } from './answer.js';
 
 /** How often certificates are re-downloaded when nothing prompts it (WeChat Pay suggests ≤ 12 h). */

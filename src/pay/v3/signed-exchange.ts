@@ -1,5 +1,5 @@
 import { APIPromise } from '../../core/api-promise.js';
-import { callHook, type TransportHooks } from '../../core/hooks.js';
+import type { TransportHooks } from '../../core/hooks.js';
 import { redactText, redactUrl } from '../../core/redact.js';
 import { type RequestOptions, responseMeta } from '../../core/request-options.js';
 import type { HttpMethod, Transport } from '../../core/transport.js';
@@ -7,6 +7,7 @@ import { type PayV3MerchantSigner, signAuthorization } from '../../crypto/pay-v3
 import { ArgumentError, ConfigError, TransportError, WeChatKitError } from '../../errors.js';
 import { anySignal, raceAbort, sleep } from '../../internal/abort.js';
 import type { Clock, RandomSource } from '../../internal/bytes.js';
+import { callHook } from '../../internal/call-hook.js';
 import type { Scheduler } from '../../internal/timers.js';
 import { isUnsigned, parseVerifiedJson, payApiErrorOf, type RawAnswer } from './answer.js';
 

@@ -1,7 +1,12 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
-import { loadCertificate, PayV3Verifier } from '../../src/crypto/index.js';
-import { createEmulator, defaultConfig } from '../../src/emulator/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadCertificate, loadPublicKey, PayV3Verifier } from '../../src/crypto/index.js';
+import {
+  createEmulator,
+  defaultConfig,
+  type RunningEmulator,
+  startEmulator,
+} from '../../src/emulator/index.js';
 import { mintCertificate, platformSerialNo } from '../../src/emulator/x509.js';
 
 // Regression: the serial used to be `hex.replace(/^0+/, '7')`, which left 39 digits whenever the
@@ -74,5 +79,25 @@ describe('emulator platform certificate serials', () => {
         emulator.close?.();
       }
     }
+  });
+});
+
+describe('the platform certificate over HTTP', () => {
+  let emulator: RunningEmulator;
+
+  beforeAll(async () => {
+    emulator = await startEmulator({ config: { apps: [], merchants: [] } });
+  });
+  afterAll(() => emulator.close());
+
+  it('publishes a platform certificate whose serial is the one announced, and a PUB_KEY_ID public key', async () => {
+    const platform = (await (await fetch(`${emulator.url}/_emulator/pay/platform`)).json()) as {
+      certificates: Array<{ serialNo: string; pem: string }>;
+      publicKey: { id: string; pem: string };
+    };
+    const [cert] = platform.certificates;
+    expect(loadCertificate(cert!.pem).serialNo).toBe(cert!.serialNo);
+    expect(platform.publicKey.id).toMatch(/^PUB_KEY_ID_\d+$/);
+    expect(loadPublicKey(platform.publicKey.pem).asymmetricKeyType).toBe('rsa');
   });
 });

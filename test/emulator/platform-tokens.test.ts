@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/index.js';
-import { client, MP, OA, QUOTA_APP, tokenPath } from './wechat-fixture.js';
+import { client, MP, OA, QUOTA_APP, tokenPath } from './fixture.js';
 
 let emulator: RunningEmulator;
 const api = client(() => emulator.url);

@@ -1,18 +1,14 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readEmulatorConfig, runEmulatorCommand } from '../../src/cli/index.js';
-import { loadCertificate, loadPublicKey, PayV3Verifier } from '../../src/crypto/index.js';
+import { PayV3Verifier } from '../../src/crypto/index.js';
 import {
   createEmulator,
-  defaultConfig,
   EmulatorConnectionDropped,
   type RunningEmulator,
-  resolveConfig,
   startEmulator,
 } from '../../src/emulator/index.js';
-import { expectCode } from '../helpers.js';
+
+// src/emulator/control: the emulator-wide control plane (clock, faults, stats, config), over HTTP
+// and in process.
 
 const app = {
   appId: 'wx1234567890abcdef',
@@ -21,37 +17,6 @@ const app = {
   token: 'tok',
   encodingAESKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
 };
-
-describe('emulator config', () => {
-  it('rejects unknown keys and malformed values with messages that say where', () => {
-    const cases: Array<[unknown, RegExp]> = [
-      [{ apps: [{ ...app, colour: 'red' }], merchants: [] }, /apps\[0\]: unknown key "colour"/],
-      [{ apps: [{ ...app, appId: 'nope' }], merchants: [] }, /apps\[0\]\.appId/],
-      [{ apps: [{ ...app, encodingAESKey: 'short' }], merchants: [] }, /apps\[0\]\.encodingAESKey/],
-      [
-        { apps: [{ ...app, encodingAESKey: undefined, messageMode: 'safe' }], merchants: [] },
-        /required in safe mode/,
-      ],
-      [{ apps: [app, app], merchants: [] }, /appears twice/],
-      [{ apps: [], merchants: [{ mchid: '1900000001', apiV3Key: 'short' }] }, /apiV3Key/],
-      [{ apps: [], merchants: [], extra: 1 }, /unknown key "extra"/],
-      ['not an object', /must be an object/],
-    ];
-    for (const [config, message] of cases) {
-      const error = expectCode(() => resolveConfig(config), 'INVALID_CONFIG');
-      expect(error.message).toMatch(message);
-    }
-  });
-
-  it('generates one app of each kind and a merchant whose keys belong together', () => {
-    const config = resolveConfig(defaultConfig());
-    expect(config.apps.map((a) => a.kind)).toEqual(['official-account', 'mini-program']);
-    const [merchant] = config.merchants;
-    expect(merchant?.apiV3Key).toHaveLength(32);
-    expect(loadPublicKey(merchant!.merchantPublicKeyPem).asymmetricKeyType).toBe('rsa');
-    expect(merchant?.merchantPrivateKeyPem).toContain('BEGIN PRIVATE KEY');
-  });
-});
 
 describe('emulator over HTTP', () => {
   let emulator: RunningEmulator;
@@ -80,17 +45,6 @@ describe('emulator over HTTP', () => {
     verifier.verify({ headers: v3.headers, body: await v3.text(), now: () => emulator.state.now() });
     expect((await fetch(`${emulator.url}/_emulator/nothing`)).status).toBe(404);
     expect((await fetch(`${emulator.url}/_emulator/clock`, { method: 'PUT' })).status).toBe(405);
-  });
-
-  it('publishes a platform certificate whose serial is the one announced, and a PUB_KEY_ID public key', async () => {
-    const platform = (await (await fetch(`${emulator.url}/_emulator/pay/platform`)).json()) as {
-      certificates: Array<{ serialNo: string; pem: string }>;
-      publicKey: { id: string; pem: string };
-    };
-    const [cert] = platform.certificates;
-    expect(loadCertificate(cert!.pem).serialNo).toBe(cert!.serialNo);
-    expect(platform.publicKey.id).toMatch(/^PUB_KEY_ID_\d+$/);
-    expect(loadPublicKey(platform.publicKey.pem).asymmetricKeyType).toBe('rsa');
   });
 
   it('moves the emulated clock without waiting', async () => {
@@ -168,30 +122,5 @@ describe('in-process emulator', () => {
       EmulatorConnectionDropped,
     );
     emulator.close();
-  });
-});
-
-describe('weixin-kit emulator (CLI)', () => {
-  it('starts from a config file on a free port and prints its URL and credentials', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'wk-cli-'));
-    const file = join(dir, 'emulator.json');
-    writeFileSync(file, JSON.stringify({ apps: [app], merchants: [] }));
-    const lines: string[] = [];
-    const emulator = await runEmulatorCommand(['--port', '0', '--config', file], (l) => lines.push(l));
-    try {
-      expect(lines[0]).toBe(`weixin-kit emulator listening on ${emulator.url}`);
-      expect(lines.join('\n')).toContain(`appId=${app.appId}`);
-      expect((await fetch(`${emulator.url}/_emulator/stats`)).status).toBe(200);
-    } finally {
-      await emulator.close();
-    }
-  });
-
-  it('explains an unreadable or invalid config file', async () => {
-    expectCode(() => readEmulatorConfig('/nonexistent/emulator.json'), 'INVALID_CONFIG');
-    const dir = mkdtempSync(join(tmpdir(), 'wk-cli-'));
-    writeFileSync(join(dir, 'bad.json'), '{ apps: ');
-    expect(() => readEmulatorConfig(join(dir, 'bad.json'))).toThrow(/not valid JSON/);
-    await expect(runEmulatorCommand(['--port', 'x'], () => {})).rejects.toThrow(/--port/);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { joinUrl } from '../../src/core/url.js';
+import { joinUrl } from '../../src/internal/join-url.js';
 
 describe('joinUrl', () => {
   it.each([

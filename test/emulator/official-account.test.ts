@@ -1,60 +1,44 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { inflateSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type EmulatorAppConfig, type RunningEmulator, startEmulator } from '../../src/emulator/index.js';
-import { client, MP, MP_PLAIN, OA, tokenPath } from './wechat-fixture.js';
+import { client, MP, OA, tokenGetter, uploadMedia, userMaker } from './fixture.js';
+
+// src/emulator/official-account: followers, custom menus, template messages, QR codes, web OAuth.
 
 let emulator: RunningEmulator;
 let receiver: Server;
 const api = client(() => emulator.url);
 const tokens = new Map<string, string>();
-/** JSON bodies the receiver got (Mini Program pushes in JSON format). */
-const pushes: Record<string, unknown>[] = [];
+/** A fresh access_token of the app (cached within a test; `fresh` asks for a new one). */
+const token = tokenGetter(api, tokens);
+const newUser = userMaker(api);
 
-/** A Mini Program that receives pushes as JSON (plain mode). */
-const MP_PUSH: EmulatorAppConfig = {
-  appId: 'wx6666666666666666',
-  secret: 'mp-push-secret',
-  kind: 'mini-program',
+/** An Official Account with a callbackUrl (a local server answering `success`). */
+const OA_PUSH: EmulatorAppConfig = {
+  appId: 'wx5555555555555555',
+  secret: 'oa-push-secret',
+  kind: 'official-account',
   token: 'pushtoken',
-  dataFormat: 'json',
 };
 
-/** Apps one test each has to itself, so that what it lists or configures is its own. */
+/** An app one test has to itself, so that the QR codes it lists are its own. */
 const OA_QR: EmulatorAppConfig = {
   appId: 'wx7777777777777777',
   secret: 'oa-qr-secret',
   kind: 'official-account',
 };
-const MP_PAGES: EmulatorAppConfig = {
-  appId: 'wx8888888888888888',
-  secret: 'mp-pages-secret',
-  kind: 'mini-program',
-};
-const APPS = [OA, MP, MP_PLAIN, OA_QR, MP_PAGES];
 
 beforeAll(async () => {
   receiver = createServer((req, res) => {
-    let text = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => {
-      text += chunk;
-    });
-    req.on('end', () => {
-      try {
-        pushes.push(JSON.parse(text) as Record<string, unknown>);
-      } catch {
-        // not JSON: ignored
-      }
-      res.end('success');
-    });
+    req.resume();
+    req.on('end', () => res.end('success'));
   });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const { port } = receiver.address() as AddressInfo;
   emulator = await startEmulator({
     config: {
-      apps: [...APPS, { ...MP_PUSH, callbackUrl: `http://127.0.0.1:${port}/mp` }],
+      apps: [OA, MP, OA_QR, { ...OA_PUSH, callbackUrl: `http://127.0.0.1:${port}/wechat` }],
       merchants: [],
     },
   });
@@ -69,17 +53,46 @@ afterAll(async () => {
 // Tokens are cached within a test only: one test's clock moves must not leave another a stale one.
 beforeEach(() => tokens.clear());
 
-async function token(app: EmulatorAppConfig, fresh = false): Promise<string> {
-  let t = tokens.get(app.appId);
-  if (!t || fresh) {
-    t = (await api.get(tokenPath(app))).access_token as string;
-    tokens.set(app.appId, t);
-  }
-  return t;
-}
+/** Uploads `bytes` as the multipart field `field` (default `media`) with a token of `app`. */
+const upload = async (
+  app: EmulatorAppConfig,
+  type: string,
+  bytes: Uint8Array,
+  filename: string,
+  contentType: string,
+  field?: string,
+) => uploadMedia(emulator.url, await token(app), type, bytes, filename, contentType, field);
 
-const newUser = async (app: EmulatorAppConfig, openId?: string): Promise<string> =>
-  (await api.post('/_emulator/users', { appId: app.appId, ...(openId ? { openId } : {}) })).openId;
+describe('GET /cgi-bin/user/info', () => {
+  it('user/info: a subscribed profile with unionid for known users, 40003 otherwise', async () => {
+    const openId = await newUser(OA, 'o_info_user');
+    const info = await api.get(
+      `/cgi-bin/user/info?access_token=${await token(OA)}&openid=${openId}&lang=zh_CN`,
+    );
+    expect(info).toMatchObject({ subscribe: 1, openid: openId, language: 'zh_CN' });
+    expect(info.unionid).toMatch(/^o/);
+    expect(typeof info.subscribe_time).toBe('number');
+    expect(info.errcode).toBeUndefined();
+    const unknown = await api.get(`/cgi-bin/user/info?access_token=${await token(OA)}&openid=o_unknown`);
+    expect(unknown.errcode).toBe(40003);
+    const withUnion = await api.post('/_emulator/users', {
+      appId: OA.appId,
+      openId: 'o_u2',
+      unionId: 'UNION',
+    });
+    expect(withUnion).toEqual({ appId: OA.appId, openId: 'o_u2', unionId: 'UNION' });
+    expect((await api.get(`/cgi-bin/user/info?access_token=${await token(OA)}&openid=o_u2`)).unionid).toBe(
+      'UNION',
+    );
+    // No unionid when the app does not have it enabled.
+    const plainUser = await newUser(OA_PUSH);
+    const plain = await api.get(
+      `/cgi-bin/user/info?access_token=${await token(OA_PUSH)}&openid=${plainUser}`,
+    );
+    expect(plain.openid).toBe(plainUser);
+    expect(plain.unionid).toBeUndefined();
+  });
+});
 
 describe('POST /cgi-bin/user/info/batchget', () => {
   it('answers user_info_list for known followers, in order, with lang and unionid', async () => {
@@ -122,85 +135,87 @@ describe('POST /cgi-bin/user/info/batchget', () => {
   });
 });
 
-/** Uploads `bytes` as the multipart field `field` (default `media`). */
-async function upload(
-  app: EmulatorAppConfig,
-  type: string,
-  bytes: Uint8Array,
-  filename: string,
-  contentType: string,
-  field = 'media',
-) {
-  const form = new FormData();
-  form.append(field, new Blob([new Uint8Array(bytes)], { type: contentType }), filename);
-  const res = await fetch(
-    `${emulator.url}/cgi-bin/media/upload?access_token=${await token(app)}&type=${type}`,
-    {
-      method: 'POST',
-      body: form,
-    },
-  );
-  // biome-ignore lint/suspicious/noExplicitAny: inspected field by field
-  return (await res.json()) as any;
-}
-
-describe('temporary media: POST /cgi-bin/media/upload, GET /cgi-bin/media/get', () => {
-  const image = Uint8Array.from({ length: 3000 }, (_, i) => (i * 31) % 256);
-
-  it('stores a multipart upload and gives the same bytes back with content-type and disposition', async () => {
-    const up = await upload(OA, 'image', image, 'photo.png', 'image/png');
-    expect(Object.keys(up).sort()).toEqual(['created_at', 'media_id', 'type']);
-    expect(up.type).toBe('image');
-    expect(up.media_id).toMatch(/^[A-Za-z0-9_-]{40,}$/);
-    expect(Math.abs(up.created_at - emulator.state.now() / 1000)).toBeLessThan(5);
-    const res = await fetch(
-      `${emulator.url}/cgi-bin/media/get?access_token=${await token(OA)}&media_id=${up.media_id}`,
-    );
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toBe('image/png');
-    expect(res.headers.get('content-disposition')).toBe(`attachment; filename="${up.media_id}.png"`);
-    expect(new Uint8Array(await res.arrayBuffer())).toEqual(image);
-  });
-
-  it('answers a video with a video_url that serves the bytes', async () => {
-    const video = Uint8Array.from([0, 0, 0, 24, 102, 116, 121, 112]);
-    const up = await upload(OA, 'video', video, 'clip.mp4', 'video/mp4');
-    const got = await api.get(`/cgi-bin/media/get?access_token=${await token(OA)}&media_id=${up.media_id}`);
-    expect(got.video_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/_emulator\/media\//);
-    const res = await fetch(got.video_url);
-    expect(new Uint8Array(await res.arrayBuffer())).toEqual(video);
-  });
-
-  it('refuses bad uploads: type 40004, no media part 41005, empty 44001, format 40005, size 40006', async () => {
-    expect((await upload(OA, 'picture', image, 'a.png', 'image/png')).errcode).toBe(40004);
-    expect((await upload(OA, 'image', image, 'a.png', 'image/png', 'file')).errcode).toBe(41005);
-    const notMultipart = await api.postRaw(
-      `/cgi-bin/media/upload?access_token=${await token(OA)}&type=image`,
-      '{}',
-    );
-    expect(notMultipart.errcode).toBe(41005);
-    expect((await upload(OA, 'image', new Uint8Array(0), 'a.png', 'image/png')).errcode).toBe(44001);
-    expect((await upload(OA, 'image', image, 'a.txt', 'text/plain')).errcode).toBe(40005);
-    expect((await upload(OA, 'voice', image, 'a.png', 'image/png')).errcode).toBe(40005);
-    expect((await upload(OA, 'thumb', new Uint8Array(64 * 1024 + 1), 'a.jpg', 'image/jpeg')).errcode).toBe(
-      40006,
-    );
-    expect((await upload(OA, 'thumb', new Uint8Array(64 * 1024), 't.jpg', 'image/jpeg')).type).toBe('thumb');
-    // A Mini Program uploads images only.
-    expect((await upload(MP, 'voice', image, 'a.mp3', 'audio/mpeg')).errcode).toBe(40004);
-    expect((await upload(MP, 'image', image, 'a.jpg', 'image/jpeg')).type).toBe('image');
-  });
-
-  it('answers media/get errors as JSON: missing 41006, unknown or foreign 40007, token 41001', async () => {
-    expect((await api.get(`/cgi-bin/media/get?access_token=${await token(OA)}`)).errcode).toBe(41006);
-    const unknown = await api.call('GET', `/cgi-bin/media/get?access_token=${await token(OA)}&media_id=nope`);
-    expect(unknown.body).toMatchObject({ errcode: 40007 });
-    expect(unknown.body.errmsg).toMatch(/^invalid media_id/);
-    const mine = await upload(OA, 'image', image, 'a.gif', 'image/gif');
+describe('custom menu', () => {
+  it('menu: 46003 before create, validates the button array, then returns the stored menu', async () => {
+    const t = await token(OA);
+    expect((await api.get(`/cgi-bin/menu/get?access_token=${t}`)).errcode).toBe(46003);
+    expect(await api.get(`/cgi-bin/get_current_selfmenu_info?access_token=${t}`)).toEqual({
+      is_menu_open: 0,
+    });
+    const create = (body: unknown) => api.post(`/cgi-bin/menu/create?access_token=${t}`, body);
+    expect((await create({})).errcode).toBe(40016);
+    expect((await create({ button: [] })).errcode).toBe(40016);
     expect(
-      (await api.get(`/cgi-bin/media/get?access_token=${await token(MP)}&media_id=${mine.media_id}`)).errcode,
-    ).toBe(40007);
-    expect((await api.get(`/cgi-bin/media/get?media_id=${mine.media_id}`)).errcode).toBe(41001);
+      (await create({ button: [1, 2, 3, 4].map((i) => ({ type: 'click', name: `b${i}`, key: 'k' })) }))
+        .errcode,
+    ).toBe(40016);
+    expect((await create({ button: [{ type: 'bogus', name: 'x', key: 'k' }] })).errcode).toBe(40017);
+    expect((await create({ button: [{ type: 'click', name: '一二三四五六', key: 'k' }] })).errcode).toBe(
+      40018,
+    );
+    expect((await create({ button: [{ type: 'click', name: 'x' }] })).errcode).toBe(40019);
+    expect((await create({ button: [{ type: 'view', name: 'x' }] })).errcode).toBe(40055);
+    expect((await api.postRaw(`/cgi-bin/menu/create?access_token=${t}`, 'button=1')).errcode).toBe(47001);
+    const menu = {
+      button: [
+        { type: 'click', name: '今日歌曲', key: 'V1001_TODAY_MUSIC' },
+        {
+          name: '菜单',
+          sub_button: [
+            { type: 'view', name: '搜索', url: 'https://www.soso.com/' },
+            { type: 'click', name: '赞一下我们', key: 'V1001_GOOD' },
+          ],
+        },
+      ],
+    };
+    expect(await create(menu)).toEqual({ errcode: 0, errmsg: 'ok' });
+    expect(await api.get(`/cgi-bin/menu/get?access_token=${t}`)).toEqual({ menu });
+    const self = await api.get(`/cgi-bin/get_current_selfmenu_info?access_token=${t}`);
+    expect(self.is_menu_open).toBe(1);
+    expect(self.selfmenu_info.button[1].sub_button.list).toEqual(menu.button[1]?.sub_button);
+    expect(await api.get(`/cgi-bin/menu/delete?access_token=${t}`)).toEqual({ errcode: 0, errmsg: 'ok' });
+    expect((await api.get(`/cgi-bin/menu/get?access_token=${t}`)).errcode).toBe(46003);
+    // The menu is an Official Account API.
+    expect((await api.get(`/cgi-bin/menu/get?access_token=${await token(MP)}`)).errcode).toBe(48001);
+  });
+});
+
+describe('template messages', () => {
+  it('template send: records the message and answers a msgid; TEMPLATESENDJOBFINISH is scheduled', async () => {
+    const user = await newUser(OA_PUSH, 'o_tpl_user');
+    const body = {
+      touser: user,
+      template_id: 'TPL-1',
+      url: 'https://example.com',
+      data: { first: { value: 'hi' } },
+    };
+    const sent = await api.post(`/cgi-bin/message/template/send?access_token=${await token(OA_PUSH)}`, body);
+    expect(sent).toMatchObject({ errcode: 0, errmsg: 'ok' });
+    expect(typeof sent.msgid).toBe('number');
+    const { messages } = await api.get(`/_emulator/messages?appId=${OA_PUSH.appId}`);
+    expect(messages.at(-1)).toMatchObject({
+      kind: 'template',
+      appId: OA_PUSH.appId,
+      body,
+      msgid: sent.msgid,
+    });
+    expect(typeof messages.at(-1).at).toBe('number');
+    // Let the scheduled push run (whatever it does, the send already succeeded): it is due 50 ms
+    // of emulated time later (2 s ÷ retryTimeScale, at least 50 ms).
+    emulator.state.advance(0.05);
+    await emulator.state.clock.settled();
+  });
+
+  it('template send: 40003 without touser or for an unknown user, 40037 without template_id, 47001 non-JSON', async () => {
+    const url = `/cgi-bin/message/template/send?access_token=${await token(OA)}`;
+    const user = await newUser(OA);
+    expect((await api.post(url, { template_id: 'T' })).errcode).toBe(40003);
+    expect((await api.post(url, { touser: 'o_stranger', template_id: 'T' })).errcode).toBe(40003);
+    expect((await api.post(url, { touser: user })).errcode).toBe(40037);
+    expect((await api.postRaw(url, '{nope')).errcode).toBe(47001);
+    expect(
+      (await api.post(`/cgi-bin/message/template/send`, { touser: user, template_id: 'T' })).errcode,
+    ).toBe(41001);
   });
 });
 
@@ -398,133 +413,6 @@ describe('web OAuth (网页授权)', () => {
       scope: 'snsapi_base',
     });
     expect(control.status).toBe(400);
-  });
-});
-
-const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-
-describe('POST /wxa/getwxacodeunlimit', () => {
-  const wxacode = async (body: unknown, app: EmulatorAppConfig = MP) =>
-    fetch(`${emulator.url}/wxa/getwxacodeunlimit?access_token=${await token(app)}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    });
-  const errcode = async (body: unknown, app?: EmulatorAppConfig) =>
-    ((await (await wxacode(body, app)).json()) as { errcode?: number }).errcode;
-
-  it('answers a valid PNG image that records what was asked', async () => {
-    const res = await wxacode({
-      scene: 'id=42&from=share',
-      page: 'pages/item/item',
-      env_version: 'trial',
-      width: 300,
-    });
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toBe('image/png');
-    const png = Buffer.from(await res.arrayBuffer());
-    expect([...png.subarray(0, 8)]).toEqual(PNG_SIGNATURE);
-    // IHDR, then the tEXt chunk, then IDAT that inflates to height × (1 + width) bytes.
-    expect(png.subarray(12, 16).toString('latin1')).toBe('IHDR');
-    const width = png.readUInt32BE(16);
-    const textLength = png.readUInt32BE(33);
-    const text = png.subarray(41, 41 + textLength).toString('latin1');
-    expect(text.split('\0')[0]).toBe('weixin-kit-emulator');
-    expect(JSON.parse(text.split('\0')[1] as string)).toEqual({
-      scene: 'id=42&from=share',
-      page: 'pages/item/item',
-      env_version: 'trial',
-      width: 300,
-    });
-    const idatAt = 41 + textLength + 4;
-    expect(png.subarray(idatAt + 4, idatAt + 8).toString('latin1')).toBe('IDAT');
-    const idat = png.subarray(idatAt + 8, idatAt + 8 + png.readUInt32BE(idatAt));
-    expect(inflateSync(idat)).toHaveLength(width * (width + 1));
-    expect(png.subarray(-8, -4).toString('latin1')).toBe('IEND');
-  });
-
-  it('answers errors as JSON: scene 40169, page 41030, types 47001, env_version 40097, kind 48001', async () => {
-    expect(await errcode({ scene: 'x'.repeat(33) })).toBe(40169);
-    expect(await errcode({ scene: '' })).toBe(40169);
-    expect(await errcode({ page: 'pages/index/index' })).toBe(40169);
-    expect(await errcode({ scene: '中文' })).toBe(40169);
-    expect(await errcode({ scene: 'a%20b' })).toBe(40169);
-    expect(await errcode('scene=abc')).toBe(40169);
-    expect(await errcode({ scene: 'a', page: '/pages/index/index' })).toBe(41030);
-    expect(await errcode({ scene: 'a', page: 'pages/index/index?x=1' })).toBe(41030);
-    expect(await errcode({ scene: 'a', check_path: 'false' })).toBe(47001);
-    expect(await errcode({ scene: 'a', width: '430' })).toBe(47001);
-    expect(await errcode({ scene: 'a', env_version: 'beta' })).toBe(40097);
-    expect(await errcode({ scene: 'a' }, OA)).toBe(48001);
-    const res = await wxacode({ scene: 'x'.repeat(32) });
-    expect(res.headers.get('content-type')).toBe('image/png');
-  });
-
-  it('checks page against released pages when check_path is not false', async () => {
-    await api.post('/_emulator/mini-program/pages', { appId: MP_PAGES.appId, pages: ['pages/index/index'] });
-    expect(
-      (await wxacode({ scene: 'a', page: 'pages/index/index' }, MP_PAGES)).headers.get('content-type'),
-    ).toBe('image/png');
-    expect(await errcode({ scene: 'a', page: 'pages/draft/draft' }, MP_PAGES)).toBe(41030);
-    const unchecked = await wxacode({ scene: 'a', page: 'pages/draft/draft', check_path: false }, MP_PAGES);
-    expect(unchecked.headers.get('content-type')).toBe('image/png');
-  });
-});
-
-describe('POST /wxa/media_check_async', () => {
-  const check = async (body: unknown, app: EmulatorAppConfig = MP_PUSH) =>
-    api.post(`/wxa/media_check_async?access_token=${await token(app)}`, body);
-  const waitForPush = async (traceId: string) => {
-    // The verdict is pushed 50 ms of emulated time later (5 s ÷ retryTimeScale, at least 50 ms):
-    // move the clock there and wait for the push to be answered.
-    emulator.state.advance(0.05);
-    await emulator.state.clock.settled();
-    const push = pushes.find((p) => p.trace_id === traceId);
-    if (!push) throw new Error(`no push for ${traceId}`);
-    return push;
-  };
-
-  it('answers a trace_id, then pushes wxa_media_check with the result', async () => {
-    const openid = await newUser(MP_PUSH, 'o_mp_media');
-    const body = { media_url: 'https://example.com/a.png', media_type: 2, version: 2, scene: 1, openid };
-    const res = await check(body);
-    expect(res).toEqual({
-      errcode: 0,
-      errmsg: 'ok',
-      trace_id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$/),
-    });
-    const push = await waitForPush(res.trace_id);
-    expect(push).toMatchObject({
-      MsgType: 'event',
-      Event: 'wxa_media_check',
-      FromUserName: openid,
-      appid: MP_PUSH.appId,
-      version: 2,
-      result: { suggest: 'pass', label: 100 },
-      detail: [{ strategy: 'content_model', errcode: 0, suggest: 'pass', label: 100 }],
-    });
-    const risky = await check({ ...body, media_url: 'https://example.com/risky.png' });
-    expect((await waitForPush(risky.trace_id)).result).toEqual({ suggest: 'risky', label: 20002 });
-  });
-
-  it('validates the request and the account kind', async () => {
-    const openid = await newUser(MP_PUSH);
-    const body = { media_url: 'https://example.com/a.mp3', media_type: 1, version: 2, scene: 2, openid };
-    expect((await check({ ...body, media_type: 3 })).errcode).toBe(47001);
-    expect((await check({ ...body, media_url: 'not a url' })).errcode).toBe(47001);
-    expect((await check({ ...body, version: 3 })).errcode).toBe(47001);
-    expect((await check({ ...body, scene: 5 })).errcode).toBe(40129);
-    expect((await check({ ...body, openid: 'o_unknown' })).errcode).toBe(40003);
-    expect(
-      (await check({ mediaUrl: body.media_url, media_type: 1, version: 2, scene: 2, openid })).errcode,
-    ).toBe(47001);
-    expect(
-      (await api.postRaw(`/wxa/media_check_async?access_token=${await token(MP_PUSH)}`, '')).errcode,
-    ).toBe(44002);
-    expect((await check(body, OA)).errcode).toBe(48001);
-    // Without a callbackUrl nothing is pushed, the request still succeeds.
-    const plainUser = await newUser(MP_PLAIN);
-    expect((await check({ ...body, openid: plainUser }, MP_PLAIN)).errcode).toBe(0);
   });
 });
 

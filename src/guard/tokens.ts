@@ -1,0 +1,218 @@
+/**
+ * Session tokens: JWTs signed and verified with `jose`, the algorithm pinned per key, `kid` for
+ * rotation (the first key signs; every listed key verifies until it is removed).
+ */
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { ConfigError, GuardError } from '../errors.js';
+
+/** A session-token key. The first key of the list signs new tokens; all of them verify. */
+export type SessionKey =
+  | {
+      /** Key id, written in each token's header (`kid`); unique in the list. */
+      kid: string;
+      alg: 'HS256';
+      /** At least 32 bytes (a string is taken as UTF-8): e.g. `openssl rand -base64 48`. */
+      secret: string | Uint8Array | undefined;
+    }
+  | {
+      kid: string;
+      alg: 'EdDSA' | 'ES256';
+      /** PEM (PKCS#8) or a KeyObject; needed only on the key that signs. */
+      privateKey?: string | KeyObject | undefined;
+      /** PEM (SPKI) or a KeyObject; derived from `privateKey` when absent. */
+      publicKey?: string | KeyObject | undefined;
+    };
+
+/** The claims a session token carries. */
+export interface SessionClaims {
+  /** openid */
+  sub: string;
+  /** session id */
+  sid: string;
+  /** app-level user id, when mapped */
+  uid?: string;
+  iat: number;
+  exp: number;
+}
+
+interface ResolvedKey {
+  kid: string;
+  alg: 'HS256' | 'EdDSA' | 'ES256';
+  sign: Uint8Array | KeyObject | undefined;
+  verify: Uint8Array | KeyObject;
+}
+
+const KID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Signs and verifies session tokens with a fixed issuer, audience and key list. */
+export class SessionTokens {
+  readonly #keys: ResolvedKey[];
+  readonly #byKid: Map<string, ResolvedKey>;
+  readonly #issuer: string;
+  readonly #audience: string;
+  readonly #now: () => number;
+
+  constructor(
+    keys: readonly SessionKey[] | undefined,
+    options: { issuer: string; audience: string; now: () => number },
+  ) {
+    if (!Array.isArray(keys) || keys.length === 0) {
+      throw new ConfigError(
+        'INVALID_CONFIG',
+        "createGuard: keys must list at least one session-token key, e.g. [{ kid: '2026-12', alg: 'HS256', secret: process.env.SESSION_SECRET }]",
+      );
+    }
+    this.#keys = keys.map((key, index) => resolveKey(key, index));
+    if (this.#keys[0]?.sign === undefined) {
+      throw new ConfigError(
+        'INVALID_CONFIG',
+        `createGuard: keys[0] (kid ${this.#keys[0]?.kid}) signs new tokens and needs its private key`,
+      );
+    }
+    this.#byKid = new Map();
+    for (const key of this.#keys) {
+      if (this.#byKid.has(key.kid))
+        throw new ConfigError('INVALID_CONFIG', `createGuard: two keys have kid "${key.kid}"`);
+      this.#byKid.set(key.kid, key);
+    }
+    this.#issuer = options.issuer;
+    this.#audience = options.audience;
+    this.#now = options.now;
+  }
+
+  /** A token for `claims`, signed with the current key. */
+  async sign(
+    claims: { sub: string; sid: string; uid?: string | undefined },
+    ttlSeconds: number,
+  ): Promise<{ token: string; iat: number; exp: number }> {
+    const key = this.#keys[0] as ResolvedKey;
+    const iat = Math.floor(this.#now() / 1000);
+    const exp = iat + ttlSeconds;
+    const payload: Record<string, string> = { sid: claims.sid };
+    if (claims.uid !== undefined) payload.uid = claims.uid;
+    const token = await new SignJWT(payload)
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
+      .setSubject(claims.sub)
+      .setIssuer(this.#issuer)
+      .setAudience(this.#audience)
+      .setIssuedAt(iat)
+      .setNotBefore(iat)
+      .setExpirationTime(exp)
+      .sign(key.sign as Uint8Array | KeyObject);
+    return { token, iat, exp };
+  }
+
+  /**
+   * The claims of a valid token; otherwise a `GuardError`: `SESSION_EXPIRED` (past `exp`) or
+   * `SESSION_INVALID` (anything else: forged, other issuer/audience, unknown `kid`, `alg`
+   * different from the key's, `nbf` in the future).
+   */
+  async verify(token: string): Promise<SessionClaims> {
+    if (typeof token !== 'string' || token.length > 4096 || token.split('.').length !== 3) {
+      throw invalid('the session token is not a JWT');
+    }
+    try {
+      const { payload } = await jwtVerify(
+        token,
+        (header) => {
+          const key = typeof header.kid === 'string' ? this.#byKid.get(header.kid) : undefined;
+          if (key === undefined) throw invalid('the session token was signed with an unknown key');
+          if (header.alg !== key.alg) throw invalid('the session token uses another algorithm than its key');
+          return key.verify;
+        },
+        {
+          issuer: this.#issuer,
+          audience: this.#audience,
+          algorithms: [...new Set(this.#keys.map((k) => k.alg))],
+          currentDate: new Date(this.#now()),
+          clockTolerance: 5,
+          typ: 'JWT',
+          requiredClaims: ['sub', 'sid', 'iat', 'exp', 'nbf'],
+        },
+      );
+      if (typeof payload.sid !== 'string' || typeof payload.sub !== 'string') {
+        throw invalid('the session token lacks its session id');
+      }
+      return {
+        sub: payload.sub,
+        sid: payload.sid,
+        ...(typeof payload.uid === 'string' ? { uid: payload.uid } : {}),
+        iat: payload.iat as number,
+        exp: payload.exp as number,
+      };
+    } catch (error) {
+      if (error instanceof GuardError) throw error;
+      if (error instanceof joseErrors.JWTExpired) {
+        throw new GuardError('SESSION_EXPIRED', 'the session token expired: refresh it, or log in again');
+      }
+      throw invalid('the session token is not valid: log in again');
+    }
+  }
+}
+
+function invalid(message: string): GuardError {
+  return new GuardError('SESSION_INVALID', message);
+}
+
+function resolveKey(key: SessionKey, index: number): ResolvedKey {
+  const where = `createGuard: keys[${index}]`;
+  if (typeof key !== 'object' || key === null)
+    throw new ConfigError('INVALID_CONFIG', `${where} must be an object`);
+  if (typeof key.kid !== 'string' || !KID.test(key.kid)) {
+    throw new ConfigError('INVALID_CONFIG', `${where}.kid must be 1-64 characters of [A-Za-z0-9._-]`);
+  }
+  if (key.alg === 'HS256') {
+    const secret = typeof key.secret === 'string' ? new TextEncoder().encode(key.secret) : key.secret;
+    if (!(secret instanceof Uint8Array)) {
+      throw new ConfigError('INVALID_CONFIG', `${where}.secret is missing (an unset environment variable?)`);
+    }
+    if (secret.byteLength < 32) {
+      throw new ConfigError(
+        'INVALID_CONFIG',
+        `${where}.secret has ${secret.byteLength} bytes; HS256 needs at least 32 (e.g. openssl rand -base64 48)`,
+      );
+    }
+    return { kid: key.kid, alg: 'HS256', sign: secret, verify: secret };
+  }
+  if (key.alg === 'EdDSA' || key.alg === 'ES256') {
+    let privateKey: KeyObject | undefined;
+    let publicKey: KeyObject | undefined;
+    try {
+      privateKey =
+        key.privateKey === undefined
+          ? undefined
+          : typeof key.privateKey === 'string'
+            ? createPrivateKey(key.privateKey)
+            : key.privateKey;
+      publicKey =
+        key.publicKey === undefined
+          ? privateKey === undefined
+            ? undefined
+            : createPublicKey(privateKey)
+          : typeof key.publicKey === 'string'
+            ? createPublicKey(key.publicKey)
+            : key.publicKey;
+    } catch (error) {
+      throw new ConfigError('BAD_KEY', `${where}: the key is not a PEM key Node can read`, { cause: error });
+    }
+    if (publicKey === undefined)
+      throw new ConfigError('INVALID_CONFIG', `${where} needs publicKey (or privateKey)`);
+    const type = publicKey.asymmetricKeyType;
+    const curve = publicKey.asymmetricKeyDetails?.namedCurve;
+    if (key.alg === 'EdDSA' && type !== 'ed25519') {
+      throw new ConfigError('BAD_KEY', `${where}: EdDSA needs an Ed25519 key, got ${type}`);
+    }
+    if (key.alg === 'ES256' && (type !== 'ec' || curve !== 'prime256v1')) {
+      throw new ConfigError(
+        'BAD_KEY',
+        `${where}: ES256 needs a P-256 EC key, got ${type}${curve ? ` (${curve})` : ''}`,
+      );
+    }
+    return { kid: key.kid, alg: key.alg, sign: privateKey, verify: publicKey };
+  }
+  throw new ConfigError(
+    'INVALID_CONFIG',
+    `${where}.alg must be 'HS256', 'EdDSA' or 'ES256', got ${JSON.stringify((key as { alg?: unknown }).alg)}`,
+  );
+}

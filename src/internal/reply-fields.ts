@@ -1,0 +1,60 @@
+import type { Reply } from '../callbacks/replies.js';
+
+/**
+ * The reply's fields in WeChat's passive-reply layout. `to`/`from` are the message's FromUserName
+ * and ToUserName (swapped); `createTime` is Unix seconds. The same layout serves XML and JSON.
+ */
+export function replyFields(
+  value: Reply,
+  header: { to: string; from: string; createTime: number },
+  format: 'xml' | 'json' = 'xml',
+): Record<string, unknown> {
+  const base = { ToUserName: header.to, FromUserName: header.from, CreateTime: header.createTime };
+  switch (value.type) {
+    case 'text':
+      return { ...base, MsgType: 'text', Content: value.content };
+    case 'image':
+      return { ...base, MsgType: 'image', Image: { MediaId: value.mediaId } };
+    case 'voice':
+      return { ...base, MsgType: 'voice', Voice: { MediaId: value.mediaId } };
+    case 'video':
+      return {
+        ...base,
+        MsgType: 'video',
+        Video: { MediaId: value.mediaId, Title: value.title, Description: value.description },
+      };
+    case 'music':
+      return {
+        ...base,
+        MsgType: 'music',
+        Music: {
+          Title: value.title,
+          Description: value.description,
+          MusicUrl: value.musicUrl,
+          HQMusicUrl: value.hqMusicUrl,
+          ThumbMediaId: value.thumbMediaId,
+        },
+      };
+    case 'news': {
+      const items = value.articles.map((a) => ({
+        Title: a.title,
+        Description: a.description,
+        PicUrl: a.picUrl,
+        Url: a.url,
+      }));
+      // XML repeats <item> inside <Articles>; JSON has no repeated keys, so it is a plain array.
+      return {
+        ...base,
+        MsgType: 'news',
+        ArticleCount: value.articles.length,
+        Articles: format === 'json' ? items : { item: items },
+      };
+    }
+    case 'transfer_customer_service':
+      return {
+        ...base,
+        MsgType: 'transfer_customer_service',
+        ...(value.kfAccount === undefined ? {} : { TransInfo: { KfAccount: value.kfAccount } }),
+      };
+  }
+}

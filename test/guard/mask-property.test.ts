@@ -1,0 +1,169 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createMasker, type MaskOptions } from '../../src/guard/mask.js';
+
+// Valid numbers are built here with their own check digits (GB 11643-1999 MOD 11-2, Luhn),
+// computed independently of the module under test.
+const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+
+function idCheck(body: string): string {
+  let sum = 0;
+  for (let i = 0; i < 17; i++) sum += ID_WEIGHTS[i]! * Number(body[i]);
+  return '10X98765432'[sum % 11]!;
+}
+
+function luhnCheck(partial: string): string {
+  let sum = 0;
+  for (let i = 0; i < partial.length; i++) {
+    let d = Number(partial[partial.length - 1 - i]);
+    if (i % 2 === 0) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  }
+  return String((10 - (sum % 10)) % 10);
+}
+
+const digits = (min: number, max: number) => fc.stringMatching(new RegExp(`^[0-9]{${min},${max}}$`));
+
+const mobile = fc
+  .tuple(fc.constantFrom('', '+86', '+86 ', '0086', '86-'), fc.stringMatching(/^1[3-9][0-9]{9}$/))
+  .map(([prefix, number]) => ({ text: prefix + number, secret: number }));
+
+const idNumber = fc
+  .tuple(
+    fc.stringMatching(/^[1-9][0-9]{5}$/),
+    fc.date({
+      min: new Date('1900-01-01T00:00:00Z'),
+      max: new Date('2030-12-31T00:00:00Z'),
+      noInvalidDate: true,
+    }),
+    digits(3, 3),
+  )
+  .map(([region, birth, sequence]) => {
+    const body = region + birth.toISOString().slice(0, 10).replace(/-/g, '') + sequence;
+    const id = body + idCheck(body);
+    return { text: id, secret: id };
+  });
+
+const card = fc
+  .tuple(fc.constantFrom('62', '4', '5', '3'), fc.integer({ min: 16, max: 19 }), digits(18, 18), fc.boolean())
+  .map(([prefix, length, fill, grouped]) => {
+    const partial = (prefix + fill).slice(0, length - 1);
+    const number = partial + luhnCheck(partial);
+    return { text: grouped ? number.replace(/(\d{4})(?=\d)/g, '$1 ') : number, secret: number };
+  });
+
+const email = fc
+  .tuple(fc.stringMatching(/^[a-z0-9][a-z0-9._]{0,10}$/), fc.stringMatching(/^[a-z0-9]{1,10}\.(com|cn|net)$/))
+  .map(([local, domain]) => ({ text: `${local}@${domain}`, secret: `${local}@${domain}` }));
+
+/** Text that holds no personal data by itself: words, short numbers, order numbers. */
+const filler = fc.oneof(
+  fc.stringMatching(/^[a-zA-Z\u4e00-\u4e2f]{0,8}$/),
+  digits(1, 10),
+  fc.constantFrom('4200001234202612011234567890', '202601011234567890', '110105194912310021', '订单', '电话'),
+);
+
+type Piece = { text: string; secret?: string };
+const piece: fc.Arbitrary<Piece> = fc.oneof(
+  { weight: 3, arbitrary: filler.map((text) => ({ text })) },
+  { weight: 1, arbitrary: mobile },
+  { weight: 1, arbitrary: idNumber },
+  { weight: 1, arbitrary: card },
+  { weight: 1, arbitrary: email },
+);
+
+/** Separators that keep each piece a whole number (not glued to a neighbouring digit or letter). */
+const cleanSeparator = fc.constantFrom(' ', ', ', '，', '；', '\n', ' / ', '：', ' - ');
+/** Any separator at all, for idempotence: glued pieces, dashes, dots, at signs. */
+const anySeparator = fc.oneof(cleanSeparator, fc.constantFrom('', '-', '.', '@', '_', '+', '*', 'x'));
+
+const sentence = (separator: fc.Arbitrary<string>) =>
+  fc.array(fc.tuple(piece, separator), { maxLength: 8 }).map((parts) => ({
+    text: parts.map(([p, s]) => p.text + s).join(''),
+    secrets: parts.flatMap(([p]) => (p.secret === undefined ? [] : [p.secret])),
+  }));
+
+/** Keys that no rule names (rules compare whole names, and none starts with "k"). */
+const plainKey = fc.stringMatching(/^k[a-zA-Z_]{0,8}$/);
+const ruleKey = fc.constantFrom(
+  'phone',
+  'phone_number',
+  'idCard',
+  'bank_card',
+  'email',
+  'real_name',
+  'out_trade_no',
+);
+
+const jsonWith = (leaf: fc.Arbitrary<unknown>, key: fc.Arbitrary<string>) =>
+  fc.letrec((tie) => ({
+    value: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      leaf,
+      fc.array(tie('value'), { maxLength: 4 }),
+      fc.dictionary(key, tie('value'), { maxKeys: 4 }),
+    ),
+  })).value;
+
+const optionVariants: MaskOptions[] = [
+  {},
+  { fields: { real_name: 'name', kfull: 'full', tel: false } },
+  { patterns: { email: false } },
+  { patterns: { bankCard: false, idCard: false } },
+  { patterns: { mobile: false } },
+  { skipFields: ['kskip'] },
+];
+
+describe('createMasker properties', () => {
+  it('is idempotent: masking a masked value changes nothing', () => {
+    const leaf = fc.oneof(
+      sentence(anySeparator).map((s) => s.text),
+      fc.integer(),
+      fc.double({ noNaN: true }),
+      fc.boolean(),
+      fc.constant(null),
+      fc.string(),
+    );
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...optionVariants),
+        jsonWith(leaf, fc.oneof(plainKey, ruleKey)),
+        (options, value) => {
+          const mask = createMasker(options);
+          const once = mask(value);
+          expect(mask(once)).toEqual(once);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('leaves no detected mobile, ID or card number (nor e-mail) in the output JSON', () => {
+    const mask = createMasker();
+    fc.assert(
+      fc.property(fc.array(fc.tuple(plainKey, sentence(cleanSeparator)), { maxLength: 5 }), (entries) => {
+        const value = { nested: [Object.fromEntries(entries.map(([k, s]) => [k, s.text]))] };
+        const json = JSON.stringify(mask(value));
+        for (const [, s] of entries) {
+          for (const secret of s.secrets) expect(json).not.toContain(secret);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('returns strings without digits and without "@" unchanged, in any plain field', () => {
+    const mask = createMasker();
+    const clean = fc.string({ unit: 'grapheme', maxLength: 40 }).map((s) => s.replace(/[0-9@]/g, ''));
+    fc.assert(
+      fc.property(jsonWith(clean, plainKey), (value) => {
+        expect(mask(value)).toEqual(value);
+        if (typeof value === 'string') expect(mask(value)).toBe(value);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
