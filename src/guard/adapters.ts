@@ -934,13 +934,21 @@ function writeNode(res: ServerResponse, answer: GuardAnswer, body: NodeBody): vo
   if (res.headersSent || res.writableEnded) return;
   const out = check(answer);
   try {
-    for (const [name, value] of out.headers) setNodeHeader(res, name, value);
-    if (body.cutShort) res.setHeader('connection', 'close');
-    res.statusCode = out.status;
+    // One writeHead with a flat [name, value, …] list: Node's fast path when no header was set
+    // before (a middleware's headers, if any, are merged by Node; cookies are kept, see below).
+    const raw: string[] = [];
+    const merge = res.getHeaderNames().length > 0;
+    for (const [name, value] of out.headers) {
+      if (merge) setNodeHeader(res, name, value);
+      else for (const one of toArray(value)) raw.push(name, one);
+    }
+    if (body.cutShort) raw.push('connection', 'close');
     if (out.body === undefined) {
+      res.writeHead(out.status, raw);
       res.end();
     } else {
-      res.setHeader('content-length', Buffer.byteLength(out.body, 'utf8'));
+      raw.push('content-length', String(Buffer.byteLength(out.body, 'utf8')));
+      res.writeHead(out.status, raw);
       res.end(out.body);
     }
   } catch {

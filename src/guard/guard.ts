@@ -258,6 +258,8 @@ export class Guard {
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #random: (size: number) => Uint8Array;
+  #idPool: Buffer | undefined;
+  #idOffset = 0;
   readonly #inflight = new Map<string, Promise<IssuedSession>>();
 
   constructor(options: GuardOptions) {
@@ -525,7 +527,7 @@ export class Guard {
     const requestId = this.#requestId();
     const headers = { 'x-request-id': requestId };
     try {
-      const early = this.#transport(request, headers);
+      const early = this.#transport(request, headers, this.#proxy.clientIp(request));
       if (early !== undefined) return { ok: false, answer: early };
       const session = await this.#session(request);
       await this.#limit(this.#userLimiter, session.openid);
@@ -616,9 +618,9 @@ export class Guard {
       const requestId = this.#requestId();
       const headers: Record<string, string> = { 'x-request-id': requestId };
       try {
-        const early = this.#transport(request, headers);
-        if (early !== undefined) return early;
         const ip = this.#proxy.clientIp(request);
+        const early = this.#transport(request, headers, ip);
+        if (early !== undefined) return early;
         let session: GuardSession | undefined;
         if (route.kind === 'session') {
           session = await this.#session(request);
@@ -663,10 +665,14 @@ export class Guard {
   }
 
   /** HTTPS and CORS: an answer to send now (redirect, refusal, preflight), or `undefined` to go on. */
-  #transport(request: GuardRequest, headers: Record<string, string>): GuardAnswer | undefined {
+  #transport(
+    request: GuardRequest,
+    headers: Record<string, string>,
+    ip: string | undefined,
+  ): GuardAnswer | undefined {
     const method = request.method.toUpperCase();
     const secure = this.#proxy.protocol(request) === 'https';
-    if (!secure && this.#redirect && !isLoopback(this.#proxy.clientIp(request))) {
+    if (!secure && this.#redirect && !isLoopback(ip)) {
       const location = httpsUrl(request);
       if ((method === 'GET' || method === 'HEAD') && location !== undefined) {
         return jsonAnswer(308, null, { ...headers, location });
@@ -832,7 +838,14 @@ export class Guard {
   }
 
   #requestId(): string {
-    return base64url(this.#random(12));
+    // Request ids only need to be unique, not secret: slices of a pooled random block.
+    if (this.#idPool === undefined || this.#idOffset + 12 > this.#idPool.length) {
+      this.#idPool = Buffer.from(this.#random(1536));
+      this.#idOffset = 0;
+    }
+    const id = this.#idPool.toString('base64url', this.#idOffset, this.#idOffset + 12);
+    this.#idOffset += 12;
+    return id;
   }
 
   #sessionKey(sid: string): string {
@@ -894,11 +907,19 @@ function isRevoked(record: SessionRecord, revokedAt: string | undefined): boolea
   return revokedAt !== undefined && record.createdAt <= Number(revokedAt);
 }
 
+// Parsed session records by their stored text: the same session read again costs a lookup.
+const parsedRecords = new Map<string, SessionRecord>();
+
 function parseRecord(raw: string | undefined): SessionRecord | undefined {
   if (raw === undefined) return undefined;
+  const known = parsedRecords.get(raw);
+  if (known !== undefined) return known;
   try {
     const value = JSON.parse(raw) as SessionRecord;
-    return typeof value?.openid === 'string' && typeof value.sessionKey === 'string' ? value : undefined;
+    if (typeof value?.openid !== 'string' || typeof value.sessionKey !== 'string') return undefined;
+    if (parsedRecords.size >= 10_000) parsedRecords.delete(parsedRecords.keys().next().value as string);
+    parsedRecords.set(raw, Object.freeze(value));
+    return value;
   } catch {
     return undefined;
   }

@@ -247,9 +247,15 @@ export const BASE_HEADERS: Readonly<Record<string, string>> = {
 
 /** A JSON answer with the base headers plus `headers`. */
 export function jsonAnswer(status: number, body: unknown, headers: Record<string, string>): GuardAnswer {
+  const all: Record<string, string> = {
+    'content-type': 'application/json; charset=utf-8',
+    'x-content-type-options': 'nosniff',
+    'cache-control': 'no-store',
+  };
+  for (const name in headers) all[name] = headers[name] as string;
   return {
     status,
-    headers: { ...BASE_HEADERS, ...headers },
+    headers: all,
     body: status === 204 || status === 308 ? '' : JSON.stringify(body),
   };
 }

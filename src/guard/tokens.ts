@@ -2,7 +2,7 @@
  * Session tokens: JWTs signed and verified with `jose`, the algorithm pinned per key, `kid` for
  * rotation (the first key signs; every listed key verifies until it is removed).
  */
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { ConfigError, GuardError } from '../errors.js';
 
@@ -44,6 +44,8 @@ interface ResolvedKey {
 }
 
 const KID = /^[A-Za-z0-9._-]{1,64}$/;
+const CLOCK_TOLERANCE_S = 5;
+const VERIFIED_CACHE_SIZE = 10_000;
 
 /** Signs and verifies session tokens with a fixed issuer, audience and key list. */
 export class SessionTokens {
@@ -52,6 +54,12 @@ export class SessionTokens {
   readonly #issuer: string;
   readonly #audience: string;
   readonly #now: () => number;
+  /**
+   * Tokens already verified, until their `exp`: the signature of a token never changes, so a
+   * session's later requests cost a map lookup instead of a signature check. Bounded (oldest out).
+   * Revocation is not cached: the guard checks the store on every request.
+   */
+  readonly #verified = new Map<string, SessionClaims>();
 
   constructor(
     keys: readonly SessionKey[] | undefined,
@@ -109,6 +117,21 @@ export class SessionTokens {
    * different from the key's, `nbf` in the future).
    */
   async verify(token: string): Promise<SessionClaims> {
+    const known = this.#verified.get(token);
+    if (known !== undefined) {
+      if (known.exp * 1000 + CLOCK_TOLERANCE_S * 1000 > this.#now()) return known;
+      this.#verified.delete(token);
+    }
+    const claims = await this.#check(token);
+    if (this.#verified.size >= VERIFIED_CACHE_SIZE) {
+      const oldest = this.#verified.keys().next().value;
+      if (oldest !== undefined) this.#verified.delete(oldest);
+    }
+    this.#verified.set(token, claims);
+    return claims;
+  }
+
+  async #check(token: string): Promise<SessionClaims> {
     if (typeof token !== 'string' || token.length > 4096 || token.split('.').length !== 3) {
       throw invalid('the session token is not a JWT');
     }
@@ -126,7 +149,7 @@ export class SessionTokens {
           audience: this.#audience,
           algorithms: [...new Set(this.#keys.map((k) => k.alg))],
           currentDate: new Date(this.#now()),
-          clockTolerance: 5,
+          clockTolerance: CLOCK_TOLERANCE_S,
           typ: 'JWT',
           requiredClaims: ['sub', 'sid', 'iat', 'exp', 'nbf'],
         },
@@ -173,7 +196,9 @@ function resolveKey(key: SessionKey, index: number): ResolvedKey {
         `${where}.secret has ${secret.byteLength} bytes; HS256 needs at least 32 (e.g. openssl rand -base64 48)`,
       );
     }
-    return { kid: key.kid, alg: 'HS256', sign: secret, verify: secret };
+    // A KeyObject: jose imports it once instead of on every call.
+    const object = createSecretKey(secret);
+    return { kid: key.kid, alg: 'HS256', sign: object, verify: object };
   }
   if (key.alg === 'EdDSA' || key.alg === 'ES256') {
     let privateKey: KeyObject | undefined;

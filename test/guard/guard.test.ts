@@ -189,6 +189,28 @@ describe('protected routes', () => {
     expect(handler).not.toHaveBeenCalled();
   });
 
+  it('refuse a token once it expires, though it was verified (and remembered) before', async () => {
+    const t = setup();
+    const { token } = await t.loginAs('o_cache');
+    expect((await t.me(request('GET', '/me', { headers: bearer(token) }))).status).toBe(200);
+    t.clock.advance(899_000);
+    expect((await t.me(request('GET', '/me', { headers: bearer(token) }))).status).toBe(200);
+    t.clock.advance(7_000); // past exp + the 5 s tolerance
+    const expired = await t.me(request('GET', '/me', { headers: bearer(token) }));
+    expect([expired.status, body(expired).error.code]).toEqual([401, 'SESSION_EXPIRED']);
+  });
+
+  it('give every answer its own request id', async () => {
+    const t = setup();
+    const { token } = await t.loginAs('o_ids');
+    const ids = new Set<string>();
+    for (let i = 0; i < 300; i += 1) {
+      const answer = await t.me(request('GET', '/me', { headers: bearer(token) }));
+      ids.add(answer.headers['x-request-id'] as string);
+    }
+    expect(ids.size).toBe(300);
+  });
+
   it('answer 500 with a request id and nothing of the exception; the logger gets it', async () => {
     const t = setup();
     const { token } = await t.loginAs();
