@@ -193,6 +193,67 @@ describe('RequestOptions on Pay v3 calls', () => {
   });
 });
 
+describe('bill streams on the client scheduler', () => {
+  const bill = (base: string) => ({
+    download_url: `${base}/v3/billdownload/file?token=t1`,
+    hash_type: 'SHA1' as const,
+    hash_value: 'da39a3ee5e6b4b0d3255bfef95601890afd80709',
+  });
+
+  it('times out waiting for the headers at timeoutMs on the scheduler, not before', async () => {
+    const hanging: typeof fetch = (_input, init) =>
+      new Promise((_resolve, reject) =>
+        init?.signal?.addEventListener('abort', () => reject(init.signal?.reason)),
+      );
+    const manual = new ManualScheduler();
+    const pay = client({ fetch: hanging, retries: 0, scheduler: manual, timeoutMs: 50 });
+    let settled = false;
+    const failed = pay.bills
+      .downloadStream(bill(server.url))
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      )
+      .finally(() => (settled = true));
+    await manual.whenPending();
+    await manual.advance(49);
+    expect(settled).toBe(false);
+    await manual.advance(1);
+    expect(await failed).toMatchObject({ code: 'TIMEOUT' });
+  });
+
+  it('fails a download that stalls between chunks after timeoutMs of silence', async () => {
+    let push: ((chunk: Uint8Array) => void) | undefined;
+    const stalling: typeof fetch = async () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            push = (chunk) => controller.enqueue(chunk);
+          },
+        }),
+        { status: 200 },
+      );
+    const manual = new ManualScheduler();
+    const pay = client({ fetch: stalling, retries: 0, scheduler: manual, timeoutMs: 50 });
+    const stream = await pay.bills.downloadStream(bill(server.url));
+    const reader = stream.getReader();
+    push?.(new TextEncoder().encode('交易时间,'));
+    const first = await reader.read();
+    expect(first.done).toBe(false);
+    let outcome: unknown = 'pending';
+    const next = reader.read().then(
+      (value) => (outcome = value),
+      (error: unknown) => (outcome = error),
+    );
+    await manual.whenPending();
+    await manual.advance(49);
+    expect(outcome).toBe('pending');
+    await manual.advance(1);
+    await next;
+    expect(outcome).toMatchObject({ code: 'TIMEOUT' });
+  });
+});
+
 describe('ClientOptions on PayV3', () => {
   it('hands the dispatcher to fetch on every request, and tells the logger about a retry', async () => {
     const dispatcher = { name: 'egress-proxy' };

@@ -5,7 +5,7 @@ import { type RequestOptions, responseMeta } from '../../core/request-options.js
 import type { HttpMethod, Transport } from '../../core/transport.js';
 import { type PayV3MerchantSigner, signAuthorization } from '../../crypto/pay-v3-sign.js';
 import { ArgumentError, ConfigError, TransportError, WeChatKitError } from '../../errors.js';
-import { anySignal, raceAbort, sleep } from '../../internal/abort.js';
+import { anySignal, raceAbort, sleep, timeoutSignal } from '../../internal/abort.js';
 import type { Clock, RandomSource } from '../../internal/bytes.js';
 import { callHook } from '../../internal/call-hook.js';
 import type { Scheduler } from '../../internal/timers.js';
@@ -282,8 +282,7 @@ export class SignedExchange {
       );
     // Not AbortSignal.timeout on the fetch: its signal also governs the body, which may rightly
     // take longer than timeoutMs in all; only the wait for the headers is bounded by this one.
-    const headerTimeout = new AbortController();
-    const timer = setTimeout(() => headerTimeout.abort(), timeoutMs);
+    const headerTimeout = timeoutSignal(timeoutMs, this.#o.scheduler);
     const combined =
       o.signal === undefined
         ? { signal: headerTimeout.signal, dispose() {} }
@@ -304,7 +303,7 @@ export class SignedExchange {
       if (headerTimeout.signal.aborted) throw timedOut('headers');
       throw new TransportError('NETWORK_ERROR', `WeChat Pay GET ${shown} failed: ${describe(cause)}`);
     } finally {
-      clearTimeout(timer);
+      headerTimeout.clear();
     }
     callHook(this.#o.hooks.onResponse, {
       id,
@@ -323,25 +322,29 @@ export class SignedExchange {
         () => timedOut('data'),
         shown,
         () => combined.dispose(),
+        this.#o.scheduler,
       );
       return { status: response.status, headers: response.headers, bytes: new Uint8Array(0), stream };
     }
     // An error answer is small and signed: read it whole, to be verified before it is used.
-    const bodyTimeout = AbortSignal.timeout(timeoutMs);
+    const bodyTimeout = timeoutSignal(timeoutMs, this.#o.scheduler);
     const waiting =
-      o.signal === undefined ? { signal: bodyTimeout, dispose() {} } : anySignal([o.signal, bodyTimeout]);
+      o.signal === undefined
+        ? { signal: bodyTimeout.signal, dispose() {} }
+        : anySignal([o.signal, bodyTimeout.signal]);
     try {
       const bytes = new Uint8Array(await raceAbort(response.arrayBuffer(), waiting.signal));
       return { status: response.status, headers: response.headers, bytes, stream: undefined };
     } catch (cause) {
       if (o.signal?.aborted) throw o.signal.reason;
-      if (bodyTimeout.aborted) throw timedOut('body');
+      if (bodyTimeout.signal.aborted) throw timedOut('body');
       throw new TransportError(
         'NETWORK_ERROR',
         `WeChat Pay GET ${shown} answered HTTP ${response.status} but the body could not be read: ${describe(cause)}`,
         { status: response.status },
       );
     } finally {
+      bodyTimeout.clear();
       waiting.dispose();
       combined.dispose();
     }
@@ -360,24 +363,27 @@ async function* chunksOf(
   timedOut: () => Error,
   shown: string,
   done: () => void,
+  scheduler: Scheduler,
 ): AsyncGenerator<Uint8Array> {
   const reader = body.getReader();
   let finished = false;
   try {
     for (;;) {
-      const idle = AbortSignal.timeout(idleMs);
-      const waiting = signal === undefined ? { signal: idle, dispose() {} } : anySignal([signal, idle]);
+      const idle = timeoutSignal(idleMs, scheduler);
+      const waiting =
+        signal === undefined ? { signal: idle.signal, dispose() {} } : anySignal([signal, idle.signal]);
       let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
         chunk = await raceAbort(reader.read(), waiting.signal);
       } catch (cause) {
         if (signal?.aborted) throw signal.reason;
-        if (idle.aborted) throw timedOut();
+        if (idle.signal.aborted) throw timedOut();
         throw new TransportError(
           'NETWORK_ERROR',
           `WeChat Pay GET ${shown}: the download broke off: ${describe(cause)}`,
         );
       } finally {
+        idle.clear();
         waiting.dispose();
       }
       if (chunk.done) {
