@@ -191,6 +191,59 @@ export class WeChatApiError extends WeChatKitError {
   }
 }
 
+/**
+ * WeChat's quota or frequency limit for one API of one account is spent (45009 daily quota, 45011
+ * too frequent), and the quota breaker holds calls to that API back until `retryAt`: this call was
+ * refused without a request (`failFast`), or it is the call whose answer opened the breaker. A
+ * {@link WeChatApiError} with WeChat's `errcode`/`errmsg` from the answer that opened it (here or
+ * in another instance sharing the store), so code that checks `code === 'QUOTA_EXCEEDED'` on a
+ * `WeChatApiError` keeps working. `code` is `QUOTA_EXCEEDED` (45009) or `RATE_LIMITED` (45011).
+ *
+ * @example
+ * catch (e) {
+ *   if (e instanceof QuotaExceededError) return reply(503, { retryAfterMs: e.retryAt.getTime() - Date.now() });
+ * }
+ */
+export class QuotaExceededError extends WeChatApiError {
+  /** The account whose quota is spent: the AppID (WeCom: `corpId:agentId`). */
+  readonly appId: string;
+  /** When the breaker lets a call through again (one probe call, across every instance). */
+  readonly retryAt: Date;
+  /** True when this call was refused without a request; false for the call WeChat answered. */
+  readonly failFast: boolean;
+
+  constructor(
+    info: {
+      errcode: number;
+      errmsg: string;
+      appId: string;
+      path: string;
+      retryAt: Date;
+      failFast: boolean;
+    },
+    options?: WeChatKitErrorOptions,
+  ) {
+    super(info.errcode, info.errmsg, { ...options, path: info.path });
+    this.appId = info.appId;
+    this.retryAt = info.retryAt;
+    this.failFast = info.failFast;
+    const when = Number.isNaN(info.retryAt.getTime()) ? 'later' : info.retryAt.toISOString();
+    this.message =
+      `WeChat API ${info.path} of ${info.appId} answered errcode ${info.errcode}: ${info.errmsg}` +
+      `${info.failFast ? ' (recorded earlier)' : ''}. Not calling it again before ${when}: the quota ` +
+      'breaker is shared by every instance using this store; lower the call rate or raise the quota.';
+  }
+
+  override toJSON() {
+    return {
+      ...super.toJSON(),
+      appId: this.appId,
+      retryAt: this.retryAt.toISOString(),
+      failFast: this.failFast,
+    };
+  }
+}
+
 /** The request never got a usable answer: timeout, connection failure, HTTP error status, unreadable body. */
 export class TransportError extends WeChatKitError {
   /** HTTP status when one was received. */
@@ -230,12 +283,12 @@ export class GuardError extends WeChatKitError {
     options?: WeChatKitErrorOptions & { status?: number; retryAfterSeconds?: number },
   ) {
     super(code, message, options);
-    this.status = options?.status ?? GUARD_ERROR_STATUS[code] ?? 400;
+    this.status = options?.status ?? (GUARD_ERROR_STATUS as Partial<Record<ErrorCode, number>>)[code] ?? 400;
     this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
 
-const GUARD_ERROR_STATUS: Partial<Record<ErrorCode, number>> = {
+const GUARD_ERROR_STATUS: Readonly<Record<GuardErrorCode, number>> = {
   SESSION_REQUIRED: 401,
   SESSION_INVALID: 401,
   SESSION_EXPIRED: 401,
@@ -253,6 +306,30 @@ const GUARD_ERROR_STATUS: Partial<Record<ErrorCode, number>> = {
   UPSTREAM_UNAVAILABLE: 503,
   INTERNAL_ERROR: 500,
 };
+
+/**
+ * The codes of guard answers (`weixin-kit/guard`), each with its HTTP status: 401 for the
+ * `SESSION_*` codes, 409 `LOGIN_CODE_USED`, 400 `INVALID_CODE` / `BAD_BODY`, 413, 403
+ * `HTTPS_REQUIRED` / `ORIGIN_NOT_ALLOWED` / `FORBIDDEN`, 404, 429 `RATE_LIMITED` (with
+ * `Retry-After`), 503 `UPSTREAM_UNAVAILABLE`, 500 `INTERNAL_ERROR`. See {@link GuardError}.
+ */
+export type GuardErrorCode =
+  | 'SESSION_REQUIRED'
+  | 'SESSION_INVALID'
+  | 'SESSION_EXPIRED'
+  | 'SESSION_REVOKED'
+  | 'SESSION_KEY_STALE'
+  | 'LOGIN_CODE_USED'
+  | 'INVALID_CODE'
+  | 'BAD_BODY'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'HTTPS_REQUIRED'
+  | 'ORIGIN_NOT_ALLOWED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'RATE_LIMITED'
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'INTERNAL_ERROR';
 
 /** True when `value` is a weixin-kit error, optionally with the given code. */
 export function isWeChatKitError(value: unknown, code?: ErrorCode): value is WeChatKitError {

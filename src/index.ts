@@ -12,6 +12,7 @@ export type {
   LateReplyEvent,
   RefusalCode,
   RefusedEvent,
+  SecretFallbackEvent,
 } from './callbacks/callback-hooks.js';
 export {
   type CallbackLogFields,
@@ -140,6 +141,12 @@ export { APIPromise } from './core/api-promise.js';
 export type { ClientHooks, ClientOptions, TokenClientOptions } from './core/client-options.js';
 export type { ErrorEvent, RequestEvent, ResponseEvent, RetryEvent, TransportHooks } from './core/hooks.js';
 export type { Logger } from './core/logger.js';
+export type {
+  QuotaBreakerEvent,
+  QuotaBreakerHooks,
+  QuotaBreakerOptions,
+  QuotaBreakerState,
+} from './core/quota-breaker.js';
 export { redactText, redactUrl, redactValue } from './core/redact.js';
 export type { RequestOptions, ResponseMeta, WithResponse } from './core/request-options.js';
 export type { HttpMethod } from './core/transport.js';
@@ -180,6 +187,7 @@ export {
   type ErrorCode,
   isWeChatKitError,
   PayloadError,
+  QuotaExceededError,
   SignatureError,
   StoreError,
   TransportError,

@@ -60,10 +60,27 @@ export interface LateReplyEvent {
 }
 
 /**
+ * A request was accepted with a secret that is not the current one — not the first of its list
+ * (`token`, `encodingAESKey`, or a Pay notification handler's `apiV3Key`): WeChat still signs or
+ * encrypts with another listed value. While rotating (docs/rotation.md) list the new value first:
+ * this hook then fires while WeChat still uses the old one, and once it has stayed quiet after the
+ * console change, the old value can be removed. Called once per option that fell back, after the
+ * request was verified and decrypted. It names the option and its position, never the value.
+ */
+export interface SecretFallbackEvent {
+  option: 'token' | 'encodingAESKey' | 'apiV3Key';
+  /** The position in the configured list of the value that matched: 1 or more. */
+  index: number;
+  /** `GET` (a URL verification) or `POST`. */
+  method: string;
+}
+
+/**
  * @example
  * createWeChatCallback({ …, hooks: {
  *   onRefused: (e) => log.warn(e, 'wechat push refused'),
  *   onLateReply: ({ message, reply }) => sendCustomerServiceMessage(message.FromUserName, reply),
+ *   onSecretFallback: (e) => log.info(e, 'WeChat still uses a previous secret'),
  * } });
  */
 export interface CallbackHooks {
@@ -71,4 +88,6 @@ export interface CallbackHooks {
   onDuplicate?(event: DuplicateEvent): unknown;
   onError?(event: CallbackErrorEvent): unknown;
   onLateReply?(event: LateReplyEvent): unknown;
+  /** A request was accepted with a listed secret other than the first: see {@link SecretFallbackEvent}. */
+  onSecretFallback?(event: SecretFallbackEvent): unknown;
 }

@@ -1,4 +1,5 @@
-import { ConfigError } from '../errors.js';
+import { decodeEncodingAESKey } from '../crypto/message-cipher.js';
+import { ConfigError, type ErrorCode, isWeChatKitError } from '../errors.js';
 import type { Clock, RandomSource } from '../internal/bytes.js';
 import { HOOK_NAMES } from '../internal/callback-hooks.js';
 import { isScheduler, type Scheduler, systemScheduler } from '../internal/timers.js';
@@ -63,10 +64,18 @@ export interface WeChatCallbackOptions extends SharedCallbackOptions {
    * Program; for an Open Platform third-party platform, its component AppID.
    */
   appId: string;
-  /** The Token of the server configuration (服务器配置). */
-  token: string;
-  /** The 43-character EncodingAESKey; required in `safe` and `compatible` mode. */
-  encodingAESKey?: string;
+  /**
+   * The Token of the server configuration (服务器配置). While changing it, a list with the
+   * current one first: a request signed with any of them is accepted, and a reply is signed with
+   * the token its push was signed with (see docs/rotation.md and `hooks.onSecretFallback`).
+   */
+  token: string | readonly string[];
+  /**
+   * The 43-character EncodingAESKey; required in `safe` and `compatible` mode. While changing it,
+   * a list with the current one first: a push opens with whichever key it was encrypted with, and
+   * its passive reply is encrypted with that same key (see docs/rotation.md).
+   */
+  encodingAESKey?: string | readonly string[];
   mode: MessageMode;
   /** `json` for a Mini Program whose 数据格式 is JSON; default `xml`. */
   format?: 'xml' | 'json';
@@ -93,10 +102,13 @@ export interface WeComCallbackOptions extends SharedCallbackOptions {
    * `''` for a personal-subject third-party app.
    */
   corpId: string;
-  /** The Token of the callback configuration (API接收消息). */
-  token: string;
-  /** The 43-character EncodingAESKey of the callback configuration. */
-  encodingAESKey: string;
+  /** The Token of the callback configuration (API接收消息); a list, current first, while changing it. */
+  token: string | readonly string[];
+  /**
+   * The 43-character EncodingAESKey of the callback configuration; a list, current first, while
+   * changing it (a request opens with whichever key it was encrypted with; its reply uses that key).
+   */
+  encodingAESKey: string | readonly string[];
 }
 
 /** Which platform's callback protocol a pipeline speaks. */
@@ -107,8 +119,10 @@ export interface ResolvedCallbackOptions {
   product: CallbackProduct;
   /** The ReceiveId: AppID, component AppID, or (WeCom) corp id / suite id. */
   appId: string;
-  token: string;
-  encodingAESKey: string | undefined;
+  /** The tokens, current first (one for most callbacks). */
+  tokens: readonly string[];
+  /** The EncodingAESKeys, current first; `undefined` when none is configured (plain mode). */
+  encodingAESKeys: readonly string[] | undefined;
   mode: MessageMode;
   format: 'xml' | 'json';
   maxSkewSeconds: number;
@@ -156,10 +170,10 @@ const WECOM_KEYS = new Set([
   'logger',
 ]);
 
-type Fail = (message: string) => ConfigError;
+type Fail = (message: string, code?: ErrorCode) => ConfigError;
 
 function failFor(factory: string): Fail {
-  return (message) => new ConfigError('INVALID_CONFIG', `${factory}: ${message}`);
+  return (message, code = 'INVALID_CONFIG') => new ConfigError(code, `${factory}: ${message}`);
 }
 
 const bad = failFor('createWeChatCallback');
@@ -190,7 +204,7 @@ export function resolveWeComCallbackOptions(input: WeComCallbackOptions): Resolv
       'corpId is required: the corp id (企业ID), or the suite id for a third-party instruction callback',
     );
   }
-  if (typeof encodingAESKey !== 'string') {
+  if (typeof encodingAESKey !== 'string' && !Array.isArray(encodingAESKey)) {
     throw fail('encodingAESKey is required: WeCom always encrypts callbacks');
   }
   return {
@@ -213,16 +227,23 @@ function resolve(input: WeChatCallbackOptions, fail: Fail, allowEmptyId: boolean
   if (typeof appId !== 'string' || (appId === '' && !allowEmptyId)) {
     throw fail('appId is required: the AppID (for an Open Platform platform, its component AppID)');
   }
-  if (typeof token !== 'string' || token === '') {
-    throw fail('token is required: the Token from the server configuration page');
-  }
+  const tokens = secretList(token, 'token', fail, () =>
+    fail('token is required: the Token from the server configuration page'),
+  );
   if (mode !== 'safe' && mode !== 'compatible' && mode !== 'plain') {
     throw fail('mode must be "safe", "compatible" or "plain", as set in the console (消息加解密方式)');
   }
-  if (encodingAESKey !== undefined && typeof encodingAESKey !== 'string') {
-    throw fail('encodingAESKey must be the 43-character string from the console');
-  }
-  if (mode !== 'plain' && encodingAESKey === undefined) {
+  const encodingAESKeys =
+    encodingAESKey === undefined
+      ? undefined
+      : aesKeyList(
+          secretList(encodingAESKey, 'encodingAESKey', fail, () =>
+            fail('encodingAESKey must be the 43-character string from the console'),
+          ),
+          typeof encodingAESKey === 'string',
+          fail,
+        );
+  if (mode !== 'plain' && encodingAESKeys === undefined) {
     throw fail(`encodingAESKey is required in ${mode} mode`);
   }
   if (format !== undefined && format !== 'xml' && format !== 'json')
@@ -259,8 +280,8 @@ function resolve(input: WeChatCallbackOptions, fail: Fail, allowEmptyId: boolean
   return {
     product: 'wechat',
     appId,
-    token,
-    encodingAESKey,
+    tokens,
+    encodingAESKeys,
     mode,
     format: format ?? 'xml',
     maxSkewSeconds,
@@ -279,4 +300,58 @@ function resolve(input: WeChatCallbackOptions, fail: Fail, allowEmptyId: boolean
     hooks: hooks ?? {},
     logger: resolveLogger(logger, typeof hooks?.onError === 'function', fail),
   };
+}
+
+/**
+ * A secret option given as one value or as a list with the current value first (rotation): the
+ * values, checked to be non-empty strings listed once each. `missing` is the error for a value
+ * that is neither a string nor an array (the option's usual "required" message).
+ */
+function secretList(value: unknown, name: string, fail: Fail, missing: () => ConfigError): string[] {
+  if (typeof value === 'string') {
+    if (value === '') throw missing();
+    return [value];
+  }
+  if (!Array.isArray(value)) throw missing();
+  if (value.length === 0) {
+    throw fail(
+      `${name} is an empty list: give the current value (while rotating: the current one first, then the previous)`,
+    );
+  }
+  const list: string[] = [];
+  for (const [index, item] of value.entries()) {
+    if (typeof item !== 'string' || item === '') throw fail(`${name}[${index}] must be a non-empty string`);
+    const first = list.indexOf(item);
+    if (first !== -1) throw fail(`${name}[${index}] repeats ${name}[${first}]: list each value once`);
+    list.push(item);
+  }
+  return list;
+}
+
+/**
+ * Checks that every EncodingAESKey decodes to 32 bytes and that no two are the same key (two
+ * spellings may differ only in the 2 bits the last character carries but the key does not use).
+ * A single string keeps the cipher's own error; a list's error names the index.
+ */
+function aesKeyList(keys: string[], single: boolean, fail: Fail): string[] {
+  const decoded: string[] = [];
+  for (const [index, key] of keys.entries()) {
+    let bytes: string;
+    try {
+      bytes = decodeEncodingAESKey(key).toString('hex');
+    } catch (error) {
+      if (single || !isWeChatKitError(error)) throw error;
+      throw fail(`encodingAESKey[${index}]: ${error.message}`, error.code);
+    }
+    const first = decoded.indexOf(bytes);
+    if (first !== -1) {
+      throw fail(
+        `encodingAESKey[${index}] is the same key as encodingAESKey[${first}]` +
+          (keys[first] === key ? '' : ' (they differ only in the unused bits of the last character)') +
+          ': list each key once',
+      );
+    }
+    decoded.push(bytes);
+  }
+  return keys;
 }

@@ -7,7 +7,7 @@
 import {
   type PayV3Notification,
   type PayV3NotificationEnvelope,
-  readVerifiedNotification,
+  readVerifiedNotificationWithKeys,
 } from '../crypto/pay-v3-notify.js';
 import type { PayV3SignatureVerifier, PayV3Verifier, PayV3VerifyRequest } from '../crypto/pay-v3-verify.js';
 import { ArgumentError, ConfigError, isWeChatKitError } from '../errors.js';
@@ -15,7 +15,12 @@ import { byteLength, type Clock } from '../internal/bytes.js';
 import { isScheduler, raceTimer, type Scheduler, systemScheduler } from '../internal/timers.js';
 import type { PlatformTrust } from '../pay/v3/platform-trust.js';
 import type { PaidTransaction, Transaction, TransactionAmount } from '../pay/v3/types.js';
-import type { CallbackErrorEvent, DuplicateEvent, RefusedEvent } from './callback-hooks.js';
+import type {
+  CallbackErrorEvent,
+  DuplicateEvent,
+  RefusedEvent,
+  SecretFallbackEvent,
+} from './callback-hooks.js';
 import {
   bodyAlreadyParsed,
   type CallbackLogger,
@@ -162,6 +167,12 @@ export interface PayNotificationHooks {
    * it threw.
    */
   onSlow?(event: SlowNotificationEvent): unknown;
+  /**
+   * A notification opened with a listed `apiV3Key` other than the first (option `apiV3Key`, its
+   * index): WeChat Pay still encrypts with that key. Called after verification and decryption,
+   * before dedupe. See docs/rotation.md.
+   */
+  onSecretFallback?(event: SecretFallbackEvent): unknown;
 }
 
 /** A handler that outran the answer budget. */
@@ -183,8 +194,12 @@ export interface SlowNotificationEvent {
  * };
  */
 export interface PayNotificationHandlerOptions {
-  /** The 32-character APIv3 key (账户中心 → API安全 → APIv3密钥). */
-  apiV3Key: string;
+  /**
+   * The 32-character APIv3 key (账户中心 → API安全 → APIv3密钥). While changing it, a list with
+   * the current key first: a notification opens with whichever listed key its GCM tag verifies
+   * under (see docs/rotation.md and `hooks.onSecretFallback`).
+   */
+  apiV3Key: string | readonly string[];
   /**
    * The WeChat Pay keys you trust. Recommended: the `PayV3` client's trust (`pay.platformTrust`,
    * or `pay` itself), shared with the client: when WeChat Pay rotates its platform certificate, a
@@ -253,7 +268,7 @@ const OPTION_KEYS = new Set([
   'hooks',
   'logger',
 ]);
-const HOOKS = ['onRefused', 'onDuplicate', 'onError', 'onUnhandled', 'onSlow'] as const;
+const HOOKS = ['onRefused', 'onDuplicate', 'onError', 'onUnhandled', 'onSlow', 'onSecretFallback'] as const;
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 function bad(message: string): ConfigError {
@@ -318,6 +333,34 @@ function classify(error: unknown): Refusal | Misconfigured {
   }
 }
 
+/**
+ * The `apiV3Key` option as a list, current first: each 32 bytes, each listed once. A list's error
+ * names the index.
+ */
+function apiV3KeyList(value: unknown): string[] {
+  const what =
+    'the 32-character APIv3 key from the merchant platform (not the APIv2 key, not base64- or hex-decoded)';
+  const valid = (key: unknown): key is string =>
+    typeof key === 'string' && Buffer.byteLength(key, 'utf8') === 32;
+  if (!Array.isArray(value)) {
+    if (!valid(value)) throw bad(`apiV3Key must be ${what}`);
+    return [value];
+  }
+  if (value.length === 0) {
+    throw bad(
+      'apiV3Key is an empty list: give the current APIv3 key (while changing it: the new key first, then the old)',
+    );
+  }
+  const keys: string[] = [];
+  for (const [index, key] of value.entries()) {
+    if (!valid(key)) throw bad(`apiV3Key[${index}] must be ${what}`);
+    const first = keys.indexOf(key);
+    if (first !== -1) throw bad(`apiV3Key[${index}] repeats apiV3Key[${first}]: list each key once`);
+    keys.push(key);
+  }
+  return keys;
+}
+
 /** The {@link PayV3SignatureVerifier} of a `verifier` option: itself, or a client's `platformTrust`. */
 function verifierOf(verifier: unknown): PayV3SignatureVerifier | undefined {
   const verifies = (v: unknown): v is PayV3SignatureVerifier =>
@@ -346,7 +389,8 @@ function verifierOf(verifier: unknown): PayV3SignatureVerifier | undefined {
  * app.post('/pay/notify', wechatExpress(notifications)); // weixin-kit/express: reads the raw bytes itself
  */
 export class PayNotificationHandler implements CallbackHandler {
-  readonly #apiV3Key: string;
+  /** Current first. */
+  readonly #apiV3Keys: readonly string[];
   readonly #verifier: PayV3SignatureVerifier;
   readonly #dedupe: DedupeStore;
   readonly #dedupeTtlMs: number;
@@ -393,11 +437,7 @@ export class PayNotificationHandler implements CallbackHandler {
       throw bad('replyBudgetMs must be a number of ms above 0');
     }
     this.#replyBudgetMs = replyBudgetMs ?? DEFAULT_PAY_REPLY_BUDGET_MS;
-    if (typeof apiV3Key !== 'string' || Buffer.byteLength(apiV3Key, 'utf8') !== 32) {
-      throw bad(
-        'apiV3Key must be the 32-character APIv3 key from the merchant platform (not the APIv2 key, not base64- or hex-decoded)',
-      );
-    }
+    const apiV3Keys = apiV3KeyList(apiV3Key);
     const trust = verifierOf(verifier);
     if (trust === undefined) {
       throw bad(
@@ -449,7 +489,7 @@ export class PayNotificationHandler implements CallbackHandler {
           throw bad(`hooks.${name} must be a function`);
       }
     }
-    this.#apiV3Key = apiV3Key;
+    this.#apiV3Keys = apiV3Keys;
     this.#verifier = trust;
     this.#now = now ?? Date.now;
     this.#scheduler = scheduler ?? systemScheduler;
@@ -602,6 +642,7 @@ export class PayNotificationHandler implements CallbackHandler {
     body: string | Uint8Array,
   ): Promise<PayNotificationEvent<unknown>> {
     let opened: PayV3Notification<unknown>;
+    let key = 0;
     try {
       const request: PayV3VerifyRequest = {
         headers,
@@ -610,14 +651,20 @@ export class PayNotificationHandler implements CallbackHandler {
         ...(this.#maxSkewSeconds === undefined ? {} : { maxSkewSeconds: this.#maxSkewSeconds }),
       };
       await this.#verifier.verify(request);
-      opened = readVerifiedNotification<unknown>(body, this.#apiV3Key);
+      const read = readVerifiedNotificationWithKeys<unknown>(body, this.#apiV3Keys);
+      opened = read.notification;
+      key = read.key;
     } catch (error) {
       const classified = classify(error);
       if (classified instanceof Misconfigured && isWeChatKitError(error) && error.code === 'DECRYPT_FAILED') {
+        const which =
+          this.#apiV3Keys.length === 1
+            ? 'the apiV3Key configured here is not'
+            : `none of the ${this.#apiV3Keys.length} apiV3Keys configured here is`;
         throw new Misconfigured(
           new ConfigError(
             'BAD_KEY',
-            'A WeChat Pay notification verified but its resource does not decrypt: the apiV3Key configured here is not ' +
+            `A WeChat Pay notification verified but its resource does not decrypt: ${which} ` +
               "this merchant's APIv3 key (账户中心 → API安全 → APIv3密钥; not the APIv2 key). Answered 500, so WeChat Pay retries it after the key is fixed.",
             { cause: error },
           ),
@@ -625,6 +672,7 @@ export class PayNotificationHandler implements CallbackHandler {
       }
       throw classified;
     }
+    if (key > 0) this.#call('onSecretFallback', { option: 'apiV3Key', index: key, method: 'POST' });
     if (opened.id === '')
       throw new Refusal('BAD_BODY', 400, 'the notification has no "id", so it cannot be de-duplicated');
     if (opened.event_type === '') throw new Refusal('BAD_BODY', 400, 'the notification has no "event_type"');

@@ -1,5 +1,4 @@
-import { extractEncrypt, MessageCrypto, verifyMessageSignature } from '../crypto/message-crypto.js';
-import { verifyServerSignature } from '../crypto/server-signature.js';
+import { extractEncrypt } from '../crypto/message-crypto.js';
 import { assertFreshTimestamp } from '../crypto/timestamp.js';
 import { ArgumentError, ConfigError, isWeChatKitError, PayloadError, SignatureError } from '../errors.js';
 import { byteLength, toText } from '../internal/bytes.js';
@@ -21,6 +20,7 @@ import {
   type WeChatCallbackOptions,
   type WeComCallbackOptions,
 } from './callback-options.js';
+import { CallbackSecrets, type SecretIndexes } from './callback-secrets.js';
 import { dedupeKeyOf, parseMessage, weComDedupeKeyOf } from './decode-message.js';
 import { type DedupeStore, MemoryDedupeStore } from './dedupe-store.js';
 import { addHandler, nearestKey } from './handler-registry.js';
@@ -162,7 +162,7 @@ type Outcome = { kind: 'reply'; reply: Reply | undefined } | { kind: 'error'; er
  */
 export class WeChatCallback implements CallbackHandler {
   readonly #options: ResolvedCallbackOptions;
-  readonly #crypto: MessageCrypto | undefined;
+  readonly #secrets: CallbackSecrets;
   readonly #dedupe: DedupeStore;
   readonly #hooks: CallbackHooks;
   readonly #handlers = new Map<string, MessageHandler<never>>();
@@ -176,17 +176,12 @@ export class WeChatCallback implements CallbackHandler {
     this.#options = resolved;
     this.#hooks = resolved.hooks;
     this.#dedupe = resolved.dedupe ?? new MemoryDedupeStore({ now: resolved.now });
-    this.#crypto =
-      resolved.encodingAESKey === undefined
-        ? undefined
-        : new MessageCrypto({
-            token: resolved.token,
-            encodingAESKey: resolved.encodingAESKey,
-            receiveId: resolved.appId,
-            maxSkewSeconds: resolved.maxSkewSeconds,
-            now: resolved.now,
-            ...(resolved.random === undefined ? {} : { random: resolved.random }),
-          });
+    this.#secrets = new CallbackSecrets({
+      tokens: resolved.tokens,
+      encodingAESKeys: resolved.encodingAESKeys,
+      receiveId: resolved.appId,
+      random: resolved.random,
+    });
   }
 
   /** The message mode this callback enforces (always `safe` for WeCom). */
@@ -313,26 +308,35 @@ export class WeChatCallback implements CallbackHandler {
     }
   }
 
-  /** Checks `signature` (every request) and the timestamp window; returns the query. */
-  #verifyUrl(request: CallbackRequest): URLSearchParams {
+  /**
+   * Checks `signature` (every request; any listed token) and the timestamp window; returns the
+   * query and the index of the token that signed it.
+   */
+  #verifyUrl(request: CallbackRequest): { query: URLSearchParams; token: number } {
     const query = readQuery(String(request.url ?? ''));
     const timestamp = query.get('timestamp') ?? '';
-    verifyServerSignature({
-      token: this.#options.token,
-      timestamp,
-      nonce: query.get('nonce') ?? '',
-      signature: query.get('signature') ?? '',
-    });
+    const token = this.#secrets.urlToken(timestamp, query.get('nonce') ?? '', query.get('signature') ?? '');
     assertFreshTimestamp(timestamp, { now: this.#options.now, maxSkewSeconds: this.#options.maxSkewSeconds });
-    return query;
+    return { query, token };
+  }
+
+  /** Tells `hooks.onSecretFallback` which options matched a value other than their first. */
+  #reportFallback(method: string, opened: SecretIndexes): void {
+    if (opened.token > 0) {
+      callHook(this.#hooks, 'onSecretFallback', { option: 'token', index: opened.token, method });
+    }
+    if (opened.key > 0) {
+      callHook(this.#hooks, 'onSecretFallback', { option: 'encodingAESKey', index: opened.key, method });
+    }
   }
 
   #handshake(request: CallbackRequest): CallbackResponse {
     if (this.#options.product === 'wecom') return this.#weComHandshake(request);
-    const query = this.#verifyUrl(request);
+    const { query, token } = this.#verifyUrl(request);
     const echostr = query.get('echostr');
     if (echostr === null || echostr === '')
       throw new Refusal('BAD_BODY', 'a GET without echostr is not a URL verification');
+    this.#reportFallback('GET', { token, key: 0 });
     // Verbatim: no quotes, no JSON, no trailing newline, or WeChat reports "Token 验证失败".
     return plain(200, echostr);
   }
@@ -348,24 +352,26 @@ export class WeChatCallback implements CallbackHandler {
     if (echostr === null || echostr === '')
       throw new Refusal('BAD_BODY', 'a GET without echostr is not a URL verification');
     const timestamp = query.get('timestamp') ?? '';
-    verifyMessageSignature({
-      token: this.#options.token,
+    const token = this.#secrets.messageToken(
       timestamp,
-      nonce: query.get('nonce') ?? '',
-      encrypt: echostr,
-      signature: query.get('msg_signature') ?? '',
-    });
+      query.get('nonce') ?? '',
+      echostr,
+      query.get('msg_signature') ?? '',
+    );
     assertFreshTimestamp(timestamp, { now: this.#options.now, maxSkewSeconds: this.#options.maxSkewSeconds });
-    const crypto = this.#crypto;
-    if (crypto === undefined) throw new Error('unreachable: a WeCom callback always has a MessageCrypto');
+    const { plaintext, key } = this.#secrets.decrypt(echostr);
+    this.#reportFallback('GET', { token, key });
     // Verbatim: no quotes, no BOM, no trailing newline, or WeCom reports "echostr校验失败".
-    return plain(200, crypto.cipher.decrypt(echostr));
+    return plain(200, plaintext);
   }
 
   async #push(request: CallbackRequest, started: number): Promise<CallbackResponse> {
     // WeCom pushes carry only msg_signature / timestamp / nonce: MessageCrypto.open checks them all.
-    const query =
-      this.#options.product === 'wecom' ? readRawQuery(String(request.url ?? '')) : this.#verifyUrl(request);
+    const url =
+      this.#options.product === 'wecom'
+        ? { query: readRawQuery(String(request.url ?? '')), token: 0 }
+        : this.#verifyUrl(request);
+    const query = url.query;
     const body = request.rawBody;
     if (body !== undefined && body !== null && typeof body !== 'string' && !(body instanceof Uint8Array)) {
       // An adapter bug, not an attack: a body parser ran first. Verification needs the raw bytes.
@@ -380,7 +386,8 @@ export class WeChatCallback implements CallbackHandler {
     if (byteLength(body) > MAX_CALLBACK_BODY_BYTES) {
       throw new Refusal('XML_TOO_LARGE', `the body is over ${MAX_CALLBACK_BODY_BYTES} bytes`);
     }
-    const { plaintext, encrypted } = this.#open(query, body);
+    const { plaintext, encrypted, secrets } = this.#open(query, body, url.token);
+    this.#reportFallback('POST', secrets);
     const fields = parseMessage(plaintext, this.#options.format);
     if (!encrypted && fields.Encrypt !== undefined && this.#options.mode === 'plain') {
       throw new Refusal(
@@ -432,7 +439,7 @@ export class WeChatCallback implements CallbackHandler {
     }
     if (outcome.reply === undefined) return success();
     try {
-      return this.#render(outcome.reply, fields, encrypted);
+      return this.#render(outcome.reply, fields, encrypted ? secrets : undefined);
     } catch (error) {
       this.#reportError({ error, type, phase: 'reply' });
       return success();
@@ -465,8 +472,16 @@ export class WeChatCallback implements CallbackHandler {
     );
   }
 
-  /** Verifies and decrypts per the mode; plaintext pushes pass through in compatible/plain mode. */
-  #open(query: URLSearchParams, body: string | Uint8Array): { plaintext: string; encrypted: boolean } {
+  /**
+   * Verifies and decrypts per the mode; plaintext pushes pass through in compatible/plain mode.
+   * `urlToken` is the index of the token that signed the URL; an encrypted push reports the token
+   * of its `msg_signature` (the one its reply is signed with) and the key that opened it.
+   */
+  #open(
+    query: URLSearchParams,
+    body: string | Uint8Array,
+    urlToken: number,
+  ): { plaintext: string; encrypted: boolean; secrets: SecretIndexes } {
     const mode = this.#options.mode;
     const msgSignature = query.get('msg_signature');
     const wantsDecrypt = mode === 'safe' || (mode === 'compatible' && query.get('encrypt_type') === 'aes');
@@ -477,7 +492,7 @@ export class WeChatCallback implements CallbackHandler {
           'the push is encrypted but the callback is in plain mode: set mode to match the console',
         );
       }
-      return { plaintext: toText(body), encrypted: false };
+      return { plaintext: toText(body), encrypted: false, secrets: { token: urlToken, key: 0 } };
     }
     if (msgSignature === null || msgSignature === '') {
       // A plaintext body is the likelier story (a downgrade attempt): say so first.
@@ -487,21 +502,20 @@ export class WeChatCallback implements CallbackHandler {
         `the push has no msg_signature, which every push to an app in ${mode} mode carries`,
       );
     }
-    const crypto = this.#crypto;
-    if (crypto === undefined) throw new Error('unreachable: no MessageCrypto in an encrypted mode');
-    const opened = crypto.open({
-      body,
-      msgSignature,
-      timestamp: query.get('timestamp') ?? '',
-      nonce: query.get('nonce') ?? '',
-    });
-    if (opened.format !== this.#options.format) {
+    // MessageCrypto.open's order, over every listed token and key: verify msg_signature → check
+    // the timestamp window → decrypt (ReceiveId checked).
+    const { encrypt, format } = extractEncrypt(body);
+    const timestamp = query.get('timestamp') ?? '';
+    const token = this.#secrets.messageToken(timestamp, query.get('nonce') ?? '', encrypt, msgSignature);
+    assertFreshTimestamp(timestamp, { now: this.#options.now, maxSkewSeconds: this.#options.maxSkewSeconds });
+    const { plaintext, key } = this.#secrets.decrypt(encrypt);
+    if (format !== this.#options.format) {
       throw new PayloadError(
         'BAD_BODY',
-        `the push is ${opened.format.toUpperCase()} but the callback is configured with format "${this.#options.format}"`,
+        `the push is ${format.toUpperCase()} but the callback is configured with format "${this.#options.format}"`,
       );
     }
-    return { plaintext: opened.plaintext, encrypted: true };
+    return { plaintext, encrypted: true, secrets: { token, key } };
   }
 
   #runChain(message: InboundMessage, ctx: CallbackContext): Promise<Reply | undefined> {
@@ -577,7 +591,12 @@ export class WeChatCallback implements CallbackHandler {
     }
   }
 
-  #render(value: Reply, message: Record<string, unknown>, encrypted: boolean): CallbackResponse {
+  /** `opened`: the token and key of an encrypted push, which its reply is sealed with. */
+  #render(
+    value: Reply,
+    message: Record<string, unknown>,
+    opened: SecretIndexes | undefined,
+  ): CallbackResponse {
     const to = message.FromUserName;
     const from = message.ToUserName;
     if (typeof to !== 'string' || to === '' || typeof from !== 'string' || from === '') {
@@ -596,10 +615,11 @@ export class WeChatCallback implements CallbackHandler {
     const body = format === 'json' ? JSON.stringify(fields) : buildXml(fields);
     const contentType =
       format === 'json' ? 'application/json; charset=utf-8' : 'application/xml; charset=utf-8';
-    const seal = this.#options.mode === 'safe' || (this.#options.mode === 'compatible' && encrypted);
-    if (!seal || this.#crypto === undefined)
+    const seal =
+      this.#options.mode === 'safe' || (this.#options.mode === 'compatible' && opened !== undefined);
+    if (!seal || opened === undefined || !this.#secrets.encrypts)
       return { status: 200, headers: { 'content-type': contentType }, body };
-    const sealed = this.#crypto.seal(body, { format, timestamp: createTime });
+    const sealed = this.#secrets.seal(body, { format, timestamp: createTime }, opened);
     return { status: 200, headers: { 'content-type': contentType }, body: sealed.body };
   }
 }

@@ -1,16 +1,19 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type LoadedCertificate, loadCertificate, loadPrivateKey, loadPublicKey } from '../crypto/keys.js';
 import { decodeEncodingAESKey } from '../crypto/message-cipher.js';
 import { ArgumentError, WeChatKitError } from '../errors.js';
+import type { Scheduler } from '../internal/timers.js';
+import { checkServer, defaultHttpUrl, pemCertificates } from './doctor-server.js';
 import { type CommandHelp, printCommandUsage } from './usage.js';
 
 /**
  * `weixin-kit doctor --config file.json [--time-url URL]`: checks a configuration without
  * calling WeChat and prints one line per check — ✓ fine, ! worth a look, ✗ will not work.
  * Secrets are never printed. Relative key paths are resolved against the config file's folder.
+ * `--server https://…` checks the backend's public endpoint as WeChat sees it (doctor-server.ts).
  */
 
 type Out = (line: string) => void;
@@ -18,6 +21,7 @@ type Level = 'ok' | 'warn' | 'error';
 
 const MARK: Record<Level, string> = { ok: '✓', warn: '!', error: '✗' };
 const DAY_MS = 86_400_000;
+const DEFAULT_TIMEOUT_MS = 5000;
 
 interface PayConfig {
   mchid?: unknown;
@@ -55,21 +59,35 @@ const KNOWN_KEYS = `appId, secret, token, encodingAESKey, pay { ${[...PAY_FIELDS
 
 /** `weixin-kit doctor --help`. */
 export const DOCTOR_HELP: CommandHelp = {
-  synopsis: 'doctor --config file.json [--time-url https://…]',
+  synopsis:
+    'doctor [--config file.json] [--time-url https://…] [--server https://host/path [--ca FILE] [--http-url URL] [--timeout-ms 5000]]',
   description: [
-    'Check a configuration offline. The JSON file holds any of appId, secret, token,',
-    'encodingAESKey and pay { mchid, merchantSerialNo, privateKeyPath, apiV3Key, apiV2Key,',
-    'platformPublicKeyPath, platformPublicKeyId, platformCertificatePaths }; relative paths are',
-    'read from the config file’s folder. With --time-url, the local clock is compared with that',
-    'server’s Date header. One line per check (✓ ok, ! warning, ✗ error); exit code 1 when any',
-    'check fails, or when the file holds none of these keys (nothing checked). Secrets are never',
-    'printed.',
+    'Check a configuration offline, a backend’s public endpoint, or both. One line per check',
+    '(✓ ok, ! warning, ✗ error); exit code 1 when any check fails. Secrets are never printed.',
+    '  --config FILE        JSON holding any of appId, secret, token, encodingAESKey and pay {',
+    '                       mchid, merchantSerialNo, privateKeyPath, apiV3Key, apiV2Key,',
+    '                       platformPublicKeyPath, platformPublicKeyId, platformCertificatePaths };',
+    '                       relative paths are read from the config file’s folder. A file holding',
+    '                       none of these keys fails (nothing checked).',
+    '  --time-url URL       compare the local clock with that server’s Date header.',
+    '  --server URL         the https URL WeChat calls (request domain, callback, notify_url):',
+    '                       TLS 1.2+; a chain that verifies to a public root with the intermediates',
+    '                       sent (missing ones are not fetched: many clients do not fetch them); the',
+    '                       host name; days to expiry (! under 30); HSTS; plain HTTP redirected to',
+    '                       https; a JSON Content-Type on an error answer (GET URL/__weixin_kit_doctor_404).',
+    '  --ca FILE            trust this root too (private PKI, tests); repeatable, or several PEMs',
+    '                       in one file.',
+    '  --http-url URL       where plain HTTP is tried; default http://host/path on port 80 (where a',
+    '                       typed domain lands), even when --server names another port.',
+    '  --timeout-ms N       budget of each network step (default 5000).',
   ].join('\n'),
 };
 
 export interface DoctorOptions {
   /** Clock in milliseconds; defaults to `Date.now` (tests pin certificate validity with it). */
   now?: () => number;
+  /** Timers of the `--server` network steps (default: the global timers; tests: a manual one). */
+  scheduler?: Scheduler;
 }
 
 class Report {
@@ -78,6 +96,10 @@ class Report {
   line(level: Level, text: string): void {
     this.counts[level]++;
     this.out(`${MARK[level]} ${text}`);
+  }
+  /** A line that is no check (something not checked, and why). */
+  note(text: string): void {
+    this.out(`- ${text}`);
   }
 }
 
@@ -108,6 +130,54 @@ function readConfig(path: string): DoctorConfig {
     throw new WeChatKitError('INVALID_CONFIG', `--config ${path} must hold a JSON object`);
   }
   return parsed as DoctorConfig;
+}
+
+function urlArg(option: string, value: string, protocol: 'http:' | 'https:', example: string): URL {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url?.protocol !== protocol) {
+    throw new ArgumentError(
+      `${option} must be an ${protocol.slice(0, -1)}:// URL, e.g. ${example}; got "${value}"`,
+    );
+  }
+  return url;
+}
+
+/** The roots of every --ca file (each may hold several PEM certificates). */
+function readCaFiles(paths: string[]): string[] {
+  return paths.flatMap((path) => {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      throw new WeChatKitError(
+        'INVALID_CONFIG',
+        `cannot read --ca ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      );
+    }
+    const pems = pemCertificates(text);
+    if (pems.length === 0) {
+      throw new WeChatKitError(
+        'INVALID_CONFIG',
+        `--ca ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+      );
+    }
+    for (const pem of pems) {
+      try {
+        new X509Certificate(pem);
+      } catch (error) {
+        throw new WeChatKitError(
+          'INVALID_CONFIG',
+          `--ca ${path} holds a certificate that cannot be read: ${(error as Error).message}`,
+        );
+      }
+    }
+    return pems;
+  });
 }
 
 function isText(value: unknown): value is string {
@@ -396,41 +466,92 @@ export async function runDoctorCommand(
     options: {
       config: { type: 'string' },
       'time-url': { type: 'string' },
+      server: { type: 'string' },
+      ca: { type: 'string', multiple: true },
+      'http-url': { type: 'string' },
+      'timeout-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help === true) return printCommandUsage(out, DOCTOR_HELP);
-  if (values.config === undefined) {
-    throw new ArgumentError('missing --config file.json (see weixin-kit doctor --help)');
-  }
-  const now = options.now ?? Date.now;
-  const config = readConfig(values.config);
-  const base = dirname(resolve(values.config));
-  out(`weixin-kit doctor: ${values.config}`);
-  const report = new Report(out);
-  for (const name of Object.keys(config)) {
-    if (!TOP_FIELDS.has(name)) report.line('warn', `${name} is not a known field (typo?)`);
-  }
-  checkApp(report, config);
-  if (config.pay !== undefined) {
-    if (typeof config.pay !== 'object' || config.pay === null || Array.isArray(config.pay)) {
-      report.line('error', 'pay must be an object');
-    } else {
-      checkPay(report, config.pay, base, now());
+  if (values.server === undefined) {
+    const stray = (['ca', 'http-url', 'timeout-ms'] as const).find((name) => values[name] !== undefined);
+    if (stray !== undefined) throw new ArgumentError(`--${stray} goes with --server https://host/path`);
+    if (values.config === undefined) {
+      throw new ArgumentError(
+        'missing --config file.json or --server https://host/path (see weixin-kit doctor --help)',
+      );
     }
   }
-  // A file without any key doctor reads (e.g. `{}`, or a config of another tool) would otherwise
-  // end with "0 ok" and exit 0, as if it had passed.
-  if (!Object.keys(config).some((name) => TOP_FIELDS.has(name))) {
-    report.line(
-      'error',
-      `nothing was checked: ${values.config} holds none of the keys doctor reads (${KNOWN_KEYS})`,
+  // Every argument is judged before anything is checked: a typo fails fast, not after the checks.
+  const server =
+    values.server === undefined
+      ? undefined
+      : urlArg('--server', values.server, 'https:', 'https://api.example.com/wechat');
+  const httpUrl =
+    values['http-url'] === undefined
+      ? undefined
+      : urlArg('--http-url', values['http-url'], 'http:', 'http://api.example.com/wechat');
+  const timeoutText = values['timeout-ms'];
+  const timeoutMs = timeoutText === undefined ? DEFAULT_TIMEOUT_MS : Number(timeoutText);
+  if (
+    !/^\d+$/.test(timeoutText ?? '1') ||
+    !Number.isSafeInteger(timeoutMs) ||
+    timeoutMs < 1 ||
+    timeoutMs > 600_000
+  ) {
+    throw new ArgumentError(
+      `--timeout-ms must be a whole number of milliseconds (1–600000), got "${timeoutText}"`,
     );
   }
+  const extraCa = readCaFiles(values.ca ?? []);
+  const now = options.now ?? Date.now;
+  const report = new Report(out);
+
+  if (values.config !== undefined) {
+    const config = readConfig(values.config);
+    const base = dirname(resolve(values.config));
+    out(`weixin-kit doctor: ${values.config}`);
+    for (const name of Object.keys(config)) {
+      if (!TOP_FIELDS.has(name)) report.line('warn', `${name} is not a known field (typo?)`);
+    }
+    checkApp(report, config);
+    if (config.pay !== undefined) {
+      if (typeof config.pay !== 'object' || config.pay === null || Array.isArray(config.pay)) {
+        report.line('error', 'pay must be an object');
+      } else {
+        checkPay(report, config.pay, base, now());
+      }
+    }
+    // A file without any key doctor reads (e.g. `{}`, or a config of another tool) would otherwise
+    // end with "0 ok" and exit 0, as if it had passed.
+    if (!Object.keys(config).some((name) => TOP_FIELDS.has(name))) {
+      report.line(
+        'error',
+        `nothing was checked: ${values.config} holds none of the keys doctor reads (${KNOWN_KEYS})`,
+      );
+    }
+  }
   const timeUrl = values['time-url'];
-  if (timeUrl !== undefined) await checkClock(report, timeUrl, now);
-  else out('- clock: not checked (pass --time-url https://… to compare with a server’s Date header)');
+  if (values.config !== undefined) {
+    if (timeUrl !== undefined) await checkClock(report, timeUrl, now);
+    else out('- clock: not checked (pass --time-url https://… to compare with a server’s Date header)');
+  }
+
+  if (server !== undefined) {
+    if (values.config !== undefined) out('');
+    out(`weixin-kit doctor: ${server.href}`);
+    await checkServer(report, {
+      url: server,
+      httpUrl: httpUrl ?? defaultHttpUrl(server),
+      extraCa,
+      timeoutMs,
+      now,
+      ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
+    });
+  }
+  if (values.config === undefined && timeUrl !== undefined) await checkClock(report, timeUrl, now);
   const { ok, warn, error } = report.counts;
   out('');
   out(`${ok} ok, ${warn} warning${warn === 1 ? '' : 's'}, ${error} error${error === 1 ? '' : 's'}`);

@@ -3,6 +3,7 @@ import type { TokenManager } from '../credentials/token-manager.js';
 import { ConfigError, WeChatApiError } from '../errors.js';
 import { joinUrl } from '../internal/join-url.js';
 import { APIPromise } from './api-promise.js';
+import type { BreakerPass, QuotaBreaker } from './quota-breaker.js';
 import { type RequestOptions, responseMeta, type WithResponse } from './request-options.js';
 import type { HttpMethod, Transport } from './transport.js';
 
@@ -31,6 +32,10 @@ export interface ApiRequestOptions extends RequestOptions {
  * outside the IP whitelist (40164, Open Platform 61004), which can come on any call — is thrown as
  * a `CredentialConfigError` (`INVALID_APPSECRET`, `IP_NOT_WHITELISTED`) naming the setting to fix,
  * and is neither retried nor taken for a stale token.
+ *
+ * With a quota breaker (the token clients build one unless `quotaBreaker: false`), an API whose
+ * quota WeChat reports spent (45009, 45011) fails fast with `QuotaExceededError` until its back-off
+ * ends, without a token request or a request to WeChat.
  */
 export class ApiClient {
   readonly baseUrl: string;
@@ -38,6 +43,7 @@ export class ApiClient {
   readonly #accessToken: TokenManager | undefined;
   readonly #tokenQueryName: string;
   readonly #credentials: CredentialSettings | undefined;
+  readonly #breaker: QuotaBreaker | undefined;
 
   constructor(options: {
     baseUrl: string;
@@ -47,12 +53,15 @@ export class ApiClient {
     tokenQueryName?: string;
     /** Names of the client's credential settings, for the errors WeChat's refusal of one becomes. */
     credentials?: CredentialSettings;
+    /** Holds calls back while WeChat reports an API's quota spent (45009, 45011). @internal */
+    quotaBreaker?: QuotaBreaker | undefined;
   }) {
     this.baseUrl = options.baseUrl;
     this.transport = options.transport;
     this.#accessToken = options.accessToken;
     this.#tokenQueryName = options.tokenQueryName ?? 'access_token';
     this.#credentials = options.credentials;
+    this.#breaker = options.quotaBreaker;
   }
 
   /**
@@ -87,24 +96,57 @@ export class ApiClient {
     });
   }
 
+  /**
+   * Runs requests to `path` sent past {@link request} (sealed Mini Program calls) through this
+   * client's quota breaker: `run` wraps each request it sends in `send`. Throws
+   * `QuotaExceededError` without calling `run` while the breaker of `path` is open.
+   * @internal
+   */
+  async withQuotaBreaker<T>(
+    path: string,
+    run: (send: <R>(request: () => Promise<R>) => Promise<R>) => Promise<T>,
+  ): Promise<T> {
+    const pass = await this.#breaker?.enter(path);
+    try {
+      return await run((request) => through(pass, request));
+    } finally {
+      await pass?.release();
+    }
+  }
+
   async #request<T>(method: HttpMethod, path: string, options: ApiRequestOptions): Promise<WithResponse<T>> {
     // Before the token too: an aborted call on a cold client must not cost a token request.
     options.signal?.throwIfAborted();
+    // Before the token as well: an API whose quota is spent must not cost a token request either.
+    const pass = await this.#breaker?.enter(path);
+    try {
+      return await this.#call<T>(method, path, options, pass);
+    } finally {
+      await pass?.release();
+    }
+  }
+
+  async #call<T>(
+    method: HttpMethod,
+    path: string,
+    options: ApiRequestOptions,
+    pass: BreakerPass | undefined,
+  ): Promise<WithResponse<T>> {
     const auth = options.auth ?? true;
-    if (!auth) return this.#send<T>(method, path, options, undefined);
+    if (!auth) return this.#send<T>(method, path, options, undefined, pass);
     const manager = this.#accessToken;
     if (!manager)
       throw new ConfigError('INVALID_CONFIG', `${path} needs an access_token, and this client has none`);
     const token = await manager.get();
     try {
-      return await this.#send<T>(method, path, options, token);
+      return await this.#send<T>(method, path, options, token, pass);
     } catch (error) {
       if (!(error instanceof WeChatApiError) || error.code !== 'TOKEN_INVALID') throw error;
       // The token was revoked or replaced elsewhere: drop it only if it is still the stored one,
       // take the fresh one, and try once more.
       await manager.invalidate(token);
       const fresh = await manager.get();
-      return this.#send<T>(method, path, options, fresh);
+      return this.#send<T>(method, path, options, fresh, pass);
     }
   }
 
@@ -113,20 +155,36 @@ export class ApiClient {
     path: string,
     options: ApiRequestOptions,
     token: string | undefined,
+    pass: BreakerPass | undefined,
   ): Promise<WithResponse<T>> {
     const query = token === undefined ? options.query : { ...options.query, [this.#tokenQueryName]: token };
-    const response = await this.transport.request<T>({
-      method,
-      url: joinUrl(this.baseUrl, path),
-      ...(query === undefined ? {} : { query }),
-      ...(options.body === undefined ? {} : { body: options.body }),
-      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-      ...(options.responseType === undefined ? {} : { responseType: options.responseType }),
-      ...(options.idempotent === undefined ? {} : { idempotent: options.idempotent }),
-      ...(options.retries === undefined ? {} : { retries: options.retries }),
-      ...(options.headers === undefined ? {} : { headers: options.headers }),
-    });
+    const response = await through(pass, () =>
+      this.transport.request<T>({
+        method,
+        url: joinUrl(this.baseUrl, path),
+        ...(query === undefined ? {} : { query }),
+        ...(options.body === undefined ? {} : { body: options.body }),
+        ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        ...(options.responseType === undefined ? {} : { responseType: options.responseType }),
+        ...(options.idempotent === undefined ? {} : { idempotent: options.idempotent }),
+        ...(options.retries === undefined ? {} : { retries: options.retries }),
+        ...(options.headers === undefined ? {} : { headers: options.headers }),
+      }),
+    );
     return { data: response.data, response: responseMeta(response.status, response.headers) };
   }
+}
+
+/** One request through a breaker pass: its outcome is reported, a quota errcode becomes `QuotaExceededError`. */
+async function through<R>(pass: BreakerPass | undefined, request: () => Promise<R>): Promise<R> {
+  if (pass === undefined) return request();
+  let result: R;
+  try {
+    result = await request();
+  } catch (error) {
+    throw await pass.failed(error);
+  }
+  await pass.succeeded();
+  return result;
 }

@@ -1,4 +1,5 @@
 import { type CredentialSettings, credentialErrorOf } from '../credentials/credential-errors.js';
+import { MemoryStore } from '../credentials/memory-store.js';
 import { isWeChatFailure } from '../credentials/token-cooldown.js';
 import { TokenManager } from '../credentials/token-manager.js';
 import type { TokenStore } from '../credentials/token-store.js';
@@ -6,6 +7,7 @@ import { ConfigError } from '../errors.js';
 import { tokenKey } from '../internal/store-keys.js';
 import { ApiClient } from './api-client.js';
 import { type ClientOptions, checkOptions, splitHooks, type TokenClientOptions } from './client-options.js';
+import { QuotaBreaker, resolveQuotaBreaker } from './quota-breaker.js';
 import type { Transport } from './transport.js';
 import { Transport as TransportClass } from './transport.js';
 
@@ -18,6 +20,29 @@ export function transportFrom(options: ClientOptions): Transport {
     ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
     ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
     hooks: splitHooks(options.hooks, options.logger).transport,
+  });
+}
+
+/**
+ * The quota breaker of one account (`appId`; WeCom: corpId and `agentId`), configured from the common
+ * client options, or undefined under `quotaBreaker: false`. Without a `store` it keeps its state in
+ * a memory store of its own (this process only).
+ */
+export function quotaBreakerFrom(
+  options: TokenClientOptions,
+  store: TokenStore | undefined,
+  appId: string,
+  agentId?: string,
+): QuotaBreaker | undefined {
+  const settings = resolveQuotaBreaker(options.quotaBreaker);
+  if (settings === undefined) return undefined;
+  return new QuotaBreaker({
+    appId,
+    agentId,
+    settings,
+    store: store ?? new MemoryStore(options.now === undefined ? {} : { now: options.now }),
+    now: options.now,
+    hooks: splitHooks(options.hooks, options.logger).breaker,
   });
 }
 
@@ -141,11 +166,16 @@ export function appClient(
     secretOption: 'secret',
     console: APP_CONSOLES[name] ?? 'the mp.weixin.qq.com console (AppSecret, IP白名单)',
   };
-  const bare = new ApiClient({ baseUrl, transport, credentials });
+  // One breaker for the app: its token endpoint and its APIs, each path on its own.
+  const quotaBreaker = quotaBreakerFrom(options, options.store, options.appId);
+  const bare = new ApiClient({ baseUrl, transport, credentials, quotaBreaker });
   const accessToken = tokenManagerFrom(options, options.store, tokenKey('access_token', options.appId), () =>
     fetchAppAccessToken(bare, options, mode, credentials),
   );
-  return { client: new ApiClient({ baseUrl, transport, accessToken, credentials }), accessToken };
+  return {
+    client: new ApiClient({ baseUrl, transport, accessToken, credentials, quotaBreaker }),
+    accessToken,
+  };
 }
 
 export { ApiClient };

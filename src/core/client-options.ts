@@ -5,10 +5,14 @@ import { ConfigError } from '../errors.js';
 import type { Clock, RandomSource } from '../internal/bytes.js';
 import type { Scheduler } from '../internal/timers.js';
 import type { Logger } from './logger.js';
+import type { QuotaBreakerHooks, QuotaBreakerOptions } from './quota-breaker.js';
 import type { TransportHooks } from './transport.js';
 
-/** Hooks every client accepts: transport events, plus token events on clients that hold tokens. */
-export type ClientHooks = TransportHooks & TokenManagerHooks;
+/**
+ * Hooks every client accepts: transport events, plus token and quota-breaker events on clients
+ * that hold tokens.
+ */
+export type ClientHooks = TransportHooks & TokenManagerHooks & QuotaBreakerHooks;
 
 /**
  * Options every client accepts — `OfficialAccount`, `MiniProgram`, `Work`, `OpenPlatform`,
@@ -65,6 +69,14 @@ export interface TokenClientOptions extends ClientOptions {
    * `{ initialMs: 1000, maxMs: 30000 }`; `false` turns it off).
    */
   failureCooldown?: TokenCooldownOptions | false | undefined;
+  /**
+   * When WeChat answers that an API's quota is spent (45009, daily) or that it is called too often
+   * (45011), calls to that API of this account fail fast with `QuotaExceededError` (no request)
+   * until the next daily reset (midnight Beijing time) but at most `maxOpenMs` (default 1 h), or
+   * for 60 s doubling up to 10 min after 45011; then one call, across every instance sharing
+   * `store`, probes. Default on; `false` turns it off. The token endpoints are covered too.
+   */
+  quotaBreaker?: QuotaBreakerOptions | false | undefined;
 }
 
 /** The keys of {@link ClientOptions}. */
@@ -88,6 +100,7 @@ export const TOKEN_CLIENT_OPTION_NAMES = [
   'refreshMarginSeconds',
   'onStoreUnavailable',
   'failureCooldown',
+  'quotaBreaker',
 ] as const;
 
 /** Rejects unknown option keys and missing required strings, naming the client. */
@@ -126,8 +139,8 @@ export function checkOptions(
 
 /**
  * Splits transport hooks from token hooks, and routes what a `logger` should hear into them: a
- * retry (`warn`) and a token-store fallback (`warn`, only when no `onStoreError` hook is given,
- * which otherwise is the one sink).
+ * retry (`warn`), a quota breaker opening (`warn`) and a token-store fallback (`warn`, only when
+ * no `onStoreError` hook is given, which otherwise is the one sink).
  */
 export function splitHooks(
   hooks: ClientOptions['hooks'],
@@ -135,6 +148,7 @@ export function splitHooks(
 ): {
   transport: TransportHooks;
   tokens: TokenManagerHooks;
+  breaker: QuotaBreakerHooks;
 } {
   const h = hooks ?? {};
   const pick = <K extends string>(keys: readonly K[]) =>
@@ -145,6 +159,7 @@ export function splitHooks(
     );
   const transport = pick(['onRequest', 'onResponse', 'onRetry', 'onError']) as TransportHooks;
   const tokens = pick(['onRefresh', 'onWait', 'onStoreError']) as TokenManagerHooks;
+  const breaker = pick(['onBreaker']) as QuotaBreakerHooks;
   const warn = logger?.warn?.bind(logger);
   if (warn !== undefined) {
     const onRetry = transport.onRetry;
@@ -161,6 +176,22 @@ export function splitHooks(
       );
       onRetry?.(event);
     };
+    const onBreaker = breaker.onBreaker;
+    breaker.onBreaker = (event) => {
+      if (event.state === 'open') {
+        warn(
+          {
+            appId: event.appId,
+            path: event.path,
+            errcode: event.errcode,
+            retryAt: event.retryAt?.toISOString(),
+            openings: event.openings,
+          },
+          `weixin-kit: ${event.path} of ${event.appId} answered errcode ${event.errcode}; holding calls to it until ${event.retryAt?.toISOString()}`,
+        );
+      }
+      onBreaker?.(event);
+    };
     if (tokens.onStoreError === undefined) {
       tokens.onStoreError = (event) =>
         warn(
@@ -171,5 +202,5 @@ export function splitHooks(
         );
     }
   }
-  return { transport, tokens };
+  return { transport, tokens, breaker };
 }

@@ -1,4 +1,10 @@
-import { ConfigError, TransportError, WeChatApiError, WeChatKitError } from '../errors.js';
+import {
+  ConfigError,
+  QuotaExceededError,
+  TransportError,
+  WeChatApiError,
+  WeChatKitError,
+} from '../errors.js';
 import { CredentialConfigError } from './credential-errors.js';
 import type { StoredToken } from './token-store.js';
 
@@ -18,7 +24,9 @@ export interface TokenCooldownOptions {
   /**
    * Which fetch failures start a cool-down (default: WeChat's answers — `WeChatApiError`,
    * `TransportError` — and WeChat's refusal of a setting — `CredentialConfigError`). Other
-   * errors (a bug in a custom `fetchToken`, a store error) are thrown without one.
+   * errors (a bug in a custom `fetchToken`, a store error) are thrown without one, and so is a
+   * `QuotaExceededError`: the quota breaker of the token endpoint already holds fetches back, until
+   * its own `retryAt`, in every instance.
    */
   appliesTo?: (error: unknown) => boolean;
 }
@@ -37,8 +45,12 @@ export interface CooldownRecord {
   rid?: string;
 }
 
-/** The default of {@link TokenCooldownOptions.appliesTo}: failures that come from talking to WeChat. */
+/**
+ * The default of {@link TokenCooldownOptions.appliesTo}: failures that come from talking to WeChat,
+ * except a spent quota that the quota breaker already answers (one back-off, not two).
+ */
 export function isWeChatFailure(error: unknown): boolean {
+  if (error instanceof QuotaExceededError) return false;
   return (
     error instanceof WeChatApiError ||
     error instanceof TransportError ||

@@ -1,4 +1,4 @@
-import { ArgumentError, PayloadError } from '../errors.js';
+import { ArgumentError, CryptoError, PayloadError } from '../errors.js';
 import type { Clock } from '../internal/bytes.js';
 import { decryptResource } from './pay-v3-aead.js';
 import {
@@ -148,20 +148,47 @@ export function readVerifiedNotification<T = unknown>(
   body: string | Uint8Array,
   apiV3Key: string,
 ): PayV3Notification<T> {
+  return readVerifiedNotificationWithKeys<T>(body, [apiV3Key]).notification;
+}
+
+/**
+ * {@link readVerifiedNotification} with several APIv3 keys, current first (while the key is being
+ * changed): the resource is opened with the first key whose GCM tag verifies — the tag check is
+ * definitive, a wrong key never passes it — and `key` is that key's index. When none opens it,
+ * the first key's `DECRYPT_FAILED` is thrown, as with one key; any other failure (algorithm,
+ * ciphertext not base64) does not depend on the key and is thrown at once. Internal.
+ */
+export function readVerifiedNotificationWithKeys<T = unknown>(
+  body: string | Uint8Array,
+  apiV3Keys: readonly string[],
+): { notification: PayV3Notification<T>; key: number } {
   const text =
     typeof body === 'string'
       ? body
       : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
   const notification = parseEnvelope(text);
   const { resource } = notification;
-  const plaintext = decryptResource({
-    apiV3Key,
+  const input = {
     // A missing algorithm is refused, not defaulted: the notification must say what it is.
     algorithm: typeof resource.algorithm === 'string' ? resource.algorithm : '(missing)',
     ciphertext: resource.ciphertext,
     nonce: resource.nonce,
     associatedData: resource.associated_data ?? '',
-  });
+  };
+  let plaintext: string | undefined;
+  let key = 0;
+  let refusal: unknown;
+  for (; key < apiV3Keys.length; key++) {
+    try {
+      plaintext = decryptResource({ ...input, apiV3Key: apiV3Keys[key] as string });
+      break;
+    } catch (error) {
+      if (!(error instanceof CryptoError) || error.code !== 'DECRYPT_FAILED') throw error;
+      refusal ??= error;
+    }
+  }
+  if (plaintext === undefined)
+    throw refusal ?? new ArgumentError('no APIv3 key to open the notification with');
   let parsed: T | undefined;
   try {
     parsed = JSON.parse(plaintext) as T;
@@ -170,13 +197,16 @@ export function readVerifiedNotification<T = unknown>(
   }
   const envelope = notification as unknown as Record<string, unknown>;
   return {
-    id: textField(envelope, 'id'),
-    event_type: textField(envelope, 'event_type'),
-    resource_type: textField(envelope, 'resource_type'),
-    summary: textField(envelope, 'summary'),
-    create_time: textField(envelope, 'create_time'),
-    notification,
-    plaintext,
-    resource: parsed,
+    notification: {
+      id: textField(envelope, 'id'),
+      event_type: textField(envelope, 'event_type'),
+      resource_type: textField(envelope, 'resource_type'),
+      summary: textField(envelope, 'summary'),
+      create_time: textField(envelope, 'create_time'),
+      notification,
+      plaintext,
+      resource: parsed,
+    },
+    key,
   };
 }

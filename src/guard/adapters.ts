@@ -284,7 +284,6 @@ export function guardFetch(
     const guardRequest = fetchRequest(request, limit, {
       remoteAddress,
       secure: protocolOf(request.url) === 'https:',
-      body: async () => parseBody(await readFetchBytes(request, limit), request.headers.get('content-type')),
     });
     return toResponse(await runHandler('guardFetch', handler, guardRequest));
   };
@@ -317,7 +316,7 @@ export function expressRequireSession(
           return;
         }
         try {
-          for (const [name, value] of headerList(result.headers) ?? []) setNodeHeader(res, name, value);
+          for (const [name, value] of result.headers) setNodeHeader(res, name, value);
           req.weixin = { session: result.session };
         } catch (error) {
           writeNode(res, failed('expressRequireSession', error), body);
@@ -360,7 +359,7 @@ export function koaRequireSession(
       return;
     }
     try {
-      for (const [name, value] of headerList(result.headers) ?? []) setNodeHeader(ctx.res, name, value);
+      for (const [name, value] of result.headers) setNodeHeader(ctx.res, name, value);
       ctx.state.weixin = { session: result.session } satisfies GuardSessionState;
     } catch (error) {
       writeKoa(ctx, failed('koaRequireSession', error), body);
@@ -397,7 +396,7 @@ export function fastifyRequireSession(
       return;
     }
     try {
-      for (const [name, value] of headerList(result.headers) ?? []) reply.header(name, value);
+      for (const [name, value] of result.headers) reply.header(name, value);
       request.weixin = { session: result.session };
     } catch (error) {
       await writeFastify(reply, failed('fastifyRequireSession', error));
@@ -428,7 +427,7 @@ export function honoRequireSession(
     const result = await authenticate('honoRequireSession', guard, honoRequest(c, limit));
     if (!result.ok) return toResponse(result.answer);
     try {
-      for (const [name, value] of headerList(result.headers) ?? []) {
+      for (const [name, value] of result.headers) {
         for (const one of toArray(value))
           c.header(name, one, { append: name.toLowerCase() === 'set-cookie' });
       }
@@ -602,40 +601,41 @@ function nodeBody(req: IncomingMessage, parsed: () => unknown, limit: number): N
   const body: NodeBody = {
     cutShort: false,
     json: () => {
-      memo ??= read().catch((error: unknown) => {
+      memo ??= readNodeBody(req, parsed, limit).catch((error: unknown) => {
         if (!req.readableEnded) body.cutShort = true;
         throw error;
       });
       return memo;
     },
   };
-  const read = async (): Promise<unknown> => {
-    const method = (req.method ?? 'GET').toUpperCase();
-    if (method === 'GET' || method === 'HEAD') return {};
-    const headers = req.headers;
-    const declared = declaredLength(headers['content-length']);
-    if (declared !== undefined && declared > limit) throw tooLarge(limit);
-    if (!req.readableEnded && !req.readableDidRead) {
-      let bytes: Buffer;
-      try {
-        bytes = await readRawBody(req, { limit });
-      } catch (error) {
-        throw error instanceof BodyTooLargeError ? tooLarge(limit) : unreadable(error);
-      }
-      return parseBody(bytes, headers['content-type']);
-    }
-    // A body parser read the stream: use what it left.
-    const left = parsed();
-    if (left === undefined && declaresBody(headers)) {
-      // A plain Error: the guard answers a generic 500 and logs this for the developer.
-      throw new Error(
-        `weixin-kit guard: the body of ${method} ${req.url ?? '/'} was read by another middleware, which kept nothing ` +
-          'in req.body / ctx.request.body; mount a JSON body parser (express.json()) or none before the guard route',
-      );
-    }
-    return fromParsed(left, headers, limit);
-  };
   return body;
+}
+
+async function readNodeBody(req: IncomingMessage, parsed: () => unknown, limit: number): Promise<unknown> {
+  const method = (req.method ?? 'GET').toUpperCase();
+  if (method === 'GET' || method === 'HEAD') return {};
+  const headers = req.headers;
+  const declared = declaredLength(headers['content-length']);
+  if (declared !== undefined && declared > limit) throw tooLarge(limit);
+  if (!req.readableEnded && !req.readableDidRead) {
+    let bytes: Buffer;
+    try {
+      bytes = await readRawBody(req, { limit });
+    } catch (error) {
+      throw error instanceof BodyTooLargeError ? tooLarge(limit) : unreadable(error);
+    }
+    return parseBody(bytes, headers['content-type']);
+  }
+  // A body parser read the stream: use what it left.
+  const left = parsed();
+  if (left === undefined && declaresBody(headers)) {
+    // A plain Error: the guard answers a generic 500 and logs this for the developer.
+    throw new Error(
+      `weixin-kit guard: the body of ${method} ${req.url ?? '/'} was read by another middleware, which kept nothing ` +
+        'in req.body / ctx.request.body; mount a JSON body parser (express.json()) or none before the guard route',
+    );
+  }
+  return fromParsed(left, headers, limit);
 }
 
 function nodeRequest(req: IncomingMessage, url: string, body: NodeBody, method?: string): GuardRequest {
@@ -654,13 +654,6 @@ function fastifyRequest(request: GuardFastifyRequest, limit: number): GuardReque
   const method = request.method.toUpperCase();
   const headers = request.headers;
   let memo: Promise<unknown> | undefined;
-  const read = async (): Promise<unknown> => {
-    if (method === 'GET' || method === 'HEAD') return {};
-    const declared = declaredLength(headers['content-length']);
-    if (declared !== undefined && declared > limit) throw tooLarge(limit);
-    // Fastify's parsers ran before the handler; the raw bytes are gone whatever the type was.
-    return fromParsed(request.body, headers, limit);
-  };
   const socket = request.raw.socket;
   return {
     method,
@@ -669,10 +662,22 @@ function fastifyRequest(request: GuardFastifyRequest, limit: number): GuardReque
     remoteAddress: socket?.remoteAddress,
     secure: socket?.encrypted === true,
     json: () => {
-      memo ??= read();
+      memo ??= readFastifyBody(request, method, limit);
       return memo;
     },
   };
+}
+
+async function readFastifyBody(
+  request: GuardFastifyRequest,
+  method: string,
+  limit: number,
+): Promise<unknown> {
+  if (method === 'GET' || method === 'HEAD') return {};
+  const declared = declaredLength(request.headers['content-length']);
+  if (declared !== undefined && declared > limit) throw tooLarge(limit);
+  // Fastify's parsers ran before the handler; the raw bytes are gone whatever the type was.
+  return fromParsed(request.body, request.headers, limit);
 }
 
 function protocolOf(url: string): string | undefined {
@@ -697,10 +702,13 @@ function pathAndQuery(url: string): string {
   }
 }
 
+/** Hono's body cache (`c.req.bodyCache`): bodies a middleware read through `c.req`, by kind. */
+type BodyCache = Record<string, Promise<unknown> | undefined>;
+
 function fetchRequest(
   request: Request,
   limit: number,
-  from: { remoteAddress: string | undefined; secure: boolean; body: () => Promise<unknown> },
+  from: { remoteAddress: string | undefined; secure: boolean; bodyCache?: BodyCache },
 ): GuardRequest {
   const method = request.method.toUpperCase();
   const headers: Record<string, string> = {};
@@ -708,26 +716,61 @@ function fetchRequest(
     headers[name] = value;
   });
   let memo: Promise<unknown> | undefined;
-  const read = async (): Promise<unknown> => {
-    if (method === 'GET' || method === 'HEAD') return {};
-    const declared = declaredLength(request.headers.get('content-length'));
-    if (declared !== undefined && declared > limit) {
-      request.body?.cancel().catch(() => {});
-      throw tooLarge(limit);
-    }
-    return from.body();
-  };
   return {
     method,
-    url: pathAndQuery(request.url),
+    url: fetchPathAndQuery(request.url),
     headers,
     remoteAddress: from.remoteAddress,
     secure: from.secure,
     json: () => {
-      memo ??= read();
+      memo ??= readFetchBody(request, method, limit, from.bodyCache);
       return memo;
     },
   };
+}
+
+async function readFetchBody(
+  request: Request,
+  method: string,
+  limit: number,
+  cache: BodyCache | undefined,
+): Promise<unknown> {
+  if (method === 'GET' || method === 'HEAD') return {};
+  const declared = declaredLength(request.headers.get('content-length'));
+  if (declared !== undefined && declared > limit) {
+    request.body?.cancel().catch(() => {});
+    throw tooLarge(limit);
+  }
+  if (cache === undefined) {
+    return parseBody(await readFetchBytes(request, limit), request.headers.get('content-type'));
+  }
+  const cached = Object.keys(cache).find((key) => cache[key] !== undefined);
+  if (cached === undefined) {
+    const bytes = await readFetchBytes(request, limit);
+    // Kept where Hono looks, so routes behind honoRequireSession can still read the body.
+    cache.arrayBuffer = Promise.resolve(bytes.slice().buffer);
+    return parseBody(bytes, request.headers.get('content-type'));
+  }
+  // A middleware read it through c.req: what Hono kept (bytes, or text decoded once).
+  const value = await cache[cached];
+  const left = value instanceof Blob ? await value.arrayBuffer() : value;
+  return fromParsed(left instanceof ArrayBuffer ? new Uint8Array(left) : left, headersOf(request), limit);
+}
+
+/**
+ * The path and query of a Fetch request's URL, as `pathname + search`. `request.url` is a
+ * serialised URL: for http(s) its path starts at the first `/` after the scheme's `//` (a `/` in
+ * the user info is percent-encoded) and runs to the fragment, so it is sliced out without parsing
+ * the URL again on every request.
+ */
+function fetchPathAndQuery(url: string): string {
+  const after = url.startsWith('http://') ? 7 : url.startsWith('https://') ? 8 : -1;
+  const start = after === -1 ? -1 : url.indexOf('/', after);
+  if (start === -1) return pathAndQuery(url);
+  const hash = url.indexOf('#', start);
+  const path = hash === -1 ? url.slice(start) : url.slice(start, hash);
+  // `search` is '' for an empty query: a lone '?' at the end is dropped.
+  return path.indexOf('?') === path.length - 1 ? path.slice(0, -1) : path;
 }
 
 async function readFetchBytes(request: Request, limit: number): Promise<Uint8Array> {
@@ -754,25 +797,12 @@ function honoSocket(env: unknown): GuardSocketLike | undefined {
 function honoRequest(c: GuardHonoContext, limit: number): GuardRequest {
   const request = c.req.raw;
   const socket = honoSocket(c.env);
-  const cache = c.req.bodyCache as Record<string, Promise<unknown> | undefined>;
   return fetchRequest(request, limit, {
     remoteAddress: socket?.remoteAddress,
     // The URL's scheme is what the client wrote when it sends an absolute-form target: on Node,
     // only the socket says whether this connection is TLS.
     secure: socket !== undefined ? socket.encrypted === true : protocolOf(request.url) === 'https:',
-    body: async () => {
-      const cached = Object.keys(cache).find((key) => cache[key] !== undefined);
-      if (cached === undefined) {
-        const bytes = await readFetchBytes(request, limit);
-        // Kept where Hono looks, so routes behind honoRequireSession can still read the body.
-        cache.arrayBuffer = Promise.resolve(bytes.slice().buffer);
-        return parseBody(bytes, request.headers.get('content-type'));
-      }
-      // A middleware read it through c.req: what Hono kept (bytes, or text decoded once).
-      const value = await cache[cached];
-      const left = value instanceof Blob ? await value.arrayBuffer() : value;
-      return fromParsed(left instanceof ArrayBuffer ? new Uint8Array(left) : left, headersOf(request), limit);
-    },
+    bodyCache: c.req.bodyCache as BodyCache,
   });
 }
 
@@ -786,22 +816,38 @@ function headersOf(request: Request): IncomingHttpHeaders {
 
 // ---- answers --------------------------------------------------------------------------------
 
+/** An answer checked once and ready to write. */
+interface ReadyAnswer {
+  status: number;
+  /** Lower-case names; several cookies of one `Set-Cookie` as an array. */
+  headers: [string, string | string[]][];
+  /** `undefined`: no body at all. */
+  body: string | undefined;
+}
+
+/** Headers a middleware adapter copies onto the answer of the route behind it. */
+type HeaderList = [string, string | string[]][];
+
+type AuthResult =
+  | { ok: true; session: GuardSession; headers: HeaderList }
+  | { ok: false; answer: ReadyAnswer };
+
 const INTERNAL_ERROR_BODY = '{"error":{"code":"INTERNAL_ERROR","message":"internal error","requestId":""}}';
 
 /** The answer to a handler that failed: nothing about the failure leaves the server. */
-function internalError(): GuardAnswer {
+function internalError(): ReadyAnswer {
   return {
     status: 500,
-    headers: {
-      'content-type': 'application/json; charset=utf-8',
-      'x-content-type-options': 'nosniff',
-      'cache-control': 'no-store',
-    },
+    headers: [
+      ['content-type', 'application/json; charset=utf-8'],
+      ['x-content-type-options', 'nosniff'],
+      ['cache-control', 'no-store'],
+    ],
     body: INTERNAL_ERROR_BODY,
   };
 }
 
-function failed(name: string, error: unknown): GuardAnswer {
+function failed(name: string, error: unknown): ReadyAnswer {
   try {
     console.error(`weixin-kit ${name}: the guard failed; answered 500`, error);
   } catch {
@@ -820,10 +866,11 @@ const SKIPPED = new Set(['content-length', 'transfer-encoding']);
  * The answer's headers as written, or `undefined` when one cannot be sent. `Set-Cookie` may hold
  * several cookies, one per line (one header each on the wire).
  */
-function headerList(headers: unknown): [string, string | string[]][] | undefined {
+function headerList(headers: unknown): HeaderList | undefined {
   if (typeof headers !== 'object' || headers === null) return undefined;
-  const out: [string, string | string[]][] = [];
-  for (const [name, value] of Object.entries(headers)) {
+  const out: HeaderList = [];
+  for (const name of Object.keys(headers)) {
+    const value: unknown = (headers as Record<string, unknown>)[name];
     if (typeof value !== 'string' || !TOKEN.test(name)) return undefined;
     const lower = name.toLowerCase();
     if (SKIPPED.has(lower)) continue;
@@ -839,40 +886,26 @@ function headerList(headers: unknown): [string, string | string[]][] | undefined
   return out;
 }
 
-interface CheckedAnswer {
-  status: number;
-  headers: [string, string | string[]][];
-  /** `undefined`: no body at all. */
-  body: string | undefined;
-}
-
-/** Why an answer cannot be written as it is, or `undefined` when it can. */
-function malformed(answer: unknown): string | undefined {
+/** The answer ready to write, or why it cannot be sent. */
+function prepare(answer: unknown): ReadyAnswer | string {
   if (typeof answer !== 'object' || answer === null) return 'it is not a { status, headers, body } answer';
   const { status, body, headers } = answer as GuardAnswer;
   if (!Number.isInteger(status) || status < 200 || status > 599)
     return 'its status is not a number from 200 to 599';
   if (typeof body !== 'string') return 'its body is not a string';
-  if (headerList(headers) === undefined) return 'a header name or value cannot be sent (a line break?)';
-  return undefined;
+  const list = headerList(headers);
+  if (list === undefined) return 'a header name or value cannot be sent (a line break?)';
+  const noBody = body === '' || status === 204 || status === 205 || status === 304;
+  return { status, headers: list, body: noBody ? undefined : body };
 }
 
-/** Answers nothing malformed ever leaves: they are reported and replaced by the generic 500. */
-function checked(name: string, answer: unknown, what: string): GuardAnswer {
-  const problem = malformed(answer);
-  return problem === undefined ? (answer as GuardAnswer) : failed(name, new TypeError(`${what}: ${problem}`));
-}
-
-/** A well-formed answer ready to write, or the generic 500 for a malformed one. */
-function check(answer: GuardAnswer): CheckedAnswer {
-  const ok = malformed(answer) === undefined;
-  const final = ok ? answer : internalError();
-  const noBody = final.body === '' || final.status === 204 || final.status === 205 || final.status === 304;
-  return {
-    status: final.status,
-    headers: headerList(final.headers) ?? [],
-    body: noBody ? undefined : final.body,
-  };
+/**
+ * An answer checked (once) and ready to write; a malformed one is reported (`what` says whose)
+ * and replaced by the generic 500: nothing malformed ever leaves.
+ */
+function ready(name: string, answer: unknown, what: string): ReadyAnswer {
+  const out = prepare(answer);
+  return typeof out === 'string' ? failed(name, new TypeError(`${what}: ${out}`)) : out;
 }
 
 function toArray(value: string | string[]): string[] {
@@ -880,39 +913,30 @@ function toArray(value: string | string[]): string[] {
 }
 
 /** Runs a guard route; it should never throw, but if it does the client gets a bare 500. */
-async function runHandler(name: string, handler: GuardHandler, request: GuardRequest): Promise<GuardAnswer> {
+async function runHandler(name: string, handler: GuardHandler, request: GuardRequest): Promise<ReadyAnswer> {
   try {
-    return checked(name, await handler(request), 'the guard route answered something that cannot be sent');
+    return ready(name, await handler(request), 'the guard route answered something that cannot be sent');
   } catch (error) {
     return failed(name, error);
   }
 }
 
-async function authenticate(
-  name: string,
-  guard: Authenticator,
-  request: GuardRequest,
-): Promise<
-  { ok: true; session: GuardSession; headers: Record<string, string> } | { ok: false; answer: GuardAnswer }
-> {
+async function authenticate(name: string, guard: Authenticator, request: GuardRequest): Promise<AuthResult> {
   try {
     const result = await guard.authenticate(request);
     if (typeof result !== 'object' || result === null) throw new TypeError('authenticate() answered nothing');
     if (result.ok === true) {
-      if (
-        typeof result.session !== 'object' ||
-        result.session === null ||
-        headerList(result.headers ?? {}) === undefined
-      ) {
+      const headers = headerList(result.headers ?? {});
+      if (typeof result.session !== 'object' || result.session === null || headers === undefined) {
         throw new TypeError(
           'authenticate() answered ok without a session or with headers that cannot be sent',
         );
       }
-      return { ok: true, session: result.session, headers: result.headers ?? {} };
+      return { ok: true, session: result.session, headers };
     }
     return {
       ok: false,
-      answer: checked(name, result.answer, 'authenticate() refused with an answer that cannot be sent'),
+      answer: ready(name, result.answer, 'authenticate() refused with an answer that cannot be sent'),
     };
   } catch (error) {
     return { ok: false, answer: failed(name, error) };
@@ -930,9 +954,8 @@ function setNodeHeader(res: ServerResponse, name: string, value: string | string
   res.setHeader(name, value);
 }
 
-function writeNode(res: ServerResponse, answer: GuardAnswer, body: NodeBody): void {
+function writeNode(res: ServerResponse, out: ReadyAnswer, body: NodeBody): void {
   if (res.headersSent || res.writableEnded) return;
-  const out = check(answer);
   try {
     // One writeHead with a flat [name, value, …] list: Node's fast path when no header was set
     // before (a middleware's headers, if any, are merged by Node; cookies are kept, see below).
@@ -958,8 +981,7 @@ function writeNode(res: ServerResponse, answer: GuardAnswer, body: NodeBody): vo
   }
 }
 
-function writeKoa(ctx: GuardKoaContext, answer: GuardAnswer, body: NodeBody): void {
-  const out = check(answer);
+function writeKoa(ctx: GuardKoaContext, out: ReadyAnswer, body: NodeBody): void {
   try {
     ctx.status = out.status;
     for (const [name, value] of out.headers) setNodeHeader(ctx.res, name, value);
@@ -972,8 +994,7 @@ function writeKoa(ctx: GuardKoaContext, answer: GuardAnswer, body: NodeBody): vo
   }
 }
 
-async function writeFastify(reply: GuardFastifyReply, answer: GuardAnswer): Promise<void> {
-  const out = check(answer);
+async function writeFastify(reply: GuardFastifyReply, out: ReadyAnswer): Promise<void> {
   try {
     reply.code(out.status);
     for (const [name, value] of out.headers) reply.header(name, value);
@@ -985,11 +1006,27 @@ async function writeFastify(reply: GuardFastifyReply, answer: GuardAnswer): Prom
   }
 }
 
-function toResponse(answer: GuardAnswer): Response {
-  const out = check(answer);
+function toResponse(out: ReadyAnswer): Response {
+  return new Response(out.body ?? null, { status: out.status, headers: responseHeaders(out.headers) });
+}
+
+/**
+ * The headers as a plain record, the cheapest form for `new Response` (on @hono/node-server it is
+ * written as it is); a `Headers` only when a name has several values (cookies).
+ */
+function responseHeaders(list: HeaderList): Record<string, string> | Headers {
+  const record: Record<string, string> = Object.create(null);
+  for (const [name, value] of list) {
+    if (typeof value !== 'string' || name in record) return fetchHeaders(list);
+    record[name] = value;
+  }
+  return record;
+}
+
+function fetchHeaders(list: HeaderList): Headers {
   const headers = new Headers();
-  for (const [name, value] of out.headers) {
+  for (const [name, value] of list) {
     for (const one of toArray(value)) headers.append(name, one);
   }
-  return new Response(out.body ?? null, { status: out.status, headers });
+  return headers;
 }

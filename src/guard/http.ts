@@ -67,8 +67,14 @@ export function compileTrustProxy(setting: TrustProxy | undefined): ProxyTrust {
       .filter((ip): ip is string => ip !== undefined);
     return out.concat(hops.reverse());
   };
+  // Without trusted proxies the TCP peer, when known, is the client: there is no chain to walk.
+  const untrusted = value === false;
   return {
     clientIp(request) {
+      if (untrusted) {
+        const peer = normalizeIp(request.remoteAddress);
+        if (peer !== undefined) return peer;
+      }
       const addresses = chain(request);
       let index = 0;
       while (index < addresses.length - 1 && trusted(addresses[index] as string, index)) index += 1;
@@ -76,6 +82,7 @@ export function compileTrustProxy(setting: TrustProxy | undefined): ProxyTrust {
     },
     protocol(request) {
       if (request.secure) return 'https';
+      if (untrusted) return 'http';
       const peer = normalizeIp(request.remoteAddress);
       if (peer === undefined || !trusted(peer, 0)) return 'http';
       const proto = headerText(request.headers['x-forwarded-proto'])?.split(',')[0]?.trim().toLowerCase();

@@ -117,11 +117,8 @@ export class SessionTokens {
    * different from the key's, `nbf` in the future).
    */
   async verify(token: string): Promise<SessionClaims> {
-    const known = this.#verified.get(token);
-    if (known !== undefined) {
-      if (known.exp * 1000 + CLOCK_TOLERANCE_S * 1000 > this.#now()) return known;
-      this.#verified.delete(token);
-    }
+    const known = this.verified(token);
+    if (known !== undefined) return known;
     const claims = await this.#check(token);
     if (this.#verified.size >= VERIFIED_CACHE_SIZE) {
       const oldest = this.#verified.keys().next().value;
@@ -129,6 +126,15 @@ export class SessionTokens {
     }
     this.#verified.set(token, claims);
     return claims;
+  }
+
+  /** The claims of a token already verified and not yet expired, without waiting; else `undefined`. */
+  verified(token: string): SessionClaims | undefined {
+    const known = this.#verified.get(token);
+    if (known === undefined) return undefined;
+    if (known.exp * 1000 + CLOCK_TOLERANCE_S * 1000 > this.#now()) return known;
+    this.#verified.delete(token);
+    return undefined;
   }
 
   async #check(token: string): Promise<SessionClaims> {

@@ -51,27 +51,4 @@ export interface GuardSession {
   readonly source: 'token' | 'cloud-run';
 }
 
-/**
- * The codes of guard answers and their HTTP status: `SESSION_REQUIRED`, `SESSION_INVALID`,
- * `SESSION_EXPIRED`, `SESSION_REVOKED`, `SESSION_KEY_STALE` (401); `LOGIN_CODE_USED` (409);
- * `INVALID_CODE`, `BAD_BODY` (400); `PAYLOAD_TOO_LARGE` (413); `HTTPS_REQUIRED`,
- * `ORIGIN_NOT_ALLOWED`, `FORBIDDEN` (403); `NOT_FOUND` (404); `RATE_LIMITED` (429, with
- * `Retry-After`); `UPSTREAM_UNAVAILABLE` (503); `INTERNAL_ERROR` (500). See {@link GuardError}.
- */
-export type GuardErrorCode =
-  | 'SESSION_REQUIRED'
-  | 'SESSION_INVALID'
-  | 'SESSION_EXPIRED'
-  | 'SESSION_REVOKED'
-  | 'SESSION_KEY_STALE'
-  | 'LOGIN_CODE_USED'
-  | 'INVALID_CODE'
-  | 'BAD_BODY'
-  | 'PAYLOAD_TOO_LARGE'
-  | 'HTTPS_REQUIRED'
-  | 'ORIGIN_NOT_ALLOWED'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'RATE_LIMITED'
-  | 'UPSTREAM_UNAVAILABLE'
-  | 'INTERNAL_ERROR';
+export type { GuardErrorCode } from '../errors.js';

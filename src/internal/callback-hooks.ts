@@ -7,6 +7,7 @@ export const HOOK_NAMES = [
   'onDuplicate',
   'onError',
   'onLateReply',
+  'onSecretFallback',
 ] as const satisfies readonly (keyof CallbackHooks)[];
 
 type HookEvent<K extends keyof CallbackHooks> = Parameters<NonNullable<CallbackHooks[K]>>[0];

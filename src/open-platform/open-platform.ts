@@ -1,7 +1,7 @@
 import type { ComponentVerifyTicketEvent } from '../callbacks/messages.js';
 import { ApiClient, type ApiRequestOptions, type RequestOptions } from '../core/api-client.js';
 import { APIPromise } from '../core/api-promise.js';
-import { tokenManagerFrom, transportFrom } from '../core/build-client.js';
+import { quotaBreakerFrom, tokenManagerFrom, transportFrom } from '../core/build-client.js';
 import { checkOptions, type TokenClientOptions } from '../core/client-options.js';
 import type { HttpMethod, Transport } from '../core/transport.js';
 import { type CredentialSettings, credentialErrorOf } from '../credentials/credential-errors.js';
@@ -161,7 +161,14 @@ export class OpenPlatform {
         'the Open Platform console (open.weixin.qq.com → 管理中心 → 第三方平台 → 开发资料: AppSecret, 白名单IP)',
     };
     const credentials = this.#credentials;
-    const bare = new ApiClient({ baseUrl: this.#baseUrl, transport: this.#transport, credentials });
+    // The component's own APIs and token endpoint, under the component's AppID.
+    const quotaBreaker = quotaBreakerFrom(options, this.#store, this.componentAppId);
+    const bare = new ApiClient({
+      baseUrl: this.#baseUrl,
+      transport: this.#transport,
+      credentials,
+      quotaBreaker,
+    });
     this.#componentToken = tokenManagerFrom(
       options,
       this.#store,
@@ -177,6 +184,7 @@ export class OpenPlatform {
       accessToken: this.#componentToken,
       tokenQueryName: 'component_access_token',
       credentials,
+      quotaBreaker,
     });
   }
 
@@ -355,6 +363,8 @@ export class OpenPlatform {
       transport: this.#transport,
       accessToken,
       credentials: this.#credentials,
+      // Calls made on an authorizer's behalf count against the authorizer account's quota.
+      quotaBreaker: quotaBreakerFrom(this.#options, this.#store, appId),
     });
     const authorizer: Authorizer = {
       appId,

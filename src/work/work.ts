@@ -1,6 +1,6 @@
 import { ApiClient, type ApiRequestOptions, type RequestOptions } from '../core/api-client.js';
 import type { APIPromise } from '../core/api-promise.js';
-import { tokenManagerFrom, transportFrom } from '../core/build-client.js';
+import { quotaBreakerFrom, tokenManagerFrom, transportFrom } from '../core/build-client.js';
 import { checkOptions, type TokenClientOptions } from '../core/client-options.js';
 import type { HttpMethod } from '../core/transport.js';
 import { type CredentialSettings, credentialErrorOf } from '../credentials/credential-errors.js';
@@ -112,7 +112,9 @@ export class Work {
       secretOption: `corpSecret (the Secret of agent ${options.agentId})`,
       console: 'the WeCom admin console (work.weixin.qq.com → 应用管理 → the app: Secret, 企业可信IP)',
     };
-    const bare = new ApiClient({ baseUrl, transport, credentials });
+    // Per app of the corp (corpId and AgentId): one app's spent quota never holds back another's.
+    const quotaBreaker = quotaBreakerFrom(options, options.store, corpId, String(options.agentId));
+    const bare = new ApiClient({ baseUrl, transport, credentials, quotaBreaker });
     this.#accessToken = tokenManagerFrom(
       options,
       options.store,
@@ -134,7 +136,13 @@ export class Work {
         }
       },
     );
-    this.client = new ApiClient({ baseUrl, transport, accessToken: this.#accessToken, credentials });
+    this.client = new ApiClient({
+      baseUrl,
+      transport,
+      accessToken: this.#accessToken,
+      credentials,
+      quotaBreaker,
+    });
   }
 
   /** The app's current access_token. */

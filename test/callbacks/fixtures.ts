@@ -17,6 +17,8 @@ export interface PushSpec {
   /** ReceiveId used to encrypt (default APP_ID). */
   receiveId?: string;
   token?: string;
+  /** EncodingAESKey used to encrypt (default AES_KEY). */
+  encodingAESKey?: string;
   timestamp?: number;
   nonce?: string;
   /** Override of the envelope fields in safe mode (default { ToUserName, Encrypt }). */
@@ -58,7 +60,11 @@ export function push(spec: PushSpec): CallbackRequest {
   const plaintext = encode(spec.fields, format);
   let body = plaintext;
   if (mode !== 'plain') {
-    const crypto = new MessageCrypto({ token, encodingAESKey: AES_KEY, receiveId: spec.receiveId ?? APP_ID });
+    const crypto = new MessageCrypto({
+      token,
+      encodingAESKey: spec.encodingAESKey ?? AES_KEY,
+      receiveId: spec.receiveId ?? APP_ID,
+    });
     const sealed = crypto.seal(plaintext, { timestamp, nonce });
     q.set('encrypt_type', 'aes');
     q.set('msg_signature', sealed.msgSignature);
@@ -78,14 +84,26 @@ export function push(spec: PushSpec): CallbackRequest {
   };
 }
 
-/** Opens an encrypted passive reply (XML or JSON envelope) and returns the inner text. */
-export function openReply(response: CallbackResponse, receiveId = APP_ID): string {
+/**
+ * Opens an encrypted passive reply (XML or JSON envelope) and returns the inner text; it must be
+ * signed with `secrets.token` and encrypted with `secrets.encodingAESKey` (default TOKEN, AES_KEY).
+ */
+export function openReply(
+  response: CallbackResponse,
+  receiveId = APP_ID,
+  secrets: { token?: string; encodingAESKey?: string } = {},
+): string {
   const text = response.body;
   const record = (text.trimStart().startsWith('{') ? JSON.parse(text) : parseXml(text)) as Record<
     string,
     unknown
   >;
-  const crypto = new MessageCrypto({ token: TOKEN, encodingAESKey: AES_KEY, receiveId, now: clock });
+  const crypto = new MessageCrypto({
+    token: secrets.token ?? TOKEN,
+    encodingAESKey: secrets.encodingAESKey ?? AES_KEY,
+    receiveId,
+    now: clock,
+  });
   return crypto.open({
     body: text,
     msgSignature: String(record.MsgSignature),

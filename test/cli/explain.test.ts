@@ -364,7 +364,7 @@ describe('explain: argument errors', () => {
     const { code, text } = await run(['help']);
     expect(code).toBe(0);
     expect(text).toContain('explain <kind>');
-    expect(text).toContain('doctor --config');
+    expect(text).toContain('doctor [--config');
   });
 });
 
