@@ -23,10 +23,7 @@
  * The two Redis scenarios are skipped with a message when Redis is not reachable on
  * 127.0.0.1:6379. Every child process is stopped at the end (killed if it does not exit).
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
@@ -34,6 +31,7 @@ import { startEmulator } from '../src/emulator/index.js';
 import { createLimiter } from '../src/guard/index.js';
 import type { ScenarioResult } from './harness.js';
 import { HTTP_FRAMEWORKS, type HttpFramework } from './http.js';
+import { type Child, envNumber, load, p99, redisReachable, round2, spawnChild } from './load.js';
 
 /** A candidate/baseline pair with p99 latencies (ms), as the `http.*` scenarios report. */
 export interface GuardScenarioResult extends ScenarioResult {
@@ -78,40 +76,12 @@ const EXPECTED_ME = JSON.stringify({
 });
 const REDIS = { host: '127.0.0.1', port: 6379 } as const;
 
-const envNumber = (name: string, fallback: number): number => {
-  const value = Number(process.env[name] ?? fallback);
-  return Number.isFinite(value) && value > 0 ? value : fallback;
-};
-
-const round2 = (n: number): number => Math.round(n * 100) / 100;
-
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? 0;
 };
 
-const p99 = (samples: number[]): number => {
-  if (samples.length === 0) return 0;
-  const sorted = Float64Array.from(samples).sort();
-  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)] ?? 0;
-};
-
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
-
-function redisReachable(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(REDIS);
-    socket.setTimeout(1000, () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 /** Deletes every key under `prefix` (SCAN, not KEYS). */
 async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
@@ -125,156 +95,7 @@ async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
 
 // ---- child processes ---------------------------------------------------------------------------
 
-/** The line of a child's stderr that names its error (the whole stack stays out of the report). */
-function firstError(stderr: string): string {
-  const lines = stderr
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
-  return lines.find((l) => /^\w*(Error|Exception)\b/.test(l)) ?? lines.at(-1) ?? '(no output)';
-}
-
-interface Child {
-  /** The next line the child prints on stdout; rejects after `ms` or when the child exits first. */
-  nextLine(ms: number): Promise<string>;
-  send(line: string): void;
-  /** Closes the child's stdin (it exits then), and kills it if it has not exited 3 s later. */
-  stop(): Promise<void>;
-}
-
-function spawnChild(script: string, env: Record<string, string>, label: string): Child {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, ['--import', 'tsx', script], {
-    env: { ...process.env, ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  child.stdin.on('error', () => {}); // a child that died already: its exit is reported instead
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr = (stderr + chunk).slice(-4000);
-  });
-  const queued: string[] = [];
-  const waiting: Array<(line: string) => void> = [];
-  let buffered = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    for (let i = buffered.indexOf('\n'); i >= 0; i = buffered.indexOf('\n')) {
-      const line = buffered.slice(0, i);
-      buffered = buffered.slice(i + 1);
-      const waiter = waiting.shift();
-      if (waiter) waiter(line);
-      else queued.push(line);
-    }
-  });
-  let exited = false;
-  const exit = new Promise<void>((resolve) =>
-    child.once('close', () => {
-      exited = true;
-      resolve();
-    }),
-  );
-  const nextLine = (ms: number): Promise<string> =>
-    new Promise<string>((resolve, reject) => {
-      const line = queued.shift();
-      if (line !== undefined) return resolve(line);
-      if (exited) return reject(new Error(`${label} exited: ${firstError(stderr)}`));
-      const waiter = (l: string) => {
-        clearTimeout(timer);
-        resolve(l);
-      };
-      const timer = setTimeout(() => {
-        const at = waiting.indexOf(waiter);
-        if (at >= 0) waiting.splice(at, 1);
-        reject(new Error(`no answer from ${label} in ${ms} ms`));
-      }, ms);
-      waiting.push(waiter);
-      void exit.then(() => {
-        clearTimeout(timer);
-        reject(new Error(`${label} exited: ${firstError(stderr)}`));
-      });
-    });
-  return {
-    nextLine,
-    send: (line) => {
-      if (!exited) child.stdin.write(`${line}\n`);
-    },
-    stop: async () => {
-      if (exited) return;
-      child.stdin.end();
-      const killer = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await exit;
-      clearTimeout(killer);
-    },
-  };
-}
-
 // ---- guard.route ---------------------------------------------------------------------------------
-
-// autocannon ships no types: the part used here.
-interface AutocannonOptions {
-  url: string;
-  method: 'GET';
-  headers: Record<string, string>;
-  connections: number;
-  duration: number;
-  maxOverallRequests: number;
-  timeout: number;
-}
-interface AutocannonResult {
-  duration: number;
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  requests: { total: number };
-}
-interface AutocannonInstance {
-  stop(): void;
-  on(event: 'response', listener: (client: unknown, status: number, bytes: number, ms: number) => void): void;
-}
-type Autocannon = (
-  options: AutocannonOptions,
-  done: (error: Error | null, result: AutocannonResult) => void,
-) => AutocannonInstance;
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
-
-interface LoadResult {
-  opsPerSec: number;
-  p99Ms: number;
-  completed: number;
-}
-
-/** Loads one URL with GETs; any error, timeout or non-2xx answer fails the scenario. */
-function load(url: string, headers: Record<string, string>, seconds: number): Promise<LoadResult> {
-  const connections = envNumber('BENCH_HTTP_CONNECTIONS', 10);
-  const maxOverallRequests = envNumber('BENCH_HTTP_MAX_REQUESTS', 1_000_000);
-  const latencies: number[] = [];
-  return new Promise<LoadResult>((resolve, reject) => {
-    // autocannon stops on its own after `duration`; this timer only covers a hung run.
-    let hung: ReturnType<typeof setTimeout> | undefined;
-    const instance = autocannon(
-      { url, method: 'GET', headers, connections, duration: seconds, maxOverallRequests, timeout: 5 },
-      (error, result) => {
-        clearTimeout(hung);
-        if (error) return reject(error);
-        if (result.errors || result.timeouts || result.non2xx) {
-          return reject(
-            new Error(
-              `${url}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx answers`,
-            ),
-          );
-        }
-        resolve({
-          opsPerSec: Math.round(result.requests.total / result.duration),
-          p99Ms: round2(p99(latencies)),
-          completed: result.requests.total,
-        });
-      },
-    );
-    instance.on('response', (_client, _status, _bytes, ms) => {
-      latencies.push(ms);
-    });
-    hung = setTimeout(() => instance.stop(), (seconds + 10) * 1000);
-  });
-}
 
 /** `/me` answers the masked profile with a token and 401 without; `/bare` answers the same JSON. */
 async function verifyRoutes(base: string, auth: Record<string, string>): Promise<void> {
@@ -311,9 +132,10 @@ async function runRoute(framework: HttpFramework, seconds: number): Promise<Guar
     const auth = { authorization: `Bearer ${token}` };
     await verifyRoutes(base, auth);
     // The same request (with the token) to both routes.
-    const warm = [await load(`${base}/me`, auth, 0.5), await load(`${base}/bare`, auth, 0.5)];
-    const guarded = await load(`${base}/me`, auth, seconds);
-    const bare = await load(`${base}/bare`, auth, seconds);
+    const get = { method: 'GET' as const, headers: auth };
+    const warm = [await load(`${base}/me`, get, 0.5), await load(`${base}/bare`, get, 0.5)];
+    const guarded = await load(`${base}/me`, get, seconds);
+    const bare = await load(`${base}/bare`, get, seconds);
     server.send('stats');
     const stats = JSON.parse(await server.nextLine(5000)) as { handled: number; bare: number };
     // Every 2xx counted above came from the protected handler (1 from verifyRoutes).

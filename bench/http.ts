@@ -14,12 +14,11 @@
  * 1 000 000) requests per run. Before loading, one `/wechat` answer is decrypted and checked; after,
  * the server's counts must show every push handled and none refused.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { computeServerSignature, MessageCrypto, parseXml } from '../src/crypto/index.js';
 import type { ScenarioResult } from './harness.js';
+import { envNumber, load, spawnChild } from './load.js';
 
 export interface HttpScenarioResult extends ScenarioResult {
   /** p99 latency of `/wechat`, ms. */
@@ -39,39 +38,6 @@ const CONTENT = '你好，我想查询一下订单的物流状态';
 const USER = 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o';
 const ACCOUNT = 'gh_1234567890ab';
 
-const envNumber = (name: string, fallback: number): number => {
-  const value = Number(process.env[name] ?? fallback);
-  return Number.isFinite(value) && value > 0 ? value : fallback;
-};
-
-// autocannon ships no types: the part used here.
-interface AutocannonOptions {
-  url: string;
-  method: 'POST';
-  headers: Record<string, string>;
-  body: string;
-  connections: number;
-  duration: number;
-  maxOverallRequests: number;
-  timeout: number;
-}
-interface AutocannonResult {
-  duration: number;
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  requests: { total: number; average: number };
-}
-interface AutocannonInstance {
-  stop(): void;
-  on(event: 'response', listener: (client: unknown, status: number, bytes: number, ms: number) => void): void;
-}
-type Autocannon = (
-  options: AutocannonOptions,
-  done: (error: Error | null, result: AutocannonResult) => void,
-) => AutocannonInstance;
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
-
 interface ServerStats {
   handled: number;
   refused: number;
@@ -79,15 +45,6 @@ interface ServerStats {
   errors: number;
   bare: number;
   bareBytes: number;
-}
-
-/** The line of a child's stderr that names its error (the whole stack stays out of the report). */
-function firstError(stderr: string): string {
-  const lines = stderr
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
-  return lines.find((l) => /^\w*(Error|Exception)\b/.test(l)) ?? lines.at(-1) ?? '(no output)';
 }
 
 interface ServerChild {
@@ -98,64 +55,23 @@ interface ServerChild {
 
 /** Starts the server child and waits for its port line. */
 async function startServer(framework: HttpFramework): Promise<ServerChild> {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, ['--import', 'tsx', SERVER], {
-    env: { ...process.env, WK_FRAMEWORK: framework, WK_APPID: APP_ID, WK_TOKEN: TOKEN, WK_AES_KEY: AES_KEY },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr = (stderr + chunk).slice(-4000);
-  });
-  const waiting: Array<(line: string) => void> = [];
-  let buffered = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    for (let i = buffered.indexOf('\n'); i >= 0; i = buffered.indexOf('\n')) {
-      const line = buffered.slice(0, i);
-      buffered = buffered.slice(i + 1);
-      waiting.shift()?.(line);
-    }
-  });
-  let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  child.once('close', () => {
-    exited = true;
-  });
-  const nextLine = (ms: number): Promise<string> =>
-    new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`no answer from the ${framework} server in ${ms} ms`)),
-        ms,
-      );
-      waiting.push((line) => {
-        clearTimeout(timer);
-        resolve(line);
-      });
-      exit.then(() => {
-        clearTimeout(timer);
-        reject(new Error(`the ${framework} server exited: ${firstError(stderr)}`));
-      });
-    });
-  const stop = async (): Promise<void> => {
-    if (exited) return;
-    child.stdin.end(); // the child exits when its stdin closes
-    const killer = setTimeout(() => child.kill('SIGKILL'), 3000);
-    await exit;
-    clearTimeout(killer);
-  };
+  const child = spawnChild(
+    SERVER,
+    { WK_FRAMEWORK: framework, WK_APPID: APP_ID, WK_TOKEN: TOKEN, WK_AES_KEY: AES_KEY },
+    `the ${framework} server`,
+  );
   try {
-    const { port } = JSON.parse(await nextLine(30_000)) as { port: number };
+    const { port } = JSON.parse(await child.nextLine(30_000)) as { port: number };
     return {
       base: `http://127.0.0.1:${port}`,
       stats: async () => {
-        const line = nextLine(5000);
-        child.stdin.write('stats\n');
-        return JSON.parse(await line) as ServerStats;
+        child.send('stats');
+        return JSON.parse(await child.nextLine(5000)) as ServerStats;
       },
-      stop,
+      stop: () => child.stop(),
     };
   } catch (error) {
-    await stop();
+    await child.stop();
     throw error;
   }
 }
@@ -234,63 +150,6 @@ async function verifyRoutes(base: string, push: Push): Promise<void> {
   }
 }
 
-interface LoadResult {
-  opsPerSec: number;
-  p99Ms: number;
-  completed: number;
-}
-
-const p99 = (samples: number[]): number => {
-  if (samples.length === 0) return 0;
-  const sorted = Float64Array.from(samples).sort();
-  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)] ?? 0;
-};
-
-/** Loads one URL; any error, timeout or non-2xx answer fails the scenario. */
-function load(url: string, push: Push, seconds: number): Promise<LoadResult> {
-  const connections = envNumber('BENCH_HTTP_CONNECTIONS', 10);
-  const maxOverallRequests = envNumber('BENCH_HTTP_MAX_REQUESTS', 1_000_000);
-  const latencies: number[] = [];
-  return new Promise<LoadResult>((resolve, reject) => {
-    // autocannon stops on its own after `duration`; this guard only covers a hung run.
-    let guard: ReturnType<typeof setTimeout> | undefined;
-    const instance = autocannon(
-      {
-        url,
-        method: 'POST',
-        headers: HEADERS,
-        body: push.body,
-        connections,
-        duration: seconds,
-        maxOverallRequests,
-        timeout: 5,
-      },
-      (error, result) => {
-        clearTimeout(guard);
-        if (error) return reject(error);
-        if (result.errors || result.timeouts || result.non2xx) {
-          return reject(
-            new Error(
-              `${url}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx answers`,
-            ),
-          );
-        }
-        // Completed requests over elapsed time: the average rate, also when the count bound ends
-        // the run before the time bound.
-        resolve({
-          opsPerSec: Math.round(result.requests.total / result.duration),
-          p99Ms: Math.round(p99(latencies) * 100) / 100,
-          completed: result.requests.total,
-        });
-      },
-    );
-    instance.on('response', (_client, _status, _bytes, ms) => {
-      latencies.push(ms);
-    });
-    guard = setTimeout(() => instance.stop(), (seconds + 10) * 1000);
-  });
-}
-
 async function runFramework(framework: HttpFramework, seconds: number): Promise<HttpScenarioResult> {
   const server = await startServer(framework);
   try {
@@ -298,9 +157,10 @@ async function runFramework(framework: HttpFramework, seconds: number): Promise<
     const wechatUrl = `${server.base}/wechat${push.query}`;
     const bareUrl = `${server.base}/bare${push.query}`;
     await verifyRoutes(server.base, push);
-    const warm = [await load(wechatUrl, push, 0.5), await load(bareUrl, push, 0.5)];
-    const wechat = await load(wechatUrl, push, seconds);
-    const bare = await load(bareUrl, push, seconds);
+    const post = { method: 'POST' as const, headers: HEADERS, body: push.body };
+    const warm = [await load(wechatUrl, post, 0.5), await load(bareUrl, post, 0.5)];
+    const wechat = await load(wechatUrl, post, seconds);
+    const bare = await load(bareUrl, post, seconds);
     const stats = await server.stats();
     // Every answer counted above came from the text handler (1 from verifyRoutes), none refused.
     const answered = 1 + (warm[0]?.completed ?? 0) + wechat.completed;

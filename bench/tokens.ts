@@ -5,10 +5,10 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { startEmulator } from '../src/emulator/index.js';
+import { redisReachable } from './load.js';
 
 export interface TokenScenarioResult {
   name: string;
@@ -21,21 +21,6 @@ export interface TokenScenarioResult {
 }
 
 const WORKER = fileURLToPath(new URL('./fixtures/token-worker.ts', import.meta.url));
-
-function redisReachable(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port: 6379 });
-    socket.setTimeout(1000, () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 async function run(env: Record<string, string>, processes: number): Promise<number> {
   const children = Array.from({ length: processes }, () => {
