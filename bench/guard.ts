@@ -7,8 +7,10 @@
  *   token verified, session looked up, per-user limit checked — raised to 1e9 per 60 s — and the
  *   answer masked, on every request) and `GET /bare` = the same JSON body without the guard. The
  *   load (autocannon, in this process) sends the same request with a valid `Authorization: Bearer`
- *   to both. Each route is warmed up for 0.5 s, then loaded for `BENCH_HTTP_SECONDS` (default 3)
- *   with `BENCH_HTTP_CONNECTIONS` (default 10) connections, as bench/http.ts does. Before loading,
+ *   to both. Each route is warmed up for 0.5 s, then both are loaded in `BENCH_ROUNDS` (default 5)
+ *   alternating rounds (ABBA…) sharing `BENCH_GUARD_ROUTE_SECONDS` (default 5; at least 0.5 s a round)
+ *   with `BENCH_HTTP_CONNECTIONS` (default 10) connections; the ratio is the median of the
+ *   per-round ratios, req/s and p99 the medians. Before loading,
  *   `/me` must answer 200 with the expected masked JSON (and 401 without a token); after, no
  *   answer may be non-2xx and the handler must have run for every `/me` answer.
  * - `guard.redisLimit`: ops/s and p99 of `createLimiter(…, { redis })`.check(key) beside a direct
@@ -31,7 +33,16 @@ import { startEmulator } from '../src/emulator/index.js';
 import { createLimiter } from '../src/guard/index.js';
 import type { ScenarioResult } from './harness.js';
 import { HTTP_FRAMEWORKS, type HttpFramework } from './http.js';
-import { type Child, envNumber, load, p99, redisReachable, round2, spawnChild } from './load.js';
+import {
+  type Child,
+  envNumber,
+  type LoadResult,
+  load,
+  p99,
+  redisReachable,
+  round2,
+  spawnChild,
+} from './load.js';
 
 /** A candidate/baseline pair with p99 latencies (ms), as the `http.*` scenarios report. */
 export interface GuardScenarioResult extends ScenarioResult {
@@ -134,24 +145,37 @@ async function runRoute(framework: HttpFramework, seconds: number): Promise<Guar
     // The same request (with the token) to both routes.
     const get = { method: 'GET' as const, headers: auth };
     const warm = [await load(`${base}/me`, get, 0.5), await load(`${base}/bare`, get, 0.5)];
-    const guarded = await load(`${base}/me`, get, seconds);
-    const bare = await load(`${base}/bare`, get, seconds);
+    // Alternating rounds (ABBA…) of `seconds / rounds` each: on a shared machine the bare route
+    // alone swings a lot between runs; comparing neighbours and taking the median of the per-round
+    // ratios keeps that swing out of the ratio.
+    const rounds = envNumber('BENCH_ROUNDS', 5);
+    const slice = Math.max(0.5, seconds / rounds);
+    const guardedRuns: LoadResult[] = [];
+    const bareRuns: LoadResult[] = [];
+    for (let round = 0; round < rounds; round += 1) {
+      const order = round % 2 === 0 ? (['me', 'bare'] as const) : (['bare', 'me'] as const);
+      for (const route of order) {
+        const run = await load(`${base}/${route}`, get, slice);
+        (route === 'me' ? guardedRuns : bareRuns).push(run);
+      }
+    }
     server.send('stats');
     const stats = JSON.parse(await server.nextLine(5000)) as { handled: number; bare: number };
     // Every 2xx counted above came from the protected handler (1 from verifyRoutes).
-    const answered = 1 + (warm[0]?.completed ?? 0) + guarded.completed;
+    const answered = 1 + (warm[0]?.completed ?? 0) + guardedRuns.reduce((sum, run) => sum + run.completed, 0);
     if (stats.handled < answered) {
       throw new Error(
         `the ${framework} guard server ran its handler ${stats.handled} times for ${answered} answers`,
       );
     }
+    const ratios = guardedRuns.map((run, i) => run.opsPerSec / (bareRuns[i]?.opsPerSec ?? Number.NaN));
     return {
       name: `guard.route.${framework}`,
-      opsPerSec: guarded.opsPerSec,
-      baselineOpsPerSec: bare.opsPerSec,
-      ratio: round2(guarded.opsPerSec / bare.opsPerSec),
-      p99Ms: guarded.p99Ms,
-      baselineP99Ms: bare.p99Ms,
+      opsPerSec: Math.round(median(guardedRuns.map((run) => run.opsPerSec))),
+      baselineOpsPerSec: Math.round(median(bareRuns.map((run) => run.opsPerSec))),
+      ratio: round2(median(ratios)),
+      p99Ms: round2(median(guardedRuns.map((run) => run.p99Ms))),
+      baselineP99Ms: round2(median(bareRuns.map((run) => run.p99Ms))),
     };
   } finally {
     await server.stop();
@@ -165,7 +189,7 @@ async function runRoute(framework: HttpFramework, seconds: number): Promise<Guar
 export async function guardRouteScenarios(
   frameworks: readonly HttpFramework[] = HTTP_FRAMEWORKS,
 ): Promise<GuardScenarioResult[]> {
-  const seconds = envNumber('BENCH_HTTP_SECONDS', 3);
+  const seconds = envNumber('BENCH_GUARD_ROUTE_SECONDS', 5);
   const results: GuardScenarioResult[] = [];
   for (const framework of frameworks) {
     try {
@@ -412,12 +436,14 @@ export function printGuardTables(guard: GuardScenarios): void {
     `${r.name.padEnd(24)}${num(r.opsPerSec)}${num(r.baselineOpsPerSec)}${`${r.ratio.toFixed(2)}x`.padStart(8)}` +
     `${ms(r.p99Ms)}${ms(r.baselineP99Ms)}`;
   if (guard.routes.length > 0) {
-    const seconds = envNumber('BENCH_HTTP_SECONDS', 3);
+    const seconds = envNumber('BENCH_GUARD_ROUTE_SECONDS', 5);
+    const rounds = envNumber('BENCH_ROUNDS', 5);
     const connections = envNumber('BENCH_HTTP_CONNECTIONS', 10);
     console.log(
       `\nGuard route: GET /me through guard.protect() (Bearer token verified, session looked up, per-user ` +
         `limit checked, answer masked; memory store) vs the same framework's bare route (/bare, same JSON); ` +
-        `target >= 0.80x\n${connections} connections x ${seconds} s per route, autocannon in a separate process\n`,
+        `target >= 0.80x\n${connections} connections, ${rounds} alternating rounds sharing ${seconds} s per route ` +
+        '(medians; ratio = median of per-round ratios), autocannon in a separate process\n',
     );
     console.log(
       `${'scenario'.padEnd(24)}${'req/s'.padStart(12)}${'bare req/s'.padStart(12)}${'ratio'.padStart(8)}` +
