@@ -160,7 +160,7 @@ export function codeOfErrcode(errcode: number): ErrorCode {
 
 /**
  * WeChat answered HTTP 200 with `errcode != 0`. `code` classifies the errcode (see
- * {@link codeOfErrcode}); `errcode`, `errmsg` and `rid` are WeChat's own.
+ * the errcode table in the README); `errcode`, `errmsg` and `rid` are WeChat's own.
  *
  * @example
  * catch (e) { if (e instanceof WeChatApiError && e.code === 'QUOTA_EXCEEDED') alert(); }

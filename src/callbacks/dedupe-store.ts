@@ -41,7 +41,7 @@ export interface MemoryDedupeStoreOptions {
 
 /**
  * An in-process {@link DedupeStore}: fine for one instance. Several instances behind a load
- * balancer each see some of WeChat's retries; share a {@link RedisDedupeStore} instead.
+ * balancer each see some of WeChat's retries; share a `RedisDedupeStore` (from `weixin-kit/redis`) instead.
  * Bounded: expired keys are dropped as new ones arrive, and at `maxEntries` the oldest go first,
  * so a flood of distinct pushes can only shorten how long old keys are remembered.
  *

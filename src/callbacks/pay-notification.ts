@@ -781,7 +781,7 @@ export class PayNotificationHandler implements CallbackHandler {
 /**
  * Creates a WeChat Pay v3 notification endpoint (the `notify_url` of orders and refunds).
  * Idempotent by notification `id`: a retry, or the same notification delivered to two instances
- * sharing a {@link RedisDedupeStore}, reaches the handler once. A wrong APIv3 key is our
+ * sharing a `RedisDedupeStore` (`weixin-kit/redis`), reaches the handler once. A wrong APIv3 key is our
  * misconfiguration: such notifications are answered 500 (WeChat Pay retries for ~24 h) and
  * `onError` is called with phase `config`.
  *
