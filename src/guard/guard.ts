@@ -528,7 +528,7 @@ export class Guard {
    * refusal to send. For middleware adapters; routes built with {@link protect} call it.
    */
   async authenticate(request: GuardRequest): Promise<Authentication> {
-    const requestId = this.#requestId();
+    const requestId = this.#requestId(request);
     const headers = { 'x-request-id': requestId };
     try {
       const early = this.#transport(request, headers, this.#proxy.clientIp(request));
@@ -619,7 +619,7 @@ export class Guard {
         : this.#routeLimiter(route.limit);
     const masked = route.mask !== false && this.#mask !== undefined;
     return async (request) => {
-      const requestId = this.#requestId();
+      const requestId = this.#requestId(request);
       const headers: Record<string, string> = { 'x-request-id': requestId };
       try {
         const ip = this.#proxy.clientIp(request);
@@ -828,15 +828,21 @@ export class Guard {
     return errorAnswer(refusal, requestId, headers);
   }
 
-  #requestId(): string {
-    // Request ids only need to be unique, not secret: slices of a pooled random block (1024 ids;
+  /**
+   * The request id: the trace id of a valid W3C `traceparent` header (so the id matches the
+   * caller's trace), else a new 32-hex-digit one.
+   */
+  #requestId(request: GuardRequest): string {
+    const traceId = traceIdOf(headerText(request.headers.traceparent));
+    if (traceId !== undefined) return traceId;
+    // Request ids only need to be unique, not secret: slices of a pooled random block (768 ids;
     // a call for random bytes has a fixed cost far above that of the bytes).
-    if (this.#idPool === undefined || this.#idOffset + 12 > this.#idPool.length) {
+    if (this.#idPool === undefined || this.#idOffset + 16 > this.#idPool.length) {
       this.#idPool = Buffer.from(this.#random(12_288));
       this.#idOffset = 0;
     }
-    const id = this.#idPool.toString('base64url', this.#idOffset, this.#idOffset + 12);
-    this.#idOffset += 12;
+    const id = this.#idPool.toString('hex', this.#idOffset, this.#idOffset + 16);
+    this.#idOffset += 16;
     return id;
   }
 
@@ -898,6 +904,21 @@ function refuseOverLimit(decision: LimitDecision): void {
       retryAfterSeconds: decision.retryAfterSeconds,
     });
   }
+}
+
+// W3C Trace Context: version-traceid-parentid-flags, lower-case hex; all-zero ids are invalid.
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-|$)/;
+
+/** The trace id of a `traceparent` value, or `undefined` when it is absent or malformed. */
+function traceIdOf(value: string | undefined): string | undefined {
+  if (value === undefined || value.length > 512) return undefined;
+  const match = TRACEPARENT.exec(value.trim());
+  if (match === null) return undefined;
+  const [, version, traceId, parentId] = match as unknown as [string, string, string, string];
+  // Version ff is forbidden; version 00 has exactly four fields.
+  if (version === 'ff' || (version === '00' && value.trim().length !== 55)) return undefined;
+  if (/^0+$/.test(traceId) || /^0+$/.test(parentId)) return undefined;
+  return traceId;
 }
 
 function isReply(value: unknown): value is GuardReply {

@@ -211,6 +211,32 @@ describe('protected routes', () => {
     expect(ids.size).toBe(300);
   });
 
+  it('use the trace id of a valid W3C traceparent as the request id, and make one otherwise', async () => {
+    const t = setup();
+    const { token } = await t.loginAs('o_trace');
+    const traced = (traceparent: string) =>
+      t.me(request('GET', '/me', { headers: { ...bearer(token), traceparent } }));
+    // The example of the W3C Trace Context recommendation, section 3.2.
+    const example = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    expect((await traced(example)).headers['x-request-id']).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    const refused = await t.guard.protect(() => {
+      throw new Error('boom');
+    })(request('GET', '/x', { headers: { ...bearer(token), traceparent: example } }));
+    expect(body(refused).error.requestId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    for (const bad of [
+      '00-00000000000000000000000000000000-00f067aa0ba902b7-01', // all-zero trace id
+      '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01', // all-zero parent id
+      'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', // forbidden version
+      '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01', // upper case
+      '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra', // version 00 has 4 fields
+      'garbage',
+    ]) {
+      const id = (await traced(bad)).headers['x-request-id'];
+      expect(id, bad).toMatch(/^[0-9a-f]{32}$/);
+      expect(id, bad).not.toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    }
+  });
+
   it('answer 500 with a request id and nothing of the exception; the logger gets it', async () => {
     const t = setup();
     const { token } = await t.loginAs();
