@@ -197,18 +197,14 @@ async function run(argv: string[]): Promise<{ code: number; text: string; err: s
   return { code, text: lines.join('\n'), err: errors.join('\n') };
 }
 
+/** The doctor on `url`, trusting the test root, with plain HTTP judged at the redirecting server. */
+const withRoot = (url: string) => run(['--server', url, '--ca', rootFile, '--http-url', urls.redirects]);
+
 const checks = (text: string) => text.split('\n').filter((l) => /^[✓!✗] /.test(l));
 
 describe('weixin-kit doctor --server: TLS', () => {
   it('a complete chain to the --ca root: every check ✓, exit 0', async () => {
-    const { code, text } = await run([
-      '--server',
-      urls.complete,
-      '--ca',
-      rootFile,
-      '--http-url',
-      urls.redirects,
-    ]);
+    const { code, text } = await withRoot(urls.complete);
     expect(text).toContain(`weixin-kit doctor: ${urls.complete}`);
     expect(text).toMatch(/✓ TLS: TLSv1\.[23] \(/);
     expect(text).toMatch(
@@ -228,14 +224,7 @@ describe('weixin-kit doctor --server: TLS', () => {
   });
 
   it('a server that sends only its leaf: ✗ "does not send its intermediate", not an unknown root', async () => {
-    const { code, text } = await run([
-      '--server',
-      urls.leafOnly,
-      '--ca',
-      rootFile,
-      '--http-url',
-      urls.redirects,
-    ]);
+    const { code, text } = await withRoot(urls.leafOnly);
     expect(text).toContain(
       '✗ chain: the server does not send its intermediate certificate(s): configure the full chain (leaf + intermediates)',
     );
@@ -258,28 +247,14 @@ describe('weixin-kit doctor --server: TLS', () => {
   });
 
   it('an expired leaf: ✗ expiry (the chain itself verifies), exit 1', async () => {
-    const { code, text } = await run([
-      '--server',
-      urls.expired,
-      '--ca',
-      rootFile,
-      '--http-url',
-      urls.redirects,
-    ]);
+    const { code, text } = await withRoot(urls.expired);
     expect(text).toMatch(/✓ chain: localhost ← weixin-kit Test Intermediate ← weixin-kit Test Root verifies/);
     expect(text).toMatch(/✗ expiry: the certificate expired on \S+ \(2 days ago\): renew it/);
     expect(code).toBe(1);
   });
 
   it('a certificate for another host: ✗ hostname naming what the certificate holds', async () => {
-    const { code, text } = await run([
-      '--server',
-      urls.wrongHost,
-      '--ca',
-      rootFile,
-      '--http-url',
-      urls.redirects,
-    ]);
+    const { code, text } = await withRoot(urls.wrongHost);
     expect(text).toContain(
       '✗ hostname: the certificate does not name 127.0.0.1 (it names DNS:other.example): get one whose subjectAltName holds IP Address:127.0.0.1',
     );
@@ -288,14 +263,7 @@ describe('weixin-kit doctor --server: TLS', () => {
   });
 
   it('a server that offers only TLS 1.1: ✗ "WeChat requires TLS 1.2+", the HTTPS checks skipped', async () => {
-    const { code, text } = await run([
-      '--server',
-      urls.tls11,
-      '--ca',
-      rootFile,
-      '--http-url',
-      urls.redirects,
-    ]);
+    const { code, text } = await withRoot(urls.tls11);
     expect(text).toMatch(/^✗ TLS: .*WeChat requires TLS 1\.2\+/m);
     // Where OpenSSL can still speak TLS 1.1, the doctor names what the server offers; a platform
     // whose OpenSSL cannot negotiate TLS 1.1 even at security level 0 only sees a failed TLS 1.2
