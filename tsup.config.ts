@@ -13,6 +13,7 @@ export default defineConfig({
     'fastify/index': 'src/adapters/fastify.ts',
     'hono/index': 'src/adapters/hono.ts',
     'node/index': 'src/adapters/node.ts',
+    'otel/index': 'src/otel/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

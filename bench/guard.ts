@@ -69,6 +69,8 @@ export interface LoginStormResult {
 
 export interface GuardScenarios {
   routes: GuardScenarioResult[];
+  /** `guard.observed`: audit + tracing beside the same guarded route without them. */
+  observed: GuardScenarioResult | undefined;
   redisLimit: GuardScenarioResult | undefined;
   loginStorm: LoginStormResult | undefined;
 }
@@ -131,7 +133,18 @@ async function verifyRoutes(base: string, auth: Record<string, string>): Promise
   }
 }
 
-async function runRoute(framework: HttpFramework, seconds: number): Promise<GuardScenarioResult> {
+/** Which two routes a scenario compares: `subject` beside `baseline`. */
+interface RoutePair {
+  name: string;
+  subject: 'me' | 'observed';
+  baseline: 'bare' | 'me';
+}
+
+async function runRoute(
+  framework: HttpFramework,
+  seconds: number,
+  pair: RoutePair = { name: `guard.route.${framework}`, subject: 'me', baseline: 'bare' },
+): Promise<GuardScenarioResult> {
   const server = spawnChild(
     SERVER,
     { WK_FRAMEWORK: framework, WK_APPID: APP_ID, WK_OPENID: OPENID },
@@ -142,9 +155,19 @@ async function runRoute(framework: HttpFramework, seconds: number): Promise<Guar
     const base = `http://127.0.0.1:${port}`;
     const auth = { authorization: `Bearer ${token}` };
     await verifyRoutes(base, auth);
+    if (pair.subject === 'observed') {
+      const observed = await fetch(`${base}/observed`, { headers: auth });
+      const text = await observed.text();
+      if (observed.status !== 200 || text !== EXPECTED_ME) {
+        throw new Error(`/observed answered ${observed.status}: ${text.slice(0, 200)}`);
+      }
+    }
     // The same request (with the token) to both routes.
     const get = { method: 'GET' as const, headers: auth };
-    const warm = [await load(`${base}/me`, get, 0.5), await load(`${base}/bare`, get, 0.5)];
+    const warm = [
+      await load(`${base}/${pair.subject}`, get, 0.5),
+      await load(`${base}/${pair.baseline}`, get, 0.5),
+    ];
     // Alternating rounds (ABBA…) of `seconds / rounds` each: on a shared machine the bare route
     // alone swings a lot between runs; comparing neighbours and taking the median of the per-round
     // ratios keeps that swing out of the ratio.
@@ -153,24 +176,28 @@ async function runRoute(framework: HttpFramework, seconds: number): Promise<Guar
     const guardedRuns: LoadResult[] = [];
     const bareRuns: LoadResult[] = [];
     for (let round = 0; round < rounds; round += 1) {
-      const order = round % 2 === 0 ? (['me', 'bare'] as const) : (['bare', 'me'] as const);
+      const order = round % 2 === 0 ? [pair.subject, pair.baseline] : [pair.baseline, pair.subject];
       for (const route of order) {
         const run = await load(`${base}/${route}`, get, slice);
-        (route === 'me' ? guardedRuns : bareRuns).push(run);
+        (route === pair.subject ? guardedRuns : bareRuns).push(run);
       }
     }
     server.send('stats');
-    const stats = JSON.parse(await server.nextLine(5000)) as { handled: number; bare: number };
+    const stats = JSON.parse(await server.nextLine(5000)) as {
+      handled: number;
+      bare: number;
+      observed: number;
+    };
     // Every 2xx counted above came from the protected handler (1 from verifyRoutes).
     const answered = 1 + (warm[0]?.completed ?? 0) + guardedRuns.reduce((sum, run) => sum + run.completed, 0);
-    if (stats.handled < answered) {
+    if ((pair.subject === 'me' ? stats.handled : stats.observed) < answered) {
       throw new Error(
         `the ${framework} guard server ran its handler ${stats.handled} times for ${answered} answers`,
       );
     }
     const ratios = guardedRuns.map((run, i) => run.opsPerSec / (bareRuns[i]?.opsPerSec ?? Number.NaN));
     return {
-      name: `guard.route.${framework}`,
+      name: pair.name,
       opsPerSec: Math.round(median(guardedRuns.map((run) => run.opsPerSec))),
       baselineOpsPerSec: Math.round(median(bareRuns.map((run) => run.opsPerSec))),
       ratio: round2(median(ratios)),
@@ -199,6 +226,20 @@ export async function guardRouteScenarios(
     }
   }
   return results;
+}
+
+/**
+ * `guard.observed`: the protected route with an audit log and OpenTelemetry tracing beside the
+ * same route without them (node:http; target ≥ 0.9×).
+ */
+export async function guardObservedScenario(): Promise<GuardScenarioResult | undefined> {
+  const seconds = envNumber('BENCH_GUARD_ROUTE_SECONDS', 5);
+  try {
+    return await runRoute('node', seconds, { name: 'guard.observed', subject: 'observed', baseline: 'me' });
+  } catch (error) {
+    process.stderr.write(`guard.observed skipped: ${message(error)}\n`);
+    return undefined;
+  }
 }
 
 // ---- guard.redisLimit ----------------------------------------------------------------------------
@@ -423,9 +464,10 @@ export async function guardLoginStormScenario(
 /** Runs the three guard scenarios; a failed login storm throws (the bench fails). */
 export async function guardScenarios(): Promise<GuardScenarios> {
   const routes = await guardRouteScenarios();
+  const observed = await guardObservedScenario();
   const redisLimit = await guardRedisLimitScenario();
   const loginStorm = await guardLoginStormScenario();
-  return { routes, redisLimit, loginStorm };
+  return { routes, observed, redisLimit, loginStorm };
 }
 
 /** The guard part of the text report. */
@@ -450,6 +492,17 @@ export function printGuardTables(guard: GuardScenarios): void {
         `${'p99 ms'.padStart(10)}${'bare p99'.padStart(10)}`,
     );
     for (const r of guard.routes) console.log(row(r));
+  }
+  if (guard.observed) {
+    console.log(
+      '\nGuard observed: GET /me with an audit log (pino, redact paths, to /dev/null) and OpenTelemetry ' +
+        'tracing (batch processor) vs the same guarded route without them (node:http); target >= 0.90x\n',
+    );
+    console.log(
+      `${'scenario'.padEnd(24)}${'req/s'.padStart(12)}${'plain'.padStart(12)}${'ratio'.padStart(8)}` +
+        `${'p99 ms'.padStart(10)}${'pl. p99'.padStart(10)}`,
+    );
+    console.log(row(guard.observed));
   }
   if (guard.redisLimit) {
     console.log(

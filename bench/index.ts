@@ -267,12 +267,18 @@ const tokens = selected('tokens') ? await tokenScenario() : undefined;
 const http = selected('http') ? await httpScenarios() : [];
 const guard: GuardScenarios = selected('guard')
   ? await guardScenarios()
-  : { routes: [], redisLimit: undefined, loginStorm: undefined };
+  : { routes: [], observed: undefined, redisLimit: undefined, loginStorm: undefined };
 
 if (json) {
   console.log(
     JSON.stringify({
-      scenarios: [...results, ...http, ...guard.routes, ...(guard.redisLimit ? [guard.redisLimit] : [])],
+      scenarios: [
+        ...results,
+        ...http,
+        ...guard.routes,
+        ...(guard.observed ? [guard.observed] : []),
+        ...(guard.redisLimit ? [guard.redisLimit] : []),
+      ],
       ...(tokens ? { tokens: [tokens] } : {}),
       ...(guard.loginStorm ? { loginStorm: [guard.loginStorm] } : {}),
     }),

@@ -10,6 +10,28 @@ const scratch = mkdtempSync(join(tmpdir(), 'weixin-kit-pack-'));
 const run = (cmd, args, cwd) =>
   execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
+/**
+ * Installs optional peers into the scratch project from the copies this project installed (packed
+ * from node_modules, then installed offline): no registry metadata is needed, and the versions are
+ * the ones the tests ran with. Each of them has no dependencies of its own.
+ */
+const installFromProject = (names) => {
+  const tarballs = names.map((name) =>
+    join(
+      scratch,
+      run(
+        'npm',
+        ['pack', '--silent', '--pack-destination', scratch, join(root, 'node_modules', name)],
+        scratch,
+      )
+        .trim()
+        .split('\n')
+        .at(-1),
+    ),
+  );
+  run('npm', ['install', '--silent', '--no-audit', '--no-fund', '--offline', ...tarballs], scratch);
+};
+
 try {
   const [packed] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', scratch], root));
   const tarball = packed?.filename;
@@ -92,11 +114,7 @@ try {
   }
   console.log('adapters ok (express, koa, fastify, hono, node) without their frameworks installed');
   // weixin-kit/guard needs its optional peers (jose, rate-limiter-flexible); nothing else does.
-  run(
-    'npm',
-    ['install', '--silent', '--no-audit', '--no-fund', '--offline', 'jose@^6', 'rate-limiter-flexible@^11'],
-    scratch,
-  );
+  installFromProject(['jose', 'rate-limiter-flexible']);
   const guardProbe = `
     const fake = {
       appId: 'wx0000000000000001',
@@ -124,6 +142,26 @@ try {
   );
   process.stdout.write(run('node', ['guard.mjs'], scratch));
   process.stdout.write(run('node', ['guard.cjs'], scratch));
+  // Every probe above ran without @opentelemetry/api installed: only weixin-kit/otel needs it. The
+  // version the project installed is the one in the npm cache (--offline).
+  installFromProject(['@opentelemetry/api']);
+  const otelProbe = `
+    const tracing = o.otelTracing();
+    const span = tracing.startClientSpan('WeChat GET /probe', { 'url.path': '/probe' });
+    if (tracing.withSpan(span, () => 42) !== 42) throw new Error('withSpan did not run its function');
+    span.setError('TIMEOUT'); span.end();
+    const server = tracing.startServerSpan('guard GET /probe', { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }, {});
+    server.end();`;
+  writeFileSync(
+    join(scratch, 'otel.mjs'),
+    `const o = await import('weixin-kit/otel');${otelProbe}\nconsole.log('import otel ok');`,
+  );
+  writeFileSync(
+    join(scratch, 'otel.cjs'),
+    `const o = require('weixin-kit/otel');${otelProbe}\nconsole.log('require otel ok');`,
+  );
+  process.stdout.write(run('node', ['otel.mjs'], scratch));
+  process.stdout.write(run('node', ['otel.cjs'], scratch));
   const help = run('node', [join(scratch, 'node_modules', '.bin', 'weixin-kit'), '--help'], scratch);
   if (!help.includes('usage: weixin-kit')) throw new Error('the weixin-kit bin does not print its usage');
   console.log('bin ok');
@@ -138,6 +176,8 @@ try {
     'emulator/index.d.ts',
     'guard/index.d.ts',
     'guard/index.d.cts',
+    'otel/index.d.ts',
+    'otel/index.d.cts',
   ]) {
     if (!files.includes(needed)) throw new Error(`packed tarball lacks dist/${needed}`);
   }
@@ -148,7 +188,8 @@ try {
       'weixin-kit/emulator',
       'weixin-kit/redis',
       'weixin-kit/guard (login + protected route)',
-      'the five adapters',
+      'weixin-kit/otel',
+      'the five adapters (and every entry but otel without @opentelemetry/api)',
     ].join(', '),
     'and the weixin-kit bin work from the packed tarball',
   );

@@ -21,6 +21,11 @@ export type ErrorCode =
   | 'INVALID_ARGUMENT'
   /** A body parser ran before a callback route: the raw bytes the signature covers are gone. */
   | 'BODY_ALREADY_PARSED'
+  /**
+   * A callback or Pay notification came from an address outside its allowlist (WeChat's published
+   * callback addresses plus the static list): answered 403 before any signature work.
+   */
+  | 'IP_NOT_ALLOWED'
   // payloads
   | 'BAD_XML'
   | 'XML_FORBIDDEN'
@@ -48,6 +53,8 @@ export type ErrorCode =
   // shared stores (Redis)
   | 'STORE_UNAVAILABLE'
   | 'LEASE_TIMEOUT'
+  /** A secret provider (environment variable, file, vault function) could not give its secret. */
+  | 'SECRET_UNAVAILABLE'
   // weixin-kit/guard: answers to a Mini Program's requests (GuardError, with an HTTP status)
   | 'SESSION_REQUIRED'
   | 'SESSION_INVALID'
@@ -261,6 +268,30 @@ export class TransportError extends WeChatKitError {
 
 /** A shared store (Redis) could not be used, or a lease could not be obtained in time. */
 export class StoreError extends WeChatKitError {}
+
+/**
+ * A secret provider (`secretFromEnv`, `secretFromFile`, `secretFrom`) could not give its secret:
+ * the variable is unset, the file unreadable, the vault function threw or resolved to something
+ * other than a non-empty string. Code `SECRET_UNAVAILABLE`. `provider` names the provider
+ * (`env:WX_SECRET`, `file:/run/secrets/wx`, or the name you gave), never the value; the reader's
+ * own error is the `cause`.
+ *
+ * @example
+ * catch (e) { if (e instanceof SecretUnavailableError) log.error({ provider: e.provider }, e.message); }
+ */
+export class SecretUnavailableError extends WeChatKitError {
+  /** The provider's name (`env:NAME`, `file:PATH`, or the `name` option). */
+  readonly provider: string;
+
+  constructor(provider: string, message: string, options?: WeChatKitErrorOptions) {
+    super('SECRET_UNAVAILABLE', message, options);
+    this.provider = provider;
+  }
+
+  override toJSON() {
+    return { ...super.toJSON(), provider: this.provider };
+  }
+}
 
 /**
  * A refusal `weixin-kit/guard` answers to a Mini Program (or web page) with an HTTP status and the

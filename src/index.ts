@@ -5,6 +5,22 @@
  * under `internal/` or plumbing of the layers is public. Protocol primitives live in
  * `weixin-kit/crypto`, the Redis stores in `weixin-kit/redis`, the emulator in `weixin-kit/emulator`.
  */
+export {
+  type AllowlistDecision,
+  type AllowlistErrorEvent,
+  type AllowlistLogFields,
+  type AllowlistLogger,
+  type AllowlistRefreshEvent,
+  type AllowlistRefusedEvent,
+  type AllowlistRequest,
+  type AllowlistStats,
+  CallbackAllowlist,
+  type CallbackAllowlistHooks,
+  type CallbackAllowlistOptions,
+  type CallbackIpSource,
+  createCallbackAllowlist,
+  DEFAULT_ALLOWLIST_REFRESH_MS,
+} from './callbacks/callback-allowlist.js';
 export type {
   CallbackErrorEvent,
   CallbackHooks,
@@ -29,6 +45,23 @@ export {
   type WeComCallbackOptions,
 } from './callbacks/callback-options.js';
 export {
+  type CheckTextParams,
+  ContentSecurity,
+  type ContentSecurityClient,
+  type ContentSecurityOptions,
+  type ContentVerdictEvent,
+  type ContentVerdictHandler,
+  createContentSecurity,
+  MAX_CONTENT_ITEM_BYTES,
+  type MediaCheckFailedEvent,
+  type MediaCheckOutcome,
+  type MediaVerdictEvent,
+  type SubmitMediaParams,
+  type TextVerdict,
+  type TextVerdictEvent,
+  type UnmatchedMediaCheckEvent,
+} from './callbacks/content-security.js';
+export {
   type DedupeStore,
   MemoryDedupeStore,
   type MemoryDedupeStoreOptions,
@@ -42,6 +75,7 @@ export {
   type ClickEvent,
   type ComponentEventBase,
   type ComponentVerifyTicketEvent,
+  type ContentSuggest,
   type EnterAgentEvent,
   type EventBase,
   type ImageMessage,
@@ -84,7 +118,10 @@ export {
   type ViewEvent,
   type ViewMiniProgramEvent,
   type VoiceMessage,
+  type WxaMediaCheckDetail,
   type WxaMediaCheckEvent,
+  type WxaMediaCheckResult,
+  wxaMediaCheckDetails,
 } from './callbacks/messages.js';
 export {
   createPayNotificationHandler,
@@ -138,9 +175,30 @@ export {
 } from './callbacks/wechat-callback.js';
 export { ApiClient, type ApiRequestOptions } from './core/api-client.js';
 export { APIPromise } from './core/api-promise.js';
+export {
+  type AuditFacts,
+  type AuditKind,
+  AuditLog,
+  type AuditOptions,
+  type AuditOutcome,
+  type AuditRecord,
+  createAuditLog,
+  PINO_REDACT_PATHS,
+} from './core/audit.js';
 export type { ClientHooks, ClientOptions, TokenClientOptions } from './core/client-options.js';
 export type { ErrorEvent, RequestEvent, ResponseEvent, RetryEvent, TransportHooks } from './core/hooks.js';
 export type { Logger } from './core/logger.js';
+export type {
+  CallbackCheckAction,
+  CallbackCheckDns,
+  CallbackCheckOperator,
+  CallbackCheckParams,
+  CallbackCheckPing,
+  CallbackCheckResult,
+  IpListResult,
+  WeChatNetwork,
+  WeComNetwork,
+} from './core/network.js';
 export type {
   QuotaBreakerEvent,
   QuotaBreakerHooks,
@@ -149,6 +207,37 @@ export type {
 } from './core/quota-breaker.js';
 export { redactText, redactUrl, redactValue } from './core/redact.js';
 export type { RequestOptions, ResponseMeta, WithResponse } from './core/request-options.js';
+export {
+  type SecretInput,
+  SecretProvider,
+  type SecretProviderOptions,
+  type SecretReadReason,
+  type SecretRefreshErrorEvent,
+  type SecretRefreshEvent,
+  secretFrom,
+  secretFromEnv,
+  secretFromFile,
+} from './core/secret-provider.js';
+export type {
+  SecurityEvent,
+  SecurityEventHandler,
+  SecurityEventSource,
+  SecurityEventType,
+} from './core/security-events.js';
+export {
+  createSecurityReporter,
+  type SecurityReporter,
+  type SecurityReporterOptions,
+  type SecurityReporterStats,
+  type SecurityReportFailure,
+} from './core/security-reporter.js';
+export type {
+  TraceAttributes,
+  TraceAttributeValue,
+  TraceCarrier,
+  TraceSpan,
+  Tracing,
+} from './core/tracing.js';
 export type { HttpMethod } from './core/transport.js';
 export {
   CredentialConfigError,
@@ -188,6 +277,7 @@ export {
   isWeChatKitError,
   PayloadError,
   QuotaExceededError,
+  SecretUnavailableError,
   SignatureError,
   StoreError,
   TransportError,
@@ -196,16 +286,22 @@ export {
   type WeChatKitErrorOptions,
 } from './errors.js';
 export type { Clock, RandomSource } from './internal/bytes.js';
+export type { TrustProxy } from './internal/client-ip.js';
 export type { Scheduler } from './internal/timers.js';
 export {
   type CheckSessionParams,
   type Code2SessionParams,
   type Code2SessionResult,
+  type ContentSecurityLabel,
+  type ContentSecurityScene,
   type GetPhoneNumberParams,
   type MediaCheckAsyncParams,
+  type MediaCheckAsyncResult,
   MiniProgram,
   type MiniProgramApiSecurity,
   type MiniProgramOptions,
+  MSG_SEC_CHECK_MAX_CHARS,
+  type MsgSecCheckDetail,
   type MsgSecCheckParams,
   type MsgSecCheckResult,
   type PhoneInfo,

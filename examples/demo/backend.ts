@@ -7,14 +7,18 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  createAuditLog,
+  createContentSecurity,
   createPayNotificationHandler,
   createWeChatCallback,
+  type Logger,
   MiniProgram,
   OfficialAccount,
   PayV3,
   reply,
+  type SecurityEvent,
 } from 'weixin-kit';
-import { createGuard, GuardError, guardNode } from 'weixin-kit/guard';
+import { createGuard, GuardError, guardNode, respond } from 'weixin-kit/guard';
 import { toNodeListener } from 'weixin-kit/node';
 
 export interface BackendConfig {
@@ -36,6 +40,11 @@ export interface BackendConfig {
     /** This backend's own URL, for notify_url. */
     publicUrl: string;
   };
+  /**
+   * Where audit records go (pino in production) and the key of their user hashes: one record per
+   * guarded request, callback push and Pay notification, with no secret and no openid in it.
+   */
+  audit: { logger: Logger; userKey: string };
 }
 
 /** What the backend saw, so the demo can check it. */
@@ -46,6 +55,8 @@ export interface BackendLog {
   refused: Array<{ code: string; status: number }>;
   paid: Array<{ out_trade_no: string; transaction_id: string; total: number }>;
   refunded: string[];
+  /** Security events (forged pushes, refused tokens, 429s, quota breakers), as a SIEM would get them. */
+  security: SecurityEvent[];
 }
 
 export function createBackend(config: BackendConfig) {
@@ -56,7 +67,10 @@ export function createBackend(config: BackendConfig) {
     refused: [],
     paid: [],
     refunded: [],
+    security: [],
   };
+  const audit = createAuditLog(config.audit);
+  const onSecurityEvent = (event: SecurityEvent) => log.security.push(event);
   const trust = { id: config.pay.platformPublicKey.id, key: config.pay.platformPublicKey.pem };
   const pay = new PayV3({
     mchid: config.pay.mchid,
@@ -71,6 +85,8 @@ export function createBackend(config: BackendConfig) {
   const payNotifications = createPayNotificationHandler({
     apiV3Key: config.pay.apiV3Key,
     verifier: pay.platformTrust,
+    audit,
+    onSecurityEvent,
   })
     .on('TRANSACTION.SUCCESS', ({ resource }) => {
       log.paid.push({
@@ -86,14 +102,20 @@ export function createBackend(config: BackendConfig) {
   const oa = new OfficialAccount({
     ...pick(config.officialAccount, 'appId', 'secret'),
     baseUrl: config.apiBaseUrl,
+    // A quota error (45009 daily, 45011 too frequent) holds further calls to that API (default on).
+    onSecurityEvent,
   });
   const mp = new MiniProgram({ ...config.miniProgram, baseUrl: config.apiBaseUrl });
+  // User-generated text is checked with msg_sec_check before it is published.
+  const contentSecurity = createContentSecurity({ miniProgram: mp, onRisky: () => {} });
   // The Mini Program API's guard: sessions (session_key stays here), per-user limits, strict HTTP.
   const guard = createGuard({
     miniProgram: mp,
     keys: [{ kid: 'demo-1', alg: 'HS256', secret: config.sessionSecret }],
     cors: { origins: [config.allowedOrigin] },
     logger: { error: (fields, message) => console.error(`backend: ${message}`, fields) },
+    audit,
+    onSecurityEvent,
   });
   // The app's own data: profiles by openid, orders with their owner.
   const profiles = new Map<string, { phone?: string }>();
@@ -105,6 +127,8 @@ export function createBackend(config: BackendConfig) {
     encodingAESKey: config.officialAccount.encodingAESKey,
     mode: 'safe',
     hooks: { onRefused: (event) => log.refused.push({ code: event.code, status: event.status }) },
+    audit,
+    onSecurityEvent,
   });
   callback.on('event.subscribe', () => {
     log.subscribes += 1;
@@ -138,6 +162,22 @@ export function createBackend(config: BackendConfig) {
           phone: info.purePhoneNumber,
         });
         return { phone: info.purePhoneNumber }; // masked on the way out: 139****5678
+      }),
+    ),
+    'POST /api/comment': guardNode(
+      guard.protect(async (ctx) => {
+        const { text } = (await ctx.json()) as { text?: unknown };
+        if (typeof text !== 'string' || text === '') throw new GuardError('BAD_BODY', 'send { "text": "…" }');
+        // scene 2: a comment. A risky verdict is never published.
+        const verdict = await contentSecurity.checkText({
+          openid: ctx.session.openid,
+          scene: 2,
+          content: text,
+        });
+        if (verdict.suggest === 'risky') {
+          return respond({ published: false, label: verdict.label }, { status: 422 });
+        }
+        return { published: true, suggest: verdict.suggest };
       }),
     ),
     'POST /api/pay': guardNode(

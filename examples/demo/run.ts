@@ -56,6 +56,13 @@ const emulator = await startEmulator({
 const platform = (await (await fetch(`${emulator.url}/_emulator/pay/platform`)).json()) as {
   publicKey: { id: string; pem: string };
 };
+// Audit records: printed as JSON lines in --serve mode, kept for the checks otherwise.
+const auditRecords: Array<Record<string, unknown>> = [];
+const auditLine = (level: string) => (fields: Record<string, unknown>, message: string) => {
+  auditRecords.push(fields);
+  if (serve) console.log(JSON.stringify({ level, msg: message, ...fields }));
+};
+const AUDIT_USER_KEY = randomBytes(32).toString('base64url');
 const backend = createBackend({
   apiBaseUrl: emulator.url,
   officialAccount: OA,
@@ -63,6 +70,10 @@ const backend = createBackend({
   sessionSecret: SESSION_SECRET,
   allowedOrigin: ALLOWED_ORIGIN,
   pay: { ...MERCHANT, platformPublicKey: platform.publicKey, publicUrl: backendUrl },
+  audit: {
+    logger: { info: auditLine('info'), warn: auditLine('warn'), error: auditLine('error') },
+    userKey: AUDIT_USER_KEY,
+  },
 });
 server.on('request', backend.listener);
 
@@ -107,6 +118,7 @@ if (serve) {
         login: 'POST /api/login, body {code}',
         me: 'GET /api/me, Bearer token',
         phone: 'POST /api/phone, body {code}, Bearer token',
+        comment: 'POST /api/comment, body {text}, Bearer token (msg_sec_check; 422 when risky)',
         allowedOrigin: ALLOWED_ORIGIN,
         logout: 'POST /api/logout, Bearer token',
       },
@@ -275,6 +287,44 @@ if (serve) {
   });
 
   let order = '';
+  await step('A quota error opens the breaker: the next call fails fast, WeChat is not asked', async () => {
+    const path = '/cgi-bin/message/template/send';
+    const { openId } = await control<{ openId: string }>('/_emulator/users', { appId: OA.appId });
+    await control('/_emulator/faults', { path, errcode: 45009, count: 1 });
+    const calls = async () =>
+      ((await (await fetch(`${emulator.url}/_emulator/stats`)).json()) as { calls: Record<string, number> })
+        .calls[path] ?? 0;
+    const before = await calls();
+    const codes: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      try {
+        await backend.notifyFollower(openId);
+        codes.push('sent');
+      } catch (error) {
+        codes.push(`${(error as { code?: string }).code} (${(error as { errcode?: number }).errcode})`);
+      }
+    }
+    const asked = (await calls()) - before;
+    const opened = backend.log.security.find((e) => e.type === 'breaker_changed');
+    expect(
+      asked === 1 && codes[1]?.startsWith('QUOTA_EXCEEDED') === true && opened?.detail?.state === 'open',
+      `WeChat asked ${asked} times, answers ${codes.join(', ')}`,
+    );
+    return `45009 → breaker open until ${String(opened?.detail?.retryAt)}; second call ${codes[1]} without a request`;
+  });
+  await step('A risky comment is refused by msg_sec_check; a normal one is published', async () => {
+    const { answer } = await login('o_demo_commenter');
+    const token = answer.json.token;
+    const ok = await call<{ published: boolean } & ApiError>('/api/comment', { text: '今天天气不错' }, token);
+    const risky = await call<{ published: boolean; label: number } & ApiError>(
+      '/api/comment',
+      { text: '这是一条违规内容' },
+      token,
+    );
+    expect(ok.status === 200 && ok.json.published, `normal comment answered ${ok.status}`);
+    expect(risky.status === 422 && !risky.json.published, `risky comment answered ${risky.status}`);
+    return `normal → 200 published; risky → 422 (label ${risky.json.label})`;
+  });
   await step('WeChat Pay: a JSAPI order and its wx.requestPayment parameters', async () => {
     const r = await call<{ out_trade_no: string; payParams: Record<string, string> } & ApiError>(
       '/api/pay',
@@ -323,6 +373,30 @@ if (serve) {
     const after = await call<ApiError>('/api/me', undefined, token);
     expect(r.status === 200 && after.status === 401, `logout ${r.status}, then me ${after.status}`);
     return `POST /api/logout → 200; GET /api/me with the same token → 401 ${after.json.error?.code}`;
+  });
+
+  await step('Audit records: one per request, a hashed user, nothing secret', async () => {
+    const text = JSON.stringify(auditRecords);
+    const leaked = [
+      OA.secret,
+      OA.token,
+      OA.encodingAESKey,
+      MP.secret,
+      SESSION_SECRET,
+      MERCHANT.apiV3Key,
+      AUDIT_USER_KEY,
+    ]
+      .concat(['o_demo_commenter', '13912345678'])
+      .filter((value) => text.includes(value));
+    const kinds = new Set(auditRecords.map((r) => r.kind));
+    expect(leaked.length === 0, `a secret value appears in the audit records (${leaked.length})`);
+    expect(
+      kinds.has('guard') && kinds.has('callback') && kinds.has('pay-notification'),
+      `kinds ${[...kinds]}`,
+    );
+    const refused = auditRecords.filter((r) => r.outcome === 'refused').length;
+    const events = [...new Set(backend.log.security.map((e) => e.type))].join(', ');
+    return `${auditRecords.length} records (${refused} refused) over guard, callback and Pay; security events: ${events}`;
   });
 
   await emulator.close();

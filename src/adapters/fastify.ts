@@ -96,7 +96,13 @@ export const wechatFastify: FastifyPluginAsync<WeChatFastifyOptions> = async (fa
               : new Uint8Array(0);
       const response = await runHandler(
         handler as CallbackHandler,
-        { method, url: request.raw.url ?? request.url, headers: request.headers, rawBody },
+        {
+          method,
+          url: request.raw.url ?? request.url,
+          headers: request.headers,
+          rawBody,
+          remoteAddress: request.raw.socket?.remoteAddress,
+        },
         resolved,
       );
       return send(reply, response);

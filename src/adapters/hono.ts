@@ -3,6 +3,9 @@
  * Bun or Deno — each tested. Edge runtimes such as Cloudflare Workers are untested: weixin-kit
  * needs `node:crypto` and `Buffer`.
  *
+ * Peer address (for a callback allowlist): taken from `c.env` on @hono/node-server (its
+ * `incoming` socket), Deno (`remoteAddr`) and Bun (`requestIP`); elsewhere the callback gets none.
+ *
  * Raw body: the handler reads the bytes of `c.req.raw` itself. If a middleware already read the
  * body through Hono's cache, the cached bytes (`arrayBuffer`/`blob`) or text (`text`, `json`:
  * Hono keeps the text it parsed, decoded once as UTF-8) are used. A body read only as form data,
@@ -13,7 +16,7 @@
  */
 import type { Context } from 'hono';
 import type { CallbackHandler } from '../callbacks/types.js';
-import { answerFetch, toWebResponse } from './serve.js';
+import { answerFetch, peerAddressOf, toWebResponse } from './serve.js';
 import {
   type BodyFound,
   badRequest,
@@ -60,7 +63,8 @@ export function wechatHono(handler: CallbackHandler, options?: MisconfigurableAd
       report(resolved.onError, error);
       return toWebResponse(badRequest());
     }
-    return toWebResponse(await answerFetch(handler, resolved, request, body));
+    // The peer: @hono/node-server's bindings, Deno's info or Bun's server, whichever is c.env.
+    return toWebResponse(await answerFetch(handler, resolved, request, body, peerAddressOf(request, c.env)));
   };
 }
 

@@ -120,7 +120,13 @@ async function respond(
   }
   return runHandler(
     handler,
-    { method, url: ctx.originalUrl, headers: ctx.req.headers, rawBody: body },
+    {
+      method,
+      url: ctx.originalUrl,
+      headers: ctx.req.headers,
+      rawBody: body,
+      remoteAddress: ctx.req.socket?.remoteAddress,
+    },
     resolved,
   );
 }

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CallbackHandler } from '../callbacks/types.js';
-import { answerFetch, serveNode, toWebResponse } from './serve.js';
+import { answerFetch, type FetchPeer, peerAddressOf, serveNode, toWebResponse } from './serve.js';
 import { type AdapterOptions, report, resolveOptions } from './shared.js';
 
 export type {
@@ -15,13 +15,18 @@ export type {
   CallbackRequest,
   CallbackResponse,
 } from '../callbacks/types.js';
+export type { FetchPeer } from './serve.js';
 export type { AdapterOptions } from './shared.js';
 
 /** A `node:http` request listener, as `http.createServer` takes it. */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** A Fetch API handler: a `Request` in, a `Response` out. */
-export type FetchHandler = (request: Request) => Promise<Response>;
+/**
+ * A Fetch API handler: a `Request` in, a `Response` out. The optional second argument is what the
+ * host knows of the connection (see {@link FetchPeer}): it gives the callback the peer address an
+ * allowlist needs.
+ */
+export type FetchHandler = (request: Request, peer?: FetchPeer) => Promise<Response>;
 
 /**
  * Turns a callback handler into a `node:http` request listener. The listener answers every
@@ -48,13 +53,20 @@ export function toNodeListener(handler: CallbackHandler, options?: AdapterOption
  * from `request.body` as bytes, at most `limit` (default 1 MiB, else `413`); the handler sees the
  * request's path and query as its `url`.
  *
+ * A Fetch `Request` does not say who sent it. The handler's second argument does, when the host
+ * passes one: Deno's `info`, Bun's `server`, @hono/node-server's bindings, or your own
+ * `{ remoteAddress }` ({@link FetchPeer}). Without it the callback gets no `remoteAddress`, and an
+ * allowlist refuses the request.
+ *
  * @example
  * import { toFetchHandler } from 'weixin-kit/node';
  *
  * const wechat = toFetchHandler(callback);
- * Deno.serve((request) => wechat(request)); // or Bun.serve({ fetch: wechat })
+ * Deno.serve(wechat); // or Bun.serve({ fetch: wechat }); both pass the peer along
+ * // elsewhere: (request) => wechat(request, { remoteAddress: peerOf(request) })
  */
 export function toFetchHandler(handler: CallbackHandler, options?: AdapterOptions): FetchHandler {
   const resolved = resolveOptions('toFetchHandler', handler, options);
-  return async (request) => toWebResponse(await answerFetch(handler, resolved, request));
+  return async (request, peer) =>
+    toWebResponse(await answerFetch(handler, resolved, request, undefined, peerAddressOf(request, peer)));
 }

@@ -47,16 +47,26 @@ export async function serveNode(
     writeNode(res, tooLarge());
     return;
   }
-  const request: CallbackRequest = { method, url, headers: req.headers, rawBody };
+  const request: CallbackRequest = {
+    method,
+    url,
+    headers: req.headers,
+    rawBody,
+    remoteAddress: req.socket?.remoteAddress,
+  };
   writeNode(res, await runHandler(handler, request, options));
 }
 
-/** Answers a Fetch `Request` (or the bytes a framework already read from it); never throws. */
+/**
+ * Answers a Fetch `Request` (or the bytes a framework already read from it); never throws. A Fetch
+ * `Request` carries no peer address: the host passes it as `remoteAddress` when it knows it.
+ */
 export async function answerFetch(
   handler: CallbackHandler,
   options: ResolvedOptions,
   request: Request,
   body?: Uint8Array | string,
+  remoteAddress?: string,
 ): Promise<CallbackResponse> {
   const method = request.method;
   let rawBody: Uint8Array | string | undefined = body;
@@ -80,9 +90,43 @@ export async function answerFetch(
   if (rawBody !== undefined && byteLength(rawBody) > options.limit) return tooLarge();
   return runHandler(
     handler,
-    { method, url: pathAndQuery(request.url), headers: request.headers, rawBody },
+    { method, url: pathAndQuery(request.url), headers: request.headers, rawBody, remoteAddress },
     options,
   );
+}
+
+/**
+ * What a Fetch host knows of the connection, as the second argument of its handler. A Fetch
+ * `Request` carries no peer address; these shapes are read, the first that gives one wins:
+ * `{ remoteAddress }` (pass it yourself), @hono/node-server's bindings `{ incoming }` (what
+ * `getRequestListener` and `serve` pass), Deno's `ServeHandlerInfo` `{ remoteAddr: { hostname } }`
+ * (`Deno.serve(handler)`), Bun's `Server` with `requestIP(request)` (`Bun.serve({ fetch: handler })`).
+ */
+export interface FetchPeer {
+  remoteAddress?: string | undefined;
+  incoming?: { socket?: { remoteAddress?: string | undefined } | undefined } | undefined;
+  remoteAddr?: { hostname?: string | undefined } | undefined;
+  requestIP?: ((request: Request) => { address?: string | undefined } | null | undefined) | undefined;
+}
+
+/** The peer address a Fetch host passed along with `request` (see {@link FetchPeer}), if any. */
+export function peerAddressOf(request: Request, peer: unknown): string | undefined {
+  if (typeof peer !== 'object' || peer === null) return undefined;
+  const info = peer as FetchPeer & { server?: FetchPeer };
+  try {
+    if (typeof info.remoteAddress === 'string') return info.remoteAddress;
+    const bindings = info.incoming !== undefined ? info : info.server;
+    const socketAddress = bindings?.incoming?.socket?.remoteAddress;
+    if (typeof socketAddress === 'string') return socketAddress;
+    if (typeof info.remoteAddr?.hostname === 'string') return info.remoteAddr.hostname;
+    if (typeof info.requestIP === 'function') {
+      const address = info.requestIP(request)?.address;
+      if (typeof address === 'string') return address;
+    }
+  } catch {
+    // A host object that does not behave: no peer address, so an allowlist refuses.
+  }
+  return undefined;
 }
 
 /** A Fetch `Response` carrying an answer. */

@@ -1,8 +1,12 @@
+import { AuditLog } from '../core/audit.js';
+import type { SecurityEventHandler } from '../core/security-events.js';
+import { BAD_TRACING_OPTION, isTracing, type Tracing } from '../core/tracing.js';
 import { decodeEncodingAESKey } from '../crypto/message-cipher.js';
 import { ConfigError, type ErrorCode, isWeChatKitError } from '../errors.js';
 import type { Clock, RandomSource } from '../internal/bytes.js';
 import { HOOK_NAMES } from '../internal/callback-hooks.js';
 import { isScheduler, type Scheduler, systemScheduler } from '../internal/timers.js';
+import { type CallbackAllowlist, isCallbackAllowlist } from './callback-allowlist.js';
 import type { CallbackHooks } from './callback-hooks.js';
 import { type CallbackLogger, resolveLogger } from './callback-logger.js';
 import type { DedupeStore } from './dedupe-store.js';
@@ -55,6 +59,31 @@ export interface SharedCallbackOptions {
    * only sink.
    */
   logger?: CallbackLogger;
+  /**
+   * Answers only requests from WeChat's callback addresses (and the allowlist's static ones): a
+   * request from elsewhere is refused with 403 `IP_NOT_ALLOWED` before any signature work, counted
+   * by the allowlist and reported to `hooks.onRefused`. Made by `createCallbackAllowlist` (see
+   * docs/allowlist.md); one allowlist can serve several callbacks.
+   */
+  allowlist?: CallbackAllowlist;
+  /**
+   * Writes one audit record per request (made by `createAuditLog`): request id, route, status,
+   * outcome, message type, latency, app id, the user as a keyed hash of the openid, client address.
+   */
+  audit?: AuditLog;
+  /**
+   * Receives security events: forged signatures (`signature_failed`), pushes outside the replay
+   * window (`replay`), plaintext pushes to a safe-mode endpoint (`downgrade`), refused addresses
+   * (`allowlist_refused`). See docs/security-events.md.
+   */
+  onSecurityEvent?: SecurityEventHandler;
+  /**
+   * Traces each request as a server span (`WeChat callback POST`, `WeCom callback POST`) that
+   * continues the caller's trace and is active while the handlers run, so the calls they make are
+   * its children; attributes: status, routing key (`wechat.callback.type`), refusal code
+   * (`error.type`). Get one from `otelTracing()` in `weixin-kit/otel`. Default: none.
+   */
+  tracing?: Tracing;
 }
 
 /** Options of {@link createWeChatCallback}. Unknown keys are refused. */
@@ -135,6 +164,10 @@ export interface ResolvedCallbackOptions {
   hooks: CallbackHooks;
   /** `undefined` when `hooks.onError` is the sink. */
   logger: CallbackLogger | undefined;
+  allowlist: CallbackAllowlist | undefined;
+  audit: AuditLog | undefined;
+  onSecurityEvent: SecurityEventHandler | undefined;
+  tracing: Tracing | undefined;
 }
 
 export const DEFAULT_REPLY_BUDGET_MS = 4500;
@@ -153,6 +186,10 @@ const KEYS = new Set([
   'random',
   'hooks',
   'logger',
+  'allowlist',
+  'audit',
+  'onSecurityEvent',
+  'tracing',
 ]);
 
 const WECOM_KEYS = new Set([
@@ -168,6 +205,10 @@ const WECOM_KEYS = new Set([
   'random',
   'hooks',
   'logger',
+  'allowlist',
+  'audit',
+  'onSecurityEvent',
+  'tracing',
 ]);
 
 type Fail = (message: string, code?: ErrorCode) => ConfigError;
@@ -299,7 +340,48 @@ function resolve(input: WeChatCallbackOptions, fail: Fail, allowEmptyId: boolean
     random,
     hooks: hooks ?? {},
     logger: resolveLogger(logger, typeof hooks?.onError === 'function', fail),
+    allowlist: resolveAllowlist(input.allowlist, fail),
+    audit: resolveAudit(input.audit, fail),
+    onSecurityEvent: resolveSecurityHandler(input.onSecurityEvent, fail),
+    tracing: resolveTracing(input.tracing, fail),
   };
+}
+
+/** Checks an `allowlist` option: a {@link CallbackAllowlist} (from `createCallbackAllowlist`) or nothing. */
+export function resolveAllowlist(
+  value: unknown,
+  fail: (message: string) => ConfigError,
+): CallbackAllowlist | undefined {
+  if (value === undefined) return undefined;
+  if (!isCallbackAllowlist(value)) {
+    throw fail('allowlist must be an allowlist made by createCallbackAllowlist({ client, static, … })');
+  }
+  return value;
+}
+
+/** Checks a `tracing` option: a {@link Tracing} (e.g. `otelTracing()`) or nothing. */
+export function resolveTracing(value: unknown, fail: (message: string) => ConfigError): Tracing | undefined {
+  if (value === undefined) return undefined;
+  if (!isTracing(value)) throw fail(BAD_TRACING_OPTION);
+  return value;
+}
+
+/** Checks an `audit` option: an {@link AuditLog} (from `createAuditLog`) or nothing. */
+export function resolveAudit(value: unknown, fail: (message: string) => ConfigError): AuditLog | undefined {
+  if (value === undefined) return undefined;
+  if (!(value instanceof AuditLog))
+    throw fail('audit must be an audit log made by createAuditLog({ logger, userKey })');
+  return value;
+}
+
+/** Checks an `onSecurityEvent` option: a function or nothing. */
+export function resolveSecurityHandler(
+  value: unknown,
+  fail: (message: string) => ConfigError,
+): SecurityEventHandler | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') throw fail('onSecurityEvent must be a function (event) => void');
+  return value as SecurityEventHandler;
 }
 
 /**

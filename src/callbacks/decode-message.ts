@@ -76,7 +76,9 @@ function text(value: unknown): string | undefined {
  * has nothing to identify it (then it is not de-duplicated):
  * - a user message: its `MsgId` (official guidance);
  * - an event: `FromUserName` + `CreateTime` (official guidance) + `Event` — a subscribe and the
- *   LOCATION report that follows it often share a second, and must not swallow each other;
+ *   LOCATION report that follows it often share a second, and must not swallow each other — plus
+ *   its `trace_id` when it has one: two `wxa_media_check` verdicts for one user's uploads may be
+ *   pushed in the same second, and a retry repeats its own trace_id;
  * - an Open Platform event: `AppId` + `CreateTime` + `InfoType`.
  * Every key starts with the callback's appId and the message's ToUserName, so apps may share a
  * store. Keys hold ids only, never a secret; an overlong key is hashed.
@@ -98,7 +100,8 @@ export function dedupeKeyOf(appId: string, message: Record<string, unknown>): st
     if (msgType !== 'event' && msgId !== undefined) key = `${appId}:${to}:msg:${msgId}`;
     else if (from !== undefined && createTime !== undefined) {
       const what = msgType === 'event' ? `event:${text(message.Event) ?? ''}` : `type:${msgType}`;
-      key = `${appId}:${to}:${from}:${createTime}:${what}`;
+      const traceId = msgType === 'event' ? text(message.trace_id) : undefined;
+      key = `${appId}:${to}:${from}:${createTime}:${what}${traceId === undefined ? '' : `:${traceId}`}`;
     }
   }
   if (key !== undefined && key.length > 200) {

@@ -4,6 +4,7 @@
  */
 
 export type { Scheduler } from '../internal/timers.js';
+export * from './callback-allowlist.js';
 export type * from './callback-hooks.js';
 export type { CallbackLogFields, CallbackLogger, CallbackSource } from './callback-logger.js';
 export { consoleLogger } from './callback-logger.js';

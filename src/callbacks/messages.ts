@@ -272,18 +272,57 @@ export interface UserEnterTempsessionEvent extends EventBase {
 }
 
 /**
- * Mini Program: the verdict of `media_check_async`. Version 2 carries `trace_id`, `result` and
- * `detail`; without `version` the 1.0 fields `isrisky`, `extra_info_json`, `status_code` arrive.
+ * A content-security suggestion (`msg_sec_check`, `wxa_media_check`): `pass`, `review` (may be
+ * risky: have a person look) or `risky`. A value WeChat adds later still arrives, as a string.
+ */
+export type ContentSuggest = 'pass' | 'review' | 'risky';
+
+/**
+ * The overall verdict of a `wxa_media_check` push (综合结果). Numbers arrive as their digits:
+ * `label` is `'100'` (normal), `'20001'` (时政), `'20002'` (色情), `'20006'` (违法犯罪), `'21000'` (other).
+ */
+export interface WxaMediaCheckResult {
+  suggest: ContentSuggest | (string & {});
+  label: string;
+}
+
+/** One strategy's result in a `wxa_media_check` push (详细检测结果). */
+export interface WxaMediaCheckDetail {
+  /** The strategy, e.g. `content_model`. */
+  strategy?: string;
+  /** This item is valid only when `'0'`. */
+  errcode?: string;
+  suggest?: ContentSuggest | (string & {});
+  label?: string;
+  /** Confidence 0–100 that `label` applies. */
+  prob?: string;
+  [field: string]: unknown;
+}
+
+/**
+ * Mini Program: the verdict of `media_check_async` (多媒体内容安全识别, 异步检测结果推送), pushed
+ * within 30 minutes of the request and matched to it by `trace_id`. Version 2 (`version` `'2'`)
+ * carries `errcode` (the verdict is valid only when `'0'`; `'-1008'`: WeChat could not download
+ * the media), `result` and `detail`; a 1.0 push carries `isrisky`, `extra_info_json` and
+ * `status_code` instead. `detail` is one object when an XML push holds one `<detail>`: read it
+ * with {@link wxaMediaCheckDetails}. `createContentSecurity` (weixin-kit) matches these pushes to
+ * the items it submitted.
  */
 export interface WxaMediaCheckEvent extends EventBase {
   Event: 'wxa_media_check';
+  /** The Mini Program's appid. */
   appid: string;
+  /** The `trace_id` that `media_check_async` answered. */
   trace_id: string;
   version?: string;
-  result?: { suggest: string; label: string };
-  detail?: unknown;
+  errcode?: string;
+  errmsg?: string;
+  result?: WxaMediaCheckResult;
+  detail?: WxaMediaCheckDetail | WxaMediaCheckDetail[];
+  /** 1.0: `'1'` risky, `'0'` no risk found. */
   isrisky?: string;
   extra_info_json?: string;
+  /** 1.0: `'0'`, or `'4294966288'` (-1008) when the media could not be downloaded. */
   status_code?: string;
   [field: string]: unknown;
 }
@@ -525,4 +564,19 @@ export function subscribeMsgPopupItems(message: SubscribeMsgPopupEvent): Subscri
   const list = (message.SubscribeMsgPopupEvent as { List?: unknown } | undefined)?.List;
   const items = Array.isArray(list) ? list : list === undefined ? [] : [list];
   return items.filter((item): item is SubscribeMsgPopupItem => typeof item === 'object' && item !== null);
+}
+
+/**
+ * The `detail` items of a `wxa_media_check` push as an array, whether one `<detail>` arrived, several,
+ * or a JSON array.
+ *
+ * @example
+ * on('event.wxa_media_check', (msg) => {
+ *   for (const d of wxaMediaCheckDetails(msg)) log.info({ strategy: d.strategy, label: d.label });
+ * });
+ */
+export function wxaMediaCheckDetails(message: WxaMediaCheckEvent): WxaMediaCheckDetail[] {
+  const detail: unknown = message.detail;
+  const items = Array.isArray(detail) ? detail : detail === undefined ? [] : [detail];
+  return items.filter((item): item is WxaMediaCheckDetail => typeof item === 'object' && item !== null);
 }

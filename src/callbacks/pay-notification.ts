@@ -4,6 +4,11 @@
  * check `resource.algorithm` → AEAD open) → dedupe by notification `id` → typed handler → `204`.
  */
 
+import type { AuditLog } from '../core/audit.js';
+import type { SecretInput } from '../core/secret-provider.js';
+import { SecretList } from '../core/secret-source.js';
+import type { SecurityEventHandler } from '../core/security-events.js';
+import { inServerSpan, pathOfTarget, recordServerStatus, spanMethod, type Tracing } from '../core/tracing.js';
 import {
   type PayV3Notification,
   type PayV3NotificationEnvelope,
@@ -11,10 +16,13 @@ import {
 } from '../crypto/pay-v3-notify.js';
 import type { PayV3SignatureVerifier, PayV3Verifier, PayV3VerifyRequest } from '../crypto/pay-v3-verify.js';
 import { ArgumentError, ConfigError, isWeChatKitError } from '../errors.js';
-import { byteLength, type Clock } from '../internal/bytes.js';
-import { isScheduler, raceTimer, type Scheduler, systemScheduler } from '../internal/timers.js';
+import { byteLength, type Clock, defaultRandom } from '../internal/bytes.js';
+import { firstHeader, RequestIds } from '../internal/request-id.js';
+import { emitSecurityEvent, securityTypeOfRefusal } from '../internal/security-event.js';
+import { elapsedClock, isScheduler, raceTimer, type Scheduler, systemScheduler } from '../internal/timers.js';
 import type { PlatformTrust } from '../pay/v3/platform-trust.js';
 import type { PaidTransaction, Transaction, TransactionAmount } from '../pay/v3/types.js';
+import type { CallbackAllowlist } from './callback-allowlist.js';
 import type {
   CallbackErrorEvent,
   DuplicateEvent,
@@ -24,9 +32,16 @@ import type {
 import {
   bodyAlreadyParsed,
   type CallbackLogger,
+  errorCodeOf,
   logCallbackError,
   resolveLogger,
 } from './callback-logger.js';
+import {
+  resolveAllowlist,
+  resolveAudit,
+  resolveSecurityHandler,
+  resolveTracing,
+} from './callback-options.js';
 import { type DedupeStore, MemoryDedupeStore } from './dedupe-store.js';
 import { addHandler } from './handler-registry.js';
 import type { AdapterProblem, CallbackHandler, CallbackRequest, CallbackResponse } from './types.js';
@@ -195,11 +210,14 @@ export interface SlowNotificationEvent {
  */
 export interface PayNotificationHandlerOptions {
   /**
-   * The 32-character APIv3 key (账户中心 → API安全 → APIv3密钥). While changing it, a list with
-   * the current key first: a notification opens with whichever listed key its GCM tag verifies
-   * under (see docs/rotation.md and `hooks.onSecretFallback`).
+   * The 32-character APIv3 key (账户中心 → API安全 → APIv3密钥), or a provider that reads it
+   * (`secretFromEnv`, `secretFromFile`, `secretFrom`). While changing it, a list with the current
+   * key first: a notification opens with whichever listed key its GCM tag verifies under (see
+   * docs/rotation.md and `hooks.onSecretFallback`). Keys given as values are checked now, a
+   * provider's when first read; when a verified notification opens with no listed key, providers
+   * are read again once before it is answered 500.
    */
-  apiV3Key: string | readonly string[];
+  apiV3Key: SecretInput | readonly SecretInput[];
   /**
    * The WeChat Pay keys you trust. Recommended: the `PayV3` client's trust (`pay.platformTrust`,
    * or `pay` itself), shared with the client: when WeChat Pay rotates its platform certificate, a
@@ -244,6 +262,31 @@ export interface PayNotificationHandlerOptions {
    * `hooks.onError` is given, which then is the only sink.
    */
   logger?: CallbackLogger;
+  /**
+   * Answers only requests from the allowlist's addresses: another is refused with 403
+   * `IP_NOT_ALLOWED` before the signature is checked, counted by the allowlist and reported to
+   * `hooks.onRefused`. WeChat Pay has no API for its notification addresses: it lists them in its
+   * documentation (回调通知注意事项), so give them as the allowlist's `static` list and keep them
+   * current yourself (see docs/allowlist.md).
+   */
+  allowlist?: CallbackAllowlist;
+  /**
+   * Writes one audit record per notification (made by `createAuditLog`): request id, status,
+   * outcome, `event_type`, latency, merchant id, the payer as a keyed hash of the openid.
+   */
+  audit?: AuditLog;
+  /**
+   * Receives security events: forged signatures (`signature_failed`), notifications outside the
+   * replay window (`replay`), a resource algorithm other than AEAD_AES_256_GCM (`downgrade`).
+   */
+  onSecurityEvent?: SecurityEventHandler;
+  /**
+   * Traces each notification as a server span (`WeChat Pay notification`) that continues the
+   * caller's trace and is active while the handler runs, so the calls it makes are its children;
+   * attributes: status, `wechatpay.event_type`, refusal code (`error.type`). Get one from
+   * `otelTracing()` in `weixin-kit/otel`. Default: none.
+   */
+  tracing?: Tracing;
 }
 
 /** Default of {@link PayNotificationHandlerOptions.replyBudgetMs}. */
@@ -267,6 +310,10 @@ const OPTION_KEYS = new Set([
   'processingLeaseMs',
   'hooks',
   'logger',
+  'allowlist',
+  'audit',
+  'onSecurityEvent',
+  'tracing',
 ]);
 const HOOKS = ['onRefused', 'onDuplicate', 'onError', 'onUnhandled', 'onSlow', 'onSecretFallback'] as const;
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -287,6 +334,7 @@ function fail(status: number, message: string, headers: Record<string, string> =
 const FAIL_MESSAGE: Record<number, string> = {
   400: 'bad request',
   401: 'signature verification failed',
+  403: 'forbidden',
   405: 'method not allowed',
   413: 'payload too large',
   500: 'internal error',
@@ -300,6 +348,18 @@ class Refusal extends Error {
   ) {
     super(reason);
   }
+}
+
+/** What one notification's audit record and security events are made of. */
+interface NotificationFacts {
+  startedAt: number;
+  code?: string;
+  type?: string;
+  appId?: string;
+  openid?: string;
+  duplicate?: boolean;
+  /** The client address, when the allowlist worked it out (after its `trustProxy`). */
+  ip?: string;
 }
 
 /** Errors that mean our configuration is wrong, not the request: 500 so WeChat Pay retries later. */
@@ -335,30 +395,24 @@ function classify(error: unknown): Refusal | Misconfigured {
 
 /**
  * The `apiV3Key` option as a list, current first: each 32 bytes, each listed once. A list's error
- * names the index.
+ * names the index; a provider's value is checked when read, with the same error naming the provider.
  */
-function apiV3KeyList(value: unknown): string[] {
+function apiV3KeyList(value: unknown): SecretList {
   const what =
     'the 32-character APIv3 key from the merchant platform (not the APIv2 key, not base64- or hex-decoded)';
-  const valid = (key: unknown): key is string =>
-    typeof key === 'string' && Buffer.byteLength(key, 'utf8') === 32;
-  if (!Array.isArray(value)) {
-    if (!valid(value)) throw bad(`apiV3Key must be ${what}`);
-    return [value];
-  }
-  if (value.length === 0) {
-    throw bad(
-      'apiV3Key is an empty list: give the current APIv3 key (while changing it: the new key first, then the old)',
-    );
-  }
-  const keys: string[] = [];
-  for (const [index, key] of value.entries()) {
-    if (!valid(key)) throw bad(`apiV3Key[${index}] must be ${what}`);
-    const first = keys.indexOf(key);
-    if (first !== -1) throw bad(`apiV3Key[${index}] repeats apiV3Key[${first}]: list each key once`);
-    keys.push(key);
-  }
-  return keys;
+  return new SecretList('apiV3Key', value, {
+    check(key, label, from) {
+      if (typeof key !== 'string' || Buffer.byteLength(key, 'utf8') !== 32) {
+        throw bad(`${label}${from === undefined ? '' : ` (from secret provider "${from}")`} must be ${what}`);
+      }
+      return key;
+    },
+    empty: () =>
+      bad(
+        'apiV3Key is an empty list: give the current APIv3 key (while changing it: the new key first, then the old)',
+      ),
+    repeated: (label, first) => bad(`${label} repeats ${first}: list each key once`),
+  });
 }
 
 /** The {@link PayV3SignatureVerifier} of a `verifier` option: itself, or a client's `platformTrust`. */
@@ -390,7 +444,7 @@ function verifierOf(verifier: unknown): PayV3SignatureVerifier | undefined {
  */
 export class PayNotificationHandler implements CallbackHandler {
   /** Current first. */
-  readonly #apiV3Keys: readonly string[];
+  readonly #apiV3Keys: SecretList;
   readonly #verifier: PayV3SignatureVerifier;
   readonly #dedupe: DedupeStore;
   readonly #dedupeTtlMs: number;
@@ -401,6 +455,11 @@ export class PayNotificationHandler implements CallbackHandler {
   readonly #maxSkewSeconds: number | undefined;
   readonly #hooks: PayNotificationHooks;
   readonly #logger: CallbackLogger | undefined;
+  readonly #allowlist: CallbackAllowlist | undefined;
+  readonly #audit: AuditLog | undefined;
+  readonly #onSecurityEvent: SecurityEventHandler | undefined;
+  readonly #tracing: Tracing | undefined;
+  readonly #ids: RequestIds;
   readonly #handlers = new Map<string, PayNotificationListener<never>>();
   /** Notifications being processed here: a concurrent duplicate gets the first one's answer. */
   readonly #inflight = new Map<string, Promise<CallbackResponse>>();
@@ -498,6 +557,11 @@ export class PayNotificationHandler implements CallbackHandler {
     this.#maxSkewSeconds = maxSkewSeconds;
     this.#hooks = hooks ?? {};
     this.#logger = resolveLogger(options.logger, typeof hooks?.onError === 'function', bad);
+    this.#allowlist = resolveAllowlist(options.allowlist, bad);
+    this.#audit = resolveAudit(options.audit, bad);
+    this.#onSecurityEvent = resolveSecurityHandler(options.onSecurityEvent, bad);
+    this.#tracing = resolveTracing(options.tracing, bad);
+    this.#ids = new RequestIds(defaultRandom);
   }
 
   /**
@@ -568,7 +632,85 @@ export class PayNotificationHandler implements CallbackHandler {
    */
   async handle(request: CallbackRequest): Promise<CallbackResponse> {
     const method = typeof request?.method === 'string' ? request.method.toUpperCase() : '';
+    const started = elapsedClock(this.#scheduler);
+    const requestId = this.#ids.next(firstHeader(request?.headers, 'traceparent'));
+    const facts: NotificationFacts = { startedAt: this.#now() };
+    const tracing = this.#tracing;
+    const response =
+      tracing === undefined
+        ? await this.#answer(request, method, facts)
+        : await this.#tracedAnswer(tracing, request, method, facts);
+    response.headers['x-request-id'] = requestId;
+    if (facts.code !== undefined && this.#onSecurityEvent !== undefined) {
+      const type = securityTypeOfRefusal(facts.code);
+      if (type !== undefined) {
+        emitSecurityEvent(this.#onSecurityEvent, {
+          type,
+          source: 'pay-notification',
+          code: facts.code,
+          requestId,
+          ip: facts.ip ?? request?.remoteAddress,
+          detail: { status: response.status },
+          now: this.#now(),
+        });
+      }
+    }
+    this.#audit?.write({
+      startedAt: facts.startedAt,
+      requestId,
+      kind: 'pay-notification',
+      method: method.slice(0, 16),
+      url: typeof request?.url === 'string' ? request.url : '',
+      status: response.status,
+      outcome: facts.duplicate === true ? 'duplicate' : undefined,
+      code: facts.code,
+      type: facts.type,
+      latencyMs: elapsedClock(this.#scheduler) - started,
+      appId: facts.appId,
+      openid: facts.openid,
+      ip: facts.ip ?? request?.remoteAddress,
+    });
+    return response;
+  }
+
+  /**
+   * {@link #answer} in a server span (`WeChat Pay notification`) that continues the caller's trace
+   * and is active while the handler runs; status, `event_type` and refusal code are recorded on it.
+   */
+  #tracedAnswer(
+    tracing: Tracing,
+    request: CallbackRequest,
+    method: string,
+    facts: NotificationFacts,
+  ): Promise<CallbackResponse> {
+    return inServerSpan(
+      tracing,
+      'WeChat Pay notification',
+      request?.headers,
+      { 'http.request.method': spanMethod(method), 'url.path': pathOfTarget(request?.url) },
+      () => this.#answer(request, method, facts),
+      (span, response) => {
+        span.setAttributes({ 'wechatpay.event_type': facts.type, 'wechatpay.duplicate': facts.duplicate });
+        recordServerStatus(span, response.status, facts.code);
+      },
+    );
+  }
+
+  async #answer(
+    request: CallbackRequest,
+    method: string,
+    facts: NotificationFacts,
+  ): Promise<CallbackResponse> {
     try {
+      // Before the signature is checked: a sender outside the allowlist costs no RSA verification.
+      if (this.#allowlist !== undefined) {
+        const decision = this.#allowlist.check({
+          remoteAddress: request?.remoteAddress,
+          headers: request?.headers ?? {},
+        });
+        if (decision.ip !== undefined) facts.ip = decision.ip;
+        if (!decision.allowed) throw new Refusal('IP_NOT_ALLOWED', 403, decision.reason);
+      }
       if (method !== 'POST') {
         throw new Refusal('METHOD_NOT_ALLOWED', 405, `method ${method.slice(0, 16) || '(none)'} is not POST`);
       }
@@ -587,17 +729,29 @@ export class PayNotificationHandler implements CallbackHandler {
         throw new Refusal('PAYLOAD_TOO_LARGE', 413, `the body is over ${MAX_PAY_NOTIFICATION_BYTES} bytes`);
       }
       const opened = await this.#open(request.headers, body);
+      facts.type = opened.event_type;
+      const resource = opened.resource as {
+        mchid?: unknown;
+        sp_mchid?: unknown;
+        payer?: { openid?: unknown; sp_openid?: unknown };
+      };
+      const merchant = resource.mchid ?? resource.sp_mchid;
+      if (typeof merchant === 'string') facts.appId = merchant;
+      const payer = resource.payer?.openid ?? resource.payer?.sp_openid;
+      if (typeof payer === 'string') facts.openid = payer;
       const previous = this.#inflight.get(opened.id);
       if (previous !== undefined) {
+        facts.duplicate = true;
         this.#call('onDuplicate', { key: opened.id, type: opened.event_type });
         return await this.#withinBudget(previous, opened);
       }
-      const running = this.#process(opened);
+      const running = this.#process(opened, facts);
       this.#inflight.set(opened.id, running);
       void running.finally(() => this.#inflight.delete(opened.id)).catch(() => {});
       return await this.#withinBudget(running, opened);
     } catch (error) {
       if (error instanceof Refusal) {
+        facts.code = error.code;
         this.#call('onRefused', {
           code: error.code,
           reason: error.reason,
@@ -611,6 +765,7 @@ export class PayNotificationHandler implements CallbackHandler {
         );
       }
       const misconfigured = error instanceof Misconfigured;
+      facts.code = errorCodeOf(misconfigured ? error.error : error);
       this.#call('onError', {
         error: misconfigured ? error.error : error,
         type: undefined,
@@ -651,16 +806,28 @@ export class PayNotificationHandler implements CallbackHandler {
         ...(this.#maxSkewSeconds === undefined ? {} : { maxSkewSeconds: this.#maxSkewSeconds }),
       };
       await this.#verifier.verify(request);
-      const read = readVerifiedNotificationWithKeys<unknown>(body, this.#apiV3Keys);
+      // Keys are read after verification: a forged notification never reaches a provider.
+      const keys = this.#apiV3Keys.plain ?? (await this.#apiV3Keys.values());
+      let read: ReturnType<typeof readVerifiedNotificationWithKeys<unknown>>;
+      try {
+        read = readVerifiedNotificationWithKeys<unknown>(body, keys);
+      } catch (error) {
+        // WeChat Pay sent it (it verified) and no listed key opens it: a provider may hold a key
+        // changed since it was read. Read providers again once.
+        if (!isWeChatKitError(error, 'DECRYPT_FAILED')) throw error;
+        const fresh = await this.#apiV3Keys.changed(keys);
+        if (fresh === undefined) throw error;
+        read = readVerifiedNotificationWithKeys<unknown>(body, fresh);
+      }
       opened = read.notification;
       key = read.key;
     } catch (error) {
       const classified = classify(error);
       if (classified instanceof Misconfigured && isWeChatKitError(error) && error.code === 'DECRYPT_FAILED') {
         const which =
-          this.#apiV3Keys.length === 1
+          this.#apiV3Keys.size === 1
             ? 'the apiV3Key configured here is not'
-            : `none of the ${this.#apiV3Keys.length} apiV3Keys configured here is`;
+            : `none of the ${this.#apiV3Keys.size} apiV3Keys configured here is`;
         throw new Misconfigured(
           new ConfigError(
             'BAD_KEY',
@@ -691,7 +858,7 @@ export class PayNotificationHandler implements CallbackHandler {
     };
   }
 
-  async #process(event: PayNotificationEvent<unknown>): Promise<CallbackResponse> {
+  async #process(event: PayNotificationEvent<unknown>, facts: NotificationFacts): Promise<CallbackResponse> {
     const type = event.event_type;
     const handler = this.#handlers.get(type) ?? this.#handlers.get('*');
     if (handler === undefined) {
@@ -719,6 +886,7 @@ export class PayNotificationHandler implements CallbackHandler {
         this.#call('onError', { error, type, phase: 'dedupe' });
         done = false;
       }
+      facts.duplicate = true;
       if (done === false) {
         // Being processed by another instance right now: acknowledging could lose it if that fails.
         this.#call('onDuplicate', { key: event.id, type });
@@ -736,6 +904,7 @@ export class PayNotificationHandler implements CallbackHandler {
       } catch (releaseError) {
         this.#call('onError', { error: releaseError, type, phase: 'dedupe' });
       }
+      facts.code = errorCodeOf(error);
       this.#call('onError', { error, type, phase: 'handler' });
       return fail(500, FAIL_MESSAGE[500] ?? '');
     }

@@ -18,6 +18,8 @@ export interface CallbackRequest {
    * decoded once from them. `undefined` for a GET.
    */
   rawBody: Uint8Array | string | undefined;
+  /** The address of the peer that sent the request (the socket's), when the adapter knows it. */
+  remoteAddress?: string | undefined;
 }
 
 /** What to answer. */

@@ -1,15 +1,18 @@
+import { inServerSpan, pathOfTarget, recordServerStatus, spanMethod, type Tracing } from '../core/tracing.js';
 import { extractEncrypt } from '../crypto/message-crypto.js';
 import { assertFreshTimestamp } from '../crypto/timestamp.js';
 import { ArgumentError, ConfigError, isWeChatKitError, PayloadError, SignatureError } from '../errors.js';
-import { byteLength, toText } from '../internal/bytes.js';
+import { byteLength, defaultRandom, toText } from '../internal/bytes.js';
 import { callHook } from '../internal/callback-hooks.js';
 import { refusalStatus } from '../internal/refusal-status.js';
 import { replyFields } from '../internal/reply-fields.js';
+import { firstHeader, RequestIds } from '../internal/request-id.js';
 import { routingKeyOf } from '../internal/routing-key.js';
+import { emitSecurityEvent, securityTypeOfRefusal } from '../internal/security-event.js';
 import { elapsedClock, raceTimer } from '../internal/timers.js';
 import { buildXml } from '../xml/build.js';
 import type { CallbackErrorEvent, CallbackHooks, RefusalCode } from './callback-hooks.js';
-import { bodyAlreadyParsed, logCallbackError } from './callback-logger.js';
+import { bodyAlreadyParsed, errorCodeOf, logCallbackError } from './callback-logger.js';
 import {
   type CallbackProduct,
   isWeComOptions,
@@ -34,6 +37,22 @@ import {
 } from './messages.js';
 import { isReply, type Reply } from './replies.js';
 import type { AdapterProblem, CallbackHandler, CallbackRequest, CallbackResponse } from './types.js';
+
+/** What one request's audit record and security events are made of, filled in as it is handled. */
+interface PushFacts {
+  startedAt: number;
+  /** The refusal or failure code, when the request was not answered normally. */
+  code?: string;
+  /** The routing key, once the push is decoded. */
+  type?: string;
+  /** The sender (`FromUserName`), once the push is decoded. */
+  openid?: string;
+  /** The client address, when an allowlist or `trustProxy` worked it out. */
+  ip?: string;
+  duplicate?: boolean;
+  /** The push came without the encryption its endpoint requires. */
+  downgrade?: boolean;
+}
 
 /** What the pipeline knows about the push being handled; `state` is free for middleware. */
 export interface CallbackContext {
@@ -103,6 +122,7 @@ class Refusal extends Error {
 const STATUS_TEXT: Record<number, string> = {
   400: 'bad request',
   401: 'unauthorized',
+  403: 'forbidden',
   405: 'method not allowed',
   413: 'payload too large',
   500: 'internal error',
@@ -167,6 +187,7 @@ export class WeChatCallback implements CallbackHandler {
   readonly #hooks: CallbackHooks;
   readonly #handlers = new Map<string, MessageHandler<never>>();
   readonly #middleware: CallbackMiddleware[] = [];
+  readonly #ids: RequestIds;
 
   /** WeChat options ({@link createWeChatCallback}) or WeCom options ({@link createWeComCallback}). */
   constructor(options: WeChatCallbackOptions | WeComCallbackOptions) {
@@ -176,6 +197,7 @@ export class WeChatCallback implements CallbackHandler {
     this.#options = resolved;
     this.#hooks = resolved.hooks;
     this.#dedupe = resolved.dedupe ?? new MemoryDedupeStore({ now: resolved.now });
+    this.#ids = new RequestIds(resolved.random ?? defaultRandom);
     this.#secrets = new CallbackSecrets({
       tokens: resolved.tokens,
       encodingAESKeys: resolved.encodingAESKeys,
@@ -285,18 +307,110 @@ export class WeChatCallback implements CallbackHandler {
   async handle(request: CallbackRequest): Promise<CallbackResponse> {
     const started = elapsedClock(this.#options.scheduler);
     const method = typeof request?.method === 'string' ? request.method.toUpperCase() : '';
+    const requestId = this.#ids.next(firstHeader(request?.headers, 'traceparent'));
+    const facts: PushFacts = { startedAt: this.#options.now() };
+    const tracing = this.#options.tracing;
+    const response =
+      tracing === undefined
+        ? await this.#answer(request, method, started, facts)
+        : await this.#tracedAnswer(tracing, request, method, started, facts);
+    response.headers['x-request-id'] = requestId;
+    if (facts.code !== undefined && this.#options.onSecurityEvent !== undefined) {
+      const type = securityTypeOfRefusal(facts.code, facts.downgrade);
+      if (type !== undefined) {
+        emitSecurityEvent(this.#options.onSecurityEvent, {
+          type,
+          source: 'callback',
+          code: facts.code,
+          appId: this.#options.appId,
+          requestId,
+          ip: facts.ip ?? request?.remoteAddress,
+          detail: { product: this.#options.product, method: method.slice(0, 16), status: response.status },
+          now: this.#options.now(),
+        });
+      }
+    }
+    this.#options.audit?.write({
+      startedAt: facts.startedAt,
+      requestId,
+      kind: 'callback',
+      method: method.slice(0, 16),
+      url: typeof request?.url === 'string' ? request.url : '',
+      status: response.status,
+      outcome: facts.duplicate === true ? 'duplicate' : undefined,
+      code: facts.code,
+      type: facts.type,
+      latencyMs: elapsedClock(this.#options.scheduler) - started,
+      appId: this.#options.appId,
+      openid: facts.openid,
+      ip: facts.ip ?? request?.remoteAddress,
+    });
+    return response;
+  }
+
+  /**
+   * {@link #answer} in a server span (`WeChat callback POST`) that continues the caller's trace and
+   * is active while the handlers run; the status, routing key and refusal code are recorded on it.
+   */
+  #tracedAnswer(
+    tracing: Tracing,
+    request: CallbackRequest,
+    method: string,
+    started: number,
+    facts: PushFacts,
+  ): Promise<CallbackResponse> {
+    const shown = spanMethod(method);
+    return inServerSpan(
+      tracing,
+      `${this.#options.product === 'wecom' ? 'WeCom' : 'WeChat'} callback ${shown}`,
+      request?.headers,
+      {
+        'http.request.method': shown,
+        'url.path': pathOfTarget(request?.url),
+        'wechat.app_id': this.#options.appId,
+      },
+      () => this.#answer(request, method, started, facts),
+      (span, response) => {
+        span.setAttributes({
+          'wechat.callback.type': facts.type,
+          'wechat.callback.duplicate': facts.duplicate,
+        });
+        recordServerStatus(span, response.status, facts.code);
+      },
+    );
+  }
+
+  /** The answer to one request; what the audit record and security events need goes to `facts`. */
+  async #answer(
+    request: CallbackRequest,
+    method: string,
+    started: number,
+    facts: PushFacts,
+  ): Promise<CallbackResponse> {
     try {
+      // Before any signature work: a sender outside WeChat's addresses costs no HMAC and no AES.
+      const allowlist = this.#options.allowlist;
+      if (allowlist !== undefined) {
+        const decision = allowlist.check({
+          remoteAddress: request?.remoteAddress,
+          headers: request?.headers ?? {},
+        });
+        if (decision.ip !== undefined) facts.ip = decision.ip;
+        if (!decision.allowed) throw new Refusal('IP_NOT_ALLOWED', decision.reason);
+      }
       if (method === 'GET') return this.#handshake(request);
-      if (method === 'POST') return await this.#push(request, started);
+      if (method === 'POST') return await this.#push(request, started, facts);
       throw new Refusal('METHOD_NOT_ALLOWED', `method ${method.slice(0, 16) || '(none)'} is not GET or POST`);
     } catch (error) {
       let refusal: Refusal | undefined;
       if (error instanceof Refusal) refusal = error;
       else if (isWeChatKitError(error)) refusal = new Refusal(error.code, error.message);
       if (refusal === undefined) {
+        facts.code = 'INTERNAL_ERROR';
         this.#reportError({ error, type: undefined, phase: 'internal' });
         return plain(500, STATUS_TEXT[500] ?? '');
       }
+      facts.code = refusal.code;
       const status = refusalStatus(refusal.code);
       callHook(this.#hooks, 'onRefused', {
         code: refusal.code,
@@ -365,7 +479,7 @@ export class WeChatCallback implements CallbackHandler {
     return plain(200, plaintext);
   }
 
-  async #push(request: CallbackRequest, started: number): Promise<CallbackResponse> {
+  async #push(request: CallbackRequest, started: number, facts: PushFacts): Promise<CallbackResponse> {
     // WeCom pushes carry only msg_signature / timestamp / nonce: MessageCrypto.open checks them all.
     const url =
       this.#options.product === 'wecom'
@@ -386,7 +500,7 @@ export class WeChatCallback implements CallbackHandler {
     if (byteLength(body) > MAX_CALLBACK_BODY_BYTES) {
       throw new Refusal('XML_TOO_LARGE', `the body is over ${MAX_CALLBACK_BODY_BYTES} bytes`);
     }
-    const { plaintext, encrypted, secrets } = this.#open(query, body, url.token);
+    const { plaintext, encrypted, secrets } = this.#open(query, body, url.token, facts);
     this.#reportFallback('POST', secrets);
     const fields = parseMessage(plaintext, this.#options.format);
     if (!encrypted && fields.Encrypt !== undefined && this.#options.mode === 'plain') {
@@ -397,6 +511,8 @@ export class WeChatCallback implements CallbackHandler {
     }
     const type = routingKeyOf(fields);
     const message = fields as InboundMessage;
+    facts.type = type;
+    if (typeof fields.FromUserName === 'string') facts.openid = fields.FromUserName;
 
     const key =
       this.#options.product === 'wecom'
@@ -412,6 +528,7 @@ export class WeChatCallback implements CallbackHandler {
         this.#reportError({ error, type, phase: 'dedupe' });
       }
       if (!first) {
+        facts.duplicate = true;
         callHook(this.#hooks, 'onDuplicate', { key, type });
         return success();
       }
@@ -433,6 +550,7 @@ export class WeChatCallback implements CallbackHandler {
     const outcome = await this.#runWithinBudget(message, ctx, started);
     if (outcome === undefined) return success();
     if (outcome.kind === 'error') {
+      facts.code = errorCodeOf(outcome.error);
       if (key !== undefined) await this.#release(key, type);
       this.#reportError({ error: outcome.error, type, phase: 'handler' });
       return plain(500, STATUS_TEXT[500] ?? '');
@@ -481,6 +599,7 @@ export class WeChatCallback implements CallbackHandler {
     query: URLSearchParams,
     body: string | Uint8Array,
     urlToken: number,
+    facts: PushFacts,
   ): { plaintext: string; encrypted: boolean; secrets: SecretIndexes } {
     const mode = this.#options.mode;
     const msgSignature = query.get('msg_signature');
@@ -496,6 +615,7 @@ export class WeChatCallback implements CallbackHandler {
     }
     if (msgSignature === null || msgSignature === '') {
       // A plaintext body is the likelier story (a downgrade attempt): say so first.
+      facts.downgrade = true;
       extractEncrypt(body);
       throw new SignatureError(
         'SIGNATURE_MISMATCH',

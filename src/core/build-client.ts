@@ -1,13 +1,20 @@
-import { type CredentialSettings, credentialErrorOf } from '../credentials/credential-errors.js';
+import {
+  type CredentialSettings,
+  credentialErrorOf,
+  isSecretRefusal,
+} from '../credentials/credential-errors.js';
 import { MemoryStore } from '../credentials/memory-store.js';
 import { isWeChatFailure } from '../credentials/token-cooldown.js';
 import { TokenManager } from '../credentials/token-manager.js';
 import type { TokenStore } from '../credentials/token-store.js';
 import { ConfigError } from '../errors.js';
+import { emitSecurityEvent } from '../internal/security-event.js';
 import { tokenKey } from '../internal/store-keys.js';
 import { ApiClient } from './api-client.js';
 import { type ClientOptions, checkOptions, splitHooks, type TokenClientOptions } from './client-options.js';
 import { QuotaBreaker, resolveQuotaBreaker } from './quota-breaker.js';
+import type { SecretInput } from './secret-provider.js';
+import { requiredSecret, type SecretSource } from './secret-source.js';
 import type { Transport } from './transport.js';
 import { Transport as TransportClass } from './transport.js';
 
@@ -19,6 +26,7 @@ export function transportFrom(options: ClientOptions): Transport {
     ...(options.retries === undefined ? {} : { retries: options.retries }),
     ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
     ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
+    ...(options.tracing === undefined ? {} : { tracing: options.tracing }),
     hooks: splitHooks(options.hooks, options.logger).transport,
   });
 }
@@ -36,13 +44,40 @@ export function quotaBreakerFrom(
 ): QuotaBreaker | undefined {
   const settings = resolveQuotaBreaker(options.quotaBreaker);
   if (settings === undefined) return undefined;
+  const hooks = splitHooks(options.hooks, options.logger).breaker;
+  const sink = options.onSecurityEvent;
+  if (sink !== undefined && typeof sink !== 'function') {
+    throw new ConfigError('INVALID_CONFIG', 'onSecurityEvent must be a function (event) => void');
+  }
+  if (sink !== undefined) {
+    const onBreaker = hooks.onBreaker;
+    const now = options.now ?? Date.now;
+    hooks.onBreaker = (event) => {
+      const detail: Record<string, string | number> = {
+        path: event.path,
+        state: event.state,
+        openings: event.openings,
+      };
+      if (event.errcode !== undefined) detail.errcode = event.errcode;
+      if (event.retryAt !== undefined) detail.retryAt = event.retryAt.toISOString();
+      emitSecurityEvent(sink, {
+        type: 'breaker_changed',
+        source: 'client',
+        code: 'QUOTA_EXCEEDED',
+        appId: event.appId,
+        detail,
+        now: now(),
+      });
+      onBreaker?.(event);
+    };
+  }
   return new QuotaBreaker({
     appId,
     agentId,
     settings,
     store: store ?? new MemoryStore(options.now === undefined ? {} : { now: options.now }),
     now: options.now,
-    hooks: splitHooks(options.hooks, options.logger).breaker,
+    hooks,
   });
 }
 
@@ -86,19 +121,23 @@ export function tokenManagerFrom(
 /**
  * Fetches an app access_token with `stable_token` (default: it never invalidates other holders) or
  * `cgi-bin/token`. A refused AppSecret (40125, or 40001 from these endpoints), AppID (40013) or
- * caller IP (40164) is thrown as a `CredentialConfigError` naming the setting to fix.
+ * caller IP (40164) is thrown as a `CredentialConfigError` naming the setting to fix. An AppSecret
+ * from a provider that WeChat refuses is read again once (it may have been reset and updated in
+ * the vault): with a new value the fetch is made once more; no token was issued for the refused one.
  */
 export async function fetchAppAccessToken(
   client: ApiClient,
-  credentials: { appId: string; secret: string },
+  credentials: { appId: string; secret: SecretSource },
   mode: 'stable' | 'classic',
   settings?: CredentialSettings,
 ): Promise<{ value: string; expiresIn: number }> {
-  try {
-    return await requestAppAccessToken(client, credentials, mode);
-  } catch (error) {
-    throw settings === undefined ? error : credentialErrorOf(error, settings, 'token');
-  }
+  return credentials.secret.use(async (secret) => {
+    try {
+      return await requestAppAccessToken(client, { appId: credentials.appId, secret }, mode);
+    } catch (error) {
+      throw settings === undefined ? error : credentialErrorOf(error, settings, 'token');
+    }
+  }, isSecretRefusal);
 }
 
 async function requestAppAccessToken(
@@ -131,7 +170,7 @@ async function requestAppAccessToken(
 /** Options of an app (Official Account / Mini Program) client, as {@link appClient} needs them. */
 interface AppClientOptions extends TokenClientOptions {
   appId: string;
-  secret: string;
+  secret: SecretInput;
   tokenMode?: 'stable' | 'classic';
 }
 
@@ -145,14 +184,16 @@ const APP_CONSOLES: Record<string, string> = {
 
 /**
  * The parts every AppID + AppSecret client shares: checked options, one transport, the shared
- * access_token manager and an {@link ApiClient} that uses it.
+ * access_token manager and an {@link ApiClient} that uses it, and the AppSecret (a value or a
+ * provider) for the other calls that send it (code exchanges).
  */
 export function appClient(
   name: string,
   options: AppClientOptions,
   extraOptions: readonly string[],
-): { client: ApiClient; accessToken: TokenManager } {
-  checkOptions(name, options, ['appId', 'secret', 'tokenMode', ...extraOptions], ['appId', 'secret']);
+): { client: ApiClient; accessToken: TokenManager; secret: SecretSource } {
+  checkOptions(name, options, ['appId', 'secret', 'tokenMode', ...extraOptions], ['appId']);
+  const secret = requiredSecret(name, 'secret', options.secret);
   const mode = options.tokenMode ?? 'stable';
   if (mode !== 'stable' && mode !== 'classic') {
     throw new ConfigError('INVALID_CONFIG', `${name}: tokenMode must be "stable" or "classic"`);
@@ -170,11 +211,12 @@ export function appClient(
   const quotaBreaker = quotaBreakerFrom(options, options.store, options.appId);
   const bare = new ApiClient({ baseUrl, transport, credentials, quotaBreaker });
   const accessToken = tokenManagerFrom(options, options.store, tokenKey('access_token', options.appId), () =>
-    fetchAppAccessToken(bare, options, mode, credentials),
+    fetchAppAccessToken(bare, { appId: options.appId, secret }, mode, credentials),
   );
   return {
     client: new ApiClient({ baseUrl, transport, accessToken, credentials, quotaBreaker }),
     accessToken,
+    secret,
   };
 }
 

@@ -6,6 +6,8 @@ import type { Clock, RandomSource } from '../internal/bytes.js';
 import type { Scheduler } from '../internal/timers.js';
 import type { Logger } from './logger.js';
 import type { QuotaBreakerHooks, QuotaBreakerOptions } from './quota-breaker.js';
+import type { SecurityEventHandler } from './security-events.js';
+import { BAD_TRACING_OPTION, isTracing, type Tracing } from './tracing.js';
 import type { TransportHooks } from './transport.js';
 
 /**
@@ -55,6 +57,14 @@ export interface ClientOptions {
    * wall clock.
    */
   scheduler?: Scheduler | undefined;
+  /**
+   * Traces every outbound call as one client span (`WeChat GET /cgi-bin/user/info`,
+   * `WeChat Pay POST /v3/pay/transactions/jsapi`): method, path (never the query, which holds
+   * `access_token`), host, status, WeChat's `errcode` or WeChat Pay's `code`, and one event per
+   * retry. Spans are children of the active span, e.g. a callback's or a guarded route's. Get one
+   * for OpenTelemetry from `otelTracing()` in `weixin-kit/otel`. Default: no tracing, no cost.
+   */
+  tracing?: Tracing | undefined;
 }
 
 /** {@link ClientOptions} of the clients that hold access tokens (Official Account, Mini Program, WeCom, Open Platform). */
@@ -77,6 +87,11 @@ export interface TokenClientOptions extends ClientOptions {
    * `store`, probes. Default on; `false` turns it off. The token endpoints are covered too.
    */
   quotaBreaker?: QuotaBreakerOptions | false | undefined;
+  /**
+   * Receives security events: `breaker_changed` when a quota breaker of this account opens,
+   * half-opens or closes (the same facts as `hooks.onBreaker`). See docs/security-events.md.
+   */
+  onSecurityEvent?: SecurityEventHandler | undefined;
 }
 
 /** The keys of {@link ClientOptions}. */
@@ -92,6 +107,7 @@ export const CLIENT_OPTION_NAMES = [
   'now',
   'random',
   'scheduler',
+  'tracing',
 ] as const;
 
 /** The keys of {@link TokenClientOptions}. */
@@ -101,6 +117,7 @@ export const TOKEN_CLIENT_OPTION_NAMES = [
   'onStoreUnavailable',
   'failureCooldown',
   'quotaBreaker',
+  'onSecurityEvent',
 ] as const;
 
 /** Rejects unknown option keys and missing required strings, naming the client. */
@@ -122,6 +139,10 @@ export function checkOptions(
         `${client}: unknown option "${key}" (allowed: ${[...allowed].join(', ')})`,
       );
     }
+  }
+  const tracing = (options as { tracing?: unknown }).tracing;
+  if (tracing !== undefined && !isTracing(tracing)) {
+    throw new ConfigError('INVALID_CONFIG', `${client}: ${BAD_TRACING_OPTION}`);
   }
   for (const key of required) {
     const value = (options as Record<string, unknown>)[key];

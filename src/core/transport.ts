@@ -15,6 +15,7 @@ import { callHook } from '../internal/call-hook.js';
 import { isScheduler, type Scheduler, systemScheduler } from '../internal/timers.js';
 import type { TransportHooks } from './hooks.js';
 import { redactText, redactUrl } from './redact.js';
+import { errcodeOfError, failSpan, type TraceSpan, type Tracing } from './tracing.js';
 
 export type { ErrorEvent, RequestEvent, ResponseEvent, RetryEvent, TransportHooks } from './hooks.js';
 
@@ -51,6 +52,13 @@ export interface TransportOptions {
    * Typed loosely so that no undici type appears in this package's API.
    */
   dispatcher?: object;
+  /**
+   * Traces every logical request as one client span (retries are events on it), named
+   * `<spanPrefix> <METHOD> <path>`. The span holds the path, never the query (`access_token`).
+   */
+  tracing?: Tracing | undefined;
+  /** First word(s) of span names (default `WeChat`; the Pay clients use `WeChat Pay`). */
+  spanPrefix?: string | undefined;
 }
 
 /** One request. `url` is absolute; secrets may be in `query` or `body`: they are redacted from everything observable. */
@@ -116,6 +124,8 @@ const KNOWN_OPTIONS = new Set([
   'random',
   'scheduler',
   'dispatcher',
+  'tracing',
+  'spanPrefix',
 ]);
 
 /** One attempt of a request, as {@link Transport.request} prepared it. */
@@ -130,6 +140,8 @@ interface Attempt {
   headers: Headers;
   body: BodyInit | undefined;
   attempt: number;
+  /** The request's client span, when tracing. */
+  span: TraceSpan | undefined;
 }
 
 let requestCounter = 0;
@@ -169,6 +181,8 @@ export class Transport {
   readonly #random: () => number;
   readonly #scheduler: Scheduler;
   readonly #dispatcher: object | undefined;
+  readonly #tracing: Tracing | undefined;
+  readonly #spanPrefix: string;
 
   constructor(options: TransportOptions = {}) {
     for (const key of Object.keys(options)) {
@@ -211,6 +225,8 @@ export class Transport {
       );
     }
     this.#dispatcher = options.dispatcher;
+    this.#tracing = options.tracing;
+    this.#spanPrefix = options.spanPrefix ?? 'WeChat';
   }
 
   /**
@@ -237,6 +253,7 @@ export class Transport {
       headers.set('accept', req.responseType === 'bytes' ? '*/*' : 'application/json');
     if (contentType !== undefined && !headers.has('content-type')) headers.set('content-type', contentType);
 
+    const span = this.#tracing === undefined ? undefined : this.#startSpan(this.#tracing, method, url, path);
     const started = performance.now();
     let attempt = 0;
     for (;;) {
@@ -244,7 +261,7 @@ export class Transport {
       try {
         req.signal?.throwIfAborted();
         callHook(this.#hooks.onRequest, { id, method, url: shownUrl, attempt });
-        return await this.#attempt<T>({
+        const answer = await this.#attempt<T>({
           id,
           req,
           method,
@@ -255,11 +272,18 @@ export class Transport {
           headers,
           body,
           attempt,
+          span,
         });
+        if (span !== undefined) {
+          span.setAttributes({ 'http.response.status_code': answer.status });
+          span.end();
+        }
+        return answer;
       } catch (error) {
         const retryable =
           attempt <= retries && !req.signal?.aborted && isRetryable(error, idempotent, req.retryOnErrcode);
         if (!retryable) {
+          if (span !== undefined) endFailed(span, error);
           callHook(this.#hooks.onError, {
             id,
             method,
@@ -282,9 +306,18 @@ export class Transport {
           reason: (error as WeChatKitError).code,
           error: error as WeChatKitError,
         });
+        span?.addEvent('retry', {
+          'weixin_kit.attempt': attempt,
+          'error.type': (error as WeChatKitError).code,
+          'wechat.errcode': errcodeOfError(error),
+          'http.response.status_code': statusOfError(error),
+          'weixin_kit.retry_delay_ms': delayMs,
+        });
+        span?.setAttributes({ 'http.request.resend_count': attempt });
         try {
           await sleep(delayMs, req.signal, this.#scheduler);
         } catch (abortReason) {
+          if (span !== undefined) endFailed(span, abortReason);
           callHook(this.#hooks.onError, {
             id,
             method,
@@ -297,6 +330,29 @@ export class Transport {
         }
       }
     }
+  }
+
+  /** The client span of one logical request: method, path (never the query), host. */
+  #startSpan(tracing: Tracing, method: HttpMethod, url: string, path: string): TraceSpan | undefined {
+    const { hostname, port, protocol } = new URL(url);
+    try {
+      return tracing.startClientSpan(`${this.#spanPrefix} ${method} ${path}`, {
+        'http.request.method': method,
+        'url.path': path,
+        'url.scheme': protocol.slice(0, -1),
+        'server.address': hostname,
+        'server.port': port === '' ? (protocol === 'https:' ? 443 : 80) : Number(port),
+      });
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Sends an attempt, inside its client span when tracing (so instrumented fetches nest under it). */
+  #send(a: Attempt, init: RequestInit): Promise<Response> {
+    const span = a.span;
+    if (span === undefined || this.#tracing === undefined) return this.#fetch(a.url, init);
+    return this.#tracing.withSpan(span, () => this.#fetch(a.url, init));
   }
 
   /** The fetch `init` of an attempt. A redirect is not followed: the query (access_token) would travel to wherever it points. */
@@ -332,7 +388,7 @@ export class Transport {
       let response: Response;
       try {
         const init = this.#init(a, combined.signal);
-        response = await raceAbort(this.#fetch(a.url, init), combined.signal);
+        response = await raceAbort(this.#send(a, init), combined.signal);
       } catch (cause) {
         throw failure(
           cause,
@@ -450,7 +506,7 @@ export class Transport {
       let response: Response;
       try {
         const init = this.#init(a, combined.signal);
-        response = await raceAbort(this.#fetch(a.url, init), combined.signal);
+        response = await raceAbort(this.#send(a, init), combined.signal);
       } catch (cause) {
         if (req.signal?.aborted) throw req.signal.reason;
         if (headerTimeout.signal.aborted) throw timedOut('headers');
@@ -530,6 +586,25 @@ export class Transport {
       if (!handedOver) combined.dispose();
     }
   }
+}
+
+/**
+ * Ends a request's client span as failed: the final attempt's status and WeChat's errcode when
+ * it had them, the error's code and its (redacted) message.
+ */
+function endFailed(span: TraceSpan, error: unknown): void {
+  span.setAttributes({
+    'http.response.status_code': statusOfError(error),
+    'wechat.errcode': errcodeOfError(error),
+  });
+  failSpan(span, error);
+  span.end();
+}
+
+/** The HTTP status a failed attempt was answered with, when it got an answer. */
+function statusOfError(error: unknown): number | undefined {
+  const status = error instanceof TransportError ? error.status : undefined;
+  return typeof status === 'number' ? status : undefined;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {

@@ -54,6 +54,16 @@ export class CredentialConfigError extends ConfigError {
   }
 }
 
+/**
+ * True when `error` says WeChat refused a secret: a {@link CredentialConfigError}
+ * `INVALID_APPSECRET`, or WeChat's own 40125 answer. A secret from a provider is then read again
+ * once (it may have been reset in the console and updated at its source).
+ */
+export function isSecretRefusal(error: unknown): boolean {
+  if (error instanceof CredentialConfigError) return error.code === 'INVALID_APPSECRET';
+  return error instanceof WeChatApiError && error.errcode === 40125;
+}
+
 /** The caller IP in a 40164 errmsg: `invalid ip 1.2.3.4 ipv6 ::ffff:1.2.3.4, not in whitelist rid: …`. */
 function callerIpOf(errmsg: string): string | undefined {
   const named = /invalid ip\s+([0-9A-Fa-f.:]*[0-9A-Fa-f])/.exec(errmsg)?.[1];

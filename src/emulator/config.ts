@@ -4,7 +4,13 @@ import { dirname, resolve } from 'node:path';
 import { loadPrivateKey, loadPublicKey } from '../crypto/keys.js';
 import { decodeEncodingAESKey } from '../crypto/message-cipher.js';
 import { ConfigError } from '../errors.js';
+import { parseAddressEntry } from '../internal/client-ip.js';
 import type { ClockMode } from './clock.js';
+import {
+  type EmulatorContentSecurityOptions,
+  type ResolvedContentRules,
+  resolveContentSecurityOptions,
+} from './mini-program/content-rules.js';
 
 /** The kinds of account the emulator serves. */
 export type EmulatorAppKind = 'official-account' | 'mini-program';
@@ -123,7 +129,26 @@ export interface EmulatorOptions {
    * delayed work (refund settlement, retries, push timeouts) runs exactly when a test advances it.
    */
   clock?: ClockMode;
+  /**
+   * What `getcallbackip` answers (WeChat's and WeCom's alike): addresses and CIDR ranges. Default
+   * {@link DEFAULT_CALLBACK_IPS}: the loopback addresses the emulator pushes from, so a local
+   * allowlist accepts its pushes, and two documentation ranges (RFC 5737). `POST
+   * /_emulator/callback-ips` replaces it while running.
+   */
+  callbackIps?: string[];
+  /**
+   * What the Mini Program content-security checks find: `textRules` for `msg_sec_check`,
+   * `mediaRules` for the media URL of `media_check_async` (`{ contains, suggest?, label }`, first
+   * match wins, else `pass`). `POST /_emulator/mini-program/content-security` replaces them while running.
+   */
+  contentSecurity?: EmulatorContentSecurityOptions;
 }
+
+/**
+ * The default `options.callbackIps`: `127.0.0.1` and `::1` (where the emulator's pushes come from)
+ * and the documentation ranges `192.0.2.0/25` and `198.51.100.7` (RFC 5737; never routed).
+ */
+export const DEFAULT_CALLBACK_IPS: readonly string[] = ['127.0.0.1', '::1', '192.0.2.0/25', '198.51.100.7'];
 
 /** The emulator's configuration (JSON-compatible). */
 export interface EmulatorConfig {
@@ -148,7 +173,7 @@ export interface ResolvedEmulatorConfig {
   merchants: Array<EmulatorMerchantConfig & { apiV2Key: string; verifyMode: VerifyMode }>;
   corps: Array<Required<EmulatorCorpConfig>>;
   components: EmulatorComponentConfig[];
-  options: Required<EmulatorOptions>;
+  options: Required<Omit<EmulatorOptions, 'contentSecurity'>> & { contentSecurity: ResolvedContentRules };
 }
 
 const APP_KEYS = new Set([
@@ -188,7 +213,14 @@ const COMPONENT_KEYS = new Set([
   'encodingAESKey',
   'callbackUrl',
 ]);
-const OPTION_KEYS = new Set(['tokenDailyQuota', 'retryTimeScale', 'pushTimeoutMs', 'clock']);
+const OPTION_KEYS = new Set([
+  'tokenDailyQuota',
+  'retryTimeScale',
+  'pushTimeoutMs',
+  'clock',
+  'callbackIps',
+  'contentSecurity',
+]);
 
 function bad(where: string, message: string): ConfigError {
   return new ConfigError('INVALID_CONFIG', `emulator config ${where}: ${message}`);
@@ -436,6 +468,13 @@ export function resolveConfig(input: unknown): ResolvedEmulatorConfig {
   checkKeys(options, OPTION_KEYS, 'options');
   const clock = options.clock ?? 'real';
   if (clock !== 'real' && clock !== 'manual') throw bad('options.clock', 'must be "real" or "manual"');
+  const callbackIps = options.callbackIps ?? [...DEFAULT_CALLBACK_IPS];
+  if (!Array.isArray(callbackIps)) throw bad('options.callbackIps', 'must be an array of addresses or CIDRs');
+  callbackIps.forEach((entry, i) => {
+    if (parseAddressEntry(entry) === undefined) {
+      throw bad(`options.callbackIps[${i}]`, 'must be an IPv4/IPv6 address or a CIDR such as "192.0.2.0/25"');
+    }
+  });
   return {
     apps: resolvedApps,
     merchants: resolvedMerchants,
@@ -446,6 +485,8 @@ export function resolveConfig(input: unknown): ResolvedEmulatorConfig {
       retryTimeScale: options.retryTimeScale ?? 1000,
       pushTimeoutMs: options.pushTimeoutMs ?? 5000,
       clock,
+      callbackIps: [...callbackIps],
+      contentSecurity: resolveContentSecurityOptions(options.contentSecurity),
     },
   };
 }

@@ -15,7 +15,12 @@ export type {
   ResolvedEmulatorConfig,
   VerifyMode,
 } from './config.js';
-export { defaultConfig, loadEmulatorConfig, resolveConfig } from './config.js';
+export { DEFAULT_CALLBACK_IPS, defaultConfig, loadEmulatorConfig, resolveConfig } from './config.js';
 export { createEmulator, type Emulator, EmulatorConnectionDropped } from './emulator.js';
+export type {
+  EmulatorContentRule,
+  EmulatorContentSecurityOptions,
+  ResolvedContentRules,
+} from './mini-program/content-rules.js';
 export { type RunningEmulator, type StartEmulatorOptions, startEmulator } from './server.js';
 export type { EmulatorStats, Fault } from './state.js';

@@ -3,8 +3,19 @@
  * once → a session), session tokens, per-user and per-IP limits, strict HTTP and masking.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { AuditLog } from '../core/audit.js';
 import type { Logger } from '../core/logger.js';
 import { redactText } from '../core/redact.js';
+import type { SecurityEventHandler } from '../core/security-events.js';
+import {
+  BAD_TRACING_OPTION,
+  inServerSpan,
+  isTracing,
+  pathOfTarget,
+  recordServerStatus,
+  spanMethod,
+  type Tracing,
+} from '../core/tracing.js';
 import { decryptMiniProgramData, type MiniProgramOpenData } from '../crypto/mini-program.js';
 import {
   ArgumentError,
@@ -16,6 +27,8 @@ import {
   WeChatApiError,
   WeChatKitError,
 } from '../errors.js';
+import { RequestIds } from '../internal/request-id.js';
+import { emitSecurityEvent, securityTypeOfRefusal } from '../internal/security-event.js';
 import {
   type Cors,
   type CorsOptions,
@@ -117,10 +130,29 @@ export interface GuardOptions {
     | undefined;
   /** Where guard problems (5xx, store failures, ignored Cloud Run headers) are logged. Default: console. */
   logger?: Logger | undefined;
+  /**
+   * Writes one audit record per guarded request (made by `createAuditLog` from `weixin-kit`):
+   * request id, route, status, outcome, error code, latency, the user as a keyed hash of the
+   * openid, client address (after `trustProxy`). Middleware adapters (`requireSession`) record
+   * their refusals; what the app's own handler answers is the app's to log.
+   */
+  audit?: AuditLog | undefined;
+  /**
+   * Receives security events: `rate_limited` (a 429), `session_refused` (a forged, expired or
+   * revoked token, a reused login code), `session_key_stale`.
+   */
+  onSecurityEvent?: SecurityEventHandler | undefined;
   /** ms since the epoch (default `Date.now`). */
   now?: (() => number) | undefined;
   /** Random bytes (default `crypto.randomBytes`): session ids, refresh tokens, request ids. */
   randomBytes?: ((size: number) => Uint8Array) | undefined;
+  /**
+   * Traces each route request as a server span (`guard GET /api/me`: the path, never the query)
+   * that continues the caller's W3C `traceparent` and is active while the handler runs, so the
+   * WeChat calls it makes are its children; attributes: status and refusal code (`error.type`).
+   * Get one from `otelTracing()` in `weixin-kit/otel`. Default: none.
+   */
+  tracing?: Tracing | undefined;
 }
 
 /** A session as login and refresh answer it. */
@@ -260,9 +292,13 @@ export class Guard {
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #random: (size: number) => Uint8Array;
-  #idPool: Buffer | undefined;
-  #idOffset = 0;
+  readonly #ids: RequestIds;
+  readonly #audit: AuditLog | undefined;
+  readonly #onSecurityEvent: SecurityEventHandler | undefined;
+  /** True when an audit log or a security sink is configured: requests are then timed and reported. */
+  readonly #observed: boolean;
   readonly #inflight = new Map<string, Promise<IssuedSession>>();
+  readonly #tracing: Tracing | undefined;
 
   constructor(options: GuardOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -283,6 +319,7 @@ export class Guard {
     this.appId = mp.appId;
     this.#now = options.now ?? Date.now;
     this.#random = options.randomBytes ?? ((size) => randomBytes(size));
+    this.#ids = new RequestIds(this.#random);
     this.#tokens = new SessionTokens(options.keys, {
       issuer: options.issuer ?? 'weixin-kit',
       audience: options.audience ?? mp.appId,
@@ -332,6 +369,25 @@ export class Guard {
         ? undefined
         : seconds(options.openDataMaxAgeSeconds, 600, 'openDataMaxAgeSeconds');
     this.#mapUser = options.mapUser;
+    if (options.tracing !== undefined && !isTracing(options.tracing)) {
+      throw new ConfigError('INVALID_CONFIG', `createGuard: ${BAD_TRACING_OPTION}`);
+    }
+    this.#tracing = options.tracing;
+    if (options.audit !== undefined && !(options.audit instanceof AuditLog)) {
+      throw new ConfigError(
+        'INVALID_CONFIG',
+        "createGuard: audit must be an audit log made by createAuditLog({ logger, userKey }) from 'weixin-kit'",
+      );
+    }
+    if (options.onSecurityEvent !== undefined && typeof options.onSecurityEvent !== 'function') {
+      throw new ConfigError(
+        'INVALID_CONFIG',
+        'createGuard: onSecurityEvent must be a function (event) => void',
+      );
+    }
+    this.#audit = options.audit;
+    this.#onSecurityEvent = options.onSecurityEvent;
+    this.#observed = this.#audit !== undefined || this.#onSecurityEvent !== undefined;
     this.#logger = options.logger ?? {
       error: (fields, message) => console.error(`weixin-kit/guard: ${message}`, fields),
       warn: (fields, message) => console.warn(`weixin-kit/guard: ${message}`, fields),
@@ -530,14 +586,20 @@ export class Guard {
   async authenticate(request: GuardRequest): Promise<Authentication> {
     const requestId = this.#requestId(request);
     const headers = { 'x-request-id': requestId };
+    const started = this.#observed ? performance.now() : 0;
+    const ip = this.#proxy.clientIp(request);
+    let session: GuardSession | undefined;
     try {
-      const early = this.#transport(request, headers, this.#proxy.clientIp(request));
+      const early = this.#transport(request, headers, ip);
       if (early !== undefined) return { ok: false, answer: early };
-      const session = await this.#session(request);
+      session = await this.#session(request);
       if (this.#userLimiter !== undefined) refuseOverLimit(await this.#userLimiter.check(session.openid));
       return { ok: true, session, headers };
     } catch (error) {
-      return { ok: false, answer: this.#fail(error, requestId, headers) };
+      const refusal = toGuardError(error);
+      const answer = this.#fail(error, requestId, headers, refusal);
+      if (this.#observed) this.#report(request, requestId, started, answer.status, refusal.code, session, ip);
+      return { ok: false, answer };
     }
   }
 
@@ -618,30 +680,131 @@ export class Guard {
           : this.#ipLimiter
         : this.#routeLimiter(route.limit);
     const masked = route.mask !== false && this.#mask !== undefined;
-    return async (request) => {
+    const run: GuardHandler = async (request) => {
       const requestId = this.#requestId(request);
       const headers: Record<string, string> = { 'x-request-id': requestId };
-      try {
-        const ip = this.#proxy.clientIp(request);
-        const early = this.#transport(request, headers, ip);
-        if (early !== undefined) return early;
-        const session = route.kind === 'session' ? await this.#session(request) : undefined;
-        if (limiter !== undefined) {
-          refuseOverLimit(await limiter.check(session !== undefined ? session.openid : (ip ?? 'unknown')));
+      if (!this.#observed) {
+        try {
+          return await this.#serve(
+            route.kind,
+            limiter,
+            masked,
+            handler,
+            request,
+            requestId,
+            headers,
+            undefined,
+          );
+        } catch (error) {
+          return this.#fail(error, requestId, headers);
         }
-        const ctx = this.#context(request, requestId, ip, session);
-        const result = await handler(ctx);
-        if (isReply(result)) {
-          return jsonAnswer(result.status, masked ? this.#mask?.(result.body) : result.body, {
-            ...result.headers,
-            ...headers,
-          });
-        }
-        return jsonAnswer(200, masked ? this.#mask?.(result ?? null) : (result ?? null), headers);
-      } catch (error) {
-        return this.#fail(error, requestId, headers);
       }
+      const started = performance.now();
+      const seen: Seen = { session: undefined, ip: undefined };
+      let answer: GuardAnswer;
+      let code: string | undefined;
+      try {
+        answer = await this.#serve(route.kind, limiter, masked, handler, request, requestId, headers, seen);
+      } catch (error) {
+        const refusal = toGuardError(error);
+        code = refusal.code;
+        answer = this.#fail(error, requestId, headers, refusal);
+      }
+      this.#report(request, requestId, started, answer.status, code, seen.session, seen.ip);
+      return answer;
     };
+    const tracing = this.#tracing;
+    return tracing === undefined ? run : (request) => this.#traced(tracing, request, run);
+  }
+
+  /**
+   * A route's answer in a server span (`guard GET /api/me`) that continues the caller's trace and
+   * is active while the handler runs; the status and refusal code are recorded on it.
+   */
+  #traced(tracing: Tracing, request: GuardRequest, run: GuardHandler): Promise<GuardAnswer> {
+    const method = spanMethod(String(request?.method ?? '').toUpperCase());
+    const path = pathOfTarget(request?.url);
+    return inServerSpan(
+      tracing,
+      `guard ${method} ${path}`,
+      request?.headers,
+      { 'http.request.method': method, 'url.path': path, 'wechat.app_id': this.appId },
+      () => run(request),
+      (span, answer) =>
+        recordServerStatus(span, answer.status, answer.status >= 400 ? refusalCodeOf(answer) : undefined),
+    );
+  }
+
+  /** One guarded request, from the transport rules to the masked answer; `seen` collects who asked. */
+  async #serve(
+    kind: 'session' | 'anonymous',
+    limiter: Limiter | undefined,
+    masked: boolean,
+    handler: (ctx: GuardContext) => unknown,
+    request: GuardRequest,
+    requestId: string,
+    headers: Record<string, string>,
+    seen: Seen | undefined,
+  ): Promise<GuardAnswer> {
+    const ip = this.#proxy.clientIp(request);
+    if (seen !== undefined) seen.ip = ip;
+    const early = this.#transport(request, headers, ip);
+    if (early !== undefined) return early;
+    const session = kind === 'session' ? await this.#session(request) : undefined;
+    if (seen !== undefined) seen.session = session;
+    if (limiter !== undefined) {
+      refuseOverLimit(await limiter.check(session !== undefined ? session.openid : (ip ?? 'unknown')));
+    }
+    const ctx = this.#context(request, requestId, ip, session);
+    const result = await handler(ctx);
+    if (isReply(result)) {
+      return jsonAnswer(result.status, masked ? this.#mask?.(result.body) : result.body, {
+        ...result.headers,
+        ...headers,
+      });
+    }
+    return jsonAnswer(200, masked ? this.#mask?.(result ?? null) : (result ?? null), headers);
+  }
+
+  /** The audit record and security event of one guarded request. */
+  #report(
+    request: GuardRequest,
+    requestId: string,
+    started: number,
+    status: number,
+    code: string | undefined,
+    session: GuardSession | undefined,
+    ip: string | undefined,
+  ): void {
+    const now = this.#now();
+    const latencyMs = performance.now() - started;
+    this.#audit?.write({
+      startedAt: now - latencyMs,
+      requestId,
+      kind: 'guard',
+      method: request.method,
+      url: request.url,
+      status,
+      code,
+      latencyMs,
+      appId: this.appId,
+      openid: session?.openid,
+      ip,
+    });
+    if (code === undefined || this.#onSecurityEvent === undefined) return;
+    const type = securityTypeOfRefusal(code);
+    if (type === undefined) return;
+    const query = request.url.indexOf('?');
+    emitSecurityEvent(this.#onSecurityEvent, {
+      type,
+      source: 'guard',
+      code,
+      appId: this.appId,
+      requestId,
+      ip,
+      detail: { route: (query === -1 ? request.url : request.url.slice(0, query)).slice(0, 256), status },
+      now,
+    });
   }
 
   #context(
@@ -817,8 +980,12 @@ export class Guard {
   }
 
   /** The answer to anything thrown on a guarded route; 5xx are logged (redacted), never detailed to the client. */
-  #fail(error: unknown, requestId: string, headers: Record<string, string>): GuardAnswer {
-    const refusal = toGuardError(error);
+  #fail(
+    error: unknown,
+    requestId: string,
+    headers: Record<string, string>,
+    refusal: GuardError = toGuardError(error),
+  ): GuardAnswer {
     if (refusal.status >= 500) {
       this.#logger.error(
         { event: 'guard_error', requestId, code: refusal.code, error: describeError(error) },
@@ -833,17 +1000,7 @@ export class Guard {
    * caller's trace), else a new 32-hex-digit one.
    */
   #requestId(request: GuardRequest): string {
-    const traceId = traceIdOf(headerText(request.headers.traceparent));
-    if (traceId !== undefined) return traceId;
-    // Request ids only need to be unique, not secret: slices of a pooled random block (768 ids;
-    // a call for random bytes has a fixed cost far above that of the bytes).
-    if (this.#idPool === undefined || this.#idOffset + 16 > this.#idPool.length) {
-      this.#idPool = Buffer.from(this.#random(12_288));
-      this.#idOffset = 0;
-    }
-    const id = this.#idPool.toString('hex', this.#idOffset, this.#idOffset + 16);
-    this.#idOffset += 16;
-    return id;
+    return this.#ids.next(headerText(request.headers.traceparent));
   }
 
   #sessionKey(sid: string): string {
@@ -853,6 +1010,12 @@ export class Guard {
   #revokedKey(openid: string): string {
     return this.#revokedPrefix + openid;
   }
+}
+
+/** Who made a guarded request, as far as the pipeline got before answering. */
+interface Seen {
+  session: GuardSession | undefined;
+  ip: string | undefined;
 }
 
 /** The client-facing refusal for anything a route threw. */
@@ -906,19 +1069,14 @@ function refuseOverLimit(decision: LimitDecision): void {
   }
 }
 
-// W3C Trace Context: version-traceid-parentid-flags, lower-case hex; all-zero ids are invalid.
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-|$)/;
-
-/** The trace id of a `traceparent` value, or `undefined` when it is absent or malformed. */
-function traceIdOf(value: string | undefined): string | undefined {
-  if (value === undefined || value.length > 512) return undefined;
-  const match = TRACEPARENT.exec(value.trim());
-  if (match === null) return undefined;
-  const [, version, traceId, parentId] = match as unknown as [string, string, string, string];
-  // Version ff is forbidden; version 00 has exactly four fields.
-  if (version === 'ff' || (version === '00' && value.trim().length !== 55)) return undefined;
-  if (/^0+$/.test(traceId) || /^0+$/.test(parentId)) return undefined;
-  return traceId;
+/** The `error.code` of a guard error answer (`RATE_LIMITED`, `SESSION_INVALID`…), read back for a span. */
+function refusalCodeOf(answer: GuardAnswer): string | undefined {
+  try {
+    const code = (JSON.parse(answer.body) as { error?: { code?: unknown } } | null)?.error?.code;
+    return typeof code === 'string' ? code : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function isReply(value: unknown): value is GuardReply {

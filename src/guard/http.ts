@@ -2,125 +2,26 @@
  * The HTTP rules of the guard: who the client really is (`trustProxy`), whether the request came
  * over HTTPS, CORS, and the one JSON answer shape. Pure functions over a {@link GuardRequest}.
  */
-import { BlockList, isIP } from 'node:net';
 import { ConfigError, type GuardError } from '../errors.js';
+import {
+  compileTrustProxy as compileClientIp,
+  headerText,
+  type ProxyTrust,
+  type TrustProxy,
+} from '../internal/client-ip.js';
 import type { GuardAnswer, GuardRequest } from './types.js';
 
-/**
- * Which proxies in front of this process may speak for the client through `X-Forwarded-For` and
- * `X-Forwarded-Proto`: `false` (default: none; the TCP peer is the client), a hop count (the
- * nearest N proxies), or a list of addresses/CIDRs, with the aliases `'loopback'`, `'private'`
- * (RFC 1918 / unique local) and `'linklocal'`.
- */
-export type TrustProxy = false | number | readonly string[];
+export {
+  headerText,
+  isLoopback,
+  normalizeIp,
+  type ProxyTrust,
+  type TrustProxy,
+} from '../internal/client-ip.js';
 
-const ALIASES: Record<string, string[]> = {
-  loopback: ['127.0.0.0/8', '::1/128'],
-  private: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'],
-  linklocal: ['169.254.0.0/16', 'fe80::/10'],
-};
-
-/** A compiled `trustProxy`: the client address and protocol of a request. */
-export interface ProxyTrust {
-  clientIp(request: GuardRequest): string | undefined;
-  /** `https` or `http`, from the connection or (when the peer is trusted) `X-Forwarded-Proto`. */
-  protocol(request: GuardRequest): 'https' | 'http';
-}
-
-/** Compiles a {@link TrustProxy} setting; throws `ConfigError` on an address it cannot read. */
+/** Compiles the guard's {@link TrustProxy} setting; throws `ConfigError` on an address it cannot read. */
 export function compileTrustProxy(setting: TrustProxy | undefined): ProxyTrust {
-  const value = setting ?? false;
-  let trusted: (address: string, hop: number) => boolean;
-  if (value === false) {
-    trusted = () => false;
-  } else if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value) || value < 0) {
-      throw new ConfigError(
-        'INVALID_CONFIG',
-        'createGuard: trustProxy as a hop count must be a whole number >= 0',
-      );
-    }
-    trusted = (_address, hop) => hop < value;
-  } else if (Array.isArray(value)) {
-    const list = new BlockList();
-    for (const entry of value as readonly string[]) {
-      for (const item of ALIASES[entry] ?? [entry]) addToList(list, item);
-    }
-    trusted = (address) => {
-      const family = isIP(address);
-      return family !== 0 && list.check(address, family === 6 ? 'ipv6' : 'ipv4');
-    };
-  } else {
-    throw new ConfigError(
-      'INVALID_CONFIG',
-      "createGuard: trustProxy must be false, a hop count, or a list of addresses/CIDRs (e.g. ['loopback', '10.0.0.0/8']); `true` is not accepted: it would let any client choose its IP",
-    );
-  }
-  const chain = (request: GuardRequest): string[] => {
-    const peer = normalizeIp(request.remoteAddress);
-    const out = peer === undefined ? [] : [peer];
-    const forwarded = headerText(request.headers['x-forwarded-for']);
-    if (forwarded === undefined) return out;
-    const hops = forwarded
-      .split(',')
-      .map((part) => normalizeIp(part.trim()))
-      .filter((ip): ip is string => ip !== undefined);
-    return out.concat(hops.reverse());
-  };
-  // Without trusted proxies the TCP peer, when known, is the client: there is no chain to walk.
-  const untrusted = value === false;
-  return {
-    clientIp(request) {
-      if (untrusted) {
-        const peer = normalizeIp(request.remoteAddress);
-        if (peer !== undefined) return peer;
-      }
-      const addresses = chain(request);
-      let index = 0;
-      while (index < addresses.length - 1 && trusted(addresses[index] as string, index)) index += 1;
-      return addresses[index];
-    },
-    protocol(request) {
-      if (request.secure) return 'https';
-      if (untrusted) return 'http';
-      const peer = normalizeIp(request.remoteAddress);
-      if (peer === undefined || !trusted(peer, 0)) return 'http';
-      const proto = headerText(request.headers['x-forwarded-proto'])?.split(',')[0]?.trim().toLowerCase();
-      return proto === 'https' ? 'https' : 'http';
-    },
-  };
-}
-
-function addToList(list: BlockList, entry: string): void {
-  const [address, prefix] = entry.split('/');
-  const family = isIP(normalizeIp(address) ?? '');
-  const bits = prefix === undefined ? (family === 6 ? 128 : 32) : Number(prefix);
-  if (family === 0 || !Number.isInteger(bits) || bits < 0 || bits > (family === 6 ? 128 : 32)) {
-    throw new ConfigError(
-      'INVALID_CONFIG',
-      `createGuard: trustProxy entry "${entry}" is not an address, a CIDR or one of loopback/private/linklocal`,
-    );
-  }
-  list.addSubnet(normalizeIp(address) as string, bits, family === 6 ? 'ipv6' : 'ipv4');
-}
-
-/** An address without IPv4-mapped IPv6 wrapping or brackets; `undefined` when not an IP. */
-export function normalizeIp(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  let ip = value.trim();
-  if (ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
-  if (ip.toLowerCase().startsWith('::ffff:') && isIP(ip.slice(7)) === 4) ip = ip.slice(7);
-  return isIP(ip) === 0 ? undefined : ip;
-}
-
-/** True for 127.0.0.0/8 and ::1. */
-export function isLoopback(ip: string | undefined): boolean {
-  return ip !== undefined && (ip === '::1' || /^127\./.test(ip));
-}
-
-/** The first value of a header. */
-export function headerText(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
+  return compileClientIp(setting, 'createGuard');
 }
 
 /** Options of the guard's CORS. */

@@ -3,8 +3,12 @@ import type { ApiClient, ApiRequestOptions, RequestOptions } from '../core/api-c
 import { APIPromise } from '../core/api-promise.js';
 import { appClient } from '../core/build-client.js';
 import type { TokenClientOptions } from '../core/client-options.js';
+import { type WeChatNetwork, wechatNetwork } from '../core/network.js';
 import { responseMeta, type WithResponse } from '../core/request-options.js';
+import type { SecretInput } from '../core/secret-provider.js';
+import type { SecretSource } from '../core/secret-source.js';
 import type { HttpMethod } from '../core/transport.js';
+import { isSecretRefusal } from '../credentials/credential-errors.js';
 import type { TokenManager } from '../credentials/token-manager.js';
 import { loadPrivateKey, loadPublicKey } from '../crypto/keys.js';
 import {
@@ -36,8 +40,12 @@ import { joinUrl } from '../internal/join-url.js';
  */
 export interface MiniProgramOptions extends TokenClientOptions {
   appId: string | undefined;
-  /** The AppSecret. Never logged, never part of a store key. */
-  secret: string | undefined;
+  /**
+   * The AppSecret, or a provider that reads it (`secretFromEnv`, `secretFromFile`, `secretFrom`):
+   * read when first needed, and again once when WeChat refuses it (after a reset). Never logged,
+   * never part of a store key.
+   */
+  secret: SecretInput | undefined;
   /** `stable` (default) or `classic`; see `OfficialAccountOptions.tokenMode`. */
   tokenMode?: 'stable' | 'classic' | undefined;
   /**
@@ -227,14 +235,66 @@ export interface UnlimitedCodeParams {
   is_hyaline?: boolean;
 }
 
-/** `wxa/msg_sec_check` (version 2) answer. */
+/**
+ * A content-security scene (场景枚举值): 1 profile (资料), 2 comment (评论), 3 forum (论坛),
+ * 4 social log (社交日志). WeChat answers 40129 for any other value.
+ */
+export type ContentSecurityScene = 1 | 2 | 3 | 4;
+
+/**
+ * A content-security label (命中标签枚举值) as the official documentation lists them: 100 normal
+ * (正常), 10001 ads (广告), 20001 politics (时政), 20002 pornography (色情), 20003 abuse (辱骂),
+ * 20006 crime (违法犯罪), 20008 fraud (欺诈), 20012 vulgarity (低俗), 20013 copyright (版权),
+ * 21000 other (其他). Media checks use 100, 20001, 20002, 20006 and 21000. A value WeChat adds
+ * later is still a number.
+ */
+export type ContentSecurityLabel =
+  | 100
+  | 10001
+  | 20001
+  | 20002
+  | 20003
+  | 20006
+  | 20008
+  | 20012
+  | 20013
+  | 21000
+  | (number & {});
+
+/** One strategy's result in a `msg_sec_check` answer (详细检测结果). */
+export interface MsgSecCheckDetail {
+  /** The strategy, e.g. `content_model`, `keyword`. */
+  strategy: string;
+  /** This item is valid only when 0. */
+  errcode: number;
+  suggest?: 'pass' | 'review' | 'risky' | (string & {});
+  label?: ContentSecurityLabel;
+  /** The custom keyword (自定义关键词, set in the MP console) that matched. */
+  keyword?: string;
+  /** Confidence 0–100 that `label` applies. */
+  prob?: number;
+  [field: string]: unknown;
+}
+
+/** `wxa/msg_sec_check` (version 2) answer; judge by `result` (综合结果). */
 export interface MsgSecCheckResult {
   errcode: number;
   errmsg: string;
+  /** Identifies this check (唯一请求标识). */
   trace_id: string;
-  result: { suggest: 'pass' | 'review' | 'risky'; label: number };
-  detail?: Array<Record<string, unknown>>;
+  result: { suggest: 'pass' | 'review' | 'risky'; label: ContentSecurityLabel };
+  detail?: MsgSecCheckDetail[];
 }
+
+/** `wxa/media_check_async` answer: the `trace_id` the `wxa_media_check` push will carry. */
+export interface MediaCheckAsyncResult {
+  errcode: number;
+  errmsg: string;
+  trace_id: string;
+}
+
+/** The most characters `msg_sec_check` checks (文本字数的上限为2500字). */
+export const MSG_SEC_CHECK_MAX_CHARS = 2500;
 
 /** `auth.code2Session` parameters (`sns/jscode2session`): the code from `wx.login`. */
 export interface Code2SessionParams {
@@ -253,22 +313,35 @@ export interface GetPhoneNumberParams {
   openid?: string | undefined;
 }
 
-/** `security.msgSecCheck` parameters (`wxa/msg_sec_check`, version 2 is filled in). */
+/** `security.msgSecCheck` parameters (`wxa/msg_sec_check`); `version: 2` is filled in. */
 export interface MsgSecCheckParams {
+  /** The text to check, UTF-8, at most {@link MSG_SEC_CHECK_MAX_CHARS} characters. */
   content: string;
+  /** The author, who must have opened the Mini Program in the last 2 hours (else 61010). */
   openid: string;
-  scene: 1 | 2 | 3 | 4;
+  scene: ContentSecurityScene;
+  /** Only 2 (the 2.0 interface) is accepted; it is sent whether given or not. */
+  version?: 2 | undefined;
   title?: string | undefined;
   nickname?: string | undefined;
+  /** The user's signature (个性签名); WeChat reads it in scene 1 only. */
   signature?: string | undefined;
 }
 
-/** `security.mediaCheckAsync` parameters (`wxa/media_check_async`, version 2 is filled in). */
+/** `security.mediaCheckAsync` parameters (`wxa/media_check_async`); `version: 2` is filled in. */
 export interface MediaCheckAsyncParams {
+  /**
+   * Where WeChat downloads the media (at most 10 MB): images jpg, jpeg, png, bmp, gif (first
+   * frame); audio mp3, aac, ac3, wma, flac, vorbis, opus, wav. It must be reachable from the internet.
+   */
   media_url: string;
+  /** 1 audio, 2 image; it must match what `media_url` holds. */
   media_type: 1 | 2;
+  /** The author, who must have opened the Mini Program in the last 2 hours (else 61010). */
   openid: string;
-  scene: 1 | 2 | 3 | 4;
+  scene: ContentSecurityScene;
+  /** Only 2 (the 2.0 interface) is accepted; it is sent whether given or not. */
+  version?: 2 | undefined;
 }
 
 /**
@@ -283,16 +356,18 @@ export class MiniProgram {
   readonly appId: string;
   readonly client: ApiClient;
   readonly #accessToken: TokenManager;
-  readonly #secret: string;
+  readonly #secret: SecretSource;
   readonly #apiSecurity: ResolvedApiSecurity | undefined;
   readonly #now: Clock | undefined;
   readonly #random: RandomSource | undefined;
 
   constructor(options: MiniProgramOptions) {
-    // appClient checks that appId and secret are non-empty strings before anything uses them.
-    const { client, accessToken } = appClient('MiniProgram', options as AppClientOptions, ['apiSecurity']);
+    // appClient checks that appId is a non-empty string and secret one or a provider.
+    const { client, accessToken, secret } = appClient('MiniProgram', options as AppClientOptions, [
+      'apiSecurity',
+    ]);
     this.appId = options.appId as string;
-    this.#secret = options.secret as string;
+    this.#secret = secret;
     this.client = client;
     this.#accessToken = accessToken;
     this.#apiSecurity =
@@ -460,6 +535,9 @@ export class MiniProgram {
   }
 
   /** Login (小程序登录): the `wx.login` code exchange and the session-key check. */
+  /** WeChat's server addresses (`getcallbackip`, `get_api_domain_ip`) and the callback URL check (`callback/check`). */
+  readonly network: WeChatNetwork = wechatNetwork(() => this.client);
+
   readonly auth = {
     /**
      * `GET /sns/jscode2session`: the code from `wx.login` → openid and session_key. Codes are
@@ -470,17 +548,26 @@ export class MiniProgram {
      * const { openid, session_key } = await mp.auth.code2Session({ js_code: body.code });
      */
     code2Session: (params: Code2SessionParams, options?: RequestOptions): APIPromise<Code2SessionResult> =>
-      this.client.request<Code2SessionResult>('GET', '/sns/jscode2session', {
-        ...options,
-        auth: false,
-        idempotent: false,
-        query: {
-          appid: this.appId,
-          secret: this.#secret,
-          js_code: params.js_code,
-          grant_type: 'authorization_code',
-        },
-      }),
+      APIPromise.from(() =>
+        // A refused AppSecret re-reads a provider for the next login; this code is not resent.
+        this.#secret.useOnce(
+          (secret) =>
+            this.client
+              .request<Code2SessionResult>('GET', '/sns/jscode2session', {
+                ...options,
+                auth: false,
+                idempotent: false,
+                query: {
+                  appid: this.appId,
+                  secret,
+                  js_code: params.js_code,
+                  grant_type: 'authorization_code',
+                },
+              })
+              .withResponse(),
+          isSecretRefusal,
+        ),
+      ),
     /**
      * `GET /wxa/checksession`: whether `session_key` is still the user's current one (false on
      * 87009; the response metadata of that answer has its status but no headers).
@@ -570,19 +657,34 @@ export class MiniProgram {
 
   readonly security = {
     /**
-     * `POST /wxa/msg_sec_check` (version 2).
+     * `POST /wxa/msg_sec_check` (文本内容安全识别, version 2): judge by `result.suggest` — errcode 0
+     * does not mean the text passed. Bad params (empty or over-long `content`, a `scene` other than
+     * 1–4, no `openid`) reject with an `ArgumentError` before any request. WeChat's errcodes throw
+     * `WeChatApiError`: 40003 unknown openid, 43104 openid of another app, 61010 the user has not
+     * opened the Mini Program in the last 2 hours. Quota: 4000 calls a minute, 2 000 000 a day.
      *
      * @example
      * const { result } = await mp.security.msgSecCheck({ content, openid, scene: 2 });
+     * if (result.suggest !== 'pass') hide(post);
      */
     msgSecCheck: (params: MsgSecCheckParams, options?: RequestOptions): APIPromise<MsgSecCheckResult> =>
-      this.client.request<MsgSecCheckResult>('POST', '/wxa/msg_sec_check', {
-        ...options,
-        idempotent: options?.idempotent ?? true,
-        body: { ...params, version: 2 },
-      }),
+      APIPromise.from(async () =>
+        this.client
+          .request<MsgSecCheckResult>('POST', '/wxa/msg_sec_check', {
+            ...options,
+            // A check has no effect on WeChat's side: safe to resend after a network error.
+            idempotent: options?.idempotent ?? true,
+            body: msgSecCheckBody(params),
+          })
+          .withResponse(),
+      ),
     /**
-     * `POST /wxa/media_check_async` (version 2); the verdict arrives later as a `wxa_media_check` push.
+     * `POST /wxa/media_check_async` (多媒体内容安全识别, version 2): answers a `trace_id`; the verdict
+     * arrives within 30 minutes as a `wxa_media_check` push carrying it (`createContentSecurity`
+     * matches the two). Bad params reject with an `ArgumentError` before any request; WeChat's
+     * errcodes throw `WeChatApiError` (40004 bad media_type, 40003/43104/61010 as for
+     * `msgSecCheck`, 87020 the same request repeated too often). Not resent after a network error:
+     * a second check would get a second trace_id. Quota: 2000 calls a minute, 200 000 a day.
      *
      * @example
      * const { trace_id } = await mp.security.mediaCheckAsync({ media_url, media_type: 2, openid, scene: 1 });
@@ -590,14 +692,14 @@ export class MiniProgram {
     mediaCheckAsync: (
       params: MediaCheckAsyncParams,
       options?: RequestOptions,
-    ): APIPromise<{ errcode: number; errmsg: string; trace_id: string }> =>
-      this.client.request<{ errcode: number; errmsg: string; trace_id: string }>(
-        'POST',
-        '/wxa/media_check_async',
-        {
-          ...options,
-          body: { ...params, version: 2 },
-        },
+    ): APIPromise<MediaCheckAsyncResult> =>
+      APIPromise.from(async () =>
+        this.client
+          .request<MediaCheckAsyncResult>('POST', '/wxa/media_check_async', {
+            ...options,
+            body: mediaCheckAsyncBody(params),
+          })
+          .withResponse(),
       ),
     /**
      * `POST /wxa/getuserriskrank` (用户安全等级): sealed with {@link MiniProgram.secureRequest} when
@@ -616,3 +718,71 @@ export class MiniProgram {
 }
 
 type AppClientOptions = Parameters<typeof appClient>[1];
+
+function checkOpenidAndScene(
+  method: string,
+  params: { openid?: unknown; scene?: unknown; version?: unknown },
+): void {
+  if (typeof params.openid !== 'string' || params.openid === '') {
+    throw new ArgumentError(`security.${method}: openid (the author's openid) must be a non-empty string`);
+  }
+  if (params.scene !== 1 && params.scene !== 2 && params.scene !== 3 && params.scene !== 4) {
+    throw new ArgumentError(
+      `security.${method}: scene must be 1 (profile), 2 (comment), 3 (forum) or 4 (social log)`,
+    );
+  }
+  if (params.version !== undefined && params.version !== 2) {
+    throw new ArgumentError(`security.${method}: version must be 2 (the 1.0 interface is retired)`);
+  }
+}
+
+/** The `msg_sec_check` body: checked params, wire names, `version: 2`. */
+function msgSecCheckBody(params: MsgSecCheckParams): Record<string, unknown> {
+  if (typeof params !== 'object' || params === null) {
+    throw new ArgumentError('security.msgSecCheck: params must be an object');
+  }
+  checkOpenidAndScene('msgSecCheck', params);
+  const { content } = params;
+  if (typeof content !== 'string' || content === '') {
+    throw new ArgumentError('security.msgSecCheck: content must be a non-empty string');
+  }
+  // Characters (code points), not UTF-16 units or bytes: 「文本字数的上限为2500字」.
+  let chars = 0;
+  for (const _ of content) chars++;
+  if (chars > MSG_SEC_CHECK_MAX_CHARS) {
+    throw new ArgumentError(
+      `security.msgSecCheck: content has ${chars} characters, WeChat checks at most ${MSG_SEC_CHECK_MAX_CHARS}: check it in parts`,
+    );
+  }
+  const body: Record<string, unknown> = { content, version: 2, scene: params.scene, openid: params.openid };
+  for (const name of ['title', 'nickname', 'signature'] as const) {
+    const value = params[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'string') throw new ArgumentError(`security.msgSecCheck: ${name} must be a string`);
+    body[name] = value;
+  }
+  return body;
+}
+
+/** The `media_check_async` body: checked params, wire names, `version: 2`. */
+function mediaCheckAsyncBody(params: MediaCheckAsyncParams): Record<string, unknown> {
+  if (typeof params !== 'object' || params === null) {
+    throw new ArgumentError('security.mediaCheckAsync: params must be an object');
+  }
+  checkOpenidAndScene('mediaCheckAsync', params);
+  if (typeof params.media_url !== 'string' || !/^https?:\/\/\S+$/i.test(params.media_url)) {
+    throw new ArgumentError(
+      'security.mediaCheckAsync: media_url must be an http(s) URL WeChat can download the media from',
+    );
+  }
+  if (params.media_type !== 1 && params.media_type !== 2) {
+    throw new ArgumentError('security.mediaCheckAsync: media_type must be 1 (audio) or 2 (image)');
+  }
+  return {
+    media_url: params.media_url,
+    media_type: params.media_type,
+    version: 2,
+    scene: params.scene,
+    openid: params.openid,
+  };
+}

@@ -2,7 +2,11 @@ import type { ApiClient, ApiRequestOptions, RequestOptions } from '../core/api-c
 import { APIPromise } from '../core/api-promise.js';
 import { appClient, tokenManagerFrom } from '../core/build-client.js';
 import type { TokenClientOptions } from '../core/client-options.js';
+import { type WeChatNetwork, wechatNetwork } from '../core/network.js';
+import type { SecretInput } from '../core/secret-provider.js';
+import type { SecretSource } from '../core/secret-source.js';
 import type { HttpMethod } from '../core/transport.js';
+import { isSecretRefusal } from '../credentials/credential-errors.js';
 import type { TokenManager } from '../credentials/token-manager.js';
 import { buildJsSdkConfig, type JsSdkConfig } from '../crypto/jssdk.js';
 import { ArgumentError } from '../errors.js';
@@ -16,8 +20,12 @@ import { tokenKey } from '../internal/store-keys.js';
  */
 export interface OfficialAccountOptions extends TokenClientOptions {
   appId: string | undefined;
-  /** The AppSecret. Never logged, never part of a store key. */
-  secret: string | undefined;
+  /**
+   * The AppSecret, or a provider that reads it (`secretFromEnv`, `secretFromFile`, `secretFrom`):
+   * read when first needed, and again once when WeChat refuses it (after a reset). Never logged,
+   * never part of a store key.
+   */
+  secret: SecretInput | undefined;
   /**
    * `stable` (default): `cgi-bin/stable_token`, which returns the current token and never
    * invalidates other holders. `classic`: `cgi-bin/token`, where each call replaces the previous token.
@@ -190,14 +198,14 @@ export class OfficialAccount {
   readonly #jsapiTicket: TokenManager;
   readonly #cardTicket: TokenManager;
   readonly #options: OfficialAccountOptions;
-  readonly #secret: string;
+  readonly #secret: SecretSource;
 
   constructor(options: OfficialAccountOptions) {
-    // appClient checks that appId and secret are non-empty strings before anything uses them.
-    const { client, accessToken } = appClient('OfficialAccount', options as AppClientOptions, []);
+    // appClient checks that appId is a non-empty string and secret one or a provider.
+    const { client, accessToken, secret } = appClient('OfficialAccount', options as AppClientOptions, []);
     this.#options = options;
     this.appId = options.appId as string;
-    this.#secret = options.secret as string;
+    this.#secret = secret;
     this.client = client;
     this.#accessToken = accessToken;
     const ticket = (type: 'jsapi' | 'wx_card') => async () => {
@@ -248,6 +256,9 @@ export class OfficialAccount {
   request<T = unknown>(method: HttpMethod, path: string, options?: ApiRequestOptions): APIPromise<T> {
     return this.client.request<T>(method, path, options);
   }
+
+  /** WeChat's server addresses (`getcallbackip`, `get_api_domain_ip`) and the callback URL check (`callback/check`). */
+  readonly network: WeChatNetwork = wechatNetwork(() => this.client);
 
   readonly users = {
     /**
@@ -520,17 +531,26 @@ export class OfficialAccount {
      * const { openid, access_token } = await oa.auth.exchangeCode({ code: query.code });
      */
     exchangeCode: (params: { code: string }, options?: RequestOptions): APIPromise<OAuthToken> =>
-      this.client.request<OAuthToken>('GET', '/sns/oauth2/access_token', {
-        ...options,
-        auth: false,
-        idempotent: false,
-        query: {
-          appid: this.appId,
-          secret: this.#secret,
-          code: params.code,
-          grant_type: 'authorization_code',
-        },
-      }),
+      APIPromise.from(() =>
+        // A refused AppSecret re-reads a provider for the next exchange; this code is not resent.
+        this.#secret.useOnce(
+          (secret) =>
+            this.client
+              .request<OAuthToken>('GET', '/sns/oauth2/access_token', {
+                ...options,
+                auth: false,
+                idempotent: false,
+                query: {
+                  appid: this.appId,
+                  secret,
+                  code: params.code,
+                  grant_type: 'authorization_code',
+                },
+              })
+              .withResponse(),
+          isSecretRefusal,
+        ),
+      ),
     /**
      * `GET /sns/oauth2/refresh_token`: a fresh user access token (valid 2 h) from the refresh token (30 days).
      *

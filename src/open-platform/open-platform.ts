@@ -3,8 +3,14 @@ import { ApiClient, type ApiRequestOptions, type RequestOptions } from '../core/
 import { APIPromise } from '../core/api-promise.js';
 import { quotaBreakerFrom, tokenManagerFrom, transportFrom } from '../core/build-client.js';
 import { checkOptions, type TokenClientOptions } from '../core/client-options.js';
+import type { SecretInput } from '../core/secret-provider.js';
+import { requiredSecret, type SecretSource } from '../core/secret-source.js';
 import type { HttpMethod, Transport } from '../core/transport.js';
-import { type CredentialSettings, credentialErrorOf } from '../credentials/credential-errors.js';
+import {
+  type CredentialSettings,
+  credentialErrorOf,
+  isSecretRefusal,
+} from '../credentials/credential-errors.js';
 import { MemoryStore } from '../credentials/memory-store.js';
 import type { TokenManager } from '../credentials/token-manager.js';
 import type { TokenStore } from '../credentials/token-store.js';
@@ -29,8 +35,12 @@ export const AUTHORIZER_REFRESH_TOKEN_TTL_MS = 10 * 365 * 24 * 3600 * 1000;
 export interface OpenPlatformOptions extends TokenClientOptions {
   /** The third-party platform's (第三方平台) AppID. */
   componentAppId: string | undefined;
-  /** The platform's AppSecret. Never logged, never part of a store key. */
-  componentSecret: string | undefined;
+  /**
+   * The platform's AppSecret, or a provider that reads it (`secretFromEnv`, `secretFromFile`,
+   * `secretFrom`): read when first needed, and again once when WeChat refuses it (after a reset).
+   * Never logged, never part of a store key.
+   */
+  componentSecret: SecretInput | undefined;
 }
 
 /**
@@ -133,18 +143,15 @@ export class OpenPlatform {
   readonly #now: () => number;
   readonly #ticketKey: string;
   readonly #componentToken: TokenManager;
+  readonly #componentSecret: SecretSource;
   readonly #credentials: CredentialSettings;
   readonly #authorizers = new Map<string, Authorizer>();
 
   constructor(options: OpenPlatformOptions) {
-    checkOptions(
-      'OpenPlatform',
-      options,
-      ['componentAppId', 'componentSecret'],
-      ['componentAppId', 'componentSecret'],
-    );
+    checkOptions('OpenPlatform', options, ['componentAppId', 'componentSecret'], ['componentAppId']);
+    this.#componentSecret = requiredSecret('OpenPlatform', 'componentSecret', options.componentSecret);
     this.#options = options;
-    // checkOptions made sure both are non-empty strings.
+    // checkOptions made sure it is a non-empty string.
     this.componentAppId = options.componentAppId as string;
     this.#now = options.now ?? Date.now;
     // Ticket, refresh tokens and access tokens must live in one store, even the default one.
@@ -387,30 +394,34 @@ export class OpenPlatform {
           'in a store every instance shares, and wait for the next push (at most 10 minutes).',
       );
     }
-    try {
-      const answer = await bare.request<{ component_access_token: string; expires_in: number }>(
-        'POST',
-        '/cgi-bin/component/api_component_token',
-        {
-          auth: false,
-          // Asking again with the same ticket is harmless.
-          idempotent: true,
-          body: {
-            component_appid: this.componentAppId,
-            component_appsecret: this.#options.componentSecret,
-            component_verify_ticket: ticket,
+    // A refused componentSecret from a provider is read again once, and with a new value the
+    // request is made once more (asking again with the same ticket is harmless).
+    return this.#componentSecret.use(async (secret) => {
+      try {
+        const answer = await bare.request<{ component_access_token: string; expires_in: number }>(
+          'POST',
+          '/cgi-bin/component/api_component_token',
+          {
+            auth: false,
+            // Asking again with the same ticket is harmless.
+            idempotent: true,
+            body: {
+              component_appid: this.componentAppId,
+              component_appsecret: secret,
+              component_verify_ticket: ticket,
+            },
           },
-        },
-      );
-      return { value: answer.component_access_token, expiresIn: answer.expires_in };
-    } catch (error) {
-      // 61005 expired / 61006 invalid ticket: drop it (unless a newer one arrived meanwhile), so the
-      // next callers get the clear "wait for the next push" error instead of asking WeChat again.
-      if (error instanceof WeChatApiError && (error.errcode === 61005 || error.errcode === 61006)) {
-        await this.#store.compareAndDelete(this.#ticketKey, ticket);
+        );
+        return { value: answer.component_access_token, expiresIn: answer.expires_in };
+      } catch (error) {
+        // 61005 expired / 61006 invalid ticket: drop it (unless a newer one arrived meanwhile), so the
+        // next callers get the clear "wait for the next push" error instead of asking WeChat again.
+        if (error instanceof WeChatApiError && (error.errcode === 61005 || error.errcode === 61006)) {
+          await this.#store.compareAndDelete(this.#ticketKey, ticket);
+        }
+        throw credentialErrorOf(error, this.#credentials, 'token');
       }
-      throw credentialErrorOf(error, this.#credentials, 'token');
-    }
+    }, isSecretRefusal);
   }
 
   async #refreshAuthorizerToken(appId: string): Promise<{ value: string; expiresIn: number }> {

@@ -2,8 +2,15 @@ import { ApiClient, type ApiRequestOptions, type RequestOptions } from '../core/
 import type { APIPromise } from '../core/api-promise.js';
 import { quotaBreakerFrom, tokenManagerFrom, transportFrom } from '../core/build-client.js';
 import { checkOptions, type TokenClientOptions } from '../core/client-options.js';
+import { type WeComNetwork, weComNetwork } from '../core/network.js';
+import type { SecretInput } from '../core/secret-provider.js';
+import { requiredSecret } from '../core/secret-source.js';
 import type { HttpMethod } from '../core/transport.js';
-import { type CredentialSettings, credentialErrorOf } from '../credentials/credential-errors.js';
+import {
+  type CredentialSettings,
+  credentialErrorOf,
+  isSecretRefusal,
+} from '../credentials/credential-errors.js';
 import type { TokenManager } from '../credentials/token-manager.js';
 import { ConfigError } from '../errors.js';
 import { tokenKey } from '../internal/store-keys.js';
@@ -16,8 +23,12 @@ import { tokenKey } from '../internal/store-keys.js';
 export interface WorkOptions extends TokenClientOptions {
   /** The corpid (`ww…`). */
   corpId: string | undefined;
-  /** The secret of the app (agent) — each agent has its own secret and its own token. */
-  corpSecret: string | undefined;
+  /**
+   * The secret of the app (agent) — each agent has its own secret and its own token — or a
+   * provider that reads it (`secretFromEnv`, `secretFromFile`, `secretFrom`): read when first
+   * needed, and again once when WeCom refuses it (after a reset).
+   */
+  corpSecret: SecretInput | undefined;
   /** The app's AgentId: names the token in the store (never the secret) and fills `agentid` in messages. */
   agentId: number;
 }
@@ -88,7 +99,8 @@ export class Work {
   readonly #accessToken: TokenManager;
 
   constructor(options: WorkOptions) {
-    checkOptions('Work', options, ['corpId', 'corpSecret', 'agentId'], ['corpId', 'corpSecret']);
+    checkOptions('Work', options, ['corpId', 'corpSecret', 'agentId'], ['corpId']);
+    const corpSecret = requiredSecret('Work', 'corpSecret', options.corpSecret);
     if (!Number.isInteger(options.agentId)) {
       const value: unknown = options.agentId;
       const got =
@@ -100,7 +112,6 @@ export class Work {
       throw new ConfigError('INVALID_CONFIG', `Work: agentId must be the app’s AgentId (an integer; ${got})`);
     }
     const corpId = options.corpId as string;
-    const corpSecret = options.corpSecret as string;
     this.corpId = corpId;
     this.agentId = options.agentId;
     const transport = transportFrom(options);
@@ -119,22 +130,23 @@ export class Work {
       options,
       options.store,
       tokenKey('work_access_token', corpId, String(options.agentId)),
-      async () => {
-        try {
-          const answer = await bare.request<{ access_token: string; expires_in: number }>(
-            'GET',
-            '/cgi-bin/gettoken',
-            {
-              auth: false,
-              query: { corpid: corpId, corpsecret: corpSecret },
-            },
-          );
-          return { value: answer.access_token, expiresIn: answer.expires_in };
-        } catch (error) {
-          // gettoken answers 40001 for a wrong corpsecret and 40013 for a wrong corpid.
-          throw credentialErrorOf(error, credentials, 'token');
-        }
-      },
+      () =>
+        corpSecret.use(async (secret) => {
+          try {
+            const answer = await bare.request<{ access_token: string; expires_in: number }>(
+              'GET',
+              '/cgi-bin/gettoken',
+              {
+                auth: false,
+                query: { corpid: corpId, corpsecret: secret },
+              },
+            );
+            return { value: answer.access_token, expiresIn: answer.expires_in };
+          } catch (error) {
+            // gettoken answers 40001 for a wrong corpsecret and 40013 for a wrong corpid.
+            throw credentialErrorOf(error, credentials, 'token');
+          }
+        }, isSecretRefusal),
     );
     this.client = new ApiClient({
       baseUrl,
@@ -159,6 +171,9 @@ export class Work {
   request<T = unknown>(method: HttpMethod, path: string, options?: ApiRequestOptions): APIPromise<T> {
     return this.client.request<T>(method, path, options);
   }
+
+  /** WeCom's server address ranges: its callback sources (`getcallbackip`) and its API domain (`get_api_domain_ip`). */
+  readonly network: WeComNetwork = weComNetwork(() => this.client);
 
   readonly messages = {
     /**

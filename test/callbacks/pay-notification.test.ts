@@ -134,7 +134,10 @@ function make(options: Partial<PayNotificationHandlerOptions> = {}) {
   return { handler, refused, errors, duplicates, unhandled };
 }
 
-const FAIL_JSON = { 'content-type': 'application/json; charset=utf-8' };
+const FAIL_JSON = {
+  'content-type': 'application/json; charset=utf-8',
+  'x-request-id': expect.stringMatching(/^[0-9a-f]{32}$/),
+};
 
 describe('Pay v3 notification handler: delivery', () => {
   it('verifies, decrypts and hands a typed TRANSACTION.SUCCESS to its handler, then answers 204', async () => {
@@ -147,7 +150,11 @@ describe('Pay v3 notification handler: delivery', () => {
     });
     const id = randomUUID();
     const res = await handler.handle(notification({ id }));
-    expect(res).toEqual({ status: 204, headers: {}, body: '' });
+    expect(res).toEqual({
+      status: 204,
+      headers: { 'x-request-id': expect.stringMatching(/^[0-9a-f]{32}$/) },
+      body: '',
+    });
     expect([refused, errors]).toEqual([[], []]);
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({

@@ -54,7 +54,12 @@ describe('URL verification (echostr handshake)', () => {
     const res = await callback.handle(handshake({ echostr: '5837397520434063712' }));
     expect(res).toEqual({
       status: 200,
-      headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' },
+      headers: {
+        'content-type': 'text/plain; charset=utf-8',
+        'x-content-type-options': 'nosniff',
+        // A new id: this request has no traceparent.
+        'x-request-id': expect.stringMatching(/^[0-9a-f]{32}$/),
+      },
       body: '5837397520434063712',
     });
   });

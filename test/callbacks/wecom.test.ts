@@ -91,7 +91,12 @@ describe('WeCom URL verification (encrypted echostr)', () => {
     const res = await callback.handle(echoRequest());
     expect(res).toEqual({
       status: 200,
-      headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' },
+      headers: {
+        'content-type': 'text/plain; charset=utf-8',
+        'x-content-type-options': 'nosniff',
+        // A new id: this request has no traceparent.
+        'x-request-id': expect.stringMatching(/^[0-9a-f]{32}$/),
+      },
       body: ECHO.plaintext,
     });
     expect(refused).toEqual([]);

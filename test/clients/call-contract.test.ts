@@ -137,8 +137,16 @@ function everyMethod({ oa, mp, work, op, openId }: Setup): Record<string, Call> 
     'OfficialAccount.auth.exchangeCode': (o) => oa.auth.exchangeCode({ code: 'code' }, o),
     'OfficialAccount.auth.refresh': (o) => oa.auth.refresh({ refresh_token: 'rt' }, o),
     'OfficialAccount.auth.userInfo': (o) => oa.auth.userInfo({ access_token: 'uat', openid: openId }, o),
+    'OfficialAccount.network.getCallbackIp': (o) => oa.network.getCallbackIp(o),
+    'OfficialAccount.network.getApiDomainIp': (o) => oa.network.getApiDomainIp(o),
+    'OfficialAccount.network.checkCallback': (o) =>
+      oa.network.checkCallback({ action: 'dns', check_operator: 'DEFAULT' }, o),
     'MiniProgram.request': (o) => mp.request('GET', '/cgi-bin/user/get', o),
     'MiniProgram.secureRequest': (o) => mp.secureRequest('/wxa/getuserriskrank', { openid: 'o' }, o),
+    'MiniProgram.network.getCallbackIp': (o) => mp.network.getCallbackIp(o),
+    'MiniProgram.network.getApiDomainIp': (o) => mp.network.getApiDomainIp(o),
+    'MiniProgram.network.checkCallback': (o) =>
+      mp.network.checkCallback({ action: 'dns', check_operator: 'DEFAULT' }, o),
     'MiniProgram.auth.code2Session': (o) => mp.auth.code2Session({ js_code: 'code' }, o),
     'MiniProgram.auth.checkSession': (o) => mp.auth.checkSession({ openid: 'o', session_key }, o),
     'MiniProgram.phoneNumbers.get': (o) => mp.phoneNumbers.get({ code: 'code' }, o),
@@ -158,6 +166,8 @@ function everyMethod({ oa, mp, work, op, openId }: Setup): Record<string, Call> 
     'Work.messages.send': (o) =>
       work.messages.send({ touser: 'zhangsan', msgtype: 'text', text: { content: 'hi' } }, o),
     'Work.users.get': (o) => work.users.get({ userid: 'zhangsan' }, o),
+    'Work.network.getCallbackIp': (o) => work.network.getCallbackIp(o),
+    'Work.network.getApiDomainIp': (o) => work.network.getApiDomainIp(o),
     'OpenPlatform.request': (o) =>
       op.request('POST', '/cgi-bin/component/api_create_preauthcode', {
         ...o,

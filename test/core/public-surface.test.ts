@@ -30,6 +30,12 @@ const PLUMBING = [
   'normalizeSerial',
   'sameSerial',
   'readPayV3Headers',
+  'compileAddressList',
+  'parseAddressEntry',
+  'isCallbackAllowlist',
+  'wechatNetwork',
+  'weComNetwork',
+  'peerAddressOf',
 ];
 
 // Plumbing that lives under src/internal/. The rest stays put: Transport is a class of core/;
@@ -49,6 +55,8 @@ const MOVED_TO_INTERNAL = [
   'normalizeSerial',
   'sameSerial',
   'readPayV3Headers',
+  'compileAddressList',
+  'parseAddressEntry',
 ];
 
 const definesExport = (text: string, name: string): boolean =>

@@ -11,16 +11,20 @@ const RUN = fileURLToPath(new URL('../../examples/demo/run.ts', import.meta.url)
 interface ServeLine {
   emulator: string;
   backend: string;
-  miniProgramApi: Record<'baseUrl' | 'appId' | 'login' | 'me' | 'phone' | 'allowedOrigin' | 'logout', string>;
+  miniProgramApi: Record<
+    'baseUrl' | 'appId' | 'login' | 'me' | 'phone' | 'comment' | 'allowedOrigin' | 'logout',
+    string
+  >;
 }
 
 let child: ChildProcess;
 let line: ServeLine;
+/** Everything the demo printed on stdout (the contract line, then audit records). */
+let out = '';
 
 beforeAll(async () => {
   child = spawn(process.execPath, ['--import', 'tsx', RUN, '--serve'], { stdio: ['ignore', 'pipe', 'pipe'] });
   line = await new Promise<ServeLine>((resolve, reject) => {
-    let out = '';
     const timer = setTimeout(() => reject(new Error(`no JSON line within 30 s: ${out}`)), 30_000);
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       out += chunk;
@@ -56,6 +60,7 @@ describe('npm run demo -- --serve', () => {
       'allowedOrigin',
       'appId',
       'baseUrl',
+      'comment',
       'login',
       'logout',
       'me',
@@ -107,7 +112,28 @@ describe('npm run demo -- --serve', () => {
       api.allowedOrigin,
     );
     expect((await preflight('https://evil.example')).headers.get('access-control-allow-origin')).toBeNull();
+    // User text is checked with msg_sec_check: a risky comment is refused (the emulator's rules).
+    const comment = await call(api.comment, { text: '今天天气不错' }, login.json.token);
+    expect([comment.status, comment.json.published]).toEqual([200, true]);
+    const risky = await call(api.comment, { text: '这是一条违规内容' }, login.json.token);
+    expect([risky.status, risky.json.published]).toEqual([422, false]);
     expect((await call(api.logout, {}, login.json.token)).status).toBe(200);
-    expect((await call(api.me, undefined, login.json.token)).status).toBe(401);
+    const after = await call(api.me, undefined, login.json.token);
+    expect(after.status).toBe(401);
+    // --serve prints one audit record per request, with its request id and nothing secret. The
+    // record is written before the answer, but the pipe may deliver it a little after.
+    const lastId = after.headers.get('x-request-id') ?? '';
+    for (let waited = 0; !out.includes(lastId) && waited < 5000; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const records = out
+      .split('\n')
+      .filter((l) => l.includes('"event":"audit"'))
+      .map((l) => JSON.parse(l) as { requestId: string; route: string; status: number; user?: string });
+    const last = records.find((r) => r.requestId === lastId);
+    expect(last).toMatchObject({ route: '/api/me', status: 401 });
+    expect(records.filter((r) => r.route === '/api/comment').map((r) => r.status)).toEqual([200, 422]);
+    expect(out).not.toContain(login.json.token);
+    expect(out).not.toContain('13912345678');
   }, 30_000);
 });

@@ -350,7 +350,8 @@ describe('POST /wxa/media_check_async', () => {
   it('validates the request and the account kind', async () => {
     const openid = await newUser(MP_PUSH);
     const body = { media_url: 'https://example.com/a.mp3', media_type: 1, version: 2, scene: 2, openid };
-    expect((await check({ ...body, media_type: 3 })).errcode).toBe(47001);
+    // mediaCheckAsync errcodes (official): 40004 「media type错误（目前支持多媒体类型 1 音频；2 图片）」.
+    expect((await check({ ...body, media_type: 3 })).errcode).toBe(40004);
     expect((await check({ ...body, media_url: 'not a url' })).errcode).toBe(47001);
     expect((await check({ ...body, version: 3 })).errcode).toBe(47001);
     expect((await check({ ...body, scene: 5 })).errcode).toBe(40129);

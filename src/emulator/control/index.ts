@@ -3,13 +3,15 @@ import type { EmulatorState } from '../state.js';
 import { registerClockControl } from './clock.js';
 import { registerFaultControl } from './faults.js';
 import { registerIntrospection } from './introspection.js';
+import { registerSecretControl } from './secrets.js';
 
 /**
- * The emulator-wide part of the control plane (`/_emulator/*`): clock, faults, configuration and
- * stats. Product folders register their own control routes (pushes, payments, login codes…).
+ * The emulator-wide part of the control plane (`/_emulator/*`): clock, faults, configuration,
+ * stats and secret changes. Product folders register their own control routes (pushes, payments, login codes…).
  */
 export function registerControl(router: Router, state: EmulatorState): void {
   registerClockControl(router, state);
   registerFaultControl(router, state);
   registerIntrospection(router, state);
+  registerSecretControl(router, state);
 }

@@ -8,7 +8,8 @@ const query = (ctx: RouteContext, name: string) => ctx.url.searchParams.get(name
 
 /**
  * Access tokens of Official Accounts and Mini Programs: `cgi-bin/token`, `cgi-bin/stable_token`,
- * and the control route `/_emulator/tokens/revoke` (what an AppSecret reset does).
+ * and the control route `/_emulator/tokens/revoke` (every token of an app revoked at once; WeChat's
+ * pages do not say that an AppSecret reset does this, see `POST /_emulator/secrets/reset`).
  */
 export function registerAccessToken(router: Router, state: EmulatorState): void {
   const { tokens } = wechatRecords(state);

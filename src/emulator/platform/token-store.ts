@@ -137,7 +137,7 @@ export class TokenStore {
     return answer(this.#mint(appId, 'stable'));
   }
 
-  /** Invalidates every token of the app at once (as an AppSecret reset does). */
+  /** Invalidates every token of the app at once (`POST /_emulator/tokens/revoke`). */
   revoke(appId: string): number {
     const now = this.#state.now();
     let n = 0;

@@ -8,6 +8,7 @@ import {
 } from '../../core/client-options.js';
 import type { TransportHooks } from '../../core/hooks.js';
 import { type RequestOptions, responseMeta } from '../../core/request-options.js';
+import type { Tracing } from '../../core/tracing.js';
 import { Transport } from '../../core/transport.js';
 import { decryptRefundReqInfo, type PayV2SignType, signPayV2, verifyPayV2 } from '../../crypto/pay-v2.js';
 import { ArgumentError, ConfigError, PayloadError } from '../../errors.js';
@@ -159,6 +160,8 @@ export class PayV2 {
   readonly #signType: PayV2SignType;
   readonly #baseUrl: string;
   readonly #transport: Transport;
+  /** The transport options that trace calls as `WeChat Pay <METHOD> <path>` spans, when tracing. */
+  readonly #tracing: { tracing?: Tracing; spanPrefix?: string };
   readonly #fetch: typeof fetch | undefined;
   readonly #scheduler: Scheduler | undefined;
   readonly #timeoutMs: number;
@@ -219,6 +222,8 @@ export class PayV2 {
     this.#random = options.random ?? defaultRandom;
     this.#fetch = options.fetch;
     this.#scheduler = options.scheduler;
+    this.#tracing =
+      options.tracing === undefined ? {} : { tracing: options.tracing, spanPrefix: 'WeChat Pay' };
     this.#transport = new Transport({
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
       ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
@@ -226,6 +231,7 @@ export class PayV2 {
       retries: this.#retries,
       hooks: this.#hooks,
       ...(this.#scheduler === undefined ? {} : { scheduler: this.#scheduler }),
+      ...this.#tracing,
     });
   }
 
@@ -370,6 +376,7 @@ export class PayV2 {
           retries: this.#retries,
           hooks: this.#hooks,
           ...(this.#scheduler === undefined ? {} : { scheduler: this.#scheduler }),
+          ...this.#tracing,
         }),
         agent: undefined,
       });
@@ -408,6 +415,7 @@ export class PayV2 {
         retries: this.#retries,
         hooks: this.#hooks,
         ...(this.#scheduler === undefined ? {} : { scheduler: this.#scheduler }),
+        ...this.#tracing,
       });
       return { transport, agent };
     })();

@@ -7,6 +7,7 @@ import {
   splitHooks,
 } from '../../core/client-options.js';
 import type { RequestOptions } from '../../core/request-options.js';
+import type { SecretInput } from '../../core/secret-provider.js';
 import { type HttpMethod, Transport } from '../../core/transport.js';
 import { loadPrivateKey } from '../../crypto/keys.js';
 import { oaepDecrypt, oaepEncrypt } from '../../crypto/pay-v3-oaep.js';
@@ -23,6 +24,7 @@ import type { CertificateInput, HeadersInput, PublicKeyInput } from '../../crypt
 import { ArgumentError, ConfigError } from '../../errors.js';
 import { type Clock, defaultClock, defaultRandom, type RandomSource } from '../../internal/bytes.js';
 import { systemScheduler } from '../../internal/timers.js';
+import { payV3ApiV3Keys } from './api-v3-keys.js';
 import { PlatformTrust } from './platform-trust.js';
 import { PayBills } from './resources/bills.js';
 import { PayCertificates } from './resources/certificates.js';
@@ -43,8 +45,14 @@ export interface PayV3PlatformOptions {
 export interface PayV3CommonOptions extends ClientOptions {
   /** Merchant id (商户号). */
   mchid: string | undefined;
-  /** The 32-character APIv3 key (not the APIv2 key). */
-  apiV3Key: string | undefined;
+  /**
+   * The 32-character APIv3 key (not the APIv2 key), which decrypts downloaded platform
+   * certificates; or a provider that reads it (`secretFromEnv`, `secretFromFile`, `secretFrom`).
+   * While changing it in the merchant platform, a list with the current key first: a certificate
+   * opens with whichever listed key its GCM tag verifies under (see docs/rotation.md). A provider
+   * is read when first needed, and again once when no listed key opens a certificate.
+   */
+  apiV3Key: SecretInput | readonly SecretInput[] | undefined;
   /** Keys WeChat Pay signs with; at least one, unless `autoCertificates` is true. */
   platform?: PayV3PlatformOptions | undefined;
   /**
@@ -129,18 +137,6 @@ function unset(value: unknown): string {
     : value === ''
       ? 'it is an empty string'
       : `got a ${typeof value}`;
-}
-
-function checkApiV3Key(value: unknown): string {
-  if (value === undefined || value === '') throw configError(`apiV3Key is required (${unset(value)})`);
-  if (typeof value !== 'string' || Buffer.byteLength(value, 'utf8') !== 32) {
-    const length = typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : 0;
-    throw new ConfigError(
-      'BAD_KEY',
-      `PayV3: apiV3Key must be the 32-character APIv3 key set in 账户中心 → API安全 → APIv3密钥 (got ${typeof value === 'string' ? `${length} bytes` : typeof value}); it is used as is — not base64/hex-decoded — and it is not the APIv2 key.`,
-    );
-  }
-  return value;
 }
 
 /** The one signer of a client, from `signer` or from `privateKey` + `merchantSerialNo`; and the key, when held here. */
@@ -251,7 +247,9 @@ export class PayV3 {
     this.#signer = signer;
     this.#privateKey = privateKey;
     this.merchantSerialNo = signer.serialNo;
-    const apiV3Key = checkApiV3Key(options.apiV3Key);
+    // Checked now when given as values; a provider's value when first read.
+    const apiV3Key = options.apiV3Key as SecretInput | readonly SecretInput[];
+    payV3ApiV3Keys(apiV3Key);
     const platform = options.platform ?? {};
     for (const key of Object.keys(platform)) {
       if (key !== 'publicKey' && key !== 'certificates') {
@@ -314,6 +312,7 @@ export class PayV3 {
       random: this.#random,
       scheduler: options.scheduler ?? systemScheduler,
       verify: (message) => this.#trust.verify(message),
+      tracing: options.tracing,
     });
     this.#exchange = exchange;
     this.#trust = this.platformTrust = new PlatformTrust({

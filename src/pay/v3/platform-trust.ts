@@ -1,3 +1,5 @@
+import type { SecretInput } from '../../core/secret-provider.js';
+import type { SecretList } from '../../core/secret-source.js';
 import type { TokenStore } from '../../credentials/token-store.js';
 import { type LoadedCertificate, loadCertificate, loadPublicKey } from '../../crypto/keys.js';
 import { decryptResource } from '../../crypto/pay-v3-aead.js';
@@ -14,6 +16,7 @@ import { normalizeSerial } from '../../internal/cert-serial.js';
 import { readPayV3Headers } from '../../internal/pay-v3-headers.js';
 import { tokenKey } from '../../internal/store-keys.js';
 import { parseVerifiedJson, payApiErrorOf, type RawAnswer } from './answer.js';
+import { payV3ApiV3Keys } from './api-v3-keys.js';
 
 /** How often certificates are re-downloaded when nothing prompts it (WeChat Pay suggests ≤ 12 h). */
 const PERIODIC_REFRESH_MS = 12 * 60 * 60 * 1000;
@@ -28,7 +31,8 @@ interface StoredCertificate {
 /** What {@link PayV3} builds a {@link PlatformTrust} from (internal plumbing, documented for completeness). */
 export interface PlatformTrustOptions {
   mchid: string;
-  apiV3Key: string;
+  /** The APIv3 key, or a list (current first), each a value or a secret provider. */
+  apiV3Key: SecretInput | readonly SecretInput[];
   publicKey?: { id: string; key: PublicKeyInput };
   certificates?: CertificateInput[];
   autoCertificates: boolean;
@@ -68,6 +72,7 @@ export interface PlatformTrustOptions {
  */
 export class PlatformTrust implements PayV3SignatureVerifier {
   readonly #options: PlatformTrustOptions;
+  readonly #apiV3Keys: SecretList;
   readonly #publicKey: { id: string; key: ReturnType<typeof loadPublicKey> } | undefined;
   readonly #configured: LoadedCertificate[];
   #downloaded = new Map<string, { cert: LoadedCertificate; pem: string }>();
@@ -79,6 +84,7 @@ export class PlatformTrust implements PayV3SignatureVerifier {
 
   constructor(options: PlatformTrustOptions) {
     this.#options = options;
+    this.#apiV3Keys = payV3ApiV3Keys(options.apiV3Key);
     this.#publicKey =
       options.publicKey === undefined
         ? undefined
@@ -263,26 +269,28 @@ export class PlatformTrust implements PayV3SignatureVerifier {
     const body = parseVerifiedJson(answer, 'GET', '/v3/certificates') as { data?: unknown } | undefined;
     const data = Array.isArray(body?.data) ? (body.data as Array<Record<string, unknown>>) : [];
     const next = new Map<string, { cert: LoadedCertificate; pem: string }>();
+    let keys = await this.#apiV3Keys.values();
     for (const item of data) {
       const resource = (item.encrypt_certificate ?? {}) as Record<string, unknown>;
       let pem: string;
       try {
-        pem = decryptResource({
-          apiV3Key: this.#options.apiV3Key,
-          algorithm: String(resource.algorithm ?? ''),
-          ciphertext: String(resource.ciphertext ?? ''),
-          nonce: String(resource.nonce ?? ''),
-          associatedData: typeof resource.associated_data === 'string' ? resource.associated_data : '',
-        });
+        pem = openCertificate(resource, keys);
       } catch (cause) {
-        if (cause instanceof CryptoError && cause.code === 'DECRYPT_FAILED') {
+        if (!(cause instanceof CryptoError && cause.code === 'DECRYPT_FAILED')) throw cause;
+        // A provider may hold a key changed since it was read: read it again once.
+        const fresh = await this.#apiV3Keys.changed(keys);
+        if (fresh !== undefined) keys = fresh;
+        try {
+          if (fresh === undefined) throw cause;
+          pem = openCertificate(resource, keys);
+        } catch (again) {
+          if (!(again instanceof CryptoError && again.code === 'DECRYPT_FAILED')) throw again;
           throw new CryptoError(
             'DECRYPT_FAILED',
-            'a platform certificate from GET /v3/certificates does not decrypt with apiV3Key: the APIv3 key is wrong (it is the 32-character key set in 账户中心 → API安全 → APIv3密钥, not the APIv2 key), or the answer was altered',
-            { cause },
+            `a platform certificate from GET /v3/certificates does not decrypt with ${keys.length === 1 ? 'apiV3Key' : `any of the ${keys.length} apiV3Keys`}: the APIv3 key is wrong (it is the 32-character key set in 账户中心 → API安全 → APIv3密钥, not the APIv2 key), or the answer was altered`,
+            { cause: again },
           );
         }
-        throw cause;
       }
       const cert = loadCertificate(pem);
       if (typeof item.serial_no === 'string' && normalizeSerial(item.serial_no) !== cert.serialNo) {
@@ -318,4 +326,25 @@ export class PlatformTrust implements PayV3SignatureVerifier {
         .catch(() => undefined);
     }
   }
+}
+
+/** Decrypts one `encrypt_certificate` with the first key, in list order, whose GCM tag verifies. */
+function openCertificate(resource: Record<string, unknown>, keys: readonly string[]): string {
+  let failure: unknown;
+  for (const apiV3Key of keys) {
+    try {
+      return decryptResource({
+        apiV3Key,
+        algorithm: String(resource.algorithm ?? ''),
+        ciphertext: String(resource.ciphertext ?? ''),
+        nonce: String(resource.nonce ?? ''),
+        associatedData: typeof resource.associated_data === 'string' ? resource.associated_data : '',
+      });
+    } catch (error) {
+      // Only a failed tag means "another key"; a malformed resource fails the same with every key.
+      if (!(error instanceof CryptoError && error.code === 'DECRYPT_FAILED')) throw error;
+      failure = error;
+    }
+  }
+  throw failure;
 }

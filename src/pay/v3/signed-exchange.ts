@@ -2,6 +2,7 @@ import { APIPromise } from '../../core/api-promise.js';
 import type { TransportHooks } from '../../core/hooks.js';
 import { redactText, redactUrl } from '../../core/redact.js';
 import { type RequestOptions, responseMeta } from '../../core/request-options.js';
+import { failSpan, NO_SPAN, type TraceSpan, type Tracing } from '../../core/tracing.js';
 import type { HttpMethod, Transport } from '../../core/transport.js';
 import { type PayV3MerchantSigner, signAuthorization } from '../../crypto/pay-v3-sign.js';
 import { ArgumentError, ConfigError, TransportError, WeChatKitError } from '../../errors.js';
@@ -46,6 +47,11 @@ export interface RetryOptions {
   /** True only for calls WeChat Pay de-duplicates (queries, same out_trade_no / out_refund_no). */
   idempotent: boolean;
   retries?: number | undefined;
+  /**
+   * The API's path template, for the span name: the path itself for fixed paths (the default),
+   * `''` when unknown (a path with ids in it, whose name would then be one per order).
+   */
+  route?: string | undefined;
 }
 
 /** A raw answer whose 2xx body is still a stream (download), or read whole (any other status). */
@@ -74,6 +80,8 @@ export interface SignedExchangeOptions {
   scheduler: Scheduler;
   /** Verifies a signed answer (the client's platform trust); throws `SignatureError`. */
   verify(message: { headers: Headers; body: Uint8Array }): Promise<void>;
+  /** One client span per logical call (retries are events on it), when given. */
+  tracing?: Tracing | undefined;
 }
 
 let streamCounter = 0;
@@ -113,6 +121,7 @@ export class SignedExchange {
     pathOf: string | (() => string),
     inputOf: PayV3CallInput | (() => PayV3CallInput),
     idempotentByDefault: boolean,
+    template?: string,
   ): APIPromise<T> {
     return APIPromise.from(async () => {
       const path = typeof pathOf === 'function' ? pathOf() : pathOf;
@@ -140,7 +149,11 @@ export class SignedExchange {
           signal: input.signal,
           timeoutMs: input.timeoutMs,
         },
-        { idempotent: input.idempotent ?? idempotentByDefault, retries: input.retries },
+        {
+          idempotent: input.idempotent ?? idempotentByDefault,
+          retries: input.retries,
+          route: typeof pathOf === 'string' ? pathOf : (template ?? ''),
+        },
       );
       return {
         data: parseVerifiedJson(answer, method, url.pathname) as T,
@@ -168,8 +181,18 @@ export class SignedExchange {
     return headers;
   }
 
-  /** One signed exchange, answered raw (nothing verified or parsed yet). */
-  async exchange(method: HttpMethod, url: URL, o: ExchangeOptions): Promise<RawAnswer> {
+  /** One signed exchange, answered raw (nothing verified or parsed yet); traced on its own. */
+  exchange(method: HttpMethod, url: URL, o: ExchangeOptions): Promise<RawAnswer> {
+    const tracing = this.#o.tracing;
+    if (tracing === undefined) return this.#exchangeOnce(method, url, o);
+    return this.#traced(tracing, method, url, url.pathname, async (span) => {
+      const answer = await this.#exchangeOnce(method, url, o);
+      span.setAttributes({ 'http.response.status_code': answer.status });
+      return answer;
+    });
+  }
+
+  async #exchangeOnce(method: HttpMethod, url: URL, o: ExchangeOptions): Promise<RawAnswer> {
     const headers = await this.#headers(method, url, o);
     const answer = await this.#o.transport.request<Uint8Array>({
       method,
@@ -195,7 +218,7 @@ export class SignedExchange {
     retry: RetryOptions,
     verify2xx = true,
   ): Promise<RawAnswer> {
-    return this.#retrying(method, url, o, retry, verify2xx, () => this.exchange(method, url, o));
+    return this.#retrying(method, url, o, retry, verify2xx, () => this.#exchangeOnce(method, url, o));
   }
 
   /**
@@ -208,13 +231,71 @@ export class SignedExchange {
     return this.#retrying('GET', url, o, retry, false, () => this.#exchangeStream(url, o, ++attempt));
   }
 
-  async #retrying<A extends RawAnswer>(
+  /**
+   * Runs `run` in a client span named `WeChat Pay <METHOD> <route>`: method, path (never the
+   * query), host; marked failed with the error's code (and WeChat Pay's `code`) when `run` throws.
+   */
+  async #traced<A>(
+    tracing: Tracing,
+    method: HttpMethod,
+    url: URL,
+    route: string,
+    run: (span: TraceSpan) => Promise<A>,
+  ): Promise<A> {
+    let span: TraceSpan;
+    try {
+      span = tracing.startClientSpan(
+        route === '' ? `WeChat Pay ${method}` : `WeChat Pay ${method} ${route}`,
+        {
+          'http.request.method': method,
+          'url.path': url.pathname,
+          'url.scheme': url.protocol.slice(0, -1),
+          'server.address': url.hostname,
+          'server.port': url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port),
+        },
+      );
+    } catch {
+      return run(NO_SPAN);
+    }
+    try {
+      return await tracing.withSpan(span, () => run(span));
+    } catch (error) {
+      const { payCode, status } = error as { payCode?: unknown; status?: unknown };
+      span.setAttributes({
+        'http.response.status_code': typeof status === 'number' ? status : undefined,
+        'wechatpay.error_code': typeof payCode === 'string' ? payCode : undefined,
+      });
+      failSpan(span, error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+
+  #retrying<A extends RawAnswer>(
     method: HttpMethod,
     url: URL,
     o: ExchangeOptions,
     retry: RetryOptions,
     verify2xx: boolean,
     attemptOnce: () => Promise<A>,
+  ): Promise<A> {
+    const tracing = this.#o.tracing;
+    if (tracing === undefined)
+      return this.#attempts(method, url, o, retry, verify2xx, attemptOnce, undefined);
+    return this.#traced(tracing, method, url, retry.route ?? url.pathname, (span) =>
+      this.#attempts(method, url, o, retry, verify2xx, attemptOnce, span),
+    );
+  }
+
+  async #attempts<A extends RawAnswer>(
+    method: HttpMethod,
+    url: URL,
+    o: ExchangeOptions,
+    retry: RetryOptions,
+    verify2xx: boolean,
+    attemptOnce: () => Promise<A>,
+    span: TraceSpan | undefined,
   ): Promise<A> {
     const retries = retry.retries ?? this.#o.retries;
     if (!Number.isInteger(retries) || retries < 0 || retries > 10) {
@@ -239,7 +320,10 @@ export class SignedExchange {
           retryable = true;
         } else {
           if (!ok || verify2xx) await this.#o.verify({ headers: answer.headers, body: answer.bytes });
-          if (ok) return answer;
+          if (ok) {
+            span?.setAttributes({ 'http.response.status_code': answer.status });
+            return answer;
+          }
           failure = payApiErrorOf(answer, method, path);
           retryable = transient;
         }
@@ -263,6 +347,13 @@ export class SignedExchange {
         reason: failure instanceof WeChatKitError ? failure.code : 'UNKNOWN',
         error: failure as Error,
       });
+      span?.addEvent('retry', {
+        'weixin_kit.attempt': attempt,
+        'error.type': failure instanceof WeChatKitError ? failure.code : 'UNKNOWN',
+        'http.response.status_code': (failure as { status?: number }).status,
+        'weixin_kit.retry_delay_ms': delayMs,
+      });
+      span?.setAttributes({ 'http.request.resend_count': attempt });
       await sleep(delayMs, o.signal, this.#o.scheduler);
     }
   }

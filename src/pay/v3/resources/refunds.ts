@@ -48,6 +48,7 @@ export class PayRefunds {
         `/v3/refund/domestic/refunds/${segment('out_refund_no', paramsObject('params', params).out_refund_no)}`,
       { ...options },
       true,
+      '/v3/refund/domestic/refunds/{out_refund_no}',
     );
   }
 }

@@ -83,6 +83,7 @@ export class PayTransactions {
         `/v3/pay/transactions/out-trade-no/${segment('out_trade_no', paramsObject('params', params).out_trade_no)}`,
       { ...options, query: { mchid: this.#exchange.mchid } },
       true,
+      '/v3/pay/transactions/out-trade-no/{out_trade_no}',
     );
   }
 
@@ -99,6 +100,7 @@ export class PayTransactions {
         `/v3/pay/transactions/id/${segment('transaction_id', paramsObject('params', params).transaction_id)}`,
       { ...options, query: { mchid: this.#exchange.mchid } },
       true,
+      '/v3/pay/transactions/id/{transaction_id}',
     );
   }
 
@@ -115,6 +117,7 @@ export class PayTransactions {
         `/v3/pay/transactions/out-trade-no/${segment('out_trade_no', paramsObject('params', params).out_trade_no)}/close`,
       { ...options, body: { mchid: this.#exchange.mchid } },
       true,
+      '/v3/pay/transactions/out-trade-no/{out_trade_no}/close',
     );
   }
 
