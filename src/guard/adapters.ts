@@ -15,6 +15,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { BodyTooLargeError, declaredLength, readRawBody, readWebBody } from '../adapters/shared.js';
 import { ConfigError, GuardError } from '../errors.js';
+import { isTrustedAnswer } from './http.js';
 import type { GuardAnswer, GuardHandler, GuardRequest, GuardSession } from './types.js';
 
 /** Options of every guard adapter. */
@@ -141,7 +142,7 @@ export function guardNode(
   return (req, res) => {
     const body = nodeBody(req, () => undefined, limit);
     const request = nodeRequest(req, req.url ?? '/', body);
-    void runHandler('guardNode', handler, request).then((answer) => writeNode(res, answer, body), ignore);
+    runThen('guardNode', handler, request, (answer) => writeNode(res, answer, body));
   };
 }
 
@@ -167,7 +168,7 @@ export function guardExpress(
   return (req, res) => {
     const body = nodeBody(req, () => req.body, limit);
     const request = nodeRequest(req, req.originalUrl ?? req.url ?? '/', body);
-    void runHandler('guardExpress', handler, request).then((answer) => writeNode(res, answer, body), ignore);
+    runThen('guardExpress', handler, request, (answer) => writeNode(res, answer, body));
   };
 }
 
@@ -797,6 +798,34 @@ function honoSocket(env: unknown): GuardSocketLike | undefined {
 function honoRequest(c: GuardHonoContext, limit: number): GuardRequest {
   const request = c.req.raw;
   const socket = honoSocket(c.env);
+  // On @hono/node-server the Node request is at hand: its headers and target are read as they
+  // are, instead of building the Fetch Headers (and URL) of the request for them. The body is
+  // still read through Hono (its body cache).
+  const incoming = (
+    c.env as { incoming?: { headers?: unknown; url?: unknown; method?: unknown } } | undefined
+  )?.incoming;
+  if (
+    socket !== undefined &&
+    typeof incoming?.headers === 'object' &&
+    incoming.headers !== null &&
+    typeof incoming.url === 'string' &&
+    incoming.url.startsWith('/')
+  ) {
+    const method = request.method.toUpperCase();
+    const bodyCache = c.req.bodyCache as BodyCache;
+    let memo: Promise<unknown> | undefined;
+    return {
+      method,
+      url: incoming.url,
+      headers: incoming.headers as IncomingHttpHeaders,
+      remoteAddress: socket.remoteAddress,
+      secure: socket.encrypted === true,
+      json: () => {
+        memo ??= readFetchBody(request, method, limit, bodyCache);
+        return memo;
+      },
+    };
+  }
   return fetchRequest(request, limit, {
     remoteAddress: socket?.remoteAddress,
     // The URL's scheme is what the client wrote when it sends an absolute-form target: on Node,
@@ -886,6 +915,13 @@ function headerList(headers: unknown): HeaderList | undefined {
   return out;
 }
 
+/** The headers of an answer the guard made itself ({@link isTrustedAnswer}): already sendable. */
+function ownHeaderList(headers: Record<string, string>): HeaderList {
+  const out: HeaderList = [];
+  for (const name in headers) out.push([name, headers[name] as string]);
+  return out;
+}
+
 /** The answer ready to write, or why it cannot be sent. */
 function prepare(answer: unknown): ReadyAnswer | string {
   if (typeof answer !== 'object' || answer === null) return 'it is not a { status, headers, body } answer';
@@ -893,7 +929,7 @@ function prepare(answer: unknown): ReadyAnswer | string {
   if (!Number.isInteger(status) || status < 200 || status > 599)
     return 'its status is not a number from 200 to 599';
   if (typeof body !== 'string') return 'its body is not a string';
-  const list = headerList(headers);
+  const list = isTrustedAnswer(answer) ? ownHeaderList(headers) : headerList(headers);
   if (list === undefined) return 'a header name or value cannot be sent (a line break?)';
   const noBody = body === '' || status === 204 || status === 205 || status === 304;
   return { status, headers: list, body: noBody ? undefined : body };
@@ -913,12 +949,42 @@ function toArray(value: string | string[]): string[] {
 }
 
 /** Runs a guard route; it should never throw, but if it does the client gets a bare 500. */
-async function runHandler(name: string, handler: GuardHandler, request: GuardRequest): Promise<ReadyAnswer> {
+/**
+ * Runs a guard route and hands its checked answer to `write` in the same step as the route's
+ * promise settles (one step fewer than awaiting {@link runHandler} and writing after).
+ */
+function runThen(
+  name: string,
+  handler: GuardHandler,
+  request: GuardRequest,
+  write: (answer: ReadyAnswer) => void,
+): void {
+  let answer: Promise<GuardAnswer>;
   try {
-    return ready(name, await handler(request), 'the guard route answered something that cannot be sent');
+    answer = Promise.resolve(handler(request));
   } catch (error) {
-    return failed(name, error);
+    write(failed(name, error));
+    return;
   }
+  answer
+    .then(
+      (value) => write(ready(name, value, 'the guard route answered something that cannot be sent')),
+      (error: unknown) => write(failed(name, error)),
+    )
+    .catch(ignore);
+}
+
+function runHandler(name: string, handler: GuardHandler, request: GuardRequest): Promise<ReadyAnswer> {
+  let answer: Promise<GuardAnswer>;
+  try {
+    answer = Promise.resolve(handler(request));
+  } catch (error) {
+    return Promise.resolve(failed(name, error));
+  }
+  return answer.then(
+    (value) => ready(name, value, 'the guard route answered something that cannot be sent'),
+    (error: unknown) => failed(name, error),
+  );
 }
 
 async function authenticate(name: string, guard: Authenticator, request: GuardRequest): Promise<AuthResult> {

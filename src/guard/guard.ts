@@ -45,7 +45,7 @@ import {
   type TrustProxy,
 } from './http.js';
 import { createLimiter, type LimitDecision, type Limiter, type LimitRule } from './limiter.js';
-import { createMasker, type MaskOptions } from './mask.js';
+import { createJsonMasker, createMasker, type MaskOptions } from './mask.js';
 import { type GuardRedisClient, type GuardStore, MemoryGuardStore, RedisGuardStore } from './store.js';
 import { type SessionKey, SessionTokens } from './tokens.js';
 import type { GuardAnswer, GuardHandler, GuardRequest, GuardSession } from './types.js';
@@ -269,6 +269,8 @@ export class Guard {
   readonly #mp: GuardMiniProgram;
   readonly #tokens: SessionTokens;
   readonly #store: GuardStore;
+  /** The store, when it is the built-in memory store (read without promises on the fast path). */
+  readonly #memoryStore: MemoryGuardStore | undefined;
   readonly #prefix: string;
   readonly #sessionPrefix: string;
   readonly #revokedPrefix: string;
@@ -284,6 +286,7 @@ export class Guard {
   readonly #hsts: string | undefined;
   readonly #cookie: { name: string; refreshName: string; sameSite: string; path: string } | undefined;
   readonly #mask: ((value: unknown) => unknown) | undefined;
+  readonly #jsonMask: ((value: unknown) => unknown) | undefined;
   readonly #cloudRun: boolean;
   #warnedCloudRun = false;
   #limitErrorLoggedAt = Number.NEGATIVE_INFINITY;
@@ -342,6 +345,11 @@ export class Guard {
       (options.redis !== undefined
         ? new RedisGuardStore(options.redis)
         : new MemoryGuardStore({ now: this.#now }));
+    // Exactly the built-in class: a subclass may have its own get/getMany (instrumentation, say).
+    this.#memoryStore =
+      Object.getPrototypeOf(this.#store) === MemoryGuardStore.prototype
+        ? (this.#store as MemoryGuardStore)
+        : undefined;
     this.#prefix = options.prefix ?? 'weixin-kit:guard:';
     this.#sessionPrefix = `${this.#prefix}session:${this.appId}:`;
     this.#revokedPrefix = `${this.#prefix}revoked:${this.appId}:`;
@@ -363,6 +371,8 @@ export class Guard {
             path: (cookie === true ? undefined : cookie.path) ?? '/',
           };
     this.#mask = options.mask === false ? undefined : createMasker(options.mask);
+    // Answers are serialized at once: subtrees with nothing to mask are not copied.
+    this.#jsonMask = options.mask === false ? undefined : createJsonMasker(options.mask);
     this.#cloudRun = options.cloudRun === true;
     this.#openDataMaxAge =
       options.openDataMaxAgeSeconds === false
@@ -680,38 +690,26 @@ export class Guard {
           : this.#ipLimiter
         : this.#routeLimiter(route.limit);
     const masked = route.mask !== false && this.#mask !== undefined;
-    const run: GuardHandler = async (request) => {
-      const requestId = this.#requestId(request);
+    const run: GuardHandler = (request) => {
+      let requestId: string;
+      try {
+        requestId = this.#requestId(request);
+      } catch (error) {
+        // Not a request an adapter builds (no headers): a rejection, as from any other failure.
+        return Promise.reject(error);
+      }
       const headers: Record<string, string> = { 'x-request-id': requestId };
       if (!this.#observed) {
+        // No wrapper of our own around the route's promise: one step fewer per request.
+        let served: Promise<GuardAnswer>;
         try {
-          return await this.#serve(
-            route.kind,
-            limiter,
-            masked,
-            handler,
-            request,
-            requestId,
-            headers,
-            undefined,
-          );
+          served = this.#serve(route.kind, limiter, masked, handler, request, requestId, headers, undefined);
         } catch (error) {
-          return this.#fail(error, requestId, headers);
+          return Promise.resolve(this.#fail(error, requestId, headers));
         }
+        return served.catch((error: unknown) => this.#fail(error, requestId, headers));
       }
-      const started = performance.now();
-      const seen: Seen = { session: undefined, ip: undefined };
-      let answer: GuardAnswer;
-      let code: string | undefined;
-      try {
-        answer = await this.#serve(route.kind, limiter, masked, handler, request, requestId, headers, seen);
-      } catch (error) {
-        const refusal = toGuardError(error);
-        code = refusal.code;
-        answer = this.#fail(error, requestId, headers, refusal);
-      }
-      this.#report(request, requestId, started, answer.status, code, seen.session, seen.ip);
-      return answer;
+      return this.#observe(route.kind, limiter, masked, handler, request, requestId, headers);
     };
     const tracing = this.#tracing;
     return tracing === undefined ? run : (request) => this.#traced(tracing, request, run);
@@ -735,6 +733,31 @@ export class Guard {
     );
   }
 
+  /** A route request with its audit record and security event. */
+  async #observe(
+    kind: 'session' | 'anonymous',
+    limiter: Limiter | undefined,
+    masked: boolean,
+    handler: (ctx: GuardContext) => unknown,
+    request: GuardRequest,
+    requestId: string,
+    headers: Record<string, string>,
+  ): Promise<GuardAnswer> {
+    const started = performance.now();
+    const seen: Seen = { session: undefined, ip: undefined };
+    let answer: GuardAnswer;
+    let code: string | undefined;
+    try {
+      answer = await this.#serve(kind, limiter, masked, handler, request, requestId, headers, seen);
+    } catch (error) {
+      const refusal = toGuardError(error);
+      code = refusal.code;
+      answer = this.#fail(error, requestId, headers, refusal);
+    }
+    this.#report(request, requestId, started, answer.status, code, seen.session, seen.ip);
+    return answer;
+  }
+
   /** One guarded request, from the transport rules to the masked answer; `seen` collects who asked. */
   async #serve(
     kind: 'session' | 'anonymous',
@@ -750,20 +773,24 @@ export class Guard {
     if (seen !== undefined) seen.ip = ip;
     const early = this.#transport(request, headers, ip);
     if (early !== undefined) return early;
-    const session = kind === 'session' ? await this.#session(request) : undefined;
+    // A known token on the memory store is answered without waiting; anything else takes the full path.
+    const session =
+      kind === 'session' ? (this.#sessionNow(request) ?? (await this.#session(request))) : undefined;
     if (seen !== undefined) seen.session = session;
     if (limiter !== undefined) {
       refuseOverLimit(await limiter.check(session !== undefined ? session.openid : (ip ?? 'unknown')));
     }
-    const ctx = this.#context(request, requestId, ip, session);
-    const result = await handler(ctx);
+    const ctx = new RouteContext(this, request, requestId, ip, session);
+    const returned = handler(ctx);
+    const result = isThenable(returned) ? await returned : returned;
     if (isReply(result)) {
-      return jsonAnswer(result.status, masked ? this.#mask?.(result.body) : result.body, {
+      return jsonAnswer(result.status, masked ? this.#jsonMask?.(result.body) : result.body, {
         ...result.headers,
         ...headers,
       });
     }
-    return jsonAnswer(200, masked ? this.#mask?.(result ?? null) : (result ?? null), headers);
+    // Only the guard's own headers here: adapters need not check them again.
+    return jsonAnswer(200, masked ? this.#jsonMask?.(result ?? null) : (result ?? null), headers, true);
   }
 
   /** The audit record and security event of one guarded request. */
@@ -805,27 +832,6 @@ export class Guard {
       detail: { route: (query === -1 ? request.url : request.url.slice(0, query)).slice(0, 256), status },
       now,
     });
-  }
-
-  #context(
-    request: GuardRequest,
-    requestId: string,
-    ip: string | undefined,
-    session: GuardSession | undefined,
-  ): GuardContext {
-    let body: Promise<unknown> | undefined;
-    return {
-      session: session as GuardSession,
-      request,
-      requestId,
-      ip,
-      json: () => {
-        body ??= request.json();
-        return body;
-      },
-      phoneNumber: (code) => this.phoneNumber(session as GuardSession, code),
-      decryptUserData: (input) => this.decryptUserData(session as GuardSession, input),
-    };
   }
 
   /** HTTPS and CORS: an answer to send now (redirect, refusal, preflight), or `undefined` to go on. */
@@ -908,6 +914,35 @@ export class Guard {
     if (record === undefined || record.openid !== claims.sub || isRevoked(record, revokedAt)) {
       throw new GuardError('SESSION_REVOKED', 'the session ended (logged out): log in again');
     }
+    return {
+      openid: claims.sub,
+      sessionId: claims.sid,
+      appId: this.appId,
+      source: 'token',
+      ...(claims.uid !== undefined ? { userId: claims.uid } : {}),
+    };
+  }
+
+  /**
+   * The session of a request whose Bearer token was verified before and whose record is in the
+   * memory store, found without waiting; `undefined` whenever anything else is the case (another
+   * store, a new token, a cookie, a Cloud Run header, a revoked or missing record), and then
+   * {@link #session} decides, refusals included.
+   */
+  #sessionNow(request: GuardRequest): GuardSession | undefined {
+    const store = this.#memoryStore;
+    if (store === undefined) return undefined;
+    const headers = request.headers;
+    if (headers['x-wx-openid'] !== undefined) return undefined;
+    const authorization = headers.authorization;
+    if (typeof authorization !== 'string' || !authorization.startsWith('Bearer ')) return undefined;
+    const token = authorization.slice(7);
+    if (token.length === 0 || token.includes(' ')) return undefined;
+    const claims = this.#tokens.verified(token);
+    if (claims === undefined) return undefined;
+    const record = parseRecord(store.readNow(this.#sessionKey(claims.sid)));
+    if (record === undefined || record.openid !== claims.sub) return undefined;
+    if (isRevoked(record, store.readNow(this.#revokedKey(claims.sub)))) return undefined;
     return {
       openid: claims.sub,
       sessionId: claims.sid,
@@ -1010,6 +1045,46 @@ export class Guard {
   #revokedKey(openid: string): string {
     return this.#revokedPrefix + openid;
   }
+}
+
+/**
+ * What a route handler gets: a class (methods on the prototype) rather than an object of closures,
+ * made once per request.
+ */
+class RouteContext implements GuardContext {
+  #body: Promise<unknown> | undefined;
+  readonly #guard: Guard;
+  readonly session: GuardSession;
+
+  constructor(
+    guard: Guard,
+    readonly request: GuardRequest,
+    readonly requestId: string,
+    readonly ip: string | undefined,
+    session: GuardSession | undefined,
+  ) {
+    this.#guard = guard;
+    this.session = session as GuardSession;
+  }
+
+  json(): Promise<unknown> {
+    this.#body ??= this.request.json();
+    return this.#body;
+  }
+
+  phoneNumber(code: string): Promise<GuardPhoneInfo> {
+    return this.#guard.phoneNumber(this.session, code);
+  }
+
+  decryptUserData(input: { encryptedData: string; iv: string }): Promise<MiniProgramOpenData> {
+    return this.#guard.decryptUserData(this.session, input);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function'
+  );
 }
 
 /** Who made a guarded request, as far as the pipeline got before answering. */

@@ -154,18 +154,44 @@ export const BASE_HEADERS: Readonly<Record<string, string>> = {
 };
 
 /** A JSON answer with the base headers plus `headers`. */
-export function jsonAnswer(status: number, body: unknown, headers: Record<string, string>): GuardAnswer {
+export function jsonAnswer(
+  status: number,
+  body: unknown,
+  headers: Record<string, string>,
+  trusted = false,
+): GuardAnswer {
   const all: Record<string, string> = {
     'content-type': 'application/json; charset=utf-8',
     'x-content-type-options': 'nosniff',
     'cache-control': 'no-store',
   };
   for (const name in headers) all[name] = headers[name] as string;
-  return {
-    status,
-    headers: all,
-    body: status === 204 || status === 308 ? '' : JSON.stringify(body),
-  };
+  const text = status === 204 || status === 308 ? '' : JSON.stringify(body);
+  return trusted ? new OwnAnswer(status, all, text) : { status, headers: all, body: text };
+}
+
+/**
+ * An answer whose headers the guard made itself (lower-case names of its own, values it built or
+ * that came from request headers Node already checked, no `Set-Cookie`): adapters write them
+ * without checking each header again. An answer with a handler's own headers is never in it.
+ */
+class OwnAnswer implements GuardAnswer {
+  readonly #own = true;
+
+  constructor(
+    readonly status: number,
+    readonly headers: Record<string, string>,
+    readonly body: string,
+  ) {}
+
+  static is(answer: unknown): boolean {
+    return typeof answer === 'object' && answer !== null && #own in answer;
+  }
+}
+
+/** True for an answer made by {@link jsonAnswer} with `trusted` (see `OwnAnswer`). */
+export function isTrustedAnswer(answer: unknown): boolean {
+  return OwnAnswer.is(answer);
 }
 
 /** The error answer: `{ "error": { "code", "message", "requestId" } }`. */

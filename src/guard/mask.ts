@@ -686,6 +686,23 @@ function validate(options: unknown): {
  * // { real_name: '张**', phone: '138****8000', note: '卡号 6222********7894', out_trade_no: '13800138000' }
  */
 export function createMasker(options?: MaskOptions): (value: unknown) => unknown {
+  return buildMasker(options, false);
+}
+
+/**
+ * The masker of answers that are serialized at once (`JSON.stringify`): the same masking, but a
+ * plain object or array in which nothing is masked is returned as it is instead of copied, so
+ * only the path to a masked value is new. Not for values the caller keeps or changes later.
+ * @internal
+ */
+export function createJsonMasker(options?: MaskOptions): (value: unknown) => unknown {
+  return buildMasker(options, true);
+}
+
+/** Below this depth no cycle check is kept: a cycle only shows itself by going deeper. */
+const CYCLE_CHECK_DEPTH = 32;
+
+function buildMasker(options: MaskOptions | undefined, share: boolean): (value: unknown) => unknown {
   const { rules, patterns } = validate(options);
   const text = new TextMasker(patterns);
 
@@ -700,7 +717,15 @@ export function createMasker(options?: MaskOptions): (value: unknown) => unknown
     return mode;
   };
 
-  const copy = (input: unknown, key: string, mode: Mode, ancestors: Set<object>): unknown => {
+  // `ancestors` is only kept past CYCLE_CHECK_DEPTH levels: a cycle repeats forever, so it is met
+  // twice on the path below that depth, and a shallow value costs no set at all.
+  const copy = (
+    input: unknown,
+    key: string,
+    mode: Mode,
+    depth: number,
+    ancestors: Set<object> | undefined,
+  ): unknown => {
     let value = input;
     if ((typeof value === 'object' && value !== null) || typeof value === 'bigint') {
       const toJSON = (value as { toJSON?: unknown }).toJSON;
@@ -731,43 +756,78 @@ export function createMasker(options?: MaskOptions): (value: unknown) => unknown
     }
     if (value === null) return null;
     const object = value as object;
-    if (ancestors.has(object)) {
-      throw new TypeError('Converting circular structure to JSON: a value to mask contains itself');
+    let path = ancestors;
+    if (depth >= CYCLE_CHECK_DEPTH) {
+      path ??= new Set();
+      if (path.has(object)) {
+        throw new TypeError('Converting circular structure to JSON: a value to mask contains itself');
+      }
+      path.add(object);
     }
-    ancestors.add(object);
     try {
+      // Shared only when it is what it looks like: the value itself (no toJSON), a plain object or array.
+      const mayShare =
+        share &&
+        object === input &&
+        (Array.isArray(object) ||
+          Object.getPrototypeOf(object) === Object.prototype ||
+          Object.getPrototypeOf(object) === null);
       if (Array.isArray(object)) {
-        const array: unknown[] = new Array(object.length);
+        let array: unknown[] | undefined = mayShare ? undefined : new Array(object.length);
         for (let i = 0; i < object.length; i++) {
-          const item = copy(object[i], String(i), mode, ancestors);
-          array[i] = item === OMIT ? null : item;
+          const original = object[i];
+          const item = copy(original, String(i), mode, depth + 1, path);
+          const out = item === OMIT ? null : item;
+          if (array === undefined) {
+            // JSON.stringify writes an omitted item as null: only a different value needs a copy.
+            if (item === original || (item === OMIT && isOmitted(original))) continue;
+            array = object.slice(0, i);
+          }
+          array[i] = out;
         }
-        return array;
+        return array ?? object;
       }
       const record = object as Record<string, unknown>;
-      const result: Record<string, unknown> = {};
-      for (const name of Object.keys(record)) {
-        const item = copy(record[name], name, mode === 'skip' ? 'skip' : modeOf(name), ancestors);
-        if (item === OMIT) continue;
-        if (name === '__proto__') {
-          Object.defineProperty(result, name, {
-            value: item,
-            enumerable: true,
-            writable: true,
-            configurable: true,
-          });
-        } else {
-          result[name] = item;
+      let result: Record<string, unknown> | undefined = mayShare ? undefined : {};
+      const names = Object.keys(record);
+      for (let n = 0; n < names.length; n++) {
+        const name = names[n] as string;
+        const original = record[name];
+        const item = copy(original, name, mode === 'skip' ? 'skip' : modeOf(name), depth + 1, path);
+        if (result === undefined) {
+          // Unchanged, or left out as JSON.stringify would leave it out: nothing to copy yet.
+          if (item === original || (item === OMIT && isOmitted(original))) continue;
+          result = {};
+          for (let k = 0; k < n; k++) {
+            const earlier = names[k] as string;
+            const kept = record[earlier];
+            if (!isOmitted(kept)) setField(result, earlier, kept);
+          }
         }
+        if (item === OMIT) continue;
+        setField(result, name, item);
       }
-      return result;
+      return result ?? object;
     } finally {
-      ancestors.delete(object);
+      if (path !== undefined && depth >= CYCLE_CHECK_DEPTH) path.delete(object);
     }
   };
 
   return (value: unknown): unknown => {
-    const result = copy(value, '', undefined, new Set());
+    const result = copy(value, '', undefined, 0, undefined);
     return result === OMIT ? undefined : result;
   };
+}
+
+/** What JSON.stringify leaves out of an object (and writes as null in an array). */
+function isOmitted(value: unknown): boolean {
+  return value === undefined || typeof value === 'function' || typeof value === 'symbol';
+}
+
+function setField(target: Record<string, unknown>, name: string, value: unknown): void {
+  if (name === '__proto__') {
+    Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    target[name] = value;
+  }
 }

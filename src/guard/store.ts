@@ -58,6 +58,11 @@ export class MemoryGuardStore implements GuardStore {
     return keys.map((key) => this.#read(key));
   }
 
+  /** @internal The value of `key` now, without a promise: the guard's fast path for this store. */
+  readNow(key: string): string | undefined {
+    return this.#read(key);
+  }
+
   async set(key: string, value: string, ttlMs: number): Promise<void> {
     if (!(ttlMs > 0)) return;
     this.#entries.delete(key);

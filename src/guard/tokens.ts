@@ -59,7 +59,11 @@ export class SessionTokens {
    * session's later requests cost a map lookup instead of a signature check. Bounded (oldest out).
    * Revocation is not cached: the guard checks the store on every request.
    */
-  readonly #verified = new Map<string, SessionClaims>();
+  /**
+   * Tokens verified before, by their signature (the last segment: shorter to hash than the whole
+   * token); the whole token is compared too, so only that exact token is found.
+   */
+  readonly #verified = new Map<string, { token: string; claims: SessionClaims }>();
 
   constructor(
     keys: readonly SessionKey[] | undefined,
@@ -124,16 +128,17 @@ export class SessionTokens {
       const oldest = this.#verified.keys().next().value;
       if (oldest !== undefined) this.#verified.delete(oldest);
     }
-    this.#verified.set(token, claims);
+    this.#verified.set(signatureOf(token), { token, claims });
     return claims;
   }
 
   /** The claims of a token already verified and not yet expired, without waiting; else `undefined`. */
   verified(token: string): SessionClaims | undefined {
-    const known = this.#verified.get(token);
-    if (known === undefined) return undefined;
-    if (known.exp * 1000 + CLOCK_TOLERANCE_S * 1000 > this.#now()) return known;
-    this.#verified.delete(token);
+    const signature = signatureOf(token);
+    const known = this.#verified.get(signature);
+    if (known === undefined || known.token !== token) return undefined;
+    if (known.claims.exp * 1000 + CLOCK_TOLERANCE_S * 1000 > this.#now()) return known.claims;
+    this.#verified.delete(signature);
     return undefined;
   }
 
@@ -246,4 +251,9 @@ function resolveKey(key: SessionKey, index: number): ResolvedKey {
     'INVALID_CONFIG',
     `${where}.alg must be 'HS256', 'EdDSA' or 'ES256', got ${JSON.stringify((key as { alg?: unknown }).alg)}`,
   );
+}
+
+/** The signature segment of a JWT (the text after its last dot; the whole text if it has none). */
+function signatureOf(token: string): string {
+  return token.slice(token.lastIndexOf('.') + 1);
 }

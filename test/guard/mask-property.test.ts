@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createMasker, type MaskOptions } from '../../src/guard/mask.js';
+import { createJsonMasker, createMasker, type MaskOptions } from '../../src/guard/mask.js';
 
 // Valid numbers are built here with their own check digits (GB 11643-1999 MOD 11-2, Luhn),
 // computed independently of the module under test.
@@ -165,5 +165,65 @@ describe('createMasker properties', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+// The guard serializes answers at once, with a masker that returns plain objects and arrays in
+// which nothing is masked as they are (only the path to a masked value is copied).
+describe('createJsonMasker: the same JSON as createMasker, sharing only what is unchanged', () => {
+  const leaf = fc.oneof(
+    sentence(anySeparator).map((s) => s.text),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constant(undefined),
+    fc.string(),
+  );
+
+  it('serializes to exactly what the copying masker gives, and never changes its input', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...optionVariants),
+        jsonWith(leaf, fc.oneof(plainKey, ruleKey)),
+        (options, value) => {
+          const before = JSON.stringify(value);
+          const shared = createJsonMasker(options)(value);
+          expect(JSON.stringify(shared)).toBe(JSON.stringify(createMasker(options)(value)));
+          expect(JSON.stringify(value)).toBe(before);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('copies the path to a masked value and shares the rest; the copying masker shares nothing', () => {
+    const orders = [{ out_trade_no: '1217752501201407033233368018', total: 100 }];
+    const value = { nickName: '微信用户', phone: '13812345678', orders, toJSON: undefined };
+    const shared = createJsonMasker()(value) as typeof value;
+    expect(shared).not.toBe(value);
+    expect(shared.phone).toBe('138****5678');
+    expect(shared.orders).toBe(orders);
+    const clean = { a: [1, { b: 'no digits here' }] };
+    expect(createJsonMasker()(clean)).toBe(clean);
+    const copied = createMasker()(value) as typeof value;
+    expect(copied.orders).not.toBe(orders);
+    expect(copied.orders).toEqual(orders);
+    // A class instance (its own toJSON, getters) is copied as JSON.stringify sees it, never shared.
+    const when = new Date(0);
+    expect(createJsonMasker()({ when })).toEqual({ when: '1970-01-01T00:00:00.000Z' });
+  });
+
+  it('still throws on a cycle, however deep it starts, and masks a deep value without one', () => {
+    for (const mask of [createMasker(), createJsonMasker()]) {
+      const shallow: Record<string, unknown> = { a: 1 };
+      shallow.self = shallow;
+      expect(() => mask(shallow)).toThrow(TypeError);
+      let deep: Record<string, unknown> = { phone: '13812345678' };
+      const bottom = deep;
+      for (let i = 0; i < 100; i++) deep = { next: deep };
+      expect(JSON.stringify(mask(deep))).toContain('138****5678');
+      bottom.loop = deep;
+      expect(() => mask(deep)).toThrow(/circular/);
+    }
   });
 });
