@@ -267,7 +267,7 @@ const tokens = selected('tokens') ? await tokenScenario() : undefined;
 const http = selected('http') ? await httpScenarios() : [];
 const guard: GuardScenarios = selected('guard')
   ? await guardScenarios()
-  : { routes: [], observed: undefined, redisLimit: undefined, loginStorm: undefined };
+  : { routes: [], observed: [], redisLimit: undefined, loginStorm: undefined };
 
 if (json) {
   console.log(
@@ -276,7 +276,7 @@ if (json) {
         ...results,
         ...http,
         ...guard.routes,
-        ...(guard.observed ? [guard.observed] : []),
+        ...guard.observed,
         ...(guard.redisLimit ? [guard.redisLimit] : []),
       ],
       ...(tokens ? { tokens: [tokens] } : {}),
