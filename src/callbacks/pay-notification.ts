@@ -641,6 +641,11 @@ export class PayNotificationHandler implements CallbackHandler {
         ? await this.#answer(request, method, facts)
         : await this.#tracedAnswer(tracing, request, method, facts);
     response.headers['x-request-id'] = requestId;
+    // Refusals and failures name their request ({ code, message, requestId }): a support ticket
+    // quoting it is matched to the logs. WeChat Pay reads code and message.
+    if (response.status >= 400) {
+      response.body = JSON.stringify({ ...(JSON.parse(response.body) as object), requestId });
+    }
     if (facts.code !== undefined && this.#onSecurityEvent !== undefined) {
       const type = securityTypeOfRefusal(facts.code);
       if (type !== undefined) {

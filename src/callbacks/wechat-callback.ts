@@ -315,6 +315,8 @@ export class WeChatCallback implements CallbackHandler {
         ? await this.#answer(request, method, started, facts)
         : await this.#tracedAnswer(tracing, request, method, started, facts);
     response.headers['x-request-id'] = requestId;
+    // Refusals and failures name their request, so a sender's report can be matched to the logs.
+    if (response.status >= 400) response.body = `${response.body} (request ${requestId})`;
     if (facts.code !== undefined && this.#options.onSecurityEvent !== undefined) {
       const type = securityTypeOfRefusal(facts.code, facts.downgrade);
       if (type !== undefined) {

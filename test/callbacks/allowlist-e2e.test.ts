@@ -102,7 +102,7 @@ describe('the callback allowlist end to end', () => {
     const before = refused.length;
     const answer = await verifyUrl('203.0.113.9');
     expect(answer.status).toBe(403);
-    expect(await answer.text()).toBe('forbidden');
+    expect(await answer.text()).toBe(`forbidden (request ${answer.headers.get('x-request-id')})`);
     expect(refused.slice(before)).toEqual([
       { code: 'IP_NOT_ALLOWED', reason: expect.stringContaining('203.0.113.9'), status: 403, method: 'GET' },
     ]);

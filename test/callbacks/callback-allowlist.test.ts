@@ -350,7 +350,10 @@ describe('the allowlist in the callbacks', () => {
     expect(ok).toMatchObject({ status: 200, body: 'hello' });
 
     const signed = await callback.handle(outside(handshake({ echostr: 'hello' })));
-    expect(signed).toMatchObject({ status: 403, body: 'forbidden' });
+    expect(signed).toMatchObject({
+      status: 403,
+      body: `forbidden (request ${signed.headers['x-request-id']})`,
+    });
     // A forged signature from outside is refused for its address, not its signature: no HMAC ran.
     const forged = await callback.handle(outside(handshake({ token: 'wrong-token' })));
     expect(forged.status).toBe(403);
@@ -398,7 +401,11 @@ describe('the allowlist in the callbacks', () => {
     const notification = { method: 'POST', url: '/pay/notify', headers: {}, rawBody: '{"id":"x"}' };
     const answer = await pay.handle(outside(notification));
     expect(answer.status).toBe(403);
-    expect(JSON.parse(answer.body)).toEqual({ code: 'FAIL', message: 'forbidden' });
+    expect(JSON.parse(answer.body)).toEqual({
+      code: 'FAIL',
+      message: 'forbidden',
+      requestId: answer.headers['x-request-id'],
+    });
     expect((await pay.handle(inside(notification))).status).toBe(401);
     expect(refused.map((e) => [e.code, e.status])).toEqual([
       ['IP_NOT_ALLOWED', 403],

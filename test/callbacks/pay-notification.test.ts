@@ -234,7 +234,9 @@ describe('Pay v3 notification handler: delivery', () => {
     expect(first).toEqual({
       status: 500,
       headers: FAIL_JSON,
-      body: JSON.stringify({ code: 'FAIL', message: 'internal error' }),
+      body: expect.stringMatching(
+        /^\{"code":"FAIL","message":"internal error","requestId":"[0-9a-f]{32}"\}$/,
+      ),
     });
     expect(errors.map((e) => [e.phase, e.type])).toEqual([['handler', 'TRANSACTION.SUCCESS']]);
     expect((await handler.handle(notification({ id }))).status).toBe(204);
@@ -263,7 +265,11 @@ describe('Pay v3 notification handler: answer budget', () => {
     await scheduler.advance(1);
     const first = await answer;
     expect(first.status).toBe(500);
-    expect(JSON.parse(first.body)).toEqual({ code: 'FAIL', message: 'still processing, retry later' });
+    expect(JSON.parse(first.body)).toEqual({
+      code: 'FAIL',
+      message: 'still processing, retry later',
+      requestId: first.headers['x-request-id'],
+    });
     // answered before the handler finished
     expect(finished).toBe(0);
     expect(slow).toEqual([{ id, event_type: 'TRANSACTION.SUCCESS', budgetMs: 40 }]);
@@ -451,7 +457,9 @@ describe('Pay v3 notification handler: refusals', () => {
     expect(res).toEqual({
       status: 500,
       headers: FAIL_JSON,
-      body: JSON.stringify({ code: 'FAIL', message: 'internal error' }),
+      body: expect.stringMatching(
+        /^\{"code":"FAIL","message":"internal error","requestId":"[0-9a-f]{32}"\}$/,
+      ),
     });
     expect([calls, refused]).toEqual([0, []]);
     expect(errors).toHaveLength(1);

@@ -216,7 +216,7 @@ describe('refusals of bad bodies (plain mode, valid URL signature)', () => {
     callback.on('*', handler);
     const res = await callback.handle(plainPost(body));
     expect(res.status).toBe(status);
-    expect(res.body).toBe('bad request');
+    expect(res.body).toBe(`bad request (request ${res.headers['x-request-id']})`);
     expect(refused[0]?.code).toBe(code);
     expect(handler).not.toHaveBeenCalled();
   });
@@ -477,7 +477,7 @@ describe('handler failures', () => {
     const req = push({ fields: textMessage() });
     const first = await callback.handle(req);
     expect(first.status).toBe(500);
-    expect(first.body).toBe('internal error');
+    expect(first.body).toBe(`internal error (request ${first.headers['x-request-id']})`);
     expect(errors).toEqual([expect.objectContaining({ phase: 'handler', type: 'text' })]);
     const retry = await callback.handle(req);
     expect(parseXml(openReply(retry)).Content).toBe('second time lucky');
