@@ -166,6 +166,18 @@ export function blockListMatcher(list: BlockList): AddressList {
 /** An address without IPv4-mapped IPv6 wrapping or brackets; `undefined` when not an IP. */
 export function normalizeIp(value: string | undefined): string | undefined {
   if (typeof value !== 'string') return undefined;
+  // A keep-alive connection asks again and again with the same peer string.
+  if (value === lastRaw) return lastIp;
+  const ip = normalizeOnce(value);
+  lastRaw = value;
+  lastIp = ip;
+  return ip;
+}
+
+let lastRaw: string | undefined;
+let lastIp: string | undefined;
+
+function normalizeOnce(value: string): string | undefined {
   let ip = value.trim();
   if (ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
   if (ip.toLowerCase().startsWith('::ffff:') && isIP(ip.slice(7)) === 4) ip = ip.slice(7);

@@ -118,8 +118,12 @@ describe.skipIf(!redisUp)('the callback allowlist on Redis', () => {
     const answer = deferred<{ ip_list: readonly string[] }>();
     const client = source([answer.promise]);
     const all = instances([0, 4], client, scheduler, `${prefix}three:`);
-    // The three that lost the lease schedule a re-read; the holder is still fetching.
-    await drainUntil(() => scheduler.pending === 3, 'the other instances finding the lease taken');
+    // The three that lost the lease schedule a re-read; the holder (which reads the store once
+    // more after winning the lease) is still fetching.
+    await drainUntil(
+      () => scheduler.pending === 3 && client.calls === 1,
+      'the other instances finding the lease taken, the holder fetching',
+    );
     expect(client.calls).toBe(1);
     answer.resolve({ ip_list: ['198.51.100.0/24'] });
     await drainUntil(() => scheduler.pending === 4, 'the holder storing the list');
