@@ -14,17 +14,25 @@
  *
  * Hono is an optional peer dependency: this module imports only its types.
  */
+
+import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import type { CallbackHandler } from '../callbacks/types.js';
 import { answerFetch, peerAddressOf, toWebResponse } from './serve.js';
 import {
   type BodyFound,
+  BodyTooLargeError,
   badRequest,
+  declaredLength,
   isBodyless,
   type MisconfigurableAdapterOptions,
   misconfigured,
+  type ResolvedOptions,
+  readRawBody,
   report,
   resolveOptions,
+  runHandler,
+  tooLarge,
 } from './shared.js';
 
 export type { CallbackHandler, CallbackRequest, CallbackResponse } from '../callbacks/types.js';
@@ -48,6 +56,10 @@ export type HonoHandler = (c: Context) => Promise<Response>;
 export function wechatHono(handler: CallbackHandler, options?: MisconfigurableAdapterOptions): HonoHandler {
   const resolved = resolveOptions('wechatHono', handler, options);
   return async (c) => {
+    // On @hono/node-server with the body untouched: read the Node request itself (its bytes,
+    // headers and target), not the Fetch Request built over it.
+    const incoming = untouchedIncoming(c);
+    if (incoming !== undefined) return answerNode(handler, resolved, c.req.method, incoming);
     const request = c.req.raw;
     let body: Uint8Array | string | undefined;
     try {
@@ -66,6 +78,55 @@ export function wechatHono(handler: CallbackHandler, options?: MisconfigurableAd
     // The peer: @hono/node-server's bindings, Deno's info or Bun's server, whichever is c.env.
     return toWebResponse(await answerFetch(handler, resolved, request, body, peerAddressOf(request, c.env)));
   };
+}
+
+/** The Node request under @hono/node-server, when no one has read its body (through Hono or not). */
+function untouchedIncoming(c: Context): IncomingMessage | undefined {
+  const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming as IncomingMessage | undefined;
+  if (
+    typeof incoming !== 'object' ||
+    incoming === null ||
+    typeof incoming.url !== 'string' ||
+    !incoming.url.startsWith('/') ||
+    typeof incoming.headers !== 'object' ||
+    incoming.readableDidRead ||
+    incoming.readableEnded
+  ) {
+    return undefined;
+  }
+  const cache = c.req.bodyCache as Record<string, unknown>;
+  for (const key in cache) if (cache[key] !== undefined) return undefined;
+  return incoming;
+}
+
+async function answerNode(
+  handler: CallbackHandler,
+  options: ResolvedOptions,
+  method: string,
+  incoming: IncomingMessage,
+): Promise<Response> {
+  let rawBody: Uint8Array | undefined;
+  if (!isBodyless(method)) {
+    const declared = declaredLength(incoming.headers['content-length']);
+    if (declared !== undefined && declared > options.limit) return toWebResponse(tooLarge());
+    try {
+      rawBody = await readRawBody(incoming, options);
+    } catch (error) {
+      return toWebResponse(error instanceof BodyTooLargeError ? tooLarge() : badRequest());
+    }
+  }
+  const response = await runHandler(
+    handler,
+    {
+      method,
+      url: incoming.url as string,
+      headers: incoming.headers,
+      rawBody,
+      remoteAddress: incoming.socket?.remoteAddress,
+    },
+    options,
+  );
+  return toWebResponse(response);
 }
 
 async function bodyLeftByMiddleware(c: Context): Promise<BodyFound> {

@@ -131,14 +131,16 @@ export function peerAddressOf(request: Request, peer: unknown): string | undefin
 
 /** A Fetch `Response` carrying an answer. */
 export function toWebResponse(response: CallbackResponse): Response {
-  const headers = new Headers();
+  // A plain record is the cheapest headers form for `new Response` (@hono/node-server writes it
+  // as it is); names are unique here (one value per name, the last one set wins as with set()).
+  const headers: Record<string, string> = {};
+  for (const [name, value] of responseHeaders(response)) headers[name.toLowerCase()] = value;
+  // A null-body status (204, 304, 1xx) must not be given a body, not even an empty one.
+  const noBody = response.status === 204 || response.status === 205 || response.status === 304;
   try {
-    for (const [name, value] of responseHeaders(response)) headers.set(name, value);
+    return new Response(noBody ? null : response.body, { status: response.status, headers });
   } catch {
     // A header the Fetch API refuses: the handler's answer cannot be sent as it is.
     return toWebResponse(internalError());
   }
-  // A null-body status (204, 304, 1xx) must not be given a body, not even an empty one.
-  const noBody = response.status === 204 || response.status === 205 || response.status === 304;
-  return new Response(noBody ? null : response.body, { status: response.status, headers });
 }
