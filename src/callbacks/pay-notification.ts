@@ -18,7 +18,6 @@ import type { PayV3SignatureVerifier, PayV3Verifier, PayV3VerifyRequest } from '
 import { ArgumentError, ConfigError, isWeChatKitError } from '../errors.js';
 import { byteLength, type Clock, defaultRandom } from '../internal/bytes.js';
 import { firstHeader, RequestIds } from '../internal/request-id.js';
-import { emitSecurityEvent, securityTypeOfRefusal } from '../internal/security-event.js';
 import { elapsedClock, isScheduler, raceTimer, type Scheduler, systemScheduler } from '../internal/timers.js';
 import type { PlatformTrust } from '../pay/v3/platform-trust.js';
 import type { PaidTransaction, Transaction, TransactionAmount } from '../pay/v3/types.js';
@@ -44,6 +43,7 @@ import {
 } from './callback-options.js';
 import { type DedupeStore, MemoryDedupeStore } from './dedupe-store.js';
 import { addHandler } from './handler-registry.js';
+import { type RequestFacts, reportRequest } from './request-report.js';
 import type { AdapterProblem, CallbackHandler, CallbackRequest, CallbackResponse } from './types.js';
 
 /** @deprecated Use `TransactionAmount` (one model for the query answer and the notification). */
@@ -350,17 +350,8 @@ class Refusal extends Error {
   }
 }
 
-/** What one notification's audit record and security events are made of. */
-interface NotificationFacts {
-  startedAt: number;
-  code?: string;
-  type?: string;
-  appId?: string;
-  openid?: string;
-  duplicate?: boolean;
-  /** The client address, when the allowlist worked it out (after its `trustProxy`). */
-  ip?: string;
-}
+/** What one notification's report is made of (see `request-report.ts`). */
+type NotificationFacts = RequestFacts;
 
 /** Errors that mean our configuration is wrong, not the request: 500 so WeChat Pay retries later. */
 class Misconfigured extends Error {
@@ -646,35 +637,24 @@ export class PayNotificationHandler implements CallbackHandler {
     if (response.status >= 400) {
       response.body = JSON.stringify({ ...(JSON.parse(response.body) as object), requestId });
     }
-    if (facts.code !== undefined && this.#onSecurityEvent !== undefined) {
-      const type = securityTypeOfRefusal(facts.code);
-      if (type !== undefined) {
-        emitSecurityEvent(this.#onSecurityEvent, {
-          type,
+    if (this.#audit !== undefined || this.#onSecurityEvent !== undefined) {
+      reportRequest(
+        { audit: this.#audit, onSecurityEvent: this.#onSecurityEvent },
+        {
           source: 'pay-notification',
-          code: facts.code,
+          kind: 'pay-notification',
+          request,
+          method,
           requestId,
-          ip: facts.ip ?? request?.remoteAddress,
-          detail: { status: response.status },
+          status: response.status,
+          latencyMs: elapsedClock(this.#scheduler) - started,
+          appId: undefined,
           now: this.#now(),
-        });
-      }
+          detail: { status: response.status },
+        },
+        facts,
+      );
     }
-    this.#audit?.write({
-      startedAt: facts.startedAt,
-      requestId,
-      kind: 'pay-notification',
-      method: method.slice(0, 16),
-      url: typeof request?.url === 'string' ? request.url : '',
-      status: response.status,
-      outcome: facts.duplicate === true ? 'duplicate' : undefined,
-      code: facts.code,
-      type: facts.type,
-      latencyMs: elapsedClock(this.#scheduler) - started,
-      appId: facts.appId,
-      openid: facts.openid,
-      ip: facts.ip ?? request?.remoteAddress,
-    });
     return response;
   }
 

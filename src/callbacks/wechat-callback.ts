@@ -8,7 +8,6 @@ import { refusalStatus } from '../internal/refusal-status.js';
 import { replyFields } from '../internal/reply-fields.js';
 import { firstHeader, RequestIds } from '../internal/request-id.js';
 import { routingKeyOf } from '../internal/routing-key.js';
-import { emitSecurityEvent, securityTypeOfRefusal } from '../internal/security-event.js';
 import { elapsedClock, raceTimer } from '../internal/timers.js';
 import { buildXml } from '../xml/build.js';
 import type { CallbackErrorEvent, CallbackHooks, RefusalCode } from './callback-hooks.js';
@@ -36,23 +35,11 @@ import {
   type UnknownMessage,
 } from './messages.js';
 import { isReply, type Reply } from './replies.js';
+import { type RequestFacts, reportRequest } from './request-report.js';
 import type { AdapterProblem, CallbackHandler, CallbackRequest, CallbackResponse } from './types.js';
 
-/** What one request's audit record and security events are made of, filled in as it is handled. */
-interface PushFacts {
-  startedAt: number;
-  /** The refusal or failure code, when the request was not answered normally. */
-  code?: string;
-  /** The routing key, once the push is decoded. */
-  type?: string;
-  /** The sender (`FromUserName`), once the push is decoded. */
-  openid?: string;
-  /** The client address, when an allowlist or `trustProxy` worked it out. */
-  ip?: string;
-  duplicate?: boolean;
-  /** The push came without the encryption its endpoint requires. */
-  downgrade?: boolean;
-}
+/** What one push's report is made of (see `request-report.ts`). */
+type PushFacts = RequestFacts;
 
 /** What the pipeline knows about the push being handled; `state` is free for middleware. */
 export interface CallbackContext {
@@ -317,36 +304,24 @@ export class WeChatCallback implements CallbackHandler {
     response.headers['x-request-id'] = requestId;
     // Refusals and failures name their request, so a sender's report can be matched to the logs.
     if (response.status >= 400) response.body = `${response.body} (request ${requestId})`;
-    if (facts.code !== undefined && this.#options.onSecurityEvent !== undefined) {
-      const type = securityTypeOfRefusal(facts.code, facts.downgrade);
-      if (type !== undefined) {
-        emitSecurityEvent(this.#options.onSecurityEvent, {
-          type,
+    if (this.#options.audit !== undefined || this.#options.onSecurityEvent !== undefined) {
+      reportRequest(
+        this.#options,
+        {
           source: 'callback',
-          code: facts.code,
-          appId: this.#options.appId,
+          kind: 'callback',
+          request,
+          method,
           requestId,
-          ip: facts.ip ?? request?.remoteAddress,
-          detail: { product: this.#options.product, method: method.slice(0, 16), status: response.status },
+          status: response.status,
+          latencyMs: elapsedClock(this.#options.scheduler) - started,
+          appId: this.#options.appId,
           now: this.#options.now(),
-        });
-      }
+          detail: { product: this.#options.product, method: method.slice(0, 16), status: response.status },
+        },
+        facts,
+      );
     }
-    this.#options.audit?.write({
-      startedAt: facts.startedAt,
-      requestId,
-      kind: 'callback',
-      method: method.slice(0, 16),
-      url: typeof request?.url === 'string' ? request.url : '',
-      status: response.status,
-      outcome: facts.duplicate === true ? 'duplicate' : undefined,
-      code: facts.code,
-      type: facts.type,
-      latencyMs: elapsedClock(this.#options.scheduler) - started,
-      appId: this.#options.appId,
-      openid: facts.openid,
-      ip: facts.ip ?? request?.remoteAddress,
-    });
     return response;
   }
 
