@@ -244,7 +244,15 @@ export function guardHono(
 ): (c: GuardHonoContext) => Promise<Response> {
   const limit = resolveOptions('guardHono', options);
   checkHandler('guardHono', handler);
-  return async (c) => toResponse(await runHandler('guardHono', handler, honoRequest(c, limit)));
+  return (c) => {
+    let request: GuardRequest;
+    try {
+      request = honoRequest(c, limit);
+    } catch (error) {
+      return Promise.resolve(toResponse(failed('guardHono', error)));
+    }
+    return runHandler('guardHono', handler, request).then(toResponse);
+  };
 }
 
 /**
