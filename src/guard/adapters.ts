@@ -251,7 +251,20 @@ export function guardHono(
     } catch (error) {
       return Promise.resolve(toResponse(failed('guardHono', error)));
     }
-    return runHandler('guardHono', handler, request).then(toResponse);
+    let answer: Promise<GuardAnswer>;
+    try {
+      answer = Promise.resolve(handler(request));
+    } catch (error) {
+      return Promise.resolve(toResponse(failed('guardHono', error)));
+    }
+    return answer.then(
+      (value) =>
+        // The guard's own answers (headers it made, lower-case, one value each) go out as they are.
+        isTrustedAnswer(value)
+          ? new Response(value.body, { status: value.status, headers: value.headers })
+          : toResponse(ready('guardHono', value, 'the guard route answered something that cannot be sent')),
+      (error: unknown) => toResponse(failed('guardHono', error)),
+    );
   };
 }
 
