@@ -517,8 +517,6 @@ function checkAuthenticator(name: string, guard: unknown): void {
   }
 }
 
-function ignore(): void {}
-
 function typeName(value: unknown): string {
   return value === null ? 'null' : typeof value;
 }
@@ -987,12 +985,20 @@ function runThen(
     write(failed(name, error));
     return;
   }
-  answer
-    .then(
-      (value) => write(ready(name, value, 'the guard route answered something that cannot be sent')),
-      (error: unknown) => write(failed(name, error)),
-    )
-    .catch(ignore);
+  // The writers catch what they meet; the guard below makes sure nothing escapes either.
+  void answer.then(
+    (value) =>
+      writeSafely(write, ready(name, value, 'the guard route answered something that cannot be sent')),
+    (error: unknown) => writeSafely(write, failed(name, error)),
+  );
+}
+
+function writeSafely(write: (answer: ReadyAnswer) => void, answer: ReadyAnswer): void {
+  try {
+    write(answer);
+  } catch {
+    // Nothing sensible is left to send; never let it reach the framework.
+  }
 }
 
 function runHandler(name: string, handler: GuardHandler, request: GuardRequest): Promise<ReadyAnswer> {

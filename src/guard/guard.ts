@@ -700,14 +700,8 @@ export class Guard {
       }
       const headers: Record<string, string> = { 'x-request-id': requestId };
       if (!this.#observed) {
-        // No wrapper of our own around the route's promise: one step fewer per request.
-        let served: Promise<GuardAnswer>;
-        try {
-          served = this.#serve(route.kind, limiter, masked, handler, request, requestId, headers, undefined);
-        } catch (error) {
-          return Promise.resolve(this.#fail(error, requestId, headers));
-        }
-        return served.catch((error: unknown) => this.#fail(error, requestId, headers));
+        // #serve answers its own failures when it reports to no one: no wrapper around it.
+        return this.#serve(route.kind, limiter, masked, handler, request, requestId, headers, undefined);
       }
       return this.#observe(route.kind, limiter, masked, handler, request, requestId, headers);
     };
@@ -769,28 +763,34 @@ export class Guard {
     headers: Record<string, string>,
     seen: Seen | undefined,
   ): Promise<GuardAnswer> {
-    const ip = this.#proxy.clientIp(request);
-    if (seen !== undefined) seen.ip = ip;
-    const early = this.#transport(request, headers, ip);
-    if (early !== undefined) return early;
-    // A known token on the memory store is answered without waiting; anything else takes the full path.
-    const session =
-      kind === 'session' ? (this.#sessionNow(request) ?? (await this.#session(request))) : undefined;
-    if (seen !== undefined) seen.session = session;
-    if (limiter !== undefined) {
-      refuseOverLimit(await limiter.check(session !== undefined ? session.openid : (ip ?? 'unknown')));
+    try {
+      const ip = this.#proxy.clientIp(request);
+      if (seen !== undefined) seen.ip = ip;
+      const early = this.#transport(request, headers, ip);
+      if (early !== undefined) return early;
+      // A known token on the memory store is answered without waiting; anything else takes the full path.
+      const session =
+        kind === 'session' ? (this.#sessionNow(request) ?? (await this.#session(request))) : undefined;
+      if (seen !== undefined) seen.session = session;
+      if (limiter !== undefined) {
+        refuseOverLimit(await limiter.check(session !== undefined ? session.openid : (ip ?? 'unknown')));
+      }
+      const ctx = new RouteContext(this, request, requestId, ip, session);
+      const returned = handler(ctx);
+      const result = isThenable(returned) ? await returned : returned;
+      if (isReply(result)) {
+        return jsonAnswer(result.status, masked ? this.#jsonMask?.(result.body) : result.body, {
+          ...result.headers,
+          ...headers,
+        });
+      }
+      // Only the guard's own headers here: adapters need not check them again.
+      return jsonAnswer(200, masked ? this.#jsonMask?.(result ?? null) : (result ?? null), headers, true);
+    } catch (error) {
+      // Observed requests need the refusal's code: #observe answers them.
+      if (seen !== undefined) throw error;
+      return this.#fail(error, requestId, headers);
     }
-    const ctx = new RouteContext(this, request, requestId, ip, session);
-    const returned = handler(ctx);
-    const result = isThenable(returned) ? await returned : returned;
-    if (isReply(result)) {
-      return jsonAnswer(result.status, masked ? this.#jsonMask?.(result.body) : result.body, {
-        ...result.headers,
-        ...headers,
-      });
-    }
-    // Only the guard's own headers here: adapters need not check them again.
-    return jsonAnswer(200, masked ? this.#jsonMask?.(result ?? null) : (result ?? null), headers, true);
   }
 
   /** The audit record and security event of one guarded request. */
