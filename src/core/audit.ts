@@ -166,6 +166,18 @@ export class AuditLog {
     this.#includeOpenid = options.includeOpenid === true;
   }
 
+  // Many records share a millisecond under load: its ISO text is made once.
+  #lastMs = Number.NaN;
+  #lastIso = '';
+
+  #isoTime(ms: number): string {
+    if (ms !== this.#lastMs) {
+      this.#lastIso = new Date(ms).toISOString();
+      this.#lastMs = ms;
+    }
+    return this.#lastIso;
+  }
+
   /** The keyed hash of `openid` as written in {@link AuditRecord.user}. */
   userOf(openid: string): string {
     const known = this.#hashes.get(openid);
@@ -204,7 +216,7 @@ export class AuditLog {
     const query = facts.url.indexOf('?');
     const record: AuditRecord = {
       event: 'audit',
-      time: new Date(facts.startedAt).toISOString(),
+      time: this.#isoTime(facts.startedAt),
       requestId: facts.requestId,
       kind: facts.kind,
       method: facts.method,

@@ -728,7 +728,7 @@ export class Guard {
   }
 
   /** A route request with its audit record and security event. */
-  async #observe(
+  #observe(
     kind: 'session' | 'anonymous',
     limiter: Limiter | undefined,
     masked: boolean,
@@ -739,17 +739,19 @@ export class Guard {
   ): Promise<GuardAnswer> {
     const started = performance.now();
     const seen: Seen = { session: undefined, ip: undefined };
-    let answer: GuardAnswer;
-    let code: string | undefined;
-    try {
-      answer = await this.#serve(kind, limiter, masked, handler, request, requestId, headers, seen);
-    } catch (error) {
-      const refusal = toGuardError(error);
-      code = refusal.code;
-      answer = this.#fail(error, requestId, headers, refusal);
-    }
-    this.#report(request, requestId, started, answer.status, code, seen.session, seen.ip);
-    return answer;
+    // #serve rethrows when given `seen`: the refusal's code is reported here.
+    return this.#serve(kind, limiter, masked, handler, request, requestId, headers, seen).then(
+      (answer) => {
+        this.#report(request, requestId, started, answer.status, undefined, seen.session, seen.ip);
+        return answer;
+      },
+      (error: unknown) => {
+        const refusal = toGuardError(error);
+        const answer = this.#fail(error, requestId, headers, refusal);
+        this.#report(request, requestId, started, answer.status, refusal.code, seen.session, seen.ip);
+        return answer;
+      },
+    );
   }
 
   /** One guarded request, from the transport rules to the masked answer; `seen` collects who asked. */
@@ -806,7 +808,7 @@ export class Guard {
     const now = this.#now();
     const latencyMs = performance.now() - started;
     this.#audit?.write({
-      startedAt: now - latencyMs,
+      startedAt: Math.floor(now - latencyMs),
       requestId,
       kind: 'guard',
       method: request.method,

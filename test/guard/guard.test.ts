@@ -318,6 +318,47 @@ describe('refresh, logout and key rotation', () => {
     expect(bogus.status).toBe(401);
   });
 
+  it('refuses a token at once after logout even when it was answered from the in-memory fast path', async () => {
+    // A token verified before, on the built-in memory store, is answered without promises; the
+    // session record and the revocation mark are still read on every request.
+    const t = setup();
+    const a = await t.loginAs('o_fast');
+    for (let i = 0; i < 3; i++) {
+      expect((await t.me(request('GET', '/me', { headers: bearer(a.token) }))).status).toBe(200);
+    }
+    await t.guard.logoutRoute()(request('POST', '/logout', { headers: bearer(a.token) }));
+    expect(body(await t.me(request('GET', '/me', { headers: bearer(a.token) }))).error.code).toBe(
+      'SESSION_REVOKED',
+    );
+    // The verified-token cache is found by signature: a token carrying a verified token's
+    // signature over another payload is not that token (and its signature does not verify).
+    const [header, payload] = a.token.split('.') as [string, string, string];
+    const b = await t.loginAs('o_fast2');
+    expect((await t.me(request('GET', '/me', { headers: bearer(b.token) }))).status).toBe(200);
+    const spliced = `${header}.${payload}.${b.token.split('.')[2]}`;
+    expect(payload).not.toBe(b.token.split('.')[1]);
+    expect(body(await t.me(request('GET', '/me', { headers: bearer(spliced) }))).error.code).toBe(
+      'SESSION_INVALID',
+    );
+  });
+
+  it('reads a store subclass through its own methods (no fast path around them)', async () => {
+    const reads: string[] = [];
+    class CountingStore extends MemoryGuardStore {
+      override async getMany(keys: readonly string[]) {
+        reads.push(...keys);
+        return super.getMany(keys);
+      }
+    }
+    const t = setup({ store: new CountingStore() });
+    const a = await t.loginAs('o_sub');
+    reads.length = 0;
+    for (let i = 0; i < 2; i++) {
+      expect((await t.me(request('GET', '/me', { headers: bearer(a.token) }))).status).toBe(200);
+    }
+    expect(reads.filter((key) => key.includes(':session:')).length).toBe(2);
+  });
+
   it("logs one session out, or all of a user's sessions everywhere", async () => {
     const t = setup();
     const a = await t.loginAs('o_l');
