@@ -1,15 +1,16 @@
 // Issue 12: audit records and security events from guarded routes, callbacks and Pay
 // notifications. Records go through a real pino logger (with PINO_REDACT_PATHS) into memory;
 // the distinctive secret values of every party are then grepped across everything captured.
-import { createCipheriv, generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
+import { createCipheriv, generateKeyPairSync, randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPayNotificationHandler, createWeChatCallback, reply } from '../../src/callbacks/index.js';
-import { encryptResource, PayV3Verifier } from '../../src/crypto/index.js';
+import { PayV3Verifier } from '../../src/crypto/index.js';
 import { createGuard, type GuardMiniProgram } from '../../src/guard/index.js';
 import { type AuditRecord, createAuditLog, PINO_REDACT_PATHS, type SecurityEvent } from '../../src/index.js';
 import { AES_KEY, APP_ID, NOW, push, TOKEN, textMessage } from '../callbacks/fixtures.js';
 import { bearer, body, MP, request, world } from '../guard/fixture.js';
+import { signedNotification } from '../helpers/pay-notification.js';
 
 const USER_KEY = 'audit-user-key-0123456789abcdef';
 const PHONE = '13812345678';
@@ -218,47 +219,20 @@ describe('audit records and security events of the guard, callbacks and Pay noti
       audit,
       onSecurityEvent,
     }).on('TRANSACTION.SUCCESS', async () => {});
-    const payBody = JSON.stringify({
-      id: randomUUID(),
-      create_time: '2024-04-25T17:15:04+08:00',
-      resource_type: 'encrypt-resource',
-      event_type: 'TRANSACTION.SUCCESS',
-      summary: '支付成功',
-      resource: {
-        original_type: 'transaction',
-        ...encryptResource({
-          apiV3Key,
-          plaintext: JSON.stringify({ mchid: '1230000109', out_trade_no: 'o-1', payer: { openid: payer } }),
-          associatedData: 'transaction',
-        }),
-      },
-    });
-    const nonce = 'auditNonce000000000000000001';
-    const payHeaders = {
-      'wechatpay-timestamp': String(NOW),
-      'wechatpay-nonce': nonce,
-      'wechatpay-serial': 'PUB_KEY_ID_0114232134912410000000000001',
-      'wechatpay-signature-type': 'WECHATPAY2-SHA256-RSA2048',
-      'wechatpay-signature': sign(
-        'sha256',
-        Buffer.from(`${NOW}\n${nonce}\n${payBody}\n`),
-        platform.privateKey,
-      ).toString('base64'),
-    };
-    const paid = await notifications.handle({
-      method: 'POST',
-      url: '/pay/notify',
-      headers: payHeaders,
-      rawBody: Buffer.from(payBody),
-      remoteAddress: '198.51.100.7',
-    });
+    const pay = (remoteAddress?: string) =>
+      signedNotification({
+        apiV3Key,
+        resource: { mchid: '1230000109', out_trade_no: 'o-1', payer: { openid: payer } },
+        privateKey: platform.privateKey,
+        serial: 'PUB_KEY_ID_0114232134912410000000000001',
+        timestamp: NOW,
+        ...(remoteAddress === undefined ? {} : { remoteAddress }),
+      });
+    const first = pay('198.51.100.7');
+    const paid = await notifications.handle(first);
     expect(paid.status).toBe(204);
-    const again = await notifications.handle({
-      method: 'POST',
-      url: '/pay/notify',
-      headers: payHeaders,
-      rawBody: Buffer.from(payBody),
-    });
+    // The same notification again (WeChat Pay's retry): a duplicate.
+    const again = await notifications.handle({ ...first, remoteAddress: undefined });
     expect(again.status).toBe(204);
 
     // --- the records

@@ -1,12 +1,13 @@
 // WeChat Pay v3 calls as OpenTelemetry client spans (one per logical call, retries as events, path
 // templates as names) and Pay notifications as server spans whose handler's calls are children.
-import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CallbackRequest, createPayNotificationHandler } from '../../src/callbacks/index.js';
-import { encryptResource, PayV3Verifier } from '../../src/crypto/index.js';
+import { PayV3Verifier } from '../../src/crypto/index.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { PayV3 } from '../../src/pay/index.js';
+import { signedNotification } from '../helpers/pay-notification.js';
 import { makeMerchant, type Platform, startPayEmulator } from '../pay/helpers.js';
 import { CALLER, harness, useContextManager } from './harness.js';
 
@@ -113,46 +114,23 @@ const PUB_KEY_ID = 'PUB_KEY_ID_0114232134912410000000000001';
 const NOW = 1_714_036_504;
 
 function notification(outTradeNo: string, headers: Record<string, string>): CallbackRequest {
-  const body = JSON.stringify({
-    id: randomUUID(),
-    create_time: '2024-04-25T17:15:04+08:00',
-    resource_type: 'encrypt-resource',
-    event_type: 'TRANSACTION.SUCCESS',
-    summary: '支付成功',
+  return signedNotification({
+    apiV3Key: MERCHANT.config.apiV3Key,
     resource: {
-      original_type: 'transaction',
-      ...encryptResource({
-        apiV3Key: MERCHANT.config.apiV3Key,
-        plaintext: JSON.stringify({
-          mchid: MERCHANT.config.mchid,
-          appid: APPID,
-          out_trade_no: outTradeNo,
-          transaction_id: '4200000000202604250000000001',
-          trade_state: 'SUCCESS',
-          payer: { openid: 'oPayer0000000000000000000001' },
-          amount: { total: 100, payer_total: 100, currency: 'CNY', payer_currency: 'CNY' },
-        }),
-        associatedData: 'transaction',
-      }),
+      mchid: MERCHANT.config.mchid,
+      appid: APPID,
+      out_trade_no: outTradeNo,
+      transaction_id: '4200000000202604250000000001',
+      trade_state: 'SUCCESS',
+      payer: { openid: 'oPayer0000000000000000000001' },
+      amount: { total: 100, payer_total: 100, currency: 'CNY', payer_currency: 'CNY' },
     },
-  });
-  const timestamp = String(NOW);
-  const nonce = 'fdasflkja484w2kjL2ExampleN';
-  const signature = sign('sha256', Buffer.from(`${timestamp}\n${nonce}\n${body}\n`), notifier.privateKey);
-  return {
-    method: 'POST',
+    privateKey: notifier.privateKey,
+    serial: PUB_KEY_ID,
+    timestamp: NOW,
     url: '/pay/notify?source=wechatpay',
-    headers: {
-      'content-type': 'application/json',
-      'wechatpay-timestamp': timestamp,
-      'wechatpay-nonce': nonce,
-      'wechatpay-signature': signature.toString('base64'),
-      'wechatpay-serial': PUB_KEY_ID,
-      'wechatpay-signature-type': 'WECHATPAY2-SHA256-RSA2048',
-      ...headers,
-    },
-    rawBody: Buffer.from(body),
-  };
+    headers,
+  });
 }
 
 describe('Pay notification server spans', () => {
