@@ -14,6 +14,7 @@ export default defineConfig({
     'hono/index': 'src/adapters/hono.ts',
     'node/index': 'src/adapters/node.ts',
     'otel/index': 'src/otel/index.ts',
+    'nestjs/index': 'src/nestjs/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

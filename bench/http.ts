@@ -16,7 +16,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { computeServerSignature, MessageCrypto, parseXml } from '../src/crypto/index.js';
+import {
+  computeMessageSignature,
+  computeServerSignature,
+  MessageCrypto,
+  parseXml,
+} from '../src/crypto/index.js';
 import type { ScenarioResult } from './harness.js';
 import { envNumber, load, spawnChild } from './load.js';
 
@@ -25,7 +30,12 @@ export interface HttpScenarioResult extends ScenarioResult {
   p99Ms: number;
   /** p99 latency of `/bare`, ms. */
   baselineP99Ms: number;
+  /** The peer package on the same framework (express: node-webot `wechat`, koa: `co-wechat`). */
+  peer?: { name: string; opsPerSec: number; p99Ms: number; ratio: number };
 }
+
+/** The package people would otherwise use on that framework, served at `/peer`. */
+const PEERS: Partial<Record<HttpFramework, string>> = { express: 'wechat (node-webot)', koa: 'co-wechat' };
 
 export const HTTP_FRAMEWORKS = ['node', 'express', 'koa', 'fastify', 'hono'] as const;
 export type HttpFramework = (typeof HTTP_FRAMEWORKS)[number];
@@ -45,6 +55,7 @@ interface ServerStats {
   errors: number;
   bare: number;
   bareBytes: number;
+  peer: number;
 }
 
 interface ServerChild {
@@ -110,26 +121,32 @@ function buildPush(): Push {
 
 const HEADERS = { 'content-type': 'text/xml' };
 
-/** One request to each route, checked: `/wechat` must answer an encrypted reply that decrypts. */
-async function verifyRoutes(base: string, push: Push): Promise<void> {
-  const res = await fetch(`${base}/wechat${push.query}`, {
+/** One request to an encrypted-reply route, checked: the answer must decrypt to the expected text reply. */
+async function checkReply(base: string, route: string, push: Push): Promise<void> {
+  const res = await fetch(`${base}${route}${push.query}`, {
     method: 'POST',
     headers: HEADERS,
     body: push.body,
   });
   const text = await res.text();
-  if (res.status !== 200) throw new Error(`/wechat answered ${res.status}: ${text.slice(0, 200)}`);
+  if (res.status !== 200) throw new Error(`${route} answered ${res.status}: ${text.slice(0, 200)}`);
   const envelope = parseXml(text);
   const { MsgSignature, TimeStamp, Nonce } = envelope;
-  if (typeof MsgSignature !== 'string' || typeof TimeStamp !== 'string' || typeof Nonce !== 'string') {
-    throw new Error(`/wechat did not answer an encrypted envelope: ${text.slice(0, 200)}`);
+  if (typeof MsgSignature !== 'string' || typeof Nonce !== 'string' || TimeStamp === undefined) {
+    throw new Error(`${route} did not answer an encrypted envelope: ${text.slice(0, 200)}`);
   }
-  const opened = push.crypto.open({
-    body: text,
-    msgSignature: MsgSignature,
-    timestamp: TimeStamp,
+  // Signature and decryption checked, not the timestamp window: the peers answer TimeStamp in
+  // milliseconds (Date.now()), which a strict reader refuses as not Unix seconds.
+  const encrypt = String(envelope.Encrypt);
+  const expected = computeMessageSignature({
+    token: TOKEN,
+    timestamp: String(TimeStamp),
     nonce: Nonce,
+    encrypt,
   });
+  if (expected !== MsgSignature)
+    throw new Error(`${route}'s reply signature does not verify: ${text.slice(0, 200)}`);
+  const opened = { plaintext: push.crypto.cipher.decrypt(encrypt) };
   const inner = parseXml(opened.plaintext);
   if (
     inner.MsgType !== 'text' ||
@@ -137,8 +154,14 @@ async function verifyRoutes(base: string, push: Push): Promise<void> {
     inner.ToUserName !== USER ||
     inner.FromUserName !== ACCOUNT
   ) {
-    throw new Error(`/wechat's decrypted reply is not the expected text reply: ${opened.plaintext}`);
+    throw new Error(`${route}'s decrypted reply is not the expected text reply: ${opened.plaintext}`);
   }
+}
+
+/** One request to each route, checked: `/wechat` (and `/peer`) must answer an encrypted reply that decrypts. */
+async function verifyRoutes(base: string, push: Push, peer: boolean): Promise<void> {
+  await checkReply(base, '/wechat', push);
+  if (peer) await checkReply(base, '/peer', push);
   const bare = await fetch(`${base}/bare${push.query}`, {
     method: 'POST',
     headers: HEADERS,
@@ -156,11 +179,30 @@ async function runFramework(framework: HttpFramework, seconds: number): Promise<
     const push = buildPush();
     const wechatUrl = `${server.base}/wechat${push.query}`;
     const bareUrl = `${server.base}/bare${push.query}`;
-    await verifyRoutes(server.base, push);
+    const peerName = PEERS[framework];
+    await verifyRoutes(server.base, push, peerName !== undefined);
     const post = { method: 'POST' as const, headers: HEADERS, body: push.body };
     const warm = [await load(wechatUrl, post, 0.5), await load(bareUrl, post, 0.5)];
     const wechat = await load(wechatUrl, post, seconds);
     const bare = await load(bareUrl, post, seconds);
+    let peer: HttpScenarioResult['peer'];
+    if (peerName !== undefined) {
+      const peerUrl = `${server.base}/peer${push.query}`;
+      const peerWarm = await load(peerUrl, post, 0.5);
+      const measured = await load(peerUrl, post, seconds);
+      // Every /peer answer counted came from the peer's handler (1 from verifyRoutes).
+      const peerAnswered = 1 + peerWarm.completed + measured.completed;
+      const { peer: peerHandled } = await server.stats();
+      if (peerHandled < peerAnswered) {
+        throw new Error(`${peerName} handled ${peerHandled} pushes for ${peerAnswered} answers`);
+      }
+      peer = {
+        name: peerName,
+        opsPerSec: measured.opsPerSec,
+        p99Ms: measured.p99Ms,
+        ratio: Math.round((wechat.opsPerSec / measured.opsPerSec) * 100) / 100,
+      };
+    }
     const stats = await server.stats();
     // Every answer counted above came from the text handler (1 from verifyRoutes), none refused.
     const answered = 1 + (warm[0]?.completed ?? 0) + wechat.completed;
@@ -177,10 +219,17 @@ async function runFramework(framework: HttpFramework, seconds: number): Promise<
       ratio: Math.round((wechat.opsPerSec / bare.opsPerSec) * 100) / 100,
       p99Ms: wechat.p99Ms,
       baselineP99Ms: bare.p99Ms,
+      ...(peer === undefined ? {} : { peer }),
     };
   } finally {
     await server.stop();
   }
+}
+
+/** `BENCH_HTTP_FRAMEWORKS=express,koa` runs only those (default: all). */
+function selectedFrameworks(): readonly HttpFramework[] {
+  const named = process.env.BENCH_HTTP_FRAMEWORKS?.split(',').map((f) => f.trim());
+  return named === undefined ? HTTP_FRAMEWORKS : HTTP_FRAMEWORKS.filter((f) => named.includes(f));
 }
 
 /**
@@ -188,7 +237,7 @@ async function runFramework(framework: HttpFramework, seconds: number): Promise<
  * start (or whose check fails) is reported on stderr and left out; the others still run.
  */
 export async function httpScenarios(
-  frameworks: readonly HttpFramework[] = HTTP_FRAMEWORKS,
+  frameworks: readonly HttpFramework[] = selectedFrameworks(),
 ): Promise<HttpScenarioResult[]> {
   const seconds = envNumber('BENCH_HTTP_SECONDS', 3);
   const results: HttpScenarioResult[] = [];
@@ -223,5 +272,20 @@ export function printHttpTable(results: readonly HttpScenarioResult[]): void {
       `${r.name.padEnd(16)}${num(r.opsPerSec)}${num(r.baselineOpsPerSec)}${`${r.ratio.toFixed(2)}x`.padStart(8)}` +
         `${ms(r.p99Ms)}${ms(r.baselineP99Ms)}`,
     );
+  }
+  const peers = results.filter((r) => r.peer !== undefined);
+  if (peers.length > 0) {
+    console.log(
+      `\nBeside the peers (same push, same encrypted reply text, same framework, /peer loaded after /wechat):\n`,
+    );
+    console.log(
+      `${'scenario'.padEnd(16)}${'peer'.padEnd(22)}${'req/s'.padStart(12)}${'peer req/s'.padStart(12)}${'ratio'.padStart(8)}${'peer p99'.padStart(10)}`,
+    );
+    for (const r of peers) {
+      const p = r.peer as NonNullable<HttpScenarioResult['peer']>;
+      console.log(
+        `${r.name.padEnd(16)}${p.name.padEnd(22)}${num(r.opsPerSec)}${num(p.opsPerSec)}${`${p.ratio.toFixed(2)}x`.padStart(8)}${ms(p.p99Ms)}`,
+      );
+    }
   }
 }

@@ -4,7 +4,7 @@
  * `npm run bench -- --json` prints `{ "scenarios": [{ name, opsPerSec, baselineOpsPerSec, ratio }] }`;
  * the `http.*` scenarios (bench/http.ts) and the `guard.route.*` and `guard.redisLimit` scenarios
  * (bench/guard.ts) add `p99Ms` and `baselineP99Ms`; `tokens` and `loginStorm` hold the multi-process
- * counts. `BENCH_ONLY=core,pay,tokens,http,guard` (any of them) runs only those groups.
+ * counts. `BENCH_ONLY=core,handle,pay,tokens,http,guard` (any of them; `core` includes `handle`) runs only those groups.
  */
 import {
   createDecipheriv,
@@ -27,6 +27,7 @@ import {
 } from '../src/crypto/index.js';
 import { PAY_NOTIFY } from '../test/xml/fixtures.js';
 import { type GuardScenarios, guardScenarios, printGuardTables } from './guard.js';
+import { handleScenario, printHandleTable } from './handle.js';
 import { compare, printTable, type ScenarioResult } from './harness.js';
 import { httpScenarios, printHttpTable } from './http.js';
 import { payScenarios } from './pay.js';
@@ -263,6 +264,7 @@ if (selected('pay')) {
   Object.assign(notes, pay.notes);
 }
 
+const handle = selected('core') || selected('handle') ? await handleScenario() : undefined;
 const tokens = selected('tokens') ? await tokenScenario() : undefined;
 const http = selected('http') ? await httpScenarios() : [];
 const guard: GuardScenarios = selected('guard')
@@ -274,6 +276,7 @@ if (json) {
     JSON.stringify({
       scenarios: [
         ...results,
+        ...(handle ? [handle] : []),
         ...http,
         ...guard.routes,
         ...guard.observed,
@@ -286,6 +289,7 @@ if (json) {
 } else {
   console.log(`weixin-kit bench — node ${process.version}, ${process.platform}/${process.arch}\n`);
   if (results.length > 0) printTable(results, notes);
+  if (handle) printHandleTable(handle);
   if (tokens) {
     console.log(
       `\n${tokens.name}: ${tokens.processes} processes x ${tokens.callsPerProcess} concurrent calls on a cold cache\n` +

@@ -1,9 +1,9 @@
 // Build check: packs the package, installs the tarball in a scratch project and proves that
 // both `require` and `import` of every public entry work, with type declarations present.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
 const scratch = mkdtempSync(join(tmpdir(), 'weixin-kit-pack-'));
@@ -162,6 +162,40 @@ try {
   );
   process.stdout.write(run('node', ['otel.mjs'], scratch));
   process.stdout.write(run('node', ['otel.cjs'], scratch));
+  // weixin-kit/nestjs needs @nestjs/common and @nestjs/core, which have dependencies of their own
+  // (not in the npm cache for an offline install): they are linked from this project instead, after
+  // the last install (which would prune them). The probe builds the module in a Nest application
+  // context and checks that its providers are the root entry's classes, and (CommonJS) that loading
+  // it did not load jose: the session guard's peers are not needed for the rest.
+  for (const name of ['@nestjs/common', '@nestjs/core']) {
+    const target = join(scratch, 'node_modules', name);
+    mkdirSync(dirname(target), { recursive: true });
+    symlinkSync(join(root, 'node_modules', name), target, 'dir');
+  }
+  const nestProbe = `
+    for (const fn of ['WeChatKitModule', 'InjectWeChat', 'InjectWeChatStore', 'getWeChatToken', 'WeChatCallbackRoute', 'PayNotificationRoute', 'serveCallback', 'WeChatSession', 'WeChatUser', 'guardNest', 'WeChatAccount']) {
+      if (n[fn] === undefined) throw new Error('weixin-kit/nestjs lacks ' + fn);
+    }
+    const AppModule = class AppModule {};
+    common.Module({ imports: [n.WeChatKitModule.forRoot({ miniProgram: { appId: 'wx0000000000000001', secret: 'probe-secret' }, accounts: { shop: { miniProgram: { appId: 'wx0000000000000002', secret: 'probe-secret' } } } })] })(AppModule);
+    const probe = async () => {
+      const ctx = await core.NestFactory.createApplicationContext(AppModule, { logger: false });
+      const mp = ctx.get(root.MiniProgram);
+      const shop = ctx.get(n.getWeChatToken('account', 'shop'));
+      if (!(mp instanceof root.MiniProgram) || mp.appId !== 'wx0000000000000001') throw new Error('the default MiniProgram provider is wrong');
+      if (shop.miniProgram.appId !== 'wx0000000000000002' || ctx.get(n.getWeChatToken(root.MiniProgram, 'shop')) !== shop.miniProgram) throw new Error('the named account is wrong');
+      await ctx.close();
+    };`;
+  writeFileSync(
+    join(scratch, 'nestjs.mjs'),
+    `const n = await import('weixin-kit/nestjs'); const root = await import('weixin-kit'); const common = await import('@nestjs/common'); const core = await import('@nestjs/core');${nestProbe}\nawait probe(); console.log('import nestjs ok');`,
+  );
+  writeFileSync(
+    join(scratch, 'nestjs.cjs'),
+    `const n = require('weixin-kit/nestjs'); const root = require('weixin-kit'); const common = require('@nestjs/common'); const core = require('@nestjs/core');${nestProbe}\nif (Object.keys(require.cache).some((f) => f.includes('/node_modules/jose/'))) throw new Error('weixin-kit/nestjs loaded jose');\nprobe().then(() => console.log('require nestjs ok'), (e) => { console.error(e); process.exit(1); });`,
+  );
+  process.stdout.write(run('node', ['nestjs.mjs'], scratch));
+  process.stdout.write(run('node', ['nestjs.cjs'], scratch));
   const help = run('node', [join(scratch, 'node_modules', '.bin', 'weixin-kit'), '--help'], scratch);
   if (!help.includes('usage: weixin-kit')) throw new Error('the weixin-kit bin does not print its usage');
   console.log('bin ok');
@@ -178,6 +212,8 @@ try {
     'guard/index.d.cts',
     'otel/index.d.ts',
     'otel/index.d.cts',
+    'nestjs/index.d.ts',
+    'nestjs/index.d.cts',
   ]) {
     if (!files.includes(needed)) throw new Error(`packed tarball lacks dist/${needed}`);
   }
@@ -189,6 +225,7 @@ try {
       'weixin-kit/redis',
       'weixin-kit/guard (login + protected route)',
       'weixin-kit/otel',
+      'weixin-kit/nestjs (module in a Nest application context)',
       'the five adapters (and every entry but otel without @opentelemetry/api)',
     ].join(', '),
     'and the weixin-kit bin work from the packed tarball',

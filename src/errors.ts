@@ -45,6 +45,14 @@ export type ErrorCode =
   | 'IP_NOT_WHITELISTED'
   /** A token fetch failed moments ago: callers get this, without a request, until the cool-down ends. */
   | 'TOKEN_COOLDOWN'
+  /** Open Platform: no component_verify_ticket is stored, so no component_access_token can be fetched. */
+  | 'VERIFY_TICKET_MISSING'
+  /** Open Platform: the account revoked the platform's authorisation (`unauthorized`); nothing is sent for it. */
+  | 'AUTHORIZER_REVOKED'
+  /** WeCom third-party app: no suite_ticket is stored, so no suite_access_token can be fetched. */
+  | 'SUITE_TICKET_MISSING'
+  /** WeCom third-party app: no permanent code for the company (never installed, or `cancel_auth`). */
+  | 'CORP_NOT_AUTHORIZED'
   // transport
   | 'TIMEOUT'
   | 'NETWORK_ERROR'
@@ -150,6 +158,9 @@ export function codeOfErrcode(errcode: number): ErrorCode {
     case 40001:
     case 40014:
     case 42001:
+    // WeCom third-party apps: invalid (40082) and expired (42009) suite_access_token.
+    case 40082:
+    case 42009:
       return 'TOKEN_INVALID';
     case 45009:
       return 'QUOTA_EXCEEDED';

@@ -10,16 +10,9 @@
  * Fastify is an optional peer dependency: this module imports only its types.
  */
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { CallbackHandler, CallbackResponse } from '../callbacks/types.js';
-import {
-  type AdapterOptions,
-  internalError,
-  report,
-  resolveOptions,
-  responseHeaders,
-  runHandler,
-  tooLarge,
-} from './shared.js';
+import type { CallbackHandler } from '../callbacks/types.js';
+import { answerFastify, sendFastify } from './fastify-route.js';
+import { type AdapterOptions, internalError, report, resolveOptions, tooLarge } from './shared.js';
 
 export type { CallbackHandler, CallbackRequest, CallbackResponse } from '../callbacks/types.js';
 
@@ -67,51 +60,23 @@ export const wechatFastify: FastifyPluginAsync<WeChatFastifyOptions> = async (fa
   // answers; the host's error handler elsewhere is untouched.
   fastify.setErrorHandler((error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
     const status = typeof error.statusCode === 'number' ? error.statusCode : 500;
-    if (status === 413) return send(reply, tooLarge());
+    if (status === 413) return sendFastify(reply, tooLarge());
     if (status >= 400 && status < 500) {
-      return send(reply, {
+      return sendFastify(reply, {
         status,
         headers: { 'content-type': 'text/plain; charset=utf-8' },
         body: 'Bad Request',
       });
     }
     report(resolved.onError, error);
-    return send(reply, internalError());
+    return sendFastify(reply, internalError());
   });
 
   fastify.route({
     method: ['GET', 'POST'],
     url: path,
     bodyLimit: resolved.limit,
-    handler: async (request: FastifyRequest, reply: FastifyReply) => {
-      const method = request.method;
-      const body: unknown = request.body;
-      const rawBody =
-        method === 'GET' || method === 'HEAD'
-          ? undefined
-          : body instanceof Uint8Array
-            ? body
-            : typeof body === 'string'
-              ? body
-              : new Uint8Array(0);
-      const response = await runHandler(
-        handler as CallbackHandler,
-        {
-          method,
-          url: request.raw.url ?? request.url,
-          headers: request.headers,
-          rawBody,
-          remoteAddress: request.raw.socket?.remoteAddress,
-        },
-        resolved,
-      );
-      return send(reply, response);
-    },
+    handler: (request: FastifyRequest, reply: FastifyReply) =>
+      answerFastify(handler as CallbackHandler, resolved, request, reply),
   });
 };
-
-function send(reply: FastifyReply, response: CallbackResponse): FastifyReply {
-  reply.code(response.status);
-  for (const [name, value] of responseHeaders(response)) reply.header(name, value);
-  return reply.send(response.body);
-}

@@ -28,11 +28,21 @@ function isNumberChar(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x2b || c === 0x2d || c === 0x65 || c === 0x45;
 }
 
-/** Wraps every number token outside a string in quotes. Invalid JSON stays invalid. */
+/** RFC 8259's number grammar: only such a token is quoted (`-`, `01`, `1.2.3` stay invalid). */
+const JSON_NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
+
+/**
+ * Wraps every number token in a value position in quotes. Invalid JSON stays invalid: a run of
+ * number characters that is not a JSON number, or a number where an object key belongs (`{1:2}`),
+ * is left as it is for `JSON.parse` to refuse.
+ */
 function quoteNumbers(text: string): string {
   let out = '';
   let last = 0;
   let i = 0;
+  // The open containers (true: object), and whether the next token is an object key.
+  const objects: boolean[] = [];
+  let keyNext = false;
   while (i < text.length) {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
@@ -44,13 +54,25 @@ function quoteNumbers(text: string): string {
         else i++;
       }
       i++;
+      keyNext = false;
     } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       let j = i + 1;
       while (j < text.length && isNumberChar(text.charCodeAt(j))) j++;
-      out += `${text.slice(last, i)}"${text.slice(i, j)}"`;
-      last = j;
+      if (!keyNext && JSON_NUMBER.test(text.slice(i, j))) {
+        out += `${text.slice(last, i)}"${text.slice(i, j)}"`;
+        last = j;
+      }
       i = j;
     } else {
+      if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+        objects.push(c === 0x7b);
+        keyNext = c === 0x7b;
+      } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+        objects.pop();
+        keyNext = false;
+      } else if (c === 0x2c /* , */) {
+        keyNext = objects[objects.length - 1] === true;
+      }
       i++;
     }
   }
@@ -78,7 +100,9 @@ function text(value: unknown): string | undefined {
  * - an event: `FromUserName` + `CreateTime` (official guidance) + `Event` — a subscribe and the
  *   LOCATION report that follows it often share a second, and must not swallow each other — plus
  *   its `trace_id` when it has one: two `wxa_media_check` verdicts for one user's uploads may be
- *   pushed in the same second, and a retry repeats its own trace_id;
+ *   pushed in the same second, and a retry repeats its own trace_id — and its `MsgID` when it has
+ *   one: the delivery reports of two template (or mass) messages to one user land in the same
+ *   second (TEMPLATESENDJOBFINISH, MASSSENDJOBFINISH), and a retry repeats its own MsgID;
  * - an Open Platform event: `AppId` + `CreateTime` + `InfoType`.
  * Every key starts with the callback's appId and the message's ToUserName, so apps may share a
  * store. Keys hold ids only, never a secret; an overlong key is hashed.
@@ -101,7 +125,10 @@ export function dedupeKeyOf(appId: string, message: Record<string, unknown>): st
     else if (from !== undefined && createTime !== undefined) {
       const what = msgType === 'event' ? `event:${text(message.Event) ?? ''}` : `type:${msgType}`;
       const traceId = msgType === 'event' ? text(message.trace_id) : undefined;
-      key = `${appId}:${to}:${from}:${createTime}:${what}${traceId === undefined ? '' : `:${traceId}`}`;
+      const jobId = msgType === 'event' ? text(message.MsgID) : undefined;
+      key =
+        `${appId}:${to}:${from}:${createTime}:${what}` +
+        `${traceId === undefined ? '' : `:${traceId}`}${jobId === undefined ? '' : `:msg:${jobId}`}`;
     }
   }
   if (key !== undefined && key.length > 200) {

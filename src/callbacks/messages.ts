@@ -327,6 +327,34 @@ export interface WxaMediaCheckEvent extends EventBase {
   [field: string]: unknown;
 }
 
+/**
+ * Open Platform: the review of a Mini Program's code passed (代码审核结果推送), pushed to the
+ * platform's message URL for that account. `ToUserName` is the Mini Program's original id.
+ */
+export interface WeappAuditSuccessEvent extends EventBase {
+  Event: 'weapp_audit_success';
+  /** Unix seconds of the approval. */
+  SuccTime: string;
+}
+
+/** Open Platform: the review of a Mini Program's code failed; `Reason` says why. */
+export interface WeappAuditFailEvent extends EventBase {
+  Event: 'weapp_audit_fail';
+  Reason: string;
+  /** Unix seconds of the rejection. */
+  FailTime: string;
+  /** Screenshots of the rejection: media_ids separated by `|`. */
+  ScreenShot?: string;
+}
+
+/** Open Platform: the review of a Mini Program's code was postponed; `Reason` says why. */
+export interface WeappAuditDelayEvent extends EventBase {
+  Event: 'weapp_audit_delay';
+  Reason: string;
+  /** Unix seconds of the postponement. */
+  DelayTime: string;
+}
+
 /** WeCom: a member opened the app (进入应用). */
 export interface EnterAgentEvent extends EventBase {
   Event: 'enter_agent';
@@ -393,6 +421,38 @@ export interface SuiteTicketEvent {
   MsgType?: undefined;
 }
 
+/** Fields of every WeCom third-party authorisation event (授权通知事件, instruction callback). */
+export interface SuiteAuthEventBase {
+  /** The third-party app's SuiteId (or 代开发 template id). */
+  SuiteId: string;
+  InfoType: string;
+  /** Unix seconds, as a decimal string. */
+  TimeStamp: string;
+  MsgType?: undefined;
+  [field: string]: unknown;
+}
+
+/** A company installed the app (授权成功通知): exchange `AuthCode` (10 min, single use) for its permanent code. */
+export interface SuiteCreateAuthEvent extends SuiteAuthEventBase {
+  InfoType: 'create_auth';
+  AuthCode: string;
+  /** The `state` of the install link, when it had one. */
+  State?: string;
+}
+
+/** A company changed what the app may see or do (变更授权通知). */
+export interface SuiteChangeAuthEvent extends SuiteAuthEventBase {
+  InfoType: 'change_auth';
+  AuthCorpId: string;
+  State?: string;
+}
+
+/** A company cancelled the authorisation (取消授权通知): forget its data. */
+export interface SuiteCancelAuthEvent extends SuiteAuthEventBase {
+  InfoType: 'cancel_auth';
+  AuthCorpId: string;
+}
+
 /**
  * The routing table: every routing key weixin-kit knows (`MsgType`, `event.<Event>` for events,
  * or `InfoType` for Open Platform events) and the message type it delivers. `event` catches every
@@ -433,6 +493,10 @@ export interface CallbackMessageMap {
   // Mini Program events
   'event.user_enter_tempsession': UserEnterTempsessionEvent;
   'event.wxa_media_check': WxaMediaCheckEvent;
+  // Open Platform: code review results of an authorised Mini Program
+  'event.weapp_audit_success': WeappAuditSuccessEvent;
+  'event.weapp_audit_fail': WeappAuditFailEvent;
+  'event.weapp_audit_delay': WeappAuditDelayEvent;
   // WeCom events
   'event.enter_agent': EnterAgentEvent;
   'event.change_contact': ChangeContactEvent;
@@ -442,6 +506,9 @@ export interface CallbackMessageMap {
   unauthorized: UnauthorizedEvent;
   updateauthorized: UpdateAuthorizedEvent;
   suite_ticket: SuiteTicketEvent;
+  create_auth: SuiteCreateAuthEvent;
+  change_auth: SuiteChangeAuthEvent;
+  cancel_auth: SuiteCancelAuthEvent;
   // fallbacks
   event: EventBase & Record<string, unknown>;
   '*': InboundMessage;
@@ -480,6 +547,9 @@ const KNOWN_KEYS: Record<CallbackMessageType, true> = {
   'event.subscribe_msg_sent_event': true,
   'event.user_enter_tempsession': true,
   'event.wxa_media_check': true,
+  'event.weapp_audit_success': true,
+  'event.weapp_audit_fail': true,
+  'event.weapp_audit_delay': true,
   'event.enter_agent': true,
   'event.change_contact': true,
   component_verify_ticket: true,
@@ -487,6 +557,9 @@ const KNOWN_KEYS: Record<CallbackMessageType, true> = {
   unauthorized: true,
   updateauthorized: true,
   suite_ticket: true,
+  create_auth: true,
+  change_auth: true,
+  cancel_auth: true,
   event: true,
   '*': true,
 };
@@ -531,12 +604,18 @@ export type KnownMessage =
   | SubscribeMsgSentEvent
   | UserEnterTempsessionEvent
   | WxaMediaCheckEvent
+  | WeappAuditSuccessEvent
+  | WeappAuditFailEvent
+  | WeappAuditDelayEvent
   | EnterAgentEvent
   | ChangeContactEvent
   | ComponentVerifyTicketEvent
   | AuthorizedEvent
   | UnauthorizedEvent
-  | SuiteTicketEvent;
+  | SuiteTicketEvent
+  | SuiteCreateAuthEvent
+  | SuiteChangeAuthEvent
+  | SuiteCancelAuthEvent;
 
 /**
  * What a push decodes to: one of the known messages, or anything else WeChat sends (message types

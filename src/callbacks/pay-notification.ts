@@ -935,7 +935,10 @@ export class PayNotificationHandler implements CallbackHandler {
 /**
  * Creates a WeChat Pay v3 notification endpoint (the `notify_url` of orders and refunds).
  * Idempotent by notification `id`: a retry, or the same notification delivered to two instances
- * sharing a `RedisDedupeStore` (`weixin-kit/redis`), reaches the handler once. A wrong APIv3 key is our
+ * sharing a `RedisDedupeStore` (`weixin-kit/redis`), reaches the handler once — unless the process
+ * dies between the handler's end and the store recording the id as done: WeChat Pay's retry then
+ * runs the handler again, so keep its effect idempotent (mark the order paid only if it is not yet),
+ * as WeChat Pay asks of merchants. A wrong APIv3 key is our
  * misconfiguration: such notifications are answered 500 (WeChat Pay retries for ~24 h) and
  * `onError` is called with phase `config`.
  *

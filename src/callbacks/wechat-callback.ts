@@ -2,8 +2,10 @@ import { inServerSpan, pathOfTarget, recordServerStatus, spanMethod, type Tracin
 import { extractEncrypt } from '../crypto/message-crypto.js';
 import { assertFreshTimestamp } from '../crypto/timestamp.js';
 import { ArgumentError, ConfigError, isWeChatKitError, PayloadError, SignatureError } from '../errors.js';
+import { sleep } from '../internal/abort.js';
 import { byteLength, defaultRandom, toText } from '../internal/bytes.js';
 import { callHook } from '../internal/callback-hooks.js';
+import { type QueryParams, readQueryParams } from '../internal/query.js';
 import { refusalStatus } from '../internal/refusal-status.js';
 import { replyFields } from '../internal/reply-fields.js';
 import { firstHeader, RequestIds } from '../internal/request-id.js';
@@ -97,6 +99,16 @@ const TEXT = 'text/plain; charset=utf-8';
 /** Kept past the end of a push's replay window: instances sharing a store may disagree on the time. */
 const DEDUPE_CLOCK_MARGIN_MS = 60_000;
 
+/**
+ * How much longer than `replyBudgetMs` a push is held while its handler runs (two-phase dedupe). The
+ * lease outlives the answer, so a retry during the run is not handled twice; it is short enough that
+ * WeChat's next retry (5 s later) finds it expired when the instance holding it died mid-handler.
+ */
+const PROCESSING_LEASE_MARGIN_MS = 1000;
+/** First and longest pause of a duplicate waiting for the push's first delivery to finish. */
+const DUPLICATE_POLL_FIRST_MS = 50;
+const DUPLICATE_POLL_MAX_MS = 400;
+
 class Refusal extends Error {
   constructor(
     readonly code: RefusalCode,
@@ -124,12 +136,12 @@ function success(): CallbackResponse {
   return plain(200, 'success');
 }
 
-function readQuery(url: string): URLSearchParams {
-  try {
-    return new URL(url, 'http://callback.invalid').searchParams;
-  } catch {
+function readQuery(url: string): QueryParams {
+  const query = readQueryParams(url);
+  if (query === undefined) {
     throw new Refusal('SIGNATURE_MISMATCH', 'the request URL cannot be read, so it carries no signature');
   }
+  return query;
 }
 
 /**
@@ -157,6 +169,28 @@ function readRawQuery(url: string): URLSearchParams {
   return query;
 }
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/** A handler's result as an outcome: a reply, nothing, or an error for anything else. */
+function handlerOutcome(result: unknown, type: string): Outcome {
+  if (result === undefined) return { kind: 'reply', reply: undefined };
+  if (!isReply(result)) {
+    return {
+      kind: 'error',
+      error: new ArgumentError(
+        `the handler for "${type}" returned something that is not a reply: build one with reply.text(…) etc., or return nothing`,
+      ),
+    };
+  }
+  return { kind: 'reply', reply: result };
+}
+
 /** Passive replies a WeCom app can send (企业微信 被动回复消息格式). */
 const WECOM_REPLY_TYPES = new Set(['text', 'image', 'voice', 'video', 'news']);
 
@@ -171,6 +205,8 @@ export class WeChatCallback implements CallbackHandler {
   readonly #options: ResolvedCallbackOptions;
   readonly #secrets: CallbackSecrets;
   readonly #dedupe: DedupeStore;
+  /** The store can tell "being processed" from "done" (`complete` + `isComplete`): see {@link #claim}. */
+  readonly #twoPhase: boolean;
   readonly #hooks: CallbackHooks;
   readonly #handlers = new Map<string, MessageHandler<never>>();
   readonly #middleware: CallbackMiddleware[] = [];
@@ -184,6 +220,8 @@ export class WeChatCallback implements CallbackHandler {
     this.#options = resolved;
     this.#hooks = resolved.hooks;
     this.#dedupe = resolved.dedupe ?? new MemoryDedupeStore({ now: resolved.now });
+    this.#twoPhase =
+      typeof this.#dedupe.complete === 'function' && typeof this.#dedupe.isComplete === 'function';
     this.#ids = new RequestIds(resolved.random ?? defaultRandom);
     this.#secrets = new CallbackSecrets({
       tokens: resolved.tokens,
@@ -403,7 +441,7 @@ export class WeChatCallback implements CallbackHandler {
    * Checks `signature` (every request; any listed token) and the timestamp window; returns the
    * query and the index of the token that signed it.
    */
-  #verifyUrl(request: CallbackRequest): { query: URLSearchParams; token: number } {
+  #verifyUrl(request: CallbackRequest): { query: QueryParams; token: number } {
     const query = readQuery(String(request.url ?? ''));
     const timestamp = query.get('timestamp') ?? '';
     const token = this.#secrets.urlToken(timestamp, query.get('nonce') ?? '', query.get('signature') ?? '');
@@ -495,20 +533,19 @@ export class WeChatCallback implements CallbackHandler {
       this.#options.product === 'wecom'
         ? weComDedupeKeyOf(this.#options.appId, fields, plaintext)
         : dedupeKeyOf(this.#options.appId, fields);
+    // 'held': this delivery runs the handler and settles the claim; 'unheld': no claim to settle.
+    let claim: 'held' | 'unheld' = 'unheld';
     if (key !== undefined) {
-      let first = true;
-      try {
-        const ttlMs = this.#dedupeTtlMs(query.get('timestamp') ?? '');
-        first = (await this.#dedupe.claim(key, ttlMs)) !== false;
-      } catch (error) {
-        // At-least-once: a store outage must not drop pushes, so process and report it.
-        this.#reportError({ error, type, phase: 'dedupe' });
-      }
-      if (!first) {
+      const ttlMs = this.#dedupeTtlMs(query.get('timestamp') ?? '');
+      const claimed = await this.#claim(key, ttlMs, type, started);
+      if (claimed === 'duplicate' || claimed === 'pending') {
         facts.duplicate = true;
         callHook(this.#hooks, 'onDuplicate', { key, type });
-        return success();
+        // Still being processed elsewhere: no answer (500) makes WeChat send it again later, where an
+        // acknowledgement would lose it if that run fails.
+        return claimed === 'duplicate' ? success() : plain(500, STATUS_TEXT[500] ?? '');
       }
+      claim = claimed;
     }
 
     const ctx: CallbackContext = {
@@ -524,11 +561,14 @@ export class WeChatCallback implements CallbackHandler {
       receivedAt: this.#options.now(),
       state: {},
     };
-    const outcome = await this.#runWithinBudget(message, ctx, started);
+    const settle =
+      key !== undefined && claim === 'held'
+        ? (done: Outcome) => this.#settle(key, done, query.get('timestamp') ?? '', type)
+        : undefined;
+    const outcome = await this.#runWithinBudget(message, ctx, started, settle);
     if (outcome === undefined) return success();
     if (outcome.kind === 'error') {
       facts.code = errorCodeOf(outcome.error);
-      if (key !== undefined) await this.#release(key, type);
       this.#reportError({ error: outcome.error, type, phase: 'handler' });
       return plain(500, STATUS_TEXT[500] ?? '');
     }
@@ -573,7 +613,7 @@ export class WeChatCallback implements CallbackHandler {
    * of its `msg_signature` (the one its reply is signed with) and the key that opened it.
    */
   #open(
-    query: URLSearchParams,
+    query: QueryParams,
     body: string | Uint8Array,
     urlToken: number,
     facts: PushFacts,
@@ -615,18 +655,48 @@ export class WeChatCallback implements CallbackHandler {
     return { plaintext, encrypted: true, secrets: { token, key } };
   }
 
+  #handlerFor(type: string): MessageHandler<InboundMessage> | undefined {
+    return (this.#handlers.get(type) ??
+      (type === 'event' || type.startsWith('event.') ? this.#handlers.get('event') : undefined) ??
+      this.#handlers.get('*')) as MessageHandler<InboundMessage> | undefined;
+  }
+
+  /**
+   * Starts the chain. Without middleware, a handler that answers at once (a value, not a promise)
+   * gives its outcome at once: no promise chain and no budget timer for the common passive reply.
+   * The same checks apply either way.
+   */
+  #start(message: InboundMessage, ctx: CallbackContext): Outcome | Promise<Outcome> {
+    if (this.#middleware.length > 0) {
+      return this.#runChain(message, ctx).then(
+        (reply): Outcome => ({ kind: 'reply', reply }),
+        (error: unknown): Outcome => ({ kind: 'error', error }),
+      );
+    }
+    const handler = this.#handlerFor(ctx.type);
+    if (handler === undefined) return { kind: 'reply', reply: undefined };
+    let result: unknown;
+    try {
+      result = handler(message, ctx);
+    } catch (error) {
+      return { kind: 'error', error };
+    }
+    if (!isThenable(result)) return handlerOutcome(result, ctx.type);
+    return Promise.resolve(result).then(
+      (value) => handlerOutcome(value, ctx.type),
+      (error: unknown): Outcome => ({ kind: 'error', error }),
+    );
+  }
+
   #runChain(message: InboundMessage, ctx: CallbackContext): Promise<Reply | undefined> {
-    const handler =
-      this.#handlers.get(ctx.type) ??
-      (ctx.type === 'event' || ctx.type.startsWith('event.') ? this.#handlers.get('event') : undefined) ??
-      this.#handlers.get('*');
+    const handler = this.#handlerFor(ctx.type);
     const layers = this.#middleware;
     const dispatch = async (index: number): Promise<Reply | undefined> => {
       const layer = layers[index];
       let result: HandlerResult;
       if (layer === undefined) {
         if (handler === undefined) return undefined;
-        result = await (handler as MessageHandler<InboundMessage>)(message, ctx);
+        result = await handler(message, ctx);
       } else {
         let downstream: Promise<Reply | undefined> | undefined;
         const next = () => {
@@ -647,16 +717,20 @@ export class WeChatCallback implements CallbackHandler {
     return dispatch(0);
   }
 
-  /** The chain's outcome, or `undefined` when the budget ran out first (the chain keeps running). */
+  /**
+   * The chain's outcome, or `undefined` when the budget ran out first (the chain keeps running).
+   * `settle` runs once the chain is done, before its outcome is answered (or, late, reported).
+   */
   async #runWithinBudget(
     message: InboundMessage,
     ctx: CallbackContext,
     started: number,
+    settle?: (outcome: Outcome) => Promise<void>,
   ): Promise<Outcome | undefined> {
-    const running: Promise<Outcome> = this.#runChain(message, ctx).then(
-      (reply) => ({ kind: 'reply', reply }),
-      (error: unknown) => ({ kind: 'error', error }),
-    );
+    const begun = this.#start(message, ctx);
+    if (settle === undefined && !(begun instanceof Promise)) return begun;
+    const ran = begun instanceof Promise ? begun : Promise.resolve(begun);
+    const running = settle === undefined ? ran : ran.then((outcome) => settle(outcome).then(() => outcome));
     const remaining = Math.max(
       0,
       this.#options.replyBudgetMs - (elapsedClock(this.#options.scheduler) - started),
@@ -680,9 +754,53 @@ export class WeChatCallback implements CallbackHandler {
     return undefined;
   }
 
-  async #release(key: string, type: string): Promise<void> {
+  /**
+   * Claims a push for this delivery. With a two-phase store the claim is a processing lease
+   * (`replyBudgetMs` + 1 s), made long-lived by {@link #settle} once the handler succeeded, and
+   * dropped when it failed: a crash or a throw mid-handler lets WeChat's retry through. A duplicate
+   * that finds the push still being processed waits for that run within its own reply budget:
+   * `duplicate` when it completed, `held` when its lease ended without completion (that run died:
+   * this delivery takes over), `pending` when the budget ran out first. Without `complete` /
+   * `isComplete` the claim holds for the whole TTL, as before. A failing store never drops a push
+   * (`unheld`: processed, nothing to settle).
+   */
+  async #claim(
+    key: string,
+    ttlMs: number,
+    type: string,
+    started: number,
+  ): Promise<'held' | 'unheld' | 'duplicate' | 'pending'> {
+    const store = this.#dedupe;
+    const leaseMs = this.#twoPhase ? this.#options.replyBudgetMs + PROCESSING_LEASE_MARGIN_MS : ttlMs;
     try {
-      await this.#dedupe.release?.(key);
+      if ((await store.claim(key, leaseMs)) !== false) return 'held';
+      if (!this.#twoPhase) return 'duplicate';
+      let delay = DUPLICATE_POLL_FIRST_MS;
+      for (;;) {
+        const done = await store.isComplete?.(key);
+        if (done === true) return 'duplicate';
+        // Neither claimed nor done: the first run failed or its holder died. Claim it again.
+        if (done === undefined && (await store.claim(key, leaseMs)) !== false) return 'held';
+        const left = this.#options.replyBudgetMs - (elapsedClock(this.#options.scheduler) - started) - delay;
+        if (left <= 0) return 'pending';
+        await sleep(delay, undefined, this.#options.scheduler);
+        delay = Math.min(delay * 2, DUPLICATE_POLL_MAX_MS);
+      }
+    } catch (error) {
+      // At-least-once: a store outage must not drop pushes, so process and report it.
+      this.#reportError({ error, type, phase: 'dedupe' });
+      return 'unheld';
+    }
+  }
+
+  /**
+   * After the handler: a failed run releases its claim (WeChat's retry is then processed); a
+   * successful one completes a two-phase claim, remembered from then on for the dedupe TTL.
+   */
+  async #settle(key: string, outcome: Outcome, timestamp: string, type: string): Promise<void> {
+    try {
+      if (outcome.kind === 'error') await this.#dedupe.release?.(key);
+      else if (this.#twoPhase) await this.#dedupe.complete?.(key, this.#dedupeTtlMs(timestamp));
     } catch (error) {
       this.#reportError({ error, type, phase: 'dedupe' });
     }

@@ -22,6 +22,8 @@ export const EMULATOR_HELP: CommandHelp = {
     '  --callback-url URL   where the emulator pushes messages for the first app (the generated',
     '                       Official Account without --config); overrides its callbackUrl.',
     '  --port N             default 7070 (0: a free port); --host default 127.0.0.1.',
+    'A web console is served at /_emulator/ui: the live log of API calls and pushes with their',
+    'verdicts, Pay orders (pay, refund, close), faults, the clock and a push form.',
   ].join('\n'),
 };
 
@@ -110,6 +112,7 @@ export async function runEmulatorCommand(args: string[], out: Out): Promise<Runn
   }
   const emulator = await startEmulator({ port, host: values.host, ...(config ? { config } : {}) });
   out(`weixin-kit emulator listening on ${emulator.url}`);
+  out(`console (live log, Pay orders, faults, clock, pushes): ${emulator.url}/_emulator/ui`);
   out('');
   for (const app of emulator.config.apps) {
     out(`${app.kind.padEnd(17)} appId=${app.appId} secret=${app.secret}`);

@@ -8,13 +8,15 @@ import { isWeChatFailure } from '../credentials/token-cooldown.js';
 import { TokenManager } from '../credentials/token-manager.js';
 import type { TokenStore } from '../credentials/token-store.js';
 import { ConfigError } from '../errors.js';
+import { type AppTokenSource, appTokenSourceOf } from '../internal/app-token-source.js';
 import { emitSecurityEvent } from '../internal/security-event.js';
 import { tokenKey } from '../internal/store-keys.js';
 import { ApiClient } from './api-client.js';
 import { type ClientOptions, checkOptions, splitHooks, type TokenClientOptions } from './client-options.js';
 import { QuotaBreaker, resolveQuotaBreaker } from './quota-breaker.js';
 import type { SecretInput } from './secret-provider.js';
-import { requiredSecret, type SecretSource } from './secret-source.js';
+import { secretFrom } from './secret-provider.js';
+import { requiredSecret, SecretSource } from './secret-source.js';
 import type { Transport } from './transport.js';
 import { Transport as TransportClass } from './transport.js';
 
@@ -193,6 +195,8 @@ export function appClient(
   extraOptions: readonly string[],
 ): { client: ApiClient; accessToken: TokenManager; secret: SecretSource } {
   checkOptions(name, options, ['appId', 'secret', 'tokenMode', ...extraOptions], ['appId']);
+  const source = appTokenSourceOf(options);
+  if (source !== undefined) return authorizerClient(name, options, source);
   const secret = requiredSecret(name, 'secret', options.secret);
   const mode = options.tokenMode ?? 'stable';
   if (mode !== 'stable' && mode !== 'classic') {
@@ -218,6 +222,37 @@ export function appClient(
     accessToken,
     secret,
   };
+}
+
+/**
+ * An app client acting for an Open Platform authorizer: the platform's authorizer_access_token and
+ * shared transport, no AppSecret (code exchanges go through the component instead).
+ */
+function authorizerClient(
+  name: string,
+  options: AppClientOptions,
+  source: AppTokenSource,
+): { client: ApiClient; accessToken: TokenManager; secret: SecretSource } {
+  const secret = new SecretSource(
+    secretFrom(
+      async () => {
+        throw new ConfigError(
+          'INVALID_CONFIG',
+          `${name} ${options.appId} acts for an Open Platform authorizer and has no AppSecret: ` +
+            `its code exchanges go through component ${source.component.appId}`,
+        );
+      },
+      { name: 'open-platform-authorizer' },
+    ),
+  );
+  const client = new ApiClient({
+    baseUrl: options.baseUrl ?? 'https://api.weixin.qq.com',
+    transport: source.transport,
+    accessToken: source.accessToken,
+    credentials: source.credentials,
+    quotaBreaker: source.quotaBreaker,
+  });
+  return { client, accessToken: source.accessToken, secret };
 }
 
 export { ApiClient };

@@ -113,6 +113,9 @@ export interface MessageCryptoOptions {
   random?: RandomSource;
 }
 
+/** A nonce that goes into the reply envelope's CDATA as it is (what `seal` generates). */
+const PLAIN_NONCE = /^[A-Za-z0-9]*$/;
+
 /**
  * Safe-mode (安全模式) message crypto for one account: `open` verifies, checks the replay
  * window and decrypts a raw POST body; `seal` encrypts and signs a passive reply.
@@ -177,7 +180,12 @@ export class MessageCrypto {
     const msgSignature = this.sign(timestamp, nonce, encrypt);
     const format = options.format ?? 'xml';
     let body: string;
-    if (format === 'xml') {
+    const stamp = Number(timestamp);
+    if (format === 'xml' && PLAIN_NONCE.test(nonce) && Number.isSafeInteger(stamp)) {
+      // What buildXml writes for these fields, without walking an object: the base64 value, the
+      // hex signature, an integer and an alphanumeric nonce need no escaping.
+      body = `<xml><Encrypt><![CDATA[${encrypt}]]></Encrypt><MsgSignature><![CDATA[${msgSignature}]]></MsgSignature><TimeStamp>${stamp}</TimeStamp><Nonce><![CDATA[${nonce}]]></Nonce></xml>`;
+    } else if (format === 'xml') {
       body = buildXml({
         Encrypt: encrypt,
         MsgSignature: msgSignature,

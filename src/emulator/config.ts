@@ -87,8 +87,19 @@ export interface EmulatorMerchantConfig {
 export interface EmulatorCorpConfig {
   /** The corpid (`ww…`). */
   corpId: string;
-  /** Self-built apps: each has its own secret and its own access_token. */
-  agents: Array<{ agentId: number; secret: string; name?: string }>;
+  /**
+   * Self-built apps: each has its own secret and its own access_token. An app with a `callbackUrl`
+   * (接收消息服务器URL) receives pushes (`POST /_emulator/wecom/push`), signed with its `token` and
+   * encrypted with its `encodingAESKey` (WeCom always encrypts; ReceiveId = corpId).
+   */
+  agents: Array<{
+    agentId: number;
+    secret: string;
+    name?: string;
+    token?: string;
+    encodingAESKey?: string;
+    callbackUrl?: string;
+  }>;
   /** Members (`userid`); default one member `zhangsan`. */
   users?: Array<{ userid: string; name?: string; mobile?: string }>;
 }
@@ -108,6 +119,37 @@ export interface EmulatorComponentConfig {
   encodingAESKey: string;
   /** 授权事件接收URL: where component_verify_ticket and authorisation events are POSTed. */
   callbackUrl?: string;
+  /**
+   * 消息与事件接收URL: where the messages and events of every authorised account are POSTed, with
+   * `$APPID$` replaced by the account's AppID (e.g. `http://127.0.0.1:3000/wechat/$APPID$`).
+   */
+  messageUrl?: string;
+}
+
+/**
+ * One emulated WeCom third-party app (企业微信 第三方应用, "suite"). Its instruction callback
+ * (指令回调: suite_ticket, create_auth, change_auth, cancel_auth) is encrypted with ReceiveId =
+ * suiteId; its data callback (数据回调: the installing companies' messages) with ReceiveId = the
+ * company's corpId. Companies that install it must be listed under `corps`.
+ */
+export interface EmulatorSuiteConfig {
+  /** The SuiteID (`ww…`, `wx…`, or `dk…` for a 代开发 template). */
+  suiteId: string;
+  /** The app's Secret (suite_secret). */
+  suiteSecret: string;
+  /** Token of the app's callback configuration. */
+  token: string;
+  /** 43-character EncodingAESKey. */
+  encodingAESKey: string;
+  /** 指令回调URL: where suite_ticket and the authorisation events are POSTed. */
+  callbackUrl?: string;
+  /** 数据回调URL: where the installing companies' messages and events are POSTed. */
+  dataCallbackUrl?: string;
+  /**
+   * Emulated seconds between scheduled suite_ticket pushes (default 600, as WeCom; the first one
+   * that long after start). 0 pushes only on `POST /_emulator/wecom/suites/ticket`.
+   */
+  ticketIntervalSeconds?: number;
 }
 
 /** Emulator-wide options. */
@@ -158,6 +200,8 @@ export interface EmulatorConfig {
   corps?: EmulatorCorpConfig[];
   /** Open Platform third-party platforms (optional). */
   components?: EmulatorComponentConfig[];
+  /** WeCom third-party apps (optional). */
+  suites?: EmulatorSuiteConfig[];
   options?: EmulatorOptions;
 }
 
@@ -173,6 +217,7 @@ export interface ResolvedEmulatorConfig {
   merchants: Array<EmulatorMerchantConfig & { apiV2Key: string; verifyMode: VerifyMode }>;
   corps: Array<Required<EmulatorCorpConfig>>;
   components: EmulatorComponentConfig[];
+  suites: Array<EmulatorSuiteConfig & { ticketIntervalSeconds: number }>;
   options: Required<Omit<EmulatorOptions, 'contentSecurity'>> & { contentSecurity: ResolvedContentRules };
 }
 
@@ -212,6 +257,7 @@ const COMPONENT_KEYS = new Set([
   'token',
   'encodingAESKey',
   'callbackUrl',
+  'messageUrl',
 ]);
 const OPTION_KEYS = new Set([
   'tokenDailyQuota',
@@ -365,7 +411,7 @@ export function resolveConfig(input: unknown): ResolvedEmulatorConfig {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw bad('', 'must be an object { apps: [...], merchants: [...] }');
   }
-  checkKeys(input, new Set(['apps', 'merchants', 'corps', 'components', 'options']), '');
+  checkKeys(input, new Set(['apps', 'merchants', 'corps', 'components', 'suites', 'options']), '');
   const config = input as Partial<EmulatorConfig>;
   const apps = config.apps ?? [];
   const merchants = config.merchants ?? [];
@@ -452,9 +498,11 @@ export function resolveConfig(input: unknown): ResolvedEmulatorConfig {
     if (!Array.isArray(corp.agents) || corp.agents.length === 0)
       throw bad(`${where}.agents`, 'needs at least one agent');
     corp.agents.forEach((agent, j) => {
-      checkKeys(agent, new Set(['agentId', 'secret', 'name']), `${where}.agents[${j}]`);
-      if (!Number.isInteger(agent.agentId)) throw bad(`${where}.agents[${j}].agentId`, 'must be an integer');
-      text(agent.secret, `${where}.agents[${j}].secret`);
+      const at = `${where}.agents[${j}]`;
+      checkKeys(agent, AGENT_KEYS, at);
+      if (!Number.isInteger(agent.agentId)) throw bad(`${at}.agentId`, 'must be an integer');
+      text(agent.secret, `${at}.secret`);
+      checkPushSecrets(agent, at, agent.callbackUrl !== undefined);
     });
     const users = corp.users ?? [{ userid: 'zhangsan', name: '张三', mobile: '13800000000' }];
     users.forEach((u, j) => {
@@ -464,6 +512,7 @@ export function resolveConfig(input: unknown): ResolvedEmulatorConfig {
     return { corpId: corp.corpId, agents: corp.agents, users };
   });
   const resolvedComponents = resolveComponents(config.components);
+  const resolvedSuites = resolveSuites(config.suites);
   const options = config.options ?? {};
   checkKeys(options, OPTION_KEYS, 'options');
   const clock = options.clock ?? 'real';
@@ -480,6 +529,7 @@ export function resolveConfig(input: unknown): ResolvedEmulatorConfig {
     merchants: resolvedMerchants,
     corps: resolvedCorps,
     components: resolvedComponents,
+    suites: resolvedSuites,
     options: {
       tokenDailyQuota: options.tokenDailyQuota ?? 2000,
       retryTimeScale: options.retryTimeScale ?? 1000,
@@ -587,13 +637,105 @@ function resolveComponents(input: unknown): EmulatorComponentConfig[] {
     ) {
       throw bad(`${where}.callbackUrl`, 'must be an http(s) URL');
     }
+    if (
+      c.messageUrl !== undefined &&
+      (typeof c.messageUrl !== 'string' ||
+        !/^https?:\/\//.test(c.messageUrl) ||
+        !c.messageUrl.includes('$APPID$'))
+    ) {
+      throw bad(
+        `${where}.messageUrl`,
+        'must be an http(s) URL containing $APPID$ (where the account AppID goes)',
+      );
+    }
     return {
       componentAppId,
       componentSecret,
       token,
       encodingAESKey,
       ...(c.callbackUrl === undefined ? {} : { callbackUrl: c.callbackUrl }),
+      ...(c.messageUrl === undefined ? {} : { messageUrl: c.messageUrl }),
     };
+  });
+}
+
+const AGENT_KEYS = new Set(['agentId', 'secret', 'name', 'token', 'encodingAESKey', 'callbackUrl']);
+const SUITE_KEYS = new Set([
+  'suiteId',
+  'suiteSecret',
+  'token',
+  'encodingAESKey',
+  'callbackUrl',
+  'dataCallbackUrl',
+  'ticketIntervalSeconds',
+]);
+
+/**
+ * The push settings of a WeCom receiver (an agent or a suite): URLs are http(s), a 43-character
+ * EncodingAESKey, and both `token` and `encodingAESKey` when it receives pushes (WeCom always encrypts).
+ */
+function checkPushSecrets(
+  c: { token?: unknown; encodingAESKey?: unknown; callbackUrl?: unknown; dataCallbackUrl?: unknown },
+  where: string,
+  receives: boolean,
+): void {
+  for (const name of ['callbackUrl', 'dataCallbackUrl'] as const) {
+    const url = c[name];
+    if (url !== undefined && (typeof url !== 'string' || !/^https?:\/\//.test(url))) {
+      throw bad(`${where}.${name}`, 'must be an http(s) URL');
+    }
+  }
+  if (c.token !== undefined || receives) {
+    text(
+      c.token,
+      `${where}.token`,
+      undefined,
+      'is required when a callback URL is set (pushes are signed with it)',
+    );
+  }
+  if (c.encodingAESKey !== undefined || receives) {
+    const key = text(
+      c.encodingAESKey,
+      `${where}.encodingAESKey`,
+      undefined,
+      'is required when a callback URL is set (WeCom pushes are always encrypted)',
+    );
+    try {
+      decodeEncodingAESKey(key);
+    } catch (cause) {
+      throw bad(`${where}.encodingAESKey`, (cause as Error).message);
+    }
+  }
+}
+
+function resolveSuites(input: unknown): ResolvedEmulatorConfig['suites'] {
+  const suites = input ?? [];
+  if (!Array.isArray(suites)) throw bad('suites', 'must be an array');
+  const seen = new Set<string>();
+  return suites.map((suite: unknown, i) => {
+    const where = `suites[${i}]`;
+    if (typeof suite !== 'object' || suite === null || Array.isArray(suite))
+      throw bad(where, 'must be an object');
+    checkKeys(suite, SUITE_KEYS, where);
+    const c = suite as Partial<EmulatorSuiteConfig>;
+    const suiteId = text(
+      c.suiteId,
+      `${where}.suiteId`,
+      /^(ww|wx|dk)[0-9A-Za-z]{8,32}$/,
+      'must look like a SuiteID (ww…, wx…, or dk… for a 代开发 template)',
+    );
+    if (seen.has(suiteId)) throw bad(`${where}.suiteId`, `${suiteId} appears twice`);
+    seen.add(suiteId);
+    text(c.suiteSecret, `${where}.suiteSecret`);
+    checkPushSecrets(c, where, true);
+    const interval = c.ticketIntervalSeconds ?? 600;
+    if (!Number.isInteger(interval) || interval < 0) {
+      throw bad(
+        `${where}.ticketIntervalSeconds`,
+        'must be a whole number of seconds (0: no scheduled pushes)',
+      );
+    }
+    return { ...(c as EmulatorSuiteConfig), ticketIntervalSeconds: interval };
   });
 }
 

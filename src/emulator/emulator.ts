@@ -1,6 +1,7 @@
 import { defaultConfig, type EmulatorConfig, type ResolvedEmulatorConfig, resolveConfig } from './config.js';
 import { takeFault } from './control/faults.js';
 import { registerControl } from './control/index.js';
+import { eventLogOf, recordCall } from './events.js';
 import { controlError, wechatError } from './http.js';
 import { registerMiniProgram } from './mini-program/index.js';
 import { registerOfficialAccount } from './official-account/index.js';
@@ -59,7 +60,21 @@ export function createEmulator(config: EmulatorConfig = defaultConfig()): Emulat
   registerPayV3(router, state);
   registerPayV2(router, state);
 
+  // Every call is recorded on the event log (the console's live log) with its verdict.
   async function handle(request: Request): Promise<Response> {
+    const { pathname } = new URL(request.url);
+    let response: Response;
+    try {
+      response = await serve(request);
+    } catch (error) {
+      if (error instanceof EmulatorConnectionDropped) recordCall(state, request, pathname, 'dropped');
+      throw error;
+    }
+    recordCall(state, request, pathname, response);
+    return response;
+  }
+
+  async function serve(request: Request): Promise<Response> {
     const url = new URL(request.url);
     const { pathname } = url;
     state.count('calls', pathname);
@@ -136,6 +151,7 @@ export function createEmulator(config: EmulatorConfig = defaultConfig()): Emulat
     state,
     close() {
       state.close();
+      eventLogOf(state).close();
     },
   };
 }

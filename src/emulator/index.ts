@@ -17,6 +17,7 @@ export type {
 } from './config.js';
 export { DEFAULT_CALLBACK_IPS, defaultConfig, loadEmulatorConfig, resolveConfig } from './config.js';
 export { createEmulator, type Emulator, EmulatorConnectionDropped } from './emulator.js';
+export type { EmulatorEvent, EmulatorEventKind } from './events.js';
 export type {
   EmulatorContentRule,
   EmulatorContentSecurityOptions,

@@ -33,7 +33,34 @@ async function toRequest(req: IncomingMessage, base: string): Promise<Request> {
   return new Request(new URL(req.url ?? '/', base), { method, headers, ...(body ? { body } : {}) });
 }
 
+/** Streams a server-sent event stream until either side ends it (the client leaving cancels it). */
+async function stream(
+  res: ServerResponse,
+  response: Response,
+  body: ReadableStream<Uint8Array>,
+): Promise<void> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  res.writeHead(response.status, headers);
+  res.flushHeaders();
+  const reader = body.getReader();
+  res.on('close', () => {
+    reader.cancel().catch(() => {});
+  });
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done || res.destroyed) break;
+    res.write(value);
+  }
+  res.end();
+}
+
 async function send(res: ServerResponse, response: Response): Promise<void> {
+  if (response.body && response.headers.get('content-type')?.startsWith('text/event-stream')) {
+    return stream(res, response, response.body);
+  }
   const body = Buffer.from(await response.arrayBuffer());
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => {

@@ -146,6 +146,13 @@ export class SessionTokens {
     if (typeof token !== 'string' || token.length > 4096 || token.split('.').length !== 3) {
       throw invalid('the session token is not a JWT');
     }
+    // One accepted spelling per token: jose's base64url decoder skips whitespace, padding and the
+    // unused trailing bits, so `sig + ' '` or another last character would verify as the same
+    // signature (the signed header and payload are compared as text, so only this part can vary).
+    const signature = signatureOf(token);
+    if (Buffer.from(signature, 'base64url').toString('base64url') !== signature) {
+      throw invalid('the session token is not valid: log in again');
+    }
     try {
       const { payload } = await jwtVerify(
         token,

@@ -30,6 +30,7 @@ import {
   WeChatApiError,
   WeChatKitError,
 } from '../errors.js';
+import { type AppTokenSource, appTokenSourceOf } from '../internal/app-token-source.js';
 import type { Clock, RandomSource } from '../internal/bytes.js';
 import { joinUrl } from '../internal/join-url.js';
 
@@ -360,6 +361,8 @@ export class MiniProgram {
   readonly #apiSecurity: ResolvedApiSecurity | undefined;
   readonly #now: Clock | undefined;
   readonly #random: RandomSource | undefined;
+  /** Set when this client acts for an Open Platform authorizer (login goes through the component). */
+  readonly #component: AppTokenSource['component'] | undefined;
 
   constructor(options: MiniProgramOptions) {
     // appClient checks that appId is a non-empty string and secret one or a provider.
@@ -374,6 +377,7 @@ export class MiniProgram {
       options.apiSecurity === undefined ? undefined : resolveApiSecurity(options.apiSecurity);
     this.#now = options.now;
     this.#random = options.random;
+    this.#component = appTokenSourceOf(options)?.component;
   }
 
   /** Whether `apiSecurity` is configured (then `security.riskRank` and similar APIs are sealed). */
@@ -542,13 +546,35 @@ export class MiniProgram {
     /**
      * `GET /sns/jscode2session`: the code from `wx.login` → openid and session_key. Codes are
      * single-use (never retried after a network error): an `INVALID_CODE` error (40029, 40163)
-     * means "ask the client for a new code". Keep `session_key` on the server.
+     * means "ask the client for a new code". Keep `session_key` on the server. For an Open
+     * Platform authorizer (`op.miniProgram(appId)`): `GET /sns/component/jscode2session` with the
+     * platform's `component_appid` and `component_access_token` instead of an AppSecret.
      *
      * @example
      * const { openid, session_key } = await mp.auth.code2Session({ js_code: body.code });
      */
-    code2Session: (params: Code2SessionParams, options?: RequestOptions): APIPromise<Code2SessionResult> =>
-      APIPromise.from(() =>
+    code2Session: (params: Code2SessionParams, options?: RequestOptions): APIPromise<Code2SessionResult> => {
+      const component = this.#component;
+      if (component !== undefined) {
+        // 第三方平台代小程序登录: sns/component/jscode2session with the component's token.
+        return APIPromise.from(async () =>
+          this.client
+            .request<Code2SessionResult>('GET', '/sns/component/jscode2session', {
+              ...options,
+              auth: false,
+              idempotent: false,
+              query: {
+                appid: this.appId,
+                js_code: params.js_code,
+                grant_type: 'authorization_code',
+                component_appid: component.appId,
+                component_access_token: await component.accessToken(),
+              },
+            })
+            .withResponse(),
+        );
+      }
+      return APIPromise.from(() =>
         // A refused AppSecret re-reads a provider for the next login; this code is not resent.
         this.#secret.useOnce(
           (secret) =>
@@ -567,7 +593,8 @@ export class MiniProgram {
               .withResponse(),
           isSecretRefusal,
         ),
-      ),
+      );
+    },
     /**
      * `GET /wxa/checksession`: whether `session_key` is still the user's current one (false on
      * 87009; the response metadata of that answer has its status but no headers).

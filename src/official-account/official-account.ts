@@ -10,6 +10,7 @@ import { isSecretRefusal } from '../credentials/credential-errors.js';
 import type { TokenManager } from '../credentials/token-manager.js';
 import { buildJsSdkConfig, type JsSdkConfig } from '../crypto/jssdk.js';
 import { ArgumentError } from '../errors.js';
+import { type AppTokenSource, appTokenSourceOf } from '../internal/app-token-source.js';
 import { byteLength } from '../internal/bytes.js';
 import { tokenKey } from '../internal/store-keys.js';
 
@@ -199,6 +200,8 @@ export class OfficialAccount {
   readonly #cardTicket: TokenManager;
   readonly #options: OfficialAccountOptions;
   readonly #secret: SecretSource;
+  /** Set when this client acts for an Open Platform authorizer (OAuth goes through the component). */
+  readonly #component: AppTokenSource['component'] | undefined;
 
   constructor(options: OfficialAccountOptions) {
     // appClient checks that appId is a non-empty string and secret one or a provider.
@@ -208,6 +211,8 @@ export class OfficialAccount {
     this.#secret = secret;
     this.client = client;
     this.#accessToken = accessToken;
+    const source = appTokenSourceOf(options);
+    this.#component = source?.component;
     const ticket = (type: 'jsapi' | 'wx_card') => async () => {
       const answer = await this.client.request<{ ticket: string; expires_in: number }>(
         'GET',
@@ -221,13 +226,13 @@ export class OfficialAccount {
     this.#jsapiTicket = tokenManagerFrom(
       options,
       options.store,
-      tokenKey('jsapi_ticket', this.appId),
+      source?.ticketKey('jsapi') ?? tokenKey('jsapi_ticket', this.appId),
       ticket('jsapi'),
     );
     this.#cardTicket = tokenManagerFrom(
       options,
       options.store,
-      tokenKey('wx_card_ticket', this.appId),
+      source?.ticketKey('wx_card') ?? tokenKey('wx_card_ticket', this.appId),
       ticket('wx_card'),
     );
   }
@@ -504,7 +509,8 @@ export class OfficialAccount {
   readonly auth = {
     /**
      * The 网页授权 URL to redirect the user to (no request is sent). `state` should come from
-     * `createOAuthState` (CSRF).
+     * `createOAuthState` (CSRF). For an Open Platform authorizer (`op.officialAccount(appId)`) it
+     * carries `component_appid` (代公众号发起网页授权).
      *
      * @example
      * res.redirect(oa.auth.authorizeUrl({ redirect_uri: 'https://example.com/cb', scope: 'snsapi_base', state }));
@@ -519,19 +525,43 @@ export class OfficialAccount {
         response_type: 'code',
         scope: params.scope,
         state: params.state,
+        // 代公众号发起网页授权: the same page, naming the platform that acts for the account.
+        ...(this.#component === undefined ? {} : { component_appid: this.#component.appId }),
         ...(params.forcePopup ? { forcePopup: 'true' } : {}),
       });
       return `https://open.weixin.qq.com/connect/oauth2/authorize?${q.toString()}#wechat_redirect`;
     },
     /**
      * `GET /sns/oauth2/access_token`: the redirect's `code` → the user's own access token. Codes
-     * are single-use, so this is never retried after a network error.
+     * are single-use, so this is never retried after a network error. For an Open Platform
+     * authorizer: `GET /sns/oauth2/component/access_token` with the platform's `component_appid`
+     * and `component_access_token` instead of an AppSecret.
      *
      * @example
      * const { openid, access_token } = await oa.auth.exchangeCode({ code: query.code });
      */
-    exchangeCode: (params: { code: string }, options?: RequestOptions): APIPromise<OAuthToken> =>
-      APIPromise.from(() =>
+    exchangeCode: (params: { code: string }, options?: RequestOptions): APIPromise<OAuthToken> => {
+      const component = this.#component;
+      if (component !== undefined) {
+        // 代公众号发起网页授权: the component's token replaces the AppSecret.
+        return APIPromise.from(async () =>
+          this.client
+            .request<OAuthToken>('GET', '/sns/oauth2/component/access_token', {
+              ...options,
+              auth: false,
+              idempotent: false,
+              query: {
+                appid: this.appId,
+                code: params.code,
+                grant_type: 'authorization_code',
+                component_appid: component.appId,
+                component_access_token: await component.accessToken(),
+              },
+            })
+            .withResponse(),
+        );
+      }
+      return APIPromise.from(() =>
         // A refused AppSecret re-reads a provider for the next exchange; this code is not resent.
         this.#secret.useOnce(
           (secret) =>
@@ -550,19 +580,40 @@ export class OfficialAccount {
               .withResponse(),
           isSecretRefusal,
         ),
-      ),
+      );
+    },
     /**
-     * `GET /sns/oauth2/refresh_token`: a fresh user access token (valid 2 h) from the refresh token (30 days).
+     * `GET /sns/oauth2/refresh_token`: a fresh user access token (valid 2 h) from the refresh token
+     * (30 days); for an Open Platform authorizer `GET /sns/oauth2/component/refresh_token`.
      *
      * @example
      * const token = await oa.auth.refresh({ refresh_token });
      */
-    refresh: (params: { refresh_token: string }, options?: RequestOptions): APIPromise<OAuthToken> =>
-      this.client.request<OAuthToken>('GET', '/sns/oauth2/refresh_token', {
-        ...options,
-        auth: false,
-        query: { appid: this.appId, grant_type: 'refresh_token', refresh_token: params.refresh_token },
-      }),
+    refresh: (params: { refresh_token: string }, options?: RequestOptions): APIPromise<OAuthToken> => {
+      const component = this.#component;
+      if (component === undefined) {
+        return this.client.request<OAuthToken>('GET', '/sns/oauth2/refresh_token', {
+          ...options,
+          auth: false,
+          query: { appid: this.appId, grant_type: 'refresh_token', refresh_token: params.refresh_token },
+        });
+      }
+      return APIPromise.from(async () =>
+        this.client
+          .request<OAuthToken>('GET', '/sns/oauth2/component/refresh_token', {
+            ...options,
+            auth: false,
+            query: {
+              appid: this.appId,
+              grant_type: 'refresh_token',
+              component_appid: component.appId,
+              component_access_token: await component.accessToken(),
+              refresh_token: params.refresh_token,
+            },
+          })
+          .withResponse(),
+      );
+    },
     /**
      * `GET /sns/userinfo` with the USER's access token (scope `snsapi_userinfo`).
      *

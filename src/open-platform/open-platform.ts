@@ -1,4 +1,9 @@
-import type { ComponentVerifyTicketEvent } from '../callbacks/messages.js';
+import type {
+  AuthorizedEvent,
+  ComponentVerifyTicketEvent,
+  UnauthorizedEvent,
+} from '../callbacks/messages.js';
+import type { WeChatCallback } from '../callbacks/wechat-callback.js';
 import { ApiClient, type ApiRequestOptions, type RequestOptions } from '../core/api-client.js';
 import { APIPromise } from '../core/api-promise.js';
 import { quotaBreakerFrom, tokenManagerFrom, transportFrom } from '../core/build-client.js';
@@ -15,7 +20,12 @@ import { MemoryStore } from '../credentials/memory-store.js';
 import type { TokenManager } from '../credentials/token-manager.js';
 import type { TokenStore } from '../credentials/token-store.js';
 import { ArgumentError, ConfigError, WeChatApiError, WeChatKitError } from '../errors.js';
+import { APP_TOKEN_SOURCE, type AppTokenSource } from '../internal/app-token-source.js';
+import { LruMap } from '../internal/lru.js';
 import { tokenKey } from '../internal/store-keys.js';
+import type { MiniProgramOptions } from '../mini-program/mini-program.js';
+import { OfficialAccount, type OfficialAccountOptions } from '../official-account/official-account.js';
+import { AuthorizerMiniProgram } from './authorizer-mini-program.js';
 
 /** How long a component_verify_ticket is accepted after its push (official: 12 hours). */
 export const VERIFY_TICKET_TTL_MS = 12 * 3600 * 1000;
@@ -36,6 +46,12 @@ export interface OpenPlatformOptions extends TokenClientOptions {
   /** The third-party platform's (第三方平台) AppID. */
   componentAppId: string | undefined;
   /**
+   * How many authorizers' clients are kept in memory (least recently used first out; default
+   * 1000). An evicted account's client is rebuilt from the store on its next use, without a token
+   * fetch while its stored token is valid, so memory stays bounded with any number of accounts.
+   */
+  authorizerCacheSize?: number | undefined;
+  /**
    * The platform's AppSecret, or a provider that reads it (`secretFromEnv`, `secretFromFile`,
    * `secretFrom`): read when first needed, and again once when WeChat refuses it (after a reset).
    * Never logged, never part of a store key.
@@ -43,12 +59,59 @@ export interface OpenPlatformOptions extends TokenClientOptions {
   componentSecret: SecretInput | undefined;
 }
 
+/** Default of {@link OpenPlatformOptions.authorizerCacheSize}. */
+export const DEFAULT_AUTHORIZER_CACHE_SIZE = 1000;
+
 /**
  * No component_verify_ticket has been stored yet (or the stored one expired or was refused), so no
- * component_access_token can be fetched. WeChat pushes a ticket every 10 minutes: make sure the
- * 授权事件接收URL saves it ({@link OpenPlatform.verifyTicketHandler}) and wait for the next push.
+ * component_access_token can be fetched (code `VERIFY_TICKET_MISSING`). WeChat pushes a ticket
+ * every 10 minutes: make sure the 授权事件接收URL saves it ({@link OpenPlatform.verifyTicketHandler}
+ * or {@link OpenPlatform.attachCallback}) in a store every instance shares, and wait for the next push.
  */
-export class VerifyTicketMissingError extends ConfigError {}
+export class VerifyTicketMissingError extends ConfigError {
+  constructor(message: string) {
+    super('VERIFY_TICKET_MISSING', message);
+  }
+}
+
+/**
+ * The account revoked the platform's authorisation (`unauthorized` event, or WeChat refused its
+ * refresh token with 61023): its tokens were forgotten and nothing is sent on its behalf (code
+ * `AUTHORIZER_REVOKED`). It works again once the account authorises the platform anew (the
+ * `authorized` event, or `auth.exchangeCode`).
+ */
+export class AuthorizerRevokedError extends WeChatKitError {
+  readonly authorizerAppId: string;
+
+  constructor(authorizerAppId: string, message: string, options?: { cause?: unknown }) {
+    super('AUTHORIZER_REVOKED', message, options);
+    this.authorizerAppId = authorizerAppId;
+  }
+}
+
+/** What {@link OpenPlatform.handleAuthorizationEvent} did with an authorisation event. */
+export type AuthorizationEventOutcome =
+  | { type: 'authorized' | 'updateauthorized'; authorizerAppId: string; info: AuthorizationInfo }
+  | { type: 'unauthorized'; authorizerAppId: string };
+
+/**
+ * Your own steps after the platform handled an authorisation event (see
+ * {@link OpenPlatform.attachCallback}); they run after the tokens were stored or forgotten.
+ */
+export interface AuthorizationListeners {
+  authorized?: ((info: AuthorizationInfo, event: AuthorizedEvent) => void | Promise<void>) | undefined;
+  updateauthorized?: ((info: AuthorizationInfo, event: AuthorizedEvent) => void | Promise<void>) | undefined;
+  unauthorized?: ((authorizerAppId: string, event: UnauthorizedEvent) => void | Promise<void>) | undefined;
+}
+
+/** Sizes of the in-memory authorizer cache, for metrics. */
+export interface AuthorizerCacheStats {
+  /** Authorizers whose clients are in memory now (never more than `maxSize`). */
+  size: number;
+  maxSize: number;
+  /** Clients dropped to make room since the platform was created. */
+  evictions: number;
+}
 
 /** No authorizer_refresh_token is stored for an authorizer: run `auth.exchangeCode` (or `saveRefreshToken`) first. */
 export class RefreshTokenMissingError extends ConfigError {}
@@ -100,6 +163,15 @@ export interface Authorizer {
   request<T = unknown>(method: HttpMethod, path: string, options?: ApiRequestOptions): APIPromise<T>;
 }
 
+/** Everything kept in memory for one authorizer: rebuilt from the store when evicted. */
+interface AuthorizerEntry {
+  readonly appId: string;
+  readonly source: AppTokenSource;
+  authorizer?: Authorizer;
+  officialAccount?: OfficialAccount;
+  miniProgram?: AuthorizerMiniProgram;
+}
+
 const APPID_SHAPE = /^[A-Za-z0-9_.-]{1,128}$/;
 const AUTH_TYPES = new Set([1, 2, 3, 4, 5, 6]);
 
@@ -145,10 +217,25 @@ export class OpenPlatform {
   readonly #componentToken: TokenManager;
   readonly #componentSecret: SecretSource;
   readonly #credentials: CredentialSettings;
-  readonly #authorizers = new Map<string, Authorizer>();
+  readonly #authorizers: LruMap<string, AuthorizerEntry>;
+  /** Options for the authorizers' Official Account / Mini Program clients. */
+  readonly #appOptions: TokenClientOptions;
 
   constructor(options: OpenPlatformOptions) {
-    checkOptions('OpenPlatform', options, ['componentAppId', 'componentSecret'], ['componentAppId']);
+    checkOptions(
+      'OpenPlatform',
+      options,
+      ['componentAppId', 'componentSecret', 'authorizerCacheSize'],
+      ['componentAppId'],
+    );
+    const cacheSize = options.authorizerCacheSize ?? DEFAULT_AUTHORIZER_CACHE_SIZE;
+    if (!Number.isSafeInteger(cacheSize) || cacheSize < 1) {
+      throw new ConfigError(
+        'INVALID_CONFIG',
+        'OpenPlatform: authorizerCacheSize must be a whole number of authorizers, at least 1 (default 1000)',
+      );
+    }
+    this.#authorizers = new LruMap(cacheSize);
     this.#componentSecret = requiredSecret('OpenPlatform', 'componentSecret', options.componentSecret);
     this.#options = options;
     // checkOptions made sure it is a non-empty string.
@@ -157,6 +244,13 @@ export class OpenPlatform {
     // Ticket, refresh tokens and access tokens must live in one store, even the default one.
     this.#store = options.store ?? new MemoryStore({ now: this.#now });
     this.#transport = transportFrom(options);
+    const {
+      componentAppId: _id,
+      componentSecret: _secret,
+      authorizerCacheSize: _size,
+      ...appOptions
+    } = options;
+    this.#appOptions = { ...appOptions, store: this.#store };
     this.#baseUrl = options.baseUrl ?? 'https://api.weixin.qq.com';
     this.#ticketKey = tokenKey('component_verify_ticket', this.componentAppId);
     this.#credentials = {
@@ -340,6 +434,13 @@ export class OpenPlatform {
   async saveRefreshToken(authorizerAppId: string, refreshToken: string): Promise<void> {
     const appId = requireAppId('saveRefreshToken', authorizerAppId);
     const value = requireString('saveRefreshToken', 'refreshToken', refreshToken);
+    // A new authorisation lifts a revocation mark.
+    const revoked = await this.#store.get(this.#revokedKey(appId));
+    if (revoked !== undefined) await this.#store.compareAndDelete(this.#revokedKey(appId), revoked.value);
+    await this.#writeRefreshToken(appId, value);
+  }
+
+  async #writeRefreshToken(appId: string, value: string): Promise<void> {
     const expiresAt = this.#now() + AUTHORIZER_REFRESH_TOKEN_TTL_MS;
     await this.#store.set(
       this.#refreshKey(appId),
@@ -356,39 +457,212 @@ export class OpenPlatform {
 
   /**
    * An authorised account: its authorizer_access_token (refreshed with the latest stored refresh
-   * token) and a client that calls WeChat APIs as that account.
+   * token) and a client that calls WeChat APIs as that account. For typed APIs use
+   * {@link officialAccount} or {@link miniProgram}.
    */
   authorizer(authorizerAppId: string): Authorizer {
-    const appId = requireAppId('authorizer', authorizerAppId);
+    const entry = this.#entry(requireAppId('authorizer', authorizerAppId));
+    if (entry.authorizer === undefined) {
+      const { accessToken } = entry.source;
+      const client = new ApiClient({
+        baseUrl: this.#baseUrl,
+        transport: this.#transport,
+        accessToken,
+        credentials: this.#credentials,
+        quotaBreaker: entry.source.quotaBreaker,
+      });
+      entry.authorizer = {
+        appId: entry.appId,
+        client,
+        getAccessToken: () => accessToken.get(),
+        request: <T>(method: HttpMethod, path: string, options?: ApiRequestOptions) =>
+          client.request<T>(method, path, options),
+      };
+    }
+    return entry.authorizer;
+  }
+
+  /**
+   * The typed {@link OfficialAccount} client of an authorised Official Account: every resource
+   * (users, menus, templates, media, QR codes, JS-SDK, …) called with its authorizer_access_token;
+   * web OAuth goes through the platform (代公众号发起网页授权: `component_appid` in the
+   * authorisation URL, `sns/oauth2/component/access_token`). No AppSecret of the account is needed.
+   *
+   * @example
+   * const oa = op.officialAccount('wx1234567890abcdef');
+   * await oa.menus.create({ button: [{ type: 'click', name: '今日', key: 'TODAY' }] });
+   * const config = await oa.jssdk.config({ url: pageUrl });
+   */
+  officialAccount(authorizerAppId: string): OfficialAccount {
+    const entry = this.#entry(requireAppId('officialAccount', authorizerAppId));
+    entry.officialAccount ??= new OfficialAccount({
+      ...this.#appOptions,
+      appId: entry.appId,
+      secret: undefined,
+      [APP_TOKEN_SOURCE]: entry.source,
+    } as OfficialAccountOptions);
+    return entry.officialAccount;
+  }
+
+  /**
+   * The typed {@link MiniProgram} client of an authorised Mini Program, acting with its
+   * authorizer_access_token (login through `sns/component/jscode2session`), plus the management
+   * only a platform has: `code` (commit → submit_audit → release) and `domains` (modify_domain).
+   *
+   * @example
+   * const mp = op.miniProgram('wx1234567890abcdef');
+   * await mp.code.commit({ template_id: '1', ext_json: { extAppid: mp.appId }, user_version: 'v1.0.0', user_desc: 'first' });
+   * const { auditid } = await mp.code.submitAudit();
+   */
+  miniProgram(authorizerAppId: string): AuthorizerMiniProgram {
+    const entry = this.#entry(requireAppId('miniProgram', authorizerAppId));
+    entry.miniProgram ??= new AuthorizerMiniProgram({
+      ...this.#appOptions,
+      appId: entry.appId,
+      secret: undefined,
+      [APP_TOKEN_SOURCE]: entry.source,
+    } as MiniProgramOptions);
+    return entry.miniProgram;
+  }
+
+  /** How many authorizers' clients are in memory, out of how many allowed. */
+  authorizerCacheStats(): AuthorizerCacheStats {
+    const cache = this.#authorizers;
+    return { size: cache.size, maxSize: cache.maxSize, evictions: cache.evictions };
+  }
+
+  /**
+   * Forgets an account that revoked the platform's authorisation: its refresh token, access token
+   * and JS-SDK tickets leave the store (so every instance sharing it stops too), its clients leave
+   * this process, and a revocation mark stays, so a later call on its behalf fails with
+   * {@link AuthorizerRevokedError} (`AUTHORIZER_REVOKED`) without reaching WeChat. A new
+   * authorisation (`auth.exchangeCode`) lifts the mark. `handleAuthorizationEvent` calls this on
+   * `unauthorized`.
+   */
+  async forgetAuthorizer(authorizerAppId: string): Promise<void> {
+    const appId = requireAppId('forgetAuthorizer', authorizerAppId);
+    const expiresAt = this.#now() + AUTHORIZER_REFRESH_TOKEN_TTL_MS;
+    // The mark first: a peer refreshing right now finds it before asking WeChat.
+    await this.#store.set(
+      this.#revokedKey(appId),
+      { value: String(this.#now()), expiresAt, refreshAt: expiresAt },
+      AUTHORIZER_REFRESH_TOKEN_TTL_MS,
+    );
+    const entry = this.#authorizers.get(appId);
+    this.#authorizers.delete(appId);
+    const keys = [
+      this.#refreshKey(appId),
+      this.#accessKey(appId),
+      this.#ticketKeyOf(appId, 'jsapi'),
+      this.#ticketKeyOf(appId, 'wx_card'),
+    ];
+    for (const key of keys) {
+      const stored = await this.#store.get(key);
+      if (stored === undefined) continue;
+      await this.#store.compareAndDelete(key, stored.value);
+      // A token manager's own fallback copy (onStoreUnavailable: 'local') goes too.
+      if (key === keys[1]) await entry?.source.accessToken.invalidate(stored.value);
+    }
+  }
+
+  /**
+   * Acts on an authorisation event of the 授权事件接收URL: `authorized` and `updateauthorized`
+   * exchange the event's AuthorizationCode (`api_query_auth`) and store the account's refresh and
+   * access tokens; `unauthorized` forgets the account ({@link forgetAuthorizer}). An event for
+   * another component is refused.
+   *
+   * @example
+   * callback.on('unauthorized', async (event) => { await op.handleAuthorizationEvent(event); });
+   */
+  async handleAuthorizationEvent(
+    event: AuthorizedEvent | UnauthorizedEvent,
+  ): Promise<AuthorizationEventOutcome> {
+    if (event?.AppId !== this.componentAppId) {
+      throw new ArgumentError(
+        `an authorisation event for another component (${String(event?.AppId)}) reached the OpenPlatform of ${this.componentAppId}`,
+      );
+    }
+    const appId = requireAppId('handleAuthorizationEvent', event.AuthorizerAppid);
+    if (event.InfoType === 'unauthorized') {
+      await this.forgetAuthorizer(appId);
+      return { type: 'unauthorized', authorizerAppId: appId };
+    }
+    if (event.InfoType !== 'authorized' && event.InfoType !== 'updateauthorized') {
+      throw new ArgumentError(
+        `handleAuthorizationEvent: InfoType must be authorized, updateauthorized or unauthorized (got ${String((event as { InfoType?: unknown }).InfoType)})`,
+      );
+    }
+    const info = await this.auth.exchangeCode({ authorization_code: event.AuthorizationCode });
+    if (info.authorizer_appid !== appId) {
+      throw new WeChatKitError(
+        'BAD_RESPONSE',
+        `api_query_auth answered for ${info.authorizer_appid}, but the event was for ${appId}`,
+      );
+    }
+    return { type: event.InfoType, authorizerAppId: appId, info };
+  }
+
+  /**
+   * Wires the platform onto the callback of its 授权事件接收URL in one line: the
+   * component_verify_ticket is stored, `authorized` / `updateauthorized` store the account's tokens,
+   * `unauthorized` forgets them everywhere; `listeners` then run your own steps. Every handler
+   * answers `success`.
+   *
+   * @example
+   * const events = createWeChatCallback({ appId: componentAppId, token, encodingAESKey, mode: 'safe' });
+   * op.attachCallback(events, { authorized: (info) => accounts.add(info.authorizer_appid) });
+   */
+  attachCallback(callback: WeChatCallback, listeners: AuthorizationListeners = {}): WeChatCallback {
+    for (const key of Object.keys(listeners)) {
+      if (key !== 'authorized' && key !== 'updateauthorized' && key !== 'unauthorized') {
+        throw new ArgumentError(
+          `attachCallback: unknown listener "${key}" (allowed: authorized, updateauthorized, unauthorized)`,
+        );
+      }
+    }
+    const granted = async (event: AuthorizedEvent) => {
+      const outcome = await this.handleAuthorizationEvent(event);
+      if (outcome.type === 'unauthorized') return;
+      await listeners[outcome.type]?.(outcome.info, event);
+    };
+    callback
+      .on('component_verify_ticket', this.verifyTicketHandler())
+      .on('authorized', granted)
+      .on('updateauthorized', granted)
+      .on('unauthorized', async (event) => {
+        await this.handleAuthorizationEvent(event);
+        await listeners.unauthorized?.(event.AuthorizerAppid, event);
+      });
+    return callback;
+  }
+
+  /** The cached entry of an authorizer, or a new one (its token manager reads the shared store). */
+  #entry(appId: string): AuthorizerEntry {
     const known = this.#authorizers.get(appId);
     if (known !== undefined) return known;
     const accessToken = tokenManagerFrom(this.#options, this.#store, this.#accessKey(appId), () =>
       this.#refreshAuthorizerToken(appId),
     );
-    const client = new ApiClient({
-      baseUrl: this.#baseUrl,
-      transport: this.#transport,
-      accessToken,
-      credentials: this.#credentials,
-      // Calls made on an authorizer's behalf count against the authorizer account's quota.
-      quotaBreaker: quotaBreakerFrom(this.#options, this.#store, appId),
-    });
-    const authorizer: Authorizer = {
+    const entry: AuthorizerEntry = {
       appId,
-      client,
-      getAccessToken: () => accessToken.get(),
-      request: <T>(method: HttpMethod, path: string, options?: ApiRequestOptions) =>
-        client.request<T>(method, path, options),
+      source: {
+        accessToken,
+        transport: this.#transport,
+        credentials: this.#credentials,
+        // Calls made on an authorizer's behalf count against the authorizer account's quota.
+        quotaBreaker: quotaBreakerFrom(this.#options, this.#store, appId),
+        ticketKey: (type) => this.#ticketKeyOf(appId, type),
+        component: { appId: this.componentAppId, accessToken: () => this.#componentToken.get() },
+      },
     };
-    this.#authorizers.set(appId, authorizer);
-    return authorizer;
+    this.#authorizers.set(appId, entry);
+    return entry;
   }
 
   async #fetchComponentToken(bare: ApiClient): Promise<{ value: string; expiresIn: number }> {
     const ticket = (await this.#store.get(this.#ticketKey))?.value;
     if (ticket === undefined) {
       throw new VerifyTicketMissingError(
-        'INVALID_CONFIG',
         `OpenPlatform ${this.componentAppId}: no component_verify_ticket stored yet, so no component_access_token can be fetched. ` +
           'WeChat pushes one every 10 minutes to the 授权事件接收URL: save it with verifyTicketHandler() (or saveVerifyTicket) ' +
           'in a store every instance shares, and wait for the next push (at most 10 minutes).',
@@ -426,6 +700,13 @@ export class OpenPlatform {
 
   async #refreshAuthorizerToken(appId: string): Promise<{ value: string; expiresIn: number }> {
     const refreshToken = (await this.#store.get(this.#refreshKey(appId)))?.value;
+    if (refreshToken === undefined && (await this.#store.get(this.#revokedKey(appId))) !== undefined) {
+      throw new AuthorizerRevokedError(
+        appId,
+        `OpenPlatform ${this.componentAppId}: ${appId} revoked its authorisation (unauthorized), so nothing is sent on its behalf; ` +
+          'it works again after the account authorises the platform anew (the authorized event, or auth.exchangeCode)',
+      );
+    }
     if (refreshToken === undefined) {
       throw new RefreshTokenMissingError(
         'INVALID_CONFIG',
@@ -433,20 +714,32 @@ export class OpenPlatform {
           'call auth.exchangeCode() with the authorization code of its authorisation, or saveRefreshToken()',
       );
     }
-    const answer = await this.client.request<{
-      authorizer_access_token: string;
-      expires_in: number;
-      authorizer_refresh_token?: string;
-    }>('POST', '/cgi-bin/component/api_authorizer_token', {
-      body: {
-        component_appid: this.componentAppId,
-        authorizer_appid: appId,
-        authorizer_refresh_token: refreshToken,
-      },
-    });
+    let answer: { authorizer_access_token: string; expires_in: number; authorizer_refresh_token?: string };
+    try {
+      answer = await this.client.request<typeof answer>('POST', '/cgi-bin/component/api_authorizer_token', {
+        body: {
+          component_appid: this.componentAppId,
+          authorizer_appid: appId,
+          authorizer_refresh_token: refreshToken,
+        },
+      });
+    } catch (error) {
+      // 61023: the refresh token is no longer valid — the account revoked the authorisation (an
+      // unauthorized push this platform missed) or re-authorised (a newer token exists elsewhere).
+      if (error instanceof WeChatApiError && error.errcode === 61023) {
+        throw new AuthorizerRevokedError(
+          appId,
+          `OpenPlatform ${this.componentAppId}: WeChat refused the stored authorizer_refresh_token of ${appId} (61023): ` +
+            'the account revoked the authorisation, or re-authorised and a newer refresh token was not stored; ' +
+            'it works again once the authorized event (or auth.exchangeCode) stores a new one',
+          { cause: error },
+        );
+      }
+      throw error;
+    }
     // Always keep the refresh token WeChat answers with: an older one may stop working.
     if (typeof answer.authorizer_refresh_token === 'string' && answer.authorizer_refresh_token !== '') {
-      await this.saveRefreshToken(appId, answer.authorizer_refresh_token);
+      await this.#writeRefreshToken(appId, answer.authorizer_refresh_token);
     }
     return { value: answer.authorizer_access_token, expiresIn: answer.expires_in };
   }
@@ -471,5 +764,17 @@ export class OpenPlatform {
 
   #accessKey(appId: string): string {
     return tokenKey('authorizer_access_token', this.componentAppId, appId);
+  }
+
+  #revokedKey(appId: string): string {
+    return tokenKey('authorizer_revoked', this.componentAppId, appId);
+  }
+
+  #ticketKeyOf(appId: string, type: 'jsapi' | 'wx_card'): string {
+    return tokenKey(
+      type === 'jsapi' ? 'authorizer_jsapi_ticket' : 'authorizer_wx_card_ticket',
+      this.componentAppId,
+      appId,
+    );
   }
 }

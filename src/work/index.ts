@@ -1,1 +1,2 @@
+export * from './suite.js';
 export * from './work.js';

@@ -14,6 +14,7 @@ import {
 import type { TokenManager } from '../credentials/token-manager.js';
 import { ConfigError } from '../errors.js';
 import { tokenKey } from '../internal/store-keys.js';
+import { workTokenSourceOf } from '../internal/work-token-source.js';
 
 /**
  * Options of {@link Work}. Unknown keys are rejected. `corpId` and `corpSecret` take
@@ -100,7 +101,8 @@ export class Work {
 
   constructor(options: WorkOptions) {
     checkOptions('Work', options, ['corpId', 'corpSecret', 'agentId'], ['corpId']);
-    const corpSecret = requiredSecret('Work', 'corpSecret', options.corpSecret);
+    // A company's client from `WeComSuite.corp()`: its corp token comes from the suite, no secret.
+    const source = workTokenSourceOf(options);
     if (!Number.isInteger(options.agentId)) {
       const value: unknown = options.agentId;
       const got =
@@ -114,8 +116,20 @@ export class Work {
     const corpId = options.corpId as string;
     this.corpId = corpId;
     this.agentId = options.agentId;
-    const transport = transportFrom(options);
     const baseUrl = options.baseUrl ?? 'https://qyapi.weixin.qq.com';
+    if (source !== undefined) {
+      this.#accessToken = source.accessToken;
+      this.client = new ApiClient({
+        baseUrl,
+        transport: source.transport,
+        accessToken: source.accessToken,
+        credentials: source.credentials,
+        quotaBreaker: source.quotaBreaker,
+      });
+      return;
+    }
+    const corpSecret = requiredSecret('Work', 'corpSecret', options.corpSecret);
+    const transport = transportFrom(options);
     const credentials: CredentialSettings = {
       client: 'Work',
       id: corpId,

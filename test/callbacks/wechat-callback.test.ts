@@ -568,12 +568,15 @@ describe('dedupe', () => {
     expect(errors).toEqual([expect.objectContaining({ phase: 'dedupe' })]);
   });
 
-  it('claims keys for the dedupe TTL (default: window + 60 s)', async () => {
+  it('remembers keys for the dedupe TTL (default: window + 60 s) once the handler is done', async () => {
     const store = new MemoryDedupeStore({ now: clock });
     const claim = vi.spyOn(store, 'claim');
+    const complete = vi.spyOn(store, 'complete');
     const { callback } = make({ dedupe: store });
     await callback.handle(push({ fields: textMessage() }));
-    expect(claim).toHaveBeenCalledWith(expect.any(String), 360_000);
+    // Claimed with a processing lease (reply budget + 1 s), then completed for the TTL.
+    expect(claim).toHaveBeenCalledWith(expect.any(String), 5500);
+    expect(complete).toHaveBeenCalledWith(expect.any(String), 360_000);
   });
 });
 
@@ -613,6 +616,54 @@ describe('reply budget', () => {
     expect(event.message.Content).toBe('hello');
     expect(event.type).toBe('text');
     expect(event.elapsedMs).toBeGreaterThanOrEqual(200);
+  });
+
+  it('treats a handler that answers at once like one that answers later: reply, throw, or a value that is not a reply', async () => {
+    // Sync handlers take a path without promises or a budget timer; async ones the chain's. Same answers.
+    const cases: Array<[string, (sync: boolean) => (m: unknown) => unknown, number, string | undefined]> = [
+      ['reply', (sync) => (sync ? () => reply.text('hi') : async () => reply.text('hi')), 200, undefined],
+      ['nothing', (sync) => (sync ? () => undefined : async () => undefined), 200, undefined],
+      [
+        'throw',
+        (sync) =>
+          sync
+            ? () => {
+                throw new Error('boom');
+              }
+            : async () => {
+                throw new Error('boom');
+              },
+        500,
+        'boom',
+      ],
+      [
+        'not a reply',
+        (sync) => (sync ? () => ({ text: 'x' }) : async () => ({ text: 'x' })),
+        500,
+        'not a reply',
+      ],
+      ['null', (sync) => (sync ? () => null : async () => null), 500, 'not a reply'],
+    ];
+    for (const [name, handler, status, error] of cases) {
+      const answers = [];
+      for (const sync of [true, false]) {
+        const scheduler = new ManualScheduler();
+        const { callback, errors } = make({ scheduler });
+        callback.on('text', handler(sync) as never);
+        const res = await callback.handle(push({ fields: textMessage() }));
+        expect(res.status, `${name} (${sync ? 'sync' : 'async'})`).toBe(status);
+        // no timer left behind either way
+        expect(scheduler.pending, `${name} (${sync ? 'sync' : 'async'})`).toBe(0);
+        if (error === undefined) expect(errors).toEqual([]);
+        else expect(String((errors[0] as { error: Error }).error.message)).toContain(error);
+        answers.push(
+          res.status === 200 && res.body !== 'success'
+            ? parseXml(openReply(res)).Content
+            : res.body.split(' (request')[0],
+        );
+      }
+      expect(answers[0], name).toEqual(answers[1]);
+    }
   });
 
   it('reports a late handler failure through onError', async () => {

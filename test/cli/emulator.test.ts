@@ -227,6 +227,7 @@ describe('weixin-kit emulator (CLI)', () => {
     const emulator = await runEmulatorCommand(['--port', '0', '--config', file], (l) => lines.push(l));
     try {
       expect(lines[0]).toBe(`weixin-kit emulator listening on ${emulator.url}`);
+      expect(lines[1]).toContain(`${emulator.url}/_emulator/ui`);
       expect(lines.join('\n')).toContain(`appId=${app.appId}`);
       expect((await fetch(`${emulator.url}/_emulator/stats`)).status).toBe(200);
     } finally {

@@ -199,6 +199,13 @@ const NOT_API_CALLS = new Set([
   'OpenPlatform.saveRefreshToken',
   'OpenPlatform.getRefreshToken',
   'OpenPlatform.authorizer',
+  // The authorizers' typed clients (their own methods take RequestOptions) and local bookkeeping.
+  'OpenPlatform.officialAccount',
+  'OpenPlatform.miniProgram',
+  'OpenPlatform.authorizerCacheStats',
+  'OpenPlatform.forgetAuthorizer',
+  'OpenPlatform.handleAuthorizationEvent',
+  'OpenPlatform.attachCallback',
   'OpenPlatform.auth.authorizeUrl',
   'Authorizer.getAccessToken',
 ]);

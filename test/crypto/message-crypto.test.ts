@@ -1,3 +1,4 @@
+import { createCipheriv } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -8,7 +9,7 @@ import {
   openMessage,
 } from '../../src/crypto/index.js';
 import { WeChatKitError } from '../../src/errors.js';
-import { parseXml } from '../../src/xml/index.js';
+import { buildXml, parseXml } from '../../src/xml/index.js';
 import { at, expectCode, fixedRandom, vector } from '../helpers.js';
 
 const KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
@@ -53,6 +54,54 @@ describe('MessageCipher', () => {
     const v = vector('official.json', 'message.encrypt/MC-PAMTEST-1');
     const cipher = new MessageCipher({ encodingAESKey: KEY, receiveId: APPID });
     expect(cipher.encrypt('我是中文abcd123', 'aaaabbbbccccdddd')).toBe(v.expect.output);
+  });
+
+  it('reproduces the official ciphertext on every message of a long-lived cipher, not only the first', () => {
+    // The cipher keeps one CBC context across messages and compensates its chaining block: the
+    // official vector must come out the same after other messages have gone through it.
+    const v = vector('official.json', 'message.encrypt/MC-PAMTEST-1');
+    const cipher = new MessageCipher({ encodingAESKey: KEY, receiveId: APPID });
+    for (const message of ['a', '<xml>longer message spanning several blocks</xml>'.repeat(5), '']) {
+      cipher.encrypt(message);
+      expect(cipher.encrypt('我是中文abcd123', 'aaaabbbbccccdddd')).toBe(v.expect.output);
+    }
+  });
+
+  it('encrypts every message of a sequence exactly as a fresh AES-256-CBC with IV = key[0..16)', () => {
+    // Reference: one new node:crypto CBC cipher per message, over the documented plaintext layout.
+    const reference = (key: Buffer, receiveId: string, message: string, prefix: Buffer): string => {
+      const body = Buffer.from(message, 'utf8');
+      const id = Buffer.from(receiveId, 'utf8');
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(body.length);
+      const unpadded = Buffer.concat([prefix, length, body, id]);
+      const pad = 32 - (unpadded.length % 32);
+      const c = createCipheriv('aes-256-cbc', key, key.subarray(0, 16));
+      c.setAutoPadding(false);
+      return Buffer.concat([c.update(Buffer.concat([unpadded, Buffer.alloc(pad, pad)])), c.final()]).toString(
+        'base64',
+      );
+    };
+    fc.assert(
+      fc.property(
+        encodingKeyArb,
+        receiveIdArb,
+        fc.array(fc.tuple(messageArb, fc.uint8Array({ minLength: 16, maxLength: 16 })), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        (encodingAESKey, receiveId, messages) => {
+          const key = decodeEncodingAESKey(encodingAESKey);
+          const cipher = new MessageCipher({ encodingAESKey, receiveId });
+          for (const [message, prefix] of messages) {
+            expect(cipher.encrypt(message, prefix)).toBe(
+              reference(key, receiveId, message, Buffer.from(prefix)),
+            );
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('appends a full 32-byte block when the plaintext is already aligned', () => {
@@ -202,6 +251,33 @@ describe('MessageCrypto.open', () => {
 });
 
 describe('MessageCrypto.seal', () => {
+  it('writes the XML envelope exactly as buildXml writes its four fields, for any nonce and timestamp', () => {
+    const mc = new MessageCrypto({ token: TOKEN, encodingAESKey: KEY, receiveId: APPID });
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.stringMatching(/^[A-Za-z0-9]{0,20}$/),
+          fc
+            .string({ maxLength: 12 })
+            .filter((n) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff\ud800-\udfff]/.test(n)),
+        ),
+        fc.oneof(fc.integer({ min: 0, max: 2 ** 40 }), fc.constantFrom('0170', '1700000000')),
+        (nonce, timestamp) => {
+          const sealed = mc.seal('<xml/>', { nonce, timestamp, random: 'aaaabbbbccccdddd' });
+          expect(sealed.body).toBe(
+            buildXml({
+              Encrypt: sealed.encrypt,
+              MsgSignature: sealed.msgSignature,
+              TimeStamp: Number(sealed.timestamp),
+              Nonce: nonce,
+            }),
+          );
+        },
+      ),
+      { numRuns: 300, seed: 20261202 },
+    );
+  });
+
   it('reproduces the official Mini Program JSON reply', () => {
     const reply = vector('official.json', 'message.encrypt/MC-MP-DOC-JSON-REPLY');
     const signature = vector('official.json', 'message.signature/MC-MP-DOC-JSON-REPLY');

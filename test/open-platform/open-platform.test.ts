@@ -6,8 +6,9 @@ import { type AuthorizedEvent, createWeChatCallback } from '../../src/callbacks/
 import { MemoryStore } from '../../src/credentials/memory-store.js';
 import type { Lease, StoredToken, TokenStore } from '../../src/credentials/token-store.js';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/index.js';
-import { ConfigError, WeChatApiError } from '../../src/errors.js';
+import { ConfigError, type WeChatApiError } from '../../src/errors.js';
 import {
+  AuthorizerRevokedError,
   OpenPlatform,
   RefreshTokenMissingError,
   VerifyTicketMissingError,
@@ -245,14 +246,14 @@ describe('OpenPlatform against the emulator', () => {
   });
 
   step('authorizer.request carries access_token and retries once with a fresh token on 40001', async () => {
-    // The emulator's business APIs do not accept authorizer tokens: each call answers 40001.
+    // WeChat refuses the token once (as after a token reset): one refresh, one retry, success.
     urls.length = 0;
     const authorizer = op.authorizer(AUTHORIZER);
     const token = await authorizer.getAccessToken();
     const refreshes = calls('/cgi-bin/component/api_authorizer_token');
-    const error = await authorizer.request('GET', '/cgi-bin/user/get').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(WeChatApiError);
-    expect((error as WeChatApiError).code).toBe('TOKEN_INVALID');
+    await post('/_emulator/faults', { path: '/cgi-bin/user/get', errcode: 40001 });
+    const page = await authorizer.request<{ total: number }>('GET', '/cgi-bin/user/get');
+    expect(page.total).toEqual(expect.any(Number));
     const sent = urls.filter((u) => u.includes('/cgi-bin/user/get')).map((u) => new URL(u));
     expect(sent).toHaveLength(2);
     expect(sent[0]?.searchParams.get('access_token')).toBe(token);
@@ -261,23 +262,27 @@ describe('OpenPlatform against the emulator', () => {
     for (const url of sent) secrets.add(url.searchParams.get('access_token') as string);
   });
 
-  step('after unauthorize, the refresh fails with errcode 61023', async () => {
-    await advance(1);
-    const res = await post('/_emulator/open-platform/unauthorize', {
-      componentAppId: component.componentAppId,
-      authorizerAppId: AUTHORIZER,
-    });
-    expect(res.ok).toBe(true);
-    await advance(7200);
-    const error = await op
-      .authorizer(AUTHORIZER)
-      .getAccessToken()
-      .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(WeChatApiError);
-    expect((error as WeChatApiError).errcode).toBe(61023);
-    // Still the stored refresh token: a re-authorisation replaces it through auth.exchangeCode.
-    expect(await op.getRefreshToken(AUTHORIZER)).toBeTruthy();
-  });
+  step(
+    'after an unauthorize this platform did not hear of, the refresh fails: AUTHORIZER_REVOKED (61023)',
+    async () => {
+      await advance(1);
+      const res = await post('/_emulator/open-platform/unauthorize', {
+        componentAppId: component.componentAppId,
+        authorizerAppId: AUTHORIZER,
+      });
+      expect(res.ok).toBe(true);
+      await advance(7200);
+      const error = await op
+        .authorizer(AUTHORIZER)
+        .getAccessToken()
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AuthorizerRevokedError);
+      expect((error as AuthorizerRevokedError).code).toBe('AUTHORIZER_REVOKED');
+      expect(((error as Error).cause as WeChatApiError).errcode).toBe(61023);
+      // Still the stored refresh token: a re-authorisation replaces it through auth.exchangeCode.
+      expect(await op.getRefreshToken(AUTHORIZER)).toBeTruthy();
+    },
+  );
 
   step('once the stored ticket has expired, asks for the next push again', async () => {
     await advance(12 * 3600);
@@ -301,6 +306,8 @@ describe('OpenPlatform against the emulator', () => {
         `weixin-kit:component_access_token:${c}`,
         `weixin-kit:component_access_token:${c}:lease`,
         `weixin-kit:authorizer_refresh_token:${c}:${AUTHORIZER}`,
+        // Read when a refresh token is saved: a new authorisation lifts a revocation mark.
+        `weixin-kit:authorizer_revoked:${c}:${AUTHORIZER}`,
         `weixin-kit:authorizer_access_token:${c}:${AUTHORIZER}`,
         `weixin-kit:authorizer_access_token:${c}:${AUTHORIZER}:lease`,
       ]),

@@ -1,6 +1,7 @@
 import type { Router } from '../router.js';
 import type { EmulatorState } from '../state.js';
 import { registerClockControl } from './clock.js';
+import { registerConsole } from './console.js';
 import { registerFaultControl } from './faults.js';
 import { registerIntrospection } from './introspection.js';
 import { registerSecretControl } from './secrets.js';
@@ -14,4 +15,5 @@ export function registerControl(router: Router, state: EmulatorState): void {
   registerFaultControl(router, state);
   registerIntrospection(router, state);
   registerSecretControl(router, state);
+  registerConsole(router, state);
 }

@@ -1,6 +1,7 @@
 import { checkSessionKeySignature } from '../../crypto/index.js';
 import { safeEqual } from '../../internal/bytes.js';
 import { controlError, json, wechatError } from '../http.js';
+import { checkComponentExchange } from '../open-platform/component-exchange.js';
 import { appToken } from '../platform/app-auth.js';
 import { checkCodeExchange } from '../platform/app-credentials.js';
 import { wechatRecords } from '../platform/app-records.js';
@@ -47,9 +48,19 @@ export function registerLogin(router: Router, state: EmulatorState): void {
   router.add('GET', '/sns/jscode2session', (ctx) => {
     const checked = checkCodeExchange(state, ctx, 'js_code');
     if ('error' in checked) return checked.error;
-    const jsCode = checked.code;
+    return codeToSession(checked.appId, checked.code);
+  });
+
+  // 第三方平台代小程序登录: the same exchange, authenticated by the platform's component token.
+  router.add('GET', '/sns/component/jscode2session', (ctx) => {
+    const checked = checkComponentExchange(state, ctx, 'authorization_code', 'js_code');
+    if ('error' in checked) return checked.error;
+    return codeToSession(checked.appId, checked.value);
+  });
+
+  function codeToSession(appId: string, jsCode: string): Response {
     const code = records.loginCodes.get(jsCode);
-    if (!code || code.appId !== checked.appId) return wechatError(40029, 'invalid code');
+    if (!code || code.appId !== appId) return wechatError(40029, 'invalid code');
     if (code.used) return wechatError(40163, 'code been used');
     if (records.codeExpired(code)) return wechatError(40029, 'invalid code');
     code.used = true;
@@ -61,7 +72,7 @@ export function registerLogin(router: Router, state: EmulatorState): void {
       openid: code.openid,
       ...(app?.unionIdEnabled ? { unionid: user.unionid } : {}),
     });
-  });
+  }
 
   router.api('GET', '/wxa/checksession', { auth: appToken(records, 'mini-program') }, ({ caller, url }) => {
     const p = url.searchParams;

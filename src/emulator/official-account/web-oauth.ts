@@ -1,5 +1,6 @@
 import { isJsonObject } from '../api-route.js';
 import { controlError, json, wechatError } from '../http.js';
+import { checkComponentExchange } from '../open-platform/component-exchange.js';
 import { unauthorizedApi } from '../platform/app-auth.js';
 import { checkCodeExchange } from '../platform/app-credentials.js';
 import { CODE_TTL_SECONDS, wechatRecords } from '../platform/app-records.js';
@@ -106,9 +107,25 @@ export function registerWebOAuth(router: Router, state: EmulatorState): void {
   router.add('GET', '/sns/oauth2/access_token', (ctx) => {
     const checked = checkCodeExchange(state, ctx, 'code');
     if ('error' in checked) return checked.error;
-    const value = checked.code;
+    return exchangeCode(checked.appId, checked.code);
+  });
+
+  // 代公众号发起网页授权: the same exchange, authenticated by the platform's component token.
+  router.add('GET', '/sns/oauth2/component/access_token', (ctx) => {
+    const checked = checkComponentExchange(state, ctx, 'authorization_code', 'code');
+    if ('error' in checked) return checked.error;
+    return exchangeCode(checked.appId, checked.value);
+  });
+
+  router.add('GET', '/sns/oauth2/component/refresh_token', (ctx) => {
+    const checked = checkComponentExchange(state, ctx, 'refresh_token', 'refresh_token');
+    if ('error' in checked) return checked.error;
+    return refreshUserToken(checked.appId, checked.value);
+  });
+
+  function exchangeCode(appId: string, value: string): Response {
     const code = oauthCodes.get(value);
-    if (!code || code.appId !== checked.appId) return wechatError(40029, 'invalid code');
+    if (!code || code.appId !== appId) return wechatError(40029, 'invalid code');
     if (code.used) return wechatError(40163, 'code been used');
     if (state.now() - code.issuedAt >= CODE_TTL_SECONDS * 1000) return wechatError(40029, 'invalid code');
     code.used = true;
@@ -134,7 +151,7 @@ export function registerWebOAuth(router: Router, state: EmulatorState): void {
       ...(code.snapshotUser ? { is_snapshotuser: 1 } : {}),
       ...(unionid ? { unionid } : {}),
     });
-  });
+  }
 
   router.add('GET', '/sns/oauth2/refresh_token', (ctx) => {
     const p = ctx.url.searchParams;
@@ -144,6 +161,10 @@ export function registerWebOAuth(router: Router, state: EmulatorState): void {
     const value = p.get('refresh_token');
     if (!value) return wechatError(41003, 'refresh_token missing');
     if (!state.app(appid)) return wechatError(40013, 'invalid appid');
+    return refreshUserToken(appid, value);
+  });
+
+  function refreshUserToken(appid: string, value: string): Response {
     const refresh = refreshTokens.get(value);
     if (!refresh || refresh.appId !== appid) return wechatError(40030, 'invalid refresh_token');
     if (refresh.expiresAt <= state.now()) return wechatError(42002, 'refresh_token expired');
@@ -156,7 +177,7 @@ export function registerWebOAuth(router: Router, state: EmulatorState): void {
       openid: refresh.openid,
       scope: refresh.scope,
     });
-  });
+  }
 
   /** The user token of `access_token`: missing 41001, unknown 40001, expired 42001. */
   const userToken = (ctx: RouteContext, unknown: () => Response): UserToken | Response => {

@@ -91,6 +91,7 @@ export function registerAuthorizationControl(router: Router, records: ComponentR
       'authorizerAppId',
       'preAuthCode',
       'funcscopes',
+      'kind',
       'faults',
     ]);
     if (problem) return controlError(400, problem);
@@ -104,6 +105,14 @@ export function registerAuthorizationControl(router: Router, records: ComponentR
     }
     const faults = readFaults(body.faults);
     if (typeof faults === 'string') return controlError(400, faults);
+    const configured = state.app(authorizerAppId)?.kind;
+    const kind = body.kind ?? configured ?? 'official-account';
+    if (kind !== 'official-account' && kind !== 'mini-program') {
+      return controlError(400, 'kind must be "official-account" or "mini-program"');
+    }
+    if (configured !== undefined && kind !== configured) {
+      return controlError(400, `${authorizerAppId} is configured as a ${configured}`);
+    }
     const { componentAppId } = read.component;
     let preAuthCode: string;
     if (body.preAuthCode === undefined) {
@@ -126,6 +135,7 @@ export function registerAuthorizationControl(router: Router, records: ComponentR
       authorizerAppId,
       active: true,
       funcscopes: funcscopes as number[],
+      kind,
       ...(previous?.active && previous.refreshToken ? { refreshToken: previous.refreshToken } : {}),
       authorizedAt: state.nowSeconds(),
     });

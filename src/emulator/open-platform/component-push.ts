@@ -3,7 +3,7 @@ import { computeMessageSignature } from '../../crypto/message-crypto.js';
 import { computeServerSignature } from '../../crypto/server-signature.js';
 import { buildXml } from '../../xml/build.js';
 import type { EmulatorComponentConfig } from '../config.js';
-import { PUSH_ATTEMPTS, type PushAttempt } from '../platform/push.js';
+import { PUSH_ATTEMPTS, type PushAttempt, recordPush } from '../platform/push.js';
 import { randomNonce } from '../platform/push-message.js';
 import type { EmulatorState } from '../state.js';
 
@@ -45,6 +45,19 @@ export async function deliverComponentPush(
   infoType: string,
   fields: Record<string, string | number>,
   faults: ComponentPushFaults = {},
+): Promise<ComponentPushResult> {
+  const result = await sendComponentPush(state, component, infoType, fields, faults);
+  // On the event log (the console's live log), as message pushes.
+  recordPush(state, component.componentAppId, result.message, result, component.callbackUrl);
+  return result;
+}
+
+async function sendComponentPush(
+  state: EmulatorState,
+  component: EmulatorComponentConfig,
+  infoType: string,
+  fields: Record<string, string | number>,
+  faults: ComponentPushFaults,
 ): Promise<ComponentPushResult> {
   const now = state.nowSeconds();
   const message = buildXml({

@@ -1,5 +1,6 @@
 import { type PayV2SignType, signPayV2 } from '../../crypto/pay-v2.js';
 import { buildXml, parseXml } from '../../xml/index.js';
+import { rememberBody } from '../http.js';
 import type { Merchant } from '../pay-v3/signing.js';
 import type { EmulatorState } from '../state.js';
 
@@ -8,10 +9,11 @@ export type Fields = Record<string, string>;
 
 /** A 200 text/xml answer. */
 function xmlResponse(fields: Fields): Response {
-  return new Response(buildXml(fields), {
+  const response = new Response(buildXml(fields), {
     status: 200,
     headers: { 'content-type': 'text/xml; charset=utf-8' },
   });
+  return rememberBody(response, fields);
 }
 
 /** Communication-level failure: `return_code=FAIL`, unsigned (as WeChat does). */

@@ -3,6 +3,7 @@ import type { EmulatorState } from '../state.js';
 import { registerPayV3Bills } from './bills.js';
 import { registerCertificates } from './certificates.js';
 import { registerNotificationLog } from './notifications.js';
+import { registerOrderControl } from './order-control.js';
 import { PayV3Records } from './records.js';
 import { registerRefunds } from './refunds.js';
 import { registerSignTest } from './signing.js';
@@ -17,7 +18,8 @@ import { registerTransactions } from './transactions.js';
 export function registerPayV3(router: Router, state: EmulatorState): void {
   const records = new PayV3Records();
   registerTransactions(router, state, records);
-  registerRefunds(router, state, records);
+  const refundOrder = registerRefunds(router, state, records);
+  registerOrderControl(router, state, records, refundOrder);
   registerCertificates(router, state);
   registerSignTest(router, state);
   registerPayV3Bills(router, state, {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { encryptResource } from '../../crypto/pay-v3.js';
+import { recordEvent } from '../events.js';
 import { json } from '../http.js';
 import type { Router } from '../router.js';
 import type { EmulatorState } from '../state.js';
@@ -92,6 +93,26 @@ async function attempt(state: EmulatorState, job: DeliveryJob): Promise<boolean>
   } finally {
     timeout.done();
   }
+  const reason = record.ok
+    ? undefined
+    : (record.error ??
+      (record.status !== undefined && record.status >= 200 && record.status < 300
+        ? `HTTP ${record.status} but not acknowledged (the answer is not SUCCESS)`
+        : `HTTP ${record.status}`));
+  recordEvent(state, {
+    kind: 'pay-notification',
+    verdict: record.ok ? 'accepted' : 'refused',
+    summary: `notify ${delivery.event_type} → ${delivery.mchid}`,
+    ...(reason === undefined ? {} : { reason }),
+    detail: {
+      mchid: delivery.mchid,
+      eventType: delivery.event_type,
+      deliveryId: delivery.deliveryId,
+      attempt: delivery.attempts.length,
+      url: delivery.url.split('?')[0] as string,
+      ...(record.status === undefined ? {} : { status: record.status }),
+    },
+  });
   if (record.ok) {
     delivery.status = 'delivered';
     job.onDelivered?.();

@@ -13,7 +13,7 @@ import {
   positiveInt,
   str,
 } from './params.js';
-import type { PayV3Records, Refund } from './records.js';
+import type { Order, PayV3Records, Refund } from './records.js';
 import { type Merchant, v3Error, v3Response, v3Route } from './signing.js';
 
 /**
@@ -22,12 +22,22 @@ import { type Merchant, v3Error, v3Response, v3Route } from './signing.js';
  */
 export const REFUND_SETTLE_MS = 60_000;
 
+/** What a refund request gives (the rest is filled in by {@link registerRefunds}' refundOrder). */
+export type RefundInput = Omit<
+  Refund,
+  'refund_id' | 'status' | 'create_time' | 'transaction_id' | 'out_trade_no'
+>;
+
 /**
  * Pay v3 domestic refunds: `POST /v3/refund/domestic/refunds` (PROCESSING, then SUCCESS once the
  * settlement delay has passed on the emulated clock, with REFUND.SUCCESS sent to `notify_url`)
  * and `GET /v3/refund/domestic/refunds/:outRefundNo`.
  */
-export function registerRefunds(router: Router, state: EmulatorState, records: PayV3Records): void {
+export function registerRefunds(
+  router: Router,
+  state: EmulatorState,
+  records: PayV3Records,
+): (merchant: Merchant, order: Order, input: RefundInput) => Refund {
   function refundJson(r: Refund): Json {
     return {
       refund_id: r.refund_id,
@@ -88,6 +98,23 @@ export function registerRefunds(router: Router, state: EmulatorState, records: P
     );
   }
 
+  /** Records a refund of a paid order (checked by the caller), PROCESSING until it settles. */
+  function refundOrder(merchant: Merchant, order: Order, input: RefundInput): Refund {
+    const refund: Refund = {
+      ...input,
+      refund_id: `50${digits(27)}`,
+      out_trade_no: order.out_trade_no,
+      transaction_id: order.transaction_id as string,
+      status: 'PROCESSING',
+      create_time: chinaTime(state.now()),
+    };
+    order.refunded += refund.refund;
+    order.trade_state = 'REFUND';
+    records.refunds.set(records.key(merchant.mchid, refund.out_refund_no), refund);
+    settleRefund(merchant, refund);
+    return refund;
+  }
+
   router.add(
     'POST',
     '/v3/refund/domestic/refunds',
@@ -95,7 +122,7 @@ export function registerRefunds(router: Router, state: EmulatorState, records: P
       const body = parseBody(state, ctx);
       if (body instanceof Response) return body;
       const { merchant } = ctx;
-      let input: Omit<Refund, 'refund_id' | 'status' | 'create_time' | 'transaction_id' | 'out_trade_no'>;
+      let input: RefundInput;
       let transactionId: string | undefined;
       let outTradeNo: string | undefined;
       try {
@@ -174,19 +201,7 @@ export function registerRefunds(router: Router, state: EmulatorState, records: P
           value: input.refund,
           refundable: order.total - order.refunded,
         });
-      const refund: Refund = {
-        ...input,
-        refund_id: `50${digits(27)}`,
-        out_trade_no: order.out_trade_no,
-        transaction_id: order.transaction_id as string,
-        status: 'PROCESSING',
-        create_time: chinaTime(state.now()),
-      };
-      order.refunded += refund.refund;
-      order.trade_state = 'REFUND';
-      records.refunds.set(records.key(merchant.mchid, refund.out_refund_no), refund);
-      settleRefund(merchant, refund);
-      return v3Response(state, merchant, 200, refundJson(refund));
+      return v3Response(state, merchant, 200, refundJson(refundOrder(merchant, order, input)));
     }),
   );
 
@@ -200,4 +215,5 @@ export function registerRefunds(router: Router, state: EmulatorState, records: P
         : v3Error(state, ctx.merchant, 404, 'RESOURCE_NOT_EXISTS', '退款单不存在');
     }),
   );
+  return refundOrder;
 }

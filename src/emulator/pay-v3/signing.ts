@@ -3,7 +3,7 @@ import { loadPublicKey } from '../../crypto/keys.js';
 import { payV3SignatureMessage } from '../../crypto/pay-v3.js';
 import { isJsonObject } from '../api-route.js';
 import type { ResolvedEmulatorConfig } from '../config.js';
-import { controlError, json } from '../http.js';
+import { controlError, json, rememberBody } from '../http.js';
 import type { RouteContext, RouteHandler, Router } from '../router.js';
 import type { EmulatorState } from '../state.js';
 
@@ -99,7 +99,7 @@ export function v3Response(
     ...platformHeaders(state, merchant, text),
   };
   if (body !== undefined) headers['Content-Type'] = 'application/json; charset=utf-8';
-  return new Response(status === 204 ? null : text, { status, headers });
+  return rememberBody(new Response(status === 204 ? null : text, { status, headers }), body);
 }
 
 /** A signed v3 error: `{ code, message, detail? }`, the official error shape. */

@@ -30,7 +30,9 @@ export function appToken(
   return (ctx) => {
     const auth = records.authorize(ctx);
     if ('error' in auth) return auth.error;
-    if (kind !== undefined && records.state.app(auth.appId)?.kind !== kind) return unauthorizedApi();
+    if (kind !== undefined && (records.state.app(auth.appId)?.kind ?? auth.kind) !== kind) {
+      return unauthorizedApi();
+    }
     return { appId: auth.appId };
   };
 }

@@ -3,6 +3,7 @@ import { computeServerSignature } from '../../crypto/server-signature.js';
 import { WeChatKitError } from '../../errors.js';
 import { parseXml } from '../../xml/parse.js';
 import type { MessageMode } from '../config.js';
+import { recordEvent } from '../events.js';
 import { controlError, json } from '../http.js';
 import type { Router } from '../router.js';
 import type { EmulatorState } from '../state.js';
@@ -69,6 +70,12 @@ export interface PushResult {
   [detail: string]: unknown;
 }
 
+/**
+ * Who a push is for, as far as sending and checking its reply goes: the ReceiveId (an AppID, a
+ * WeCom corp id or suite id) and the secrets its replies are sealed with.
+ */
+export type PushReceiver = Pick<PushApp, 'appId' | 'token' | 'encodingAESKey'>;
+
 /** The number of requests WeChat makes for one push: 「总共重试三次」, read as three in total. */
 export const PUSH_ATTEMPTS = 3;
 
@@ -111,7 +118,7 @@ function errorCode(error: unknown): string {
  * decrypt with ReceiveId = AppID; a plaintext reply is refused in safe mode.
  */
 export function checkReply(
-  app: PushApp,
+  app: PushReceiver,
   mode: MessageMode,
   format: PushFormat,
   text: string,
@@ -174,9 +181,25 @@ export function checkReply(
   }
 }
 
-async function sendWithRetries(
+/**
+ * Sends a prepared push (resent on timeout, connection error or 5xx, up to `maxAttempts`), checks
+ * the answer, and records the outcome on the event log (the console's live log).
+ */
+export async function sendWithRetries(
   state: EmulatorState,
-  app: PushApp,
+  app: PushReceiver,
+  prepared: PreparedPush,
+  maxAttempts: number,
+  timeoutMs: number,
+): Promise<PushResult> {
+  const result = await sendAndCheck(state, app, prepared, maxAttempts, timeoutMs);
+  recordPush(state, app.appId, prepared.plaintext, result, prepared.url);
+  return result;
+}
+
+async function sendAndCheck(
+  state: EmulatorState,
+  app: PushReceiver,
   prepared: PreparedPush,
   maxAttempts: number,
   timeoutMs: number,
@@ -255,7 +278,14 @@ export async function deliverPush(
   const problem = pushConfigProblem(state, appId, options.mode);
   const app = state.app(appId);
   if (problem !== undefined || app === undefined) {
-    return { attempts: 0, status: 0, replyError: 'NOT_CONFIGURED', replyErrorMessage: problem };
+    const result: PushResult = {
+      attempts: 0,
+      status: 0,
+      replyError: 'NOT_CONFIGURED',
+      replyErrorMessage: problem,
+    };
+    recordPush(state, appId, `<MsgType>${String(message.MsgType)}</MsgType>`, result);
+    return result;
   }
   const mode = options.mode ?? app.messageMode;
   const format: PushFormat =
@@ -278,6 +308,51 @@ export async function deliverPush(
     first.duplicates = [second];
   }
   return first;
+}
+
+/** The MsgType (and Event) of a push's inner message, XML or JSON. */
+function pushType(plaintext: string): string {
+  const field = (name: string) =>
+    new RegExp(`<${name}>(?:<!\\[CDATA\\[)?([^<\\]]*)`).exec(plaintext)?.[1] ??
+    new RegExp(`"${name}"\\s*:\\s*"([^"]*)"`).exec(plaintext)?.[1];
+  const type = field('MsgType') ?? field('InfoType') ?? 'message';
+  const event = type === 'event' ? field('Event') : undefined;
+  return event === undefined ? type : `event ${event}`;
+}
+
+/** Logs a push and the developer server's answer on the event log (the console's live log). */
+export function recordPush(
+  state: EmulatorState,
+  receiver: string,
+  plaintext: string,
+  result: {
+    attempts: number;
+    status: number;
+    reply?: string | undefined;
+    replyError?: string | undefined;
+    replyErrorMessage?: unknown;
+  },
+  url?: string,
+): void {
+  const type = pushType(plaintext);
+  const reason =
+    result.replyError === undefined
+      ? undefined
+      : `${result.replyError}${typeof result.replyErrorMessage === 'string' ? `: ${result.replyErrorMessage}` : ''}`;
+  recordEvent(state, {
+    kind: 'push',
+    verdict: reason === undefined ? 'accepted' : 'refused',
+    summary: `push ${type} → ${receiver}`,
+    ...(reason === undefined ? {} : { reason }),
+    detail: {
+      receiver,
+      msgType: type,
+      attempts: result.attempts,
+      status: result.status,
+      ...(url === undefined ? {} : { url: url.split('?')[0] as string }),
+      ...(typeof result.reply === 'string' ? { replied: result.reply !== '' } : {}),
+    },
+  });
 }
 
 /** Result of the `echostr` handshake. */

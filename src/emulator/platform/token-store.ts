@@ -1,3 +1,4 @@
+import type { EmulatorAppKind } from '../config.js';
 import { wechatError } from '../http.js';
 import type { RouteContext } from '../router.js';
 import type { EmulatorState } from '../state.js';
@@ -26,8 +27,17 @@ interface TokenRecord {
   invalidAt?: number;
 }
 
-/** The app an `access_token` belongs to, or the error WeChat would answer. */
-export type Authorization = { appId: string } | { error: Response };
+/**
+ * The app an `access_token` belongs to (with its kind when the token is an Open Platform
+ * authorizer's and the app is not configured), or the error WeChat would answer.
+ */
+export type Authorization = { appId: string; kind?: EmulatorAppKind } | { error: Response };
+
+/**
+ * Another module's tokens accepted by the business APIs (the Open Platform's authorizer tokens):
+ * the app a token acts for, its refusal, or undefined for a token the resolver does not know.
+ */
+export type TokenResolver = (token: string) => Authorization | undefined;
 
 /** The day number of an emulated instant, in Beijing time (quotas reset at 00:00 UTC+8). */
 export function emulatedDay(state: EmulatorState): number {
@@ -61,6 +71,7 @@ export class TokenStore {
   readonly #forcedRefreshes = new DailyCounter();
   readonly #lastForcedAt = new Map<string, number>();
   readonly #tickets = new Map<string, { ticket: string; expiresAt: number }>();
+  readonly #resolvers: TokenResolver[] = [];
 
   constructor(state: EmulatorState) {
     this.#state = state;
@@ -153,10 +164,21 @@ export class TokenStore {
    * Checks the `access_token` query parameter: missing 41001, unknown or invalidated 40001,
    * expired 42001.
    */
+  /** Accepts another module's tokens too (see {@link TokenResolver}). */
+  addResolver(resolver: TokenResolver): void {
+    this.#resolvers.push(resolver);
+  }
+
   authorize(ctx: RouteContext): Authorization {
     const token = ctx.url.searchParams.get('access_token');
     if (!token) return { error: wechatError(41001, 'access_token missing') };
     const record = this.#tokens.get(token);
+    if (record === undefined) {
+      for (const resolve of this.#resolvers) {
+        const resolved = resolve(token);
+        if (resolved !== undefined) return resolved;
+      }
+    }
     const now = this.#state.now();
     const invalidAt = record?.invalidAt;
     if (!record || (invalidAt !== undefined && invalidAt <= now && invalidAt < record.expiresAt)) {

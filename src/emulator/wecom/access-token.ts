@@ -60,6 +60,18 @@ export class WeComTokens {
     return revoked;
   }
 
+  /** Revokes the live tokens of one app (agent) of a corp, e.g. a third-party app it uninstalled; answers how many. */
+  revokeAgent(corpId: string, agentId: number): number {
+    let revoked = 0;
+    for (const record of this.#tokens.values()) {
+      if (record.corpId === corpId && record.agentId === agentId && !record.revoked) {
+        record.revoked = true;
+        revoked += 1;
+      }
+    }
+    return revoked;
+  }
+
   /**
    * The `auth` of a WeCom API route: the `access_token` query parameter (missing 41001, unknown or
    * revoked 40014, expired 42001).

@@ -1,0 +1,169 @@
+/**
+ * `callback.handle`: one encrypted text push answered with an encrypted text reply by
+ * `WeChatCallback.handle()` in process (no HTTP): verify `signature` and `msg_signature`, check the
+ * timestamp window, decrypt, parse, route, run the handler, build and encrypt the reply. Reported
+ * as µs per push and JS heap bytes allocated per push, beside the protocol core alone doing the
+ * same cryptographic work (`MessageCrypto.open` + `parseXml` + reply XML + `MessageCrypto.seal`).
+ *
+ * Allocation: with a collection forced first, the growth of `heapUsed` over a batch small enough
+ * to fit the young generation is what the batch allocated; batches during which the collector ran
+ * (seen by a `gc` PerformanceObserver) are discarded, and the median of the rest is reported.
+ */
+import { PerformanceObserver } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { CallbackRequest } from '../src/callbacks/types.js';
+import type { ScenarioResult } from './harness.js';
+import { compareAsync } from './harness.js';
+
+// Measured as shipped (the built package), typed from the sources, as bench/fixtures/http-server.ts.
+const dist = (entry: string): string => new URL(`../dist/${entry}`, import.meta.url).href;
+const { createWeChatCallback, reply } = (await import(dist('index.js'))) as typeof import('../src/index.js');
+const { MessageCrypto, computeServerSignature, parseXml, buildXml } = (await import(
+  dist('crypto/index.js')
+)) as typeof import('../src/crypto/index.js');
+
+const APP_ID = 'wxb11529c136998cb6';
+const TOKEN = 'bench-token';
+const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
+const USER = 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o';
+const ACCOUNT = 'gh_1234567890ab';
+const CONTENT = '你好，我想查询一下订单的物流状态';
+
+export interface HandleScenarioResult extends ScenarioResult {
+  /** µs per push through `handle()`. */
+  microsPerPush: number;
+  /** µs per push of the protocol core alone. */
+  baselineMicrosPerPush: number;
+  /** JS heap bytes allocated per push through `handle()` (median of collector-free batches). */
+  bytesPerPush: number | undefined;
+  /** The same for the protocol core alone. */
+  baselineBytesPerPush: number | undefined;
+}
+
+/** A `gc()` function, exposed at run time (the bench runs without `--expose-gc`). */
+function collector(): (() => void) | undefined {
+  try {
+    setFlagsFromString('--expose-gc');
+    return runInNewContext('gc') as () => void;
+  } catch {
+    return undefined;
+  }
+}
+
+async function bytesPerCall(fn: () => Promise<unknown>): Promise<number | undefined> {
+  const gc = collector();
+  if (gc === undefined) return undefined;
+  let collections = 0;
+  const observer = new PerformanceObserver((list) => {
+    collections += list.getEntries().length;
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  const batch = 500;
+  const clean: number[] = [];
+  try {
+    for (let round = 0; round < 15 && clean.length < 7; round++) {
+      const forced = collections + 1;
+      gc();
+      // The observer reports the forced collection a little later: wait for it before counting.
+      for (let waited = 0; collections < forced && waited < 50; waited++) await sleep(2);
+      const seen = collections;
+      const before = process.memoryUsage().heapUsed;
+      for (let i = 0; i < batch; i++) await fn();
+      const after = process.memoryUsage().heapUsed;
+      await sleep(10);
+      if (collections === seen) clean.push((after - before) / batch);
+    }
+  } finally {
+    observer.disconnect();
+  }
+  if (clean.length === 0) return undefined;
+  clean.sort((a, b) => a - b);
+  return Math.round(clean[Math.floor(clean.length / 2)] ?? 0);
+}
+
+export async function handleScenario(): Promise<HandleScenarioResult> {
+  const crypto = new MessageCrypto({ token: TOKEN, encodingAESKey: AES_KEY, receiveId: APP_ID });
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const nonce = '1320562132';
+  const inner =
+    `<xml><ToUserName><![CDATA[${ACCOUNT}]]></ToUserName><FromUserName><![CDATA[${USER}]]></FromUserName>` +
+    `<CreateTime>${timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[${CONTENT}]]></Content>` +
+    '<MsgId>24312345678901234</MsgId></xml>';
+  const sealed = crypto.seal(inner, { timestamp, nonce });
+  const query = new URLSearchParams({
+    signature: computeServerSignature({ token: TOKEN, timestamp, nonce }),
+    timestamp,
+    nonce,
+    openid: USER,
+    encrypt_type: 'aes',
+    msg_signature: sealed.msgSignature,
+  });
+  const body = Buffer.from(
+    `<xml><ToUserName><![CDATA[${ACCOUNT}]]></ToUserName><Encrypt><![CDATA[${sealed.encrypt}]]></Encrypt></xml>`,
+  );
+  // As in the HTTP bench: one push replayed, so a store that never reports a duplicate (a real
+  // store would short-cut every replay after the first).
+  const callback = createWeChatCallback({
+    appId: APP_ID,
+    token: TOKEN,
+    encodingAESKey: AES_KEY,
+    mode: 'safe',
+    dedupe: { claim: async () => true },
+  }).on('text', (msg) => reply.text(`you said: ${msg.Content}`));
+  const request: CallbackRequest = {
+    method: 'POST',
+    url: `/wechat?${query}`,
+    headers: { 'content-type': 'text/xml' },
+    rawBody: body,
+    remoteAddress: '127.0.0.1',
+  };
+  const first = await callback.handle(request);
+  const opened = parseXml(first.body);
+  const answer = parseXml(
+    crypto.open({
+      body: first.body,
+      msgSignature: String(opened.MsgSignature),
+      timestamp: String(opened.TimeStamp),
+      nonce: String(opened.Nonce),
+    }).plaintext,
+  );
+  if (first.status !== 200 || answer.Content !== `you said: ${CONTENT}`) {
+    throw new Error(`callback.handle: unexpected answer ${first.status} ${first.body.slice(0, 200)}`);
+  }
+
+  const core = new MessageCrypto({ token: TOKEN, encodingAESKey: AES_KEY, receiveId: APP_ID });
+  const candidate = () => callback.handle(request);
+  const baseline = async () => {
+    const message = parseXml(
+      core.open({ body, msgSignature: sealed.msgSignature, timestamp, nonce }).plaintext,
+    );
+    const xml = buildXml({
+      ToUserName: message.FromUserName,
+      FromUserName: message.ToUserName,
+      CreateTime: Math.floor(Date.now() / 1000),
+      MsgType: 'text',
+      Content: `you said: ${message.Content}`,
+    });
+    return core.seal(xml).body;
+  };
+  const result = await compareAsync('callback.handle', candidate, baseline);
+  return {
+    ...result,
+    microsPerPush: Math.round((1e6 / result.opsPerSec) * 10) / 10,
+    baselineMicrosPerPush: Math.round((1e6 / result.baselineOpsPerSec) * 10) / 10,
+    bytesPerPush: await bytesPerCall(candidate),
+    baselineBytesPerPush: await bytesPerCall(baseline),
+  };
+}
+
+export function printHandleTable(r: HandleScenarioResult): void {
+  const bytes = (n: number | undefined) => (n === undefined ? 'n/a' : n.toLocaleString('en-US'));
+  console.log(
+    `\ncallback.handle: encrypted text push -> encrypted text reply in process (no HTTP)\n` +
+      `  handle()             ${r.microsPerPush.toFixed(1).padStart(7)} µs/push  ${bytes(r.bytesPerPush).padStart(7)} B/push (JS heap)\n` +
+      `  protocol core alone  ${r.baselineMicrosPerPush.toFixed(1).padStart(7)} µs/push  ${bytes(r.baselineBytesPerPush).padStart(7)} B/push ` +
+      `(open + parseXml + buildXml + seal)\n  ratio ${r.ratio.toFixed(2)}x`,
+  );
+}

@@ -1,0 +1,255 @@
+// The message pipeline's two-phase dedupe: a claim is a processing lease while the handler runs and
+// is completed after it, so a throw or a crash mid-handler lets WeChat's retry through, while a
+// duplicate arriving during the run is still handled once. In memory (injected clock and scheduler)
+// and on a real Redis shared by two callback instances.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type CallbackHooks,
+  type CallbackResponse,
+  createWeChatCallback,
+  type DedupeStore,
+  MemoryDedupeStore,
+  reply,
+  type WeChatCallbackOptions,
+} from '../../src/callbacks/index.js';
+import { parseXml } from '../../src/crypto/index.js';
+import { type RedisDedupeClient, RedisDedupeStore } from '../../src/redis/index.js';
+import { clientFactories, redisUp, type TestClient, uniquePrefix } from '../credentials/redis-helper.js';
+import { drainUntil, ManualScheduler } from '../helpers/manual-scheduler.js';
+import { AES_KEY, APP_ID, deferred, NOW, openReply, push, TOKEN, textMessage } from './fixtures.js';
+
+function make(dedupe: DedupeStore, options: Partial<WeChatCallbackOptions> = {}) {
+  const duplicates: string[] = [];
+  const errors: unknown[] = [];
+  const hooks: CallbackHooks = {
+    onDuplicate: (e) => duplicates.push(e.key),
+    onError: (e) => errors.push(e),
+  };
+  const callback = createWeChatCallback({
+    appId: APP_ID,
+    token: TOKEN,
+    encodingAESKey: AES_KEY,
+    mode: 'safe',
+    now: () => NOW * 1000,
+    dedupe,
+    hooks,
+    ...options,
+  });
+  return { callback, duplicates, errors };
+}
+
+const replyText = (res: CallbackResponse) => parseXml(openReply(res)).Content;
+
+describe('two-phase dedupe in memory', () => {
+  it('lets the retry of a push whose handler threw through, then answers later copies as duplicates', async () => {
+    const store = new MemoryDedupeStore({ now: () => NOW * 1000 });
+    const { callback, duplicates } = make(store);
+    let calls = 0;
+    callback.on('text', () => {
+      calls += 1;
+      if (calls === 1) throw new Error('database down');
+      return reply.text('stored');
+    });
+    const req = push({ fields: textMessage() });
+    expect((await callback.handle(req)).status).toBe(500);
+    const retry = await callback.handle(req);
+    expect(retry.status).toBe(200);
+    expect(replyText(retry)).toBe('stored');
+    expect(await callback.handle(req)).toMatchObject({ status: 200, body: 'success' });
+    expect(calls).toBe(2);
+    expect(duplicates).toHaveLength(1);
+  });
+
+  it('claims with a processing lease (reply budget + 1 s) and completes for the dedupe TTL', async () => {
+    const store = new MemoryDedupeStore({ now: () => NOW * 1000 });
+    const claims: number[] = [];
+    const completes: number[] = [];
+    const spy: DedupeStore = {
+      claim: (key, ttl) => {
+        claims.push(ttl);
+        return store.claim(key, ttl);
+      },
+      release: (key) => store.release(key),
+      complete: (key, ttl) => {
+        completes.push(ttl);
+        return store.complete(key, ttl);
+      },
+      isComplete: (key) => store.isComplete(key),
+    };
+    const { callback } = make(spy, { replyBudgetMs: 3000 });
+    callback.on('text', () => undefined);
+    await callback.handle(push({ fields: textMessage() }));
+    expect(claims).toEqual([4000]);
+    expect(completes).toEqual([360_000]);
+  });
+
+  it('handles concurrent duplicates exactly once: the copy waits for the first run and answers success', async () => {
+    const scheduler = new ManualScheduler();
+    const { callback, duplicates } = make(new MemoryDedupeStore({ now: () => NOW * 1000 }), {
+      scheduler,
+    });
+    const gate = deferred<void>();
+    let calls = 0;
+    callback.on('text', async () => {
+      calls += 1;
+      await gate.promise;
+      return reply.text('once');
+    });
+    const req = push({ fields: textMessage() });
+    const first = callback.handle(req);
+    await drainUntil(() => calls === 1, 'the first handler run');
+    const second = callback.handle(req);
+    // The copy polls while the first run holds the lease.
+    await scheduler.advance(100);
+    gate.resolve();
+    await scheduler.advance(400);
+    expect(replyText(await first)).toBe('once');
+    expect(await second).toMatchObject({ status: 200, body: 'success' });
+    expect(calls).toBe(1);
+    expect(duplicates).toHaveLength(1);
+  });
+
+  it('answers a copy 500 (WeChat sends it again) when the first run outlasts the copy’s budget', async () => {
+    const scheduler = new ManualScheduler();
+    const { callback } = make(new MemoryDedupeStore({ now: () => NOW * 1000 }), {
+      scheduler,
+      replyBudgetMs: 1000,
+    });
+    const gate = deferred<void>();
+    let calls = 0;
+    callback.on('text', async () => {
+      calls += 1;
+      await gate.promise;
+    });
+    const req = push({ fields: textMessage() });
+    const first = callback.handle(req);
+    await drainUntil(() => calls === 1, 'the first handler run');
+    const second = callback.handle(req);
+    await scheduler.advance(1000);
+    // The first answered success at its budget and keeps running; the copy did not acknowledge.
+    expect(await first).toMatchObject({ status: 200, body: 'success' });
+    expect((await second).status).toBe(500);
+    gate.resolve();
+    expect(calls).toBe(1);
+  });
+
+  it('takes over a push whose first instance died mid-handler once its lease ends', async () => {
+    let now = NOW * 1000;
+    const clock = () => now;
+    const store = new MemoryDedupeStore({ now: clock });
+    // Instance A claims and never finishes: what a process killed mid-handler leaves behind.
+    const a = make(store, { now: clock, replyBudgetMs: 4000 });
+    let aCalls = 0;
+    a.callback.on('text', () => {
+      aCalls += 1;
+      return new Promise<undefined>(() => {});
+    });
+    const req = push({ fields: textMessage() });
+    void a.callback.handle(req);
+    await drainUntil(() => aCalls === 1, "instance A's handler run");
+    // WeChat's retry reaches instance B while A's lease (5 s) still holds.
+    const scheduler = new ManualScheduler();
+    const b = make(store, { now: clock, scheduler, replyBudgetMs: 4500 });
+    let bCalls = 0;
+    b.callback.on('text', () => {
+      bCalls += 1;
+      return reply.text('recovered');
+    });
+    now += 2000;
+    const retry = b.callback.handle(req);
+    await scheduler.advance(400);
+    expect(bCalls).toBe(0);
+    now += 3500; // past A's lease
+    await scheduler.advance(800);
+    const res = await retry;
+    expect(bCalls).toBe(1);
+    expect(replyText(res)).toBe('recovered');
+    expect(await store.isComplete(`${APP_ID}:gh_0123456789ab:msg:6054768590064713728`)).toBe(true);
+  });
+
+  it('keeps the one-phase behaviour for a store without complete/isComplete', async () => {
+    const seen = new Map<string, number>();
+    const store: DedupeStore = {
+      claim: async (key) => {
+        if (seen.has(key)) return false;
+        seen.set(key, 1);
+        return true;
+      },
+      release: async (key) => {
+        seen.delete(key);
+      },
+    };
+    const { callback } = make(store);
+    let calls = 0;
+    callback.on('text', () => {
+      calls += 1;
+      if (calls === 1) throw new Error('once');
+    });
+    const req = push({ fields: textMessage() });
+    expect((await callback.handle(req)).status).toBe(500);
+    expect((await callback.handle(req)).body).toBe('success');
+    expect((await callback.handle(req)).body).toBe('success');
+    expect(calls).toBe(2);
+  });
+});
+
+describe.runIf(redisUp).each(clientFactories)('two-phase dedupe on a real Redis (%s)', (_name, factory) => {
+  let redis: TestClient;
+  const prefix = uniquePrefix();
+
+  beforeAll(async () => {
+    redis = await factory();
+  });
+  afterAll(async () => {
+    await redis.del(await redis.keys(`${prefix}*`));
+    await redis.quit();
+  });
+
+  const storeOf = () => new RedisDedupeStore(redis.client as unknown as RedisDedupeClient, { prefix });
+
+  it('lets the retry of a push whose handler threw through, on another instance', async () => {
+    const a = make(storeOf());
+    const b = make(storeOf());
+    const msgId = String(6_000_000_000_000_000_000n + BigInt(Math.floor(Math.random() * 1e9)));
+    const req = push({ fields: textMessage('hi', msgId) });
+    let calls = 0;
+    a.callback.on('text', () => {
+      calls += 1;
+      throw new Error('database down');
+    });
+    b.callback.on('text', () => {
+      calls += 1;
+      return reply.text('stored');
+    });
+    expect((await a.callback.handle(req)).status).toBe(500);
+    expect(replyText(await b.callback.handle(req))).toBe('stored');
+    expect(await a.callback.handle(req)).toMatchObject({ status: 200, body: 'success' });
+    expect(calls).toBe(2);
+    const stored = await redis.get(`${prefix}weixin-kit:dedupe:${APP_ID}:gh_0123456789ab:msg:${msgId}`);
+    expect(stored).toBe('done');
+  });
+
+  it('handles concurrent copies on two instances exactly once', async () => {
+    const a = make(storeOf());
+    const b = make(storeOf());
+    const msgId = String(7_000_000_000_000_000_000n + BigInt(Math.floor(Math.random() * 1e9)));
+    const req = push({ fields: textMessage('hi', msgId) });
+    const gate = deferred<void>();
+    let calls = 0;
+    const handler = async () => {
+      calls += 1;
+      await gate.promise;
+      return reply.text('once');
+    };
+    a.callback.on('text', handler);
+    b.callback.on('text', handler);
+    const answers = [a.callback.handle(req), b.callback.handle(req), a.callback.handle(req)];
+    await drainUntil(() => calls >= 1, 'a handler run');
+    gate.resolve();
+    const res = await Promise.all(answers);
+    expect(calls).toBe(1);
+    expect(res.filter((r) => r.body === 'success')).toHaveLength(2);
+    expect(res.every((r) => r.status === 200)).toBe(true);
+    expect(a.duplicates.length + b.duplicates.length).toBe(2);
+  });
+});
