@@ -40,6 +40,34 @@ export interface HandleScenarioResult extends ScenarioResult {
   bytesPerPush: number | undefined;
   /** The same for the protocol core alone. */
   baselineBytesPerPush: number | undefined;
+  /** RSS (MiB, after a full collection) after 100 k and after `pushes` pushes through `handle()`. */
+  memory: { pushes: number; rssAt100kMiB: number; rssAtEndMiB: number; growth: number } | undefined;
+}
+
+/**
+ * RSS after 100 k pushes and after `pushes` (default 1 M, `BENCH_PUSHES`), each read after a full
+ * collection: per-request growth shows as the second well above the first (target: within 10%).
+ */
+async function memoryGrowth(
+  fn: () => Promise<unknown>,
+  pushes: number,
+): Promise<HandleScenarioResult['memory']> {
+  const gc = collector();
+  if (gc === undefined || pushes <= 100_000) return undefined;
+  const rss = () => {
+    gc();
+    return process.memoryUsage().rss / 2 ** 20;
+  };
+  for (let i = 0; i < 100_000; i++) await fn();
+  const at100k = rss();
+  for (let i = 100_000; i < pushes; i++) await fn();
+  const atEnd = rss();
+  return {
+    pushes,
+    rssAt100kMiB: Math.round(at100k * 10) / 10,
+    rssAtEndMiB: Math.round(atEnd * 10) / 10,
+    growth: Math.round((atEnd / at100k - 1) * 1000) / 1000,
+  };
 }
 
 /** A `gc()` function, exposed at run time (the bench runs without `--expose-gc`). */
@@ -155,6 +183,7 @@ export async function handleScenario(): Promise<HandleScenarioResult> {
     baselineMicrosPerPush: Math.round((1e6 / result.baselineOpsPerSec) * 10) / 10,
     bytesPerPush: await bytesPerCall(candidate),
     baselineBytesPerPush: await bytesPerCall(baseline),
+    memory: await memoryGrowth(candidate, Number(process.env.BENCH_PUSHES ?? 1_000_000)),
   };
 }
 
@@ -166,4 +195,11 @@ export function printHandleTable(r: HandleScenarioResult): void {
       `  protocol core alone  ${r.baselineMicrosPerPush.toFixed(1).padStart(7)} µs/push  ${bytes(r.baselineBytesPerPush).padStart(7)} B/push ` +
       `(open + parseXml + buildXml + seal)\n  ratio ${r.ratio.toFixed(2)}x`,
   );
+  if (r.memory !== undefined) {
+    const m = r.memory;
+    console.log(
+      `  RSS after 100 k pushes ${m.rssAt100kMiB} MiB, after ${m.pushes.toLocaleString('en-US')} ${m.rssAtEndMiB} MiB ` +
+        `(${m.growth >= 0 ? '+' : ''}${(m.growth * 100).toFixed(1)}%; target within 10%)`,
+    );
+  }
 }

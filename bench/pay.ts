@@ -4,11 +4,21 @@
  * node:crypto baseline doing the same job in the same run.
  */
 import { createDecipheriv, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
-import { createPayNotificationHandler, type DedupeStore } from '../src/callbacks/index.js';
-import { encryptResource, PayV3Verifier } from '../src/crypto/index.js';
-import { createEmulator } from '../src/emulator/index.js';
-import { PayV3 } from '../src/pay/index.js';
+import type { DedupeStore } from '../src/callbacks/index.js';
 import { compareAsync, type ScenarioResult } from './harness.js';
+
+// Measured as shipped: the built package (`npm run bench` builds it first), not the sources as tsx
+// transpiles them (which wraps every closure in a naming helper). Typed from the sources.
+const dist = (entry: string): string => new URL(`../dist/${entry}`, import.meta.url).href;
+const { createPayNotificationHandler, PayV3 } = (await import(
+  dist('index.js')
+)) as typeof import('../src/index.js');
+const { encryptResource, PayV3Verifier } = (await import(
+  dist('crypto/index.js')
+)) as typeof import('../src/crypto/index.js');
+const { createEmulator } = (await import(
+  dist('emulator/index.js')
+)) as typeof import('../src/emulator/index.js');
 
 export async function payScenarios(): Promise<{ results: ScenarioResult[]; notes: Record<string, string> }> {
   const merchant = generateKeyPairSync('rsa', { modulusLength: 2048 });

@@ -21,6 +21,12 @@ export interface BatchSpec {
   timeoutMs?: number;
   /** `get` (users.get, idempotent) or `post` (customMessages.send, not idempotent). */
   call?: 'get' | 'post';
+  /**
+   * Spread the calls evenly over at least this long (call i starts no earlier than
+   * i x minDurationMs / calls after the batch began): a fast machine must not finish the batch
+   * before the faults it is meant to meet (a revocation every second) happened.
+   */
+  minDurationMs?: number;
 }
 
 export interface BatchResult {
@@ -68,9 +74,14 @@ export async function runBatch(spec: BatchSpec): Promise<BatchResult> {
   const failures: BatchResult['failures'] = [];
   let failed = 0;
   let next = 0;
+  const began = performance.now();
+  const spacing = (spec.minDurationMs ?? 0) / spec.calls;
   const lane = async () => {
     while (next < spec.calls) {
+      const index = next;
       next += 1;
+      const wait = began + index * spacing - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       const started = performance.now();
       const startedAt = Date.now();
       try {
