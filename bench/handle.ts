@@ -16,20 +16,14 @@ import { runInNewContext } from 'node:vm';
 import type { CallbackRequest } from '../src/callbacks/types.js';
 import type { ScenarioResult } from './harness.js';
 import { compareAsync } from './harness.js';
+import { AES_KEY, APP_ID, buildPush, CONTENT, TOKEN } from './http.js';
 
 // Measured as shipped (the built package), typed from the sources, as bench/fixtures/http-server.ts.
 const dist = (entry: string): string => new URL(`../dist/${entry}`, import.meta.url).href;
 const { createWeChatCallback, reply } = (await import(dist('index.js'))) as typeof import('../src/index.js');
-const { MessageCrypto, computeServerSignature, parseXml, buildXml } = (await import(
+const { MessageCrypto, parseXml, buildXml } = (await import(
   dist('crypto/index.js')
 )) as typeof import('../src/crypto/index.js');
-
-const APP_ID = 'wxb11529c136998cb6';
-const TOKEN = 'bench-token';
-const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
-const USER = 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o';
-const ACCOUNT = 'gh_1234567890ab';
-const CONTENT = '你好，我想查询一下订单的物流状态';
 
 export interface HandleScenarioResult extends ScenarioResult {
   /** µs per push through `handle()`. */
@@ -112,25 +106,14 @@ async function bytesPerCall(fn: () => Promise<unknown>): Promise<number | undefi
 }
 
 export async function handleScenario(): Promise<HandleScenarioResult> {
-  const crypto = new MessageCrypto({ token: TOKEN, encodingAESKey: AES_KEY, receiveId: APP_ID });
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const nonce = '1320562132';
-  const inner =
-    `<xml><ToUserName><![CDATA[${ACCOUNT}]]></ToUserName><FromUserName><![CDATA[${USER}]]></FromUserName>` +
-    `<CreateTime>${timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[${CONTENT}]]></Content>` +
-    '<MsgId>24312345678901234</MsgId></xml>';
-  const sealed = crypto.seal(inner, { timestamp, nonce });
-  const query = new URLSearchParams({
-    signature: computeServerSignature({ token: TOKEN, timestamp, nonce }),
-    timestamp,
-    nonce,
-    openid: USER,
-    encrypt_type: 'aes',
-    msg_signature: sealed.msgSignature,
-  });
-  const body = Buffer.from(
-    `<xml><ToUserName><![CDATA[${ACCOUNT}]]></ToUserName><Encrypt><![CDATA[${sealed.encrypt}]]></Encrypt></xml>`,
-  );
+  // The HTTP bench's push: same account, message and signatures.
+  const push = buildPush();
+  const crypto = push.crypto;
+  const query = new URLSearchParams(push.query);
+  const timestamp = query.get('timestamp') ?? '';
+  const nonce = query.get('nonce') ?? '';
+  const msgSignature = query.get('msg_signature') ?? '';
+  const body = Buffer.from(push.body);
   // As in the HTTP bench: one push replayed, so a store that never reports a duplicate (a real
   // store would short-cut every replay after the first).
   const callback = createWeChatCallback({
@@ -142,7 +125,7 @@ export async function handleScenario(): Promise<HandleScenarioResult> {
   }).on('text', (msg) => reply.text(`you said: ${msg.Content}`));
   const request: CallbackRequest = {
     method: 'POST',
-    url: `/wechat?${query}`,
+    url: `/wechat${push.query}`,
     headers: { 'content-type': 'text/xml' },
     rawBody: body,
     remoteAddress: '127.0.0.1',
@@ -164,9 +147,7 @@ export async function handleScenario(): Promise<HandleScenarioResult> {
   const core = new MessageCrypto({ token: TOKEN, encodingAESKey: AES_KEY, receiveId: APP_ID });
   const candidate = () => callback.handle(request);
   const baseline = async () => {
-    const message = parseXml(
-      core.open({ body, msgSignature: sealed.msgSignature, timestamp, nonce }).plaintext,
-    );
+    const message = parseXml(core.open({ body, msgSignature, timestamp, nonce }).plaintext);
     const xml = buildXml({
       ToUserName: message.FromUserName,
       FromUserName: message.ToUserName,

@@ -41,10 +41,10 @@ export const HTTP_FRAMEWORKS = ['node', 'express', 'koa', 'fastify', 'hono'] as 
 export type HttpFramework = (typeof HTTP_FRAMEWORKS)[number];
 
 const SERVER = fileURLToPath(new URL('./fixtures/http-server.ts', import.meta.url));
-const APP_ID = 'wxb11529c136998cb6';
-const TOKEN = 'bench-token';
-const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
-const CONTENT = '你好，我想查询一下订单的物流状态';
+export const APP_ID = 'wxb11529c136998cb6';
+export const TOKEN = 'bench-token';
+export const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
+export const CONTENT = '你好，我想查询一下订单的物流状态';
 const USER = 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o';
 const ACCOUNT = 'gh_1234567890ab';
 
@@ -87,7 +87,7 @@ async function startServer(framework: HttpFramework): Promise<ServerChild> {
   }
 }
 
-interface Push {
+export interface Push {
   /** Query string, with `?`. */
   query: string;
   body: string;
@@ -95,7 +95,7 @@ interface Push {
 }
 
 /** A valid safe-mode text push signed now (the timestamp window is ±300 s; a run takes seconds). */
-function buildPush(): Push {
+export function buildPush(): Push {
   const crypto = new MessageCrypto({ token: TOKEN, encodingAESKey: AES_KEY, receiveId: APP_ID });
   const timestamp = String(Math.floor(Date.now() / 1000));
   const nonce = randomBytes(5).readUIntBE(0, 5).toString();

@@ -4,7 +4,8 @@
  * `npm run bench -- --json` prints `{ "scenarios": [{ name, opsPerSec, baselineOpsPerSec, ratio }] }`;
  * the `http.*` scenarios (bench/http.ts) and the `guard.route.*` and `guard.redisLimit` scenarios
  * (bench/guard.ts) add `p99Ms` and `baselineP99Ms`; `tokens` and `loginStorm` hold the multi-process
- * counts. `BENCH_ONLY=core,handle,pay,tokens,http,guard` (any of them; `core` includes `handle`) runs only those groups.
+ * counts, `openPlatform` the authorizer refresh storm (bench/open-platform.ts).
+ * `BENCH_ONLY=core,handle,pay,tokens,openPlatform,http,guard` (any of them; `core` includes `handle`) runs only those groups.
  */
 import {
   createDecipheriv,
@@ -30,6 +31,7 @@ import { type GuardScenarios, guardScenarios, printGuardTables } from './guard.j
 import { handleScenario, printHandleTable } from './handle.js';
 import { compare, printTable, type ScenarioResult } from './harness.js';
 import { httpScenarios, printHttpTable } from './http.js';
+import { openPlatformScenario, printOpenPlatform } from './open-platform.js';
 import { payScenarios } from './pay.js';
 import { tokenScenario } from './tokens.js';
 
@@ -266,6 +268,7 @@ if (selected('pay')) {
 
 const handle = selected('core') || selected('handle') ? await handleScenario() : undefined;
 const tokens = selected('tokens') ? await tokenScenario() : undefined;
+const openPlatform = selected('openPlatform') ? await openPlatformScenario() : undefined;
 const http = selected('http') ? await httpScenarios() : [];
 const guard: GuardScenarios = selected('guard')
   ? await guardScenarios()
@@ -283,6 +286,7 @@ if (json) {
         ...(guard.redisLimit ? [guard.redisLimit] : []),
       ],
       ...(tokens ? { tokens: [tokens] } : {}),
+      ...(openPlatform ? { openPlatform: [openPlatform] } : {}),
       ...(guard.loginStorm ? { loginStorm: [guard.loginStorm] } : {}),
     }),
   );
@@ -297,6 +301,7 @@ if (json) {
         `  naive client             token requests: ${tokens.naiveTokenRequests}  calls/s: ${tokens.naiveCallsPerSec}`,
     );
   }
+  if (openPlatform) printOpenPlatform(openPlatform);
   if (http.length > 0) printHttpTable(http);
   printGuardTables(guard);
 }

@@ -49,6 +49,11 @@ export type ErrorCode =
   | 'VERIFY_TICKET_MISSING'
   /** Open Platform: the account revoked the platform's authorisation (`unauthorized`); nothing is sent for it. */
   | 'AUTHORIZER_REVOKED'
+  /**
+   * Open Platform: an authorizer's token had expired and no refresh slot of `authorizerRefresh`
+   * (the configured refreshes per second) freed up within its `maxWaitMs`.
+   */
+  | 'AUTHORIZER_REFRESH_TIMEOUT'
   /** WeCom third-party app: no suite_ticket is stored, so no suite_access_token can be fetched. */
   | 'SUITE_TICKET_MISSING'
   /** WeCom third-party app: no permanent code for the company (never installed, or `cancel_auth`). */

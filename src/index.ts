@@ -383,6 +383,13 @@ export {
   VerifyTicketMissingError,
 } from './open-platform/open-platform.js';
 export {
+  AUTHORIZER_REFRESH_WINDOW_MS,
+  type AuthorizerRefreshOptions,
+  AuthorizerRefreshTimeoutError,
+  DEFAULT_AUTHORIZER_REFRESH_JITTER_SECONDS,
+  DEFAULT_AUTHORIZER_REFRESH_MAX_WAIT_MS,
+} from './open-platform/refresh-rate.js';
+export {
   type CloseOrderParams,
   PayV2,
   type PayV2Fields,

@@ -20,6 +20,12 @@ export interface FetchedToken {
   value: string;
   /** Seconds until WeChat stops accepting it (`expires_in`, used as given). */
   expiresIn: number;
+  /**
+   * Serve it this many ms only, then refresh again (instead of until `refreshMarginSeconds` before
+   * expiry): a fetcher that handed back a still-valid token because it may not refresh yet.
+   * Capped at the token's lifetime.
+   */
+  refreshInMs?: number | undefined;
 }
 
 /** Events a {@link TokenManager} reports. Hooks never receive a token value or a secret. */
@@ -390,7 +396,11 @@ export class TokenManager {
     const now = this.#now();
     const lifetimeMs = fetched.expiresIn * 1000;
     const marginMs = Math.min(this.#marginMs, lifetimeMs / 2);
-    const ttlMs = Math.floor(lifetimeMs - marginMs);
+    const early = fetched.refreshInMs;
+    const ttlMs =
+      early !== undefined && Number.isFinite(early) && early > 0
+        ? Math.floor(Math.min(early, lifetimeMs))
+        : Math.floor(lifetimeMs - marginMs);
     const token: StoredToken = { value: fetched.value, expiresAt: now + lifetimeMs, refreshAt: now + ttlMs };
     if (ttlMs > 0) {
       try {

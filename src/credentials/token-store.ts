@@ -51,6 +51,13 @@ export interface TokenStore {
    * else holds it. The lease expires on its own if its holder dies.
    */
   acquireLease(key: string, ttlMs: number): Promise<Lease | undefined>;
+  /**
+   * Optional: takes one slot of a sliding-window rate limit shared by every holder of the store —
+   * at most `limit` slots in any `windowMs` ending at `now` (ms, the caller's clock). Answers 0 when
+   * a slot was taken, else how many ms until one frees up. `RedisStore` implements it (Lua, one
+   * round trip); without it, callers limit each process on its own.
+   */
+  takeRateSlot?(key: string, limit: number, windowMs: number, now: number): Promise<number>;
 }
 
 /** The credential kinds weixin-kit stores. */

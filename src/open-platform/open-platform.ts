@@ -26,6 +26,12 @@ import { tokenKey } from '../internal/store-keys.js';
 import type { MiniProgramOptions } from '../mini-program/mini-program.js';
 import { OfficialAccount, type OfficialAccountOptions } from '../official-account/official-account.js';
 import { AuthorizerMiniProgram } from './authorizer-mini-program.js';
+import {
+  type AuthorizerRefreshOptions,
+  appIdShare,
+  RefreshRateLimiter,
+  resolveRefreshRate,
+} from './refresh-rate.js';
 
 /** How long a component_verify_ticket is accepted after its push (official: 12 hours). */
 export const VERIFY_TICKET_TTL_MS = 12 * 3600 * 1000;
@@ -52,12 +58,25 @@ export interface OpenPlatformOptions extends TokenClientOptions {
    */
   authorizerCacheSize?: number | undefined;
   /**
+   * Spreads authorizer token refreshes: at most `maxPerSecond` `api_authorizer_token` calls
+   * (across every instance sharing a `RedisStore`, else per process), each authorizer refreshing
+   * early at its own point of a `jitterSeconds` window. A call whose token is still valid never
+   * waits for a slot; one whose token expired waits at most `maxWaitMs`. Default: no limit.
+   * See docs/open-platform.md, "At scale".
+   */
+  authorizerRefresh?: AuthorizerRefreshOptions | undefined;
+  /**
    * The platform's AppSecret, or a provider that reads it (`secretFromEnv`, `secretFromFile`,
    * `secretFrom`): read when first needed, and again once when WeChat refuses it (after a reset).
    * Never logged, never part of a store key.
    */
   componentSecret: SecretInput | undefined;
 }
+
+/** With `authorizerRefresh`, a still-valid token is served instead of waiting only if it outlives the wait by this much. */
+const EXPIRY_SAFETY_MS = 1000;
+/** With `authorizerRefresh`, how far beyond the next free slot deferred refreshes are spread, at most. */
+const DEFERRAL_SPREAD_MS = 10_000;
 
 /** Default of {@link OpenPlatformOptions.authorizerCacheSize}. */
 export const DEFAULT_AUTHORIZER_CACHE_SIZE = 1000;
@@ -220,12 +239,14 @@ export class OpenPlatform {
   readonly #authorizers: LruMap<string, AuthorizerEntry>;
   /** Options for the authorizers' Official Account / Mini Program clients. */
   readonly #appOptions: TokenClientOptions;
+  /** The refresh slots of `authorizerRefresh`, when configured. */
+  readonly #refreshRate: RefreshRateLimiter | undefined;
 
   constructor(options: OpenPlatformOptions) {
     checkOptions(
       'OpenPlatform',
       options,
-      ['componentAppId', 'componentSecret', 'authorizerCacheSize'],
+      ['componentAppId', 'componentSecret', 'authorizerCacheSize', 'authorizerRefresh'],
       ['componentAppId'],
     );
     const cacheSize = options.authorizerCacheSize ?? DEFAULT_AUTHORIZER_CACHE_SIZE;
@@ -248,11 +269,23 @@ export class OpenPlatform {
       componentAppId: _id,
       componentSecret: _secret,
       authorizerCacheSize: _size,
+      authorizerRefresh: _refresh,
       ...appOptions
     } = options;
     this.#appOptions = { ...appOptions, store: this.#store };
     this.#baseUrl = options.baseUrl ?? 'https://api.weixin.qq.com';
     this.#ticketKey = tokenKey('component_verify_ticket', this.componentAppId);
+    const rate = resolveRefreshRate(options.authorizerRefresh);
+    this.#refreshRate =
+      rate === undefined
+        ? undefined
+        : new RefreshRateLimiter(
+            rate,
+            this.#store,
+            tokenKey('authorizer_refresh_rate', this.componentAppId),
+            this.#now,
+            options.scheduler,
+          );
     this.#credentials = {
       client: 'OpenPlatform',
       id: this.componentAppId,
@@ -553,6 +586,7 @@ export class OpenPlatform {
     const keys = [
       this.#refreshKey(appId),
       this.#accessKey(appId),
+      this.#validKey(appId),
       this.#ticketKeyOf(appId, 'jsapi'),
       this.#ticketKeyOf(appId, 'wx_card'),
     ];
@@ -640,7 +674,11 @@ export class OpenPlatform {
   #entry(appId: string): AuthorizerEntry {
     const known = this.#authorizers.get(appId);
     if (known !== undefined) return known;
-    const accessToken = tokenManagerFrom(this.#options, this.#store, this.#accessKey(appId), () =>
+    const tokenOptions =
+      this.#refreshRate === undefined
+        ? this.#options
+        : { ...this.#options, refreshMarginSeconds: this.#marginMsOf(appId) / 1000 };
+    const accessToken = tokenManagerFrom(tokenOptions, this.#store, this.#accessKey(appId), () =>
       this.#refreshAuthorizerToken(appId),
     );
     const entry: AuthorizerEntry = {
@@ -714,6 +752,12 @@ export class OpenPlatform {
           'call auth.exchangeCode() with the authorization code of its authorisation, or saveRefreshToken()',
       );
     }
+    if (this.#refreshRate !== undefined) {
+      // The component token first, so the slot is spent right before the request.
+      await this.#componentToken.get();
+      const deferred = await this.#refreshSlot(appId, this.#refreshRate);
+      if (deferred !== undefined) return deferred;
+    }
     let answer: { authorizer_access_token: string; expires_in: number; authorizer_refresh_token?: string };
     try {
       answer = await this.client.request<typeof answer>('POST', '/cgi-bin/component/api_authorizer_token', {
@@ -741,15 +785,73 @@ export class OpenPlatform {
     if (typeof answer.authorizer_refresh_token === 'string' && answer.authorizer_refresh_token !== '') {
       await this.#writeRefreshToken(appId, answer.authorizer_refresh_token);
     }
+    await this.#keepValidCopy(appId, answer.authorizer_access_token, answer.expires_in);
     return { value: answer.authorizer_access_token, expiresIn: answer.expires_in };
+  }
+
+  /**
+   * Takes a refresh slot. None free and the current token still valid for a while: answers that
+   * token, to be served until a slot may free (the caller never waits). Token expired: waits for a
+   * slot, at most `maxWaitMs` (then `AUTHORIZER_REFRESH_TIMEOUT`).
+   */
+  async #refreshSlot(
+    appId: string,
+    limiter: RefreshRateLimiter,
+  ): Promise<{ value: string; expiresIn: number; refreshInMs: number } | undefined> {
+    const waitMs = await limiter.tryTake();
+    if (waitMs === 0) return undefined;
+    const valid = await this.#store.get(this.#validKey(appId));
+    const now = this.#now();
+    const leftMs = valid === undefined ? 0 : valid.expiresAt - now;
+    // Before the copy's refresh point the token manager asks only because the token was dropped
+    // (WeChat refused it: 40001/42001): that one is never served again.
+    if (valid !== undefined && now >= valid.refreshAt && leftMs > waitMs + EXPIRY_SAFETY_MS) {
+      // Retry once a slot may free, spread by AppID so a backlog of thousands does not retry in
+      // the same window (each retry costs store round trips), and well before expiry.
+      const spreadMs = Math.min((leftMs - waitMs) / 4, DEFERRAL_SPREAD_MS);
+      const refreshInMs = waitMs + Math.floor(appIdShare(`${appId}:retry`) * spreadMs);
+      await this.#store.set(
+        this.#validKey(appId),
+        { value: valid.value, expiresAt: valid.expiresAt, refreshAt: now + refreshInMs },
+        leftMs,
+      );
+      return { value: valid.value, expiresIn: leftMs / 1000, refreshInMs };
+    }
+    await limiter.take(appId);
+    return undefined;
+  }
+
+  /**
+   * With `authorizerRefresh`, the current token is also kept until it expires (the token manager's
+   * copy leaves the store at its refresh point), so it can still be served while no slot is free.
+   */
+  async #keepValidCopy(appId: string, value: string, expiresIn: number): Promise<void> {
+    if (this.#refreshRate === undefined) return;
+    const now = this.#now();
+    const lifetimeMs = expiresIn * 1000;
+    // The refresh point the token manager gives it (see #storeAccessToken).
+    const refreshAt = now + Math.floor(lifetimeMs - Math.min(this.#marginMsOf(appId), lifetimeMs / 2));
+    await this.#store.set(
+      this.#validKey(appId),
+      { value, expiresAt: now + lifetimeMs, refreshAt },
+      lifetimeMs,
+    );
+  }
+
+  /** How early an authorizer's token is refreshed: the margin, plus its share of the jitter window. */
+  #marginMsOf(appId: string): number {
+    const base = (this.#options.refreshMarginSeconds ?? 300) * 1000;
+    const jitter = this.#refreshRate?.settings.jitterSeconds ?? 0;
+    return base + Math.floor(appIdShare(appId) * jitter * 1000);
   }
 
   /** Stores an access token got from api_query_auth the way the token manager would. */
   async #storeAccessToken(appId: string, value: string, expiresIn: number): Promise<void> {
     const now = this.#now();
     const lifetimeMs = expiresIn * 1000;
-    const marginMs = Math.min((this.#options.refreshMarginSeconds ?? 300) * 1000, lifetimeMs / 2);
+    const marginMs = Math.min(this.#marginMsOf(appId), lifetimeMs / 2);
     const ttlMs = Math.floor(lifetimeMs - marginMs);
+    await this.#keepValidCopy(appId, value, expiresIn);
     if (ttlMs <= 0) return;
     await this.#store.set(
       this.#accessKey(appId),
@@ -764,6 +866,10 @@ export class OpenPlatform {
 
   #accessKey(appId: string): string {
     return tokenKey('authorizer_access_token', this.componentAppId, appId);
+  }
+
+  #validKey(appId: string): string {
+    return tokenKey('authorizer_access_token_valid', this.componentAppId, appId);
   }
 
   #revokedKey(appId: string): string {

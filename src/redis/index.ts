@@ -59,11 +59,28 @@ if current == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
 
+// A sliding-window limit in one round trip: drop the slots older than the window, take one if
+// fewer than the limit remain (answer 0), else answer the ms until the oldest leaves the window.
+const TAKE_RATE_SLOT = `
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window * 2))
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, math.ceil(tonumber(oldest[2]) + window - now))
+`;
+
 interface Commands {
   get(key: string): Promise<string | null>;
   setPx(key: string, value: string, ttlMs: number): Promise<void>;
   setNxPx(key: string, value: string, ttlMs: number): Promise<boolean>;
   compareAndDelete(key: string, expected: string, mode: 'token' | 'raw'): Promise<boolean>;
+  takeRateSlot(key: string, args: string[]): Promise<number>;
 }
 
 interface IoRedisCalls {
@@ -93,6 +110,7 @@ function adapt(client: unknown): Commands {
         setNxPx: async (key, value, ttlMs) => (await io.set(key, value, 'PX', ttlMs, 'NX')) === 'OK',
         compareAndDelete: async (key, expected, mode) =>
           Number(await io.eval(COMPARE_AND_DELETE, 1, key, expected, mode)) === 1,
+        takeRateSlot: async (key, args) => Number(await io.eval(TAKE_RATE_SLOT, 1, key, ...args)),
       };
     }
     if (hasMethods && typeof c.isOpen === 'boolean') {
@@ -105,6 +123,8 @@ function adapt(client: unknown): Commands {
         setNxPx: async (key, value, ttlMs) => (await nr.set(key, value, { PX: ttlMs, NX: true })) === 'OK',
         compareAndDelete: async (key, expected, mode) =>
           Number(await nr.eval(COMPARE_AND_DELETE, { keys: [key], arguments: [expected, mode] })) === 1,
+        takeRateSlot: async (key, args) =>
+          Number(await nr.eval(TAKE_RATE_SLOT, { keys: [key], arguments: args })),
       };
     }
   }
@@ -182,6 +202,11 @@ export class RedisStore implements TokenStore {
         await this.#run('EVAL (release lease)', key, (k) => this.#redis.compareAndDelete(k, token, 'raw'));
       },
     };
+  }
+
+  async takeRateSlot(key: string, limit: number, windowMs: number, now: number): Promise<number> {
+    const args = [String(Math.floor(now)), String(windowMs), String(limit), `${now}:${this.#randomId()}`];
+    return this.#run('EVAL (rate slot)', key, (k) => this.#redis.takeRateSlot(k, args));
   }
 
   async #run<T>(command: string, key: string, call: (fullKey: string) => Promise<T>): Promise<T> {

@@ -13,6 +13,8 @@ const DEFAULT_FUNCSCOPES = [1, 15, 4, 7, 2, 11, 6];
 
 const str = (value: unknown) => (typeof value === 'string' ? value : '');
 const APPID = /^wx[0-9A-Za-z]{8,32}$/;
+/** Most accounts one `authorize-many` call creates. */
+const MAX_AUTHORIZE_MANY = 100_000;
 
 /**
  * The Open Platform control plane: push `component_verify_ticket`, play an account's
@@ -194,6 +196,66 @@ export function registerAuthorizationControl(router: Router, records: ComponentR
       faults,
     );
     return json(push);
+  });
+
+  // Many accounts at once (load tests): each authorises the component as if through a link, without
+  // pushes; the answer carries the authorization codes to exchange with api_query_auth.
+  router.add('POST', '/_emulator/open-platform/authorize-many', async (ctx) => {
+    const read = await readComponent(ctx, ', "authorizerAppIds": ["wx…"]');
+    if (read instanceof Response) return read;
+    const problem = checkKeys(read.body, ['componentAppId', 'authorizerAppIds', 'kind']);
+    if (problem) return controlError(400, problem);
+    const ids = read.body.authorizerAppIds;
+    if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_AUTHORIZE_MANY) {
+      return controlError(400, `authorizerAppIds must be an array of 1 to ${MAX_AUTHORIZE_MANY} AppIDs`);
+    }
+    const bad = ids.find((id) => typeof id !== 'string' || !APPID.test(id) || state.app(id) !== undefined);
+    if (bad !== undefined) {
+      return controlError(
+        400,
+        `authorizerAppIds: ${String(bad)} is not an AppID (wx…) or is a configured app`,
+      );
+    }
+    const kind = read.body.kind ?? 'official-account';
+    if (kind !== 'official-account' && kind !== 'mini-program') {
+      return controlError(400, 'kind must be "official-account" or "mini-program"');
+    }
+    const { componentAppId } = read.component;
+    const codes = (ids as string[]).map((authorizerAppId) => {
+      records.authorizations.set(`${componentAppId}:${authorizerAppId}`, {
+        componentAppId,
+        authorizerAppId,
+        active: true,
+        funcscopes: DEFAULT_FUNCSCOPES,
+        kind,
+        authorizedAt: state.nowSeconds(),
+      });
+      const authorizationCode = `queryauthcode@@@${state.randomId(48)}`;
+      records.authCodes.set(authorizationCode, {
+        componentAppId,
+        authorizerAppId,
+        expiresAt: records.ttl(AUTHORIZATION_CODE_TTL_SECONDS),
+        used: false,
+        funcscopes: DEFAULT_FUNCSCOPES,
+      });
+      return { authorizerAppId, authorizationCode };
+    });
+    return json({ authorizations: codes });
+  });
+
+  // What api_authorizer_token issued: per real-clock second and per account.
+  router.add('GET', '/_emulator/open-platform/refresh-stats', () => {
+    const perSecond = [...records.refreshesPerSecond.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([second, count]) => ({ second, count }));
+    const counts = [...records.refreshesByAuthorizer.values()];
+    return json({
+      total: counts.reduce((sum, n) => sum + n, 0),
+      authorizers: counts.length,
+      maxPerAuthorizer: counts.reduce((max, n) => Math.max(max, n), 0),
+      maxPerSecond: perSecond.reduce((max, s) => Math.max(max, s.count), 0),
+      perSecond,
+    });
   });
 
   router.add('GET', '/_emulator/open-platform/authorizations', (ctx) => {

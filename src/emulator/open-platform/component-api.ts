@@ -111,6 +111,7 @@ export function registerComponentApi(router: Router, records: ComponentRecords):
       return wechatError(61023, 'refresh_token is invalid');
     }
     const issued = records.issueAuthorizerToken(caller.componentAppId, authorizerAppId);
+    records.countRefresh(caller.componentAppId, authorizerAppId);
     return json({
       authorizer_access_token: issued.token,
       expires_in: issued.expiresIn,

@@ -96,6 +96,10 @@ export class ComponentRecords {
   readonly authorizerTokens = new Map<string, AuthorizerToken>();
   /** By authorizer AppID. */
   readonly code = new Map<string, CodeState>();
+  /** `api_authorizer_token` calls that issued a token, by real-clock second (WeChat counts rates in real time). */
+  readonly refreshesPerSecond = new Map<number, number>();
+  /** `api_authorizer_token` calls that issued a token, by `componentAppId:authorizerAppId`. */
+  readonly refreshesByAuthorizer = new Map<string, number>();
   #auditId = 400_000_000 + Math.floor(Math.random() * 100_000_000);
 
   constructor(state: EmulatorState) {
@@ -168,6 +172,14 @@ export class ComponentRecords {
   /** The emulated ms `seconds` from now. */
   ttl(seconds: number): number {
     return this.state.now() + seconds * 1000;
+  }
+
+  /** Counts an `api_authorizer_token` refresh for the refresh stats. */
+  countRefresh(componentAppId: string, authorizerAppId: string): void {
+    const second = Math.floor(Date.now() / 1000);
+    this.refreshesPerSecond.set(second, (this.refreshesPerSecond.get(second) ?? 0) + 1);
+    const key = `${componentAppId}:${authorizerAppId}`;
+    this.refreshesByAuthorizer.set(key, (this.refreshesByAuthorizer.get(key) ?? 0) + 1);
   }
 
   secondsLeft(expiresAt: number): number {
