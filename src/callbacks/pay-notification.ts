@@ -856,23 +856,29 @@ export class PayNotificationHandler implements CallbackHandler {
     // handler finished: a retry reaching another instance mid-processing is told to come back
     // (500) instead of being acknowledged, and a crash mid-handler frees the id when the lease ends.
     const twoPhase = typeof store.complete === 'function' && typeof store.isComplete === 'function';
+    const claimMs = twoPhase ? this.#processingLeaseMs : this.#dedupeTtlMs;
     let first = true;
+    let done: boolean | undefined = true;
     try {
-      first = (await store.claim(key, twoPhase ? this.#processingLeaseMs : this.#dedupeTtlMs)) !== false;
+      first = (await store.claim(key, claimMs)) !== false;
+      // Lost the claim: done, or still held by a run elsewhere. `undefined` means the key went away
+      // between the two commands (that run's lease ended: it died, or failed and released), so
+      // the id is free: claim it again rather than acknowledge a payment nobody processed.
+      for (let tries = 0; !first && twoPhase && tries < 2; tries += 1) {
+        done = await store.isComplete?.(key);
+        if (done !== undefined) break;
+        done = false;
+        first = (await store.claim(key, claimMs)) !== false;
+      }
     } catch (error) {
-      // At-least-once: a store outage must not drop a payment, so process and report it.
+      // At-least-once: a store outage must not drop a payment, so process it (claim failed) or
+      // answer "retry later" (lookup failed), and report it.
       this.#call('onError', { error, type, phase: 'dedupe' });
+      done = false;
     }
     if (!first) {
-      let done: boolean | undefined = true;
-      try {
-        done = twoPhase ? await store.isComplete?.(key) : true;
-      } catch (error) {
-        this.#call('onError', { error, type, phase: 'dedupe' });
-        done = false;
-      }
       facts.duplicate = true;
-      if (done === false) {
+      if (done !== true) {
         // Being processed by another instance right now: acknowledging could lose it if that fails.
         this.#call('onDuplicate', { key: event.id, type });
         return fail(500, 'still processing, retry later');
