@@ -1,7 +1,4 @@
-import type { QuotaBreaker } from '../core/quota-breaker.js';
-import type { Transport } from '../core/transport.js';
-import type { CredentialSettings } from '../credentials/credential-errors.js';
-import type { TokenManager } from '../credentials/token-manager.js';
+import { type TokenSource, tokenSourceOf } from './app-token-source.js';
 
 /**
  * The key under which `WeComSuite` hands a `Work` client a company's corp access_token instead of
@@ -15,14 +12,9 @@ export const WORK_TOKEN_SOURCE: unique symbol = Symbol('weixin-kit.workTokenSour
  * access_token (kept by the suite, from the company's permanent code), the suite's shared transport
  * and the company's quota breaker.
  */
-export interface WorkTokenSource {
-  accessToken: TokenManager;
-  transport: Transport;
-  credentials: CredentialSettings;
-  quotaBreaker: QuotaBreaker | undefined;
-}
+export type WorkTokenSource = TokenSource;
 
 /** The source attached to `options`, if any. */
 export function workTokenSourceOf(options: object): WorkTokenSource | undefined {
-  return (options as { [WORK_TOKEN_SOURCE]?: WorkTokenSource })[WORK_TOKEN_SOURCE];
+  return tokenSourceOf<WorkTokenSource>(options, WORK_TOKEN_SOURCE);
 }
