@@ -207,6 +207,11 @@ export class WeChatCallback implements CallbackHandler {
   readonly #dedupe: DedupeStore;
   /** The store can tell "being processed" from "done" (`complete` + `isComplete`): see {@link #claim}. */
   readonly #twoPhase: boolean;
+  /**
+   * The store is the built-in memory store itself (not a subclass): its settle steps do no I/O and
+   * finish at once, so they need no reply-budget timer.
+   */
+  readonly #settlesAtOnce: boolean;
   readonly #hooks: CallbackHooks;
   readonly #handlers = new Map<string, MessageHandler<never>>();
   readonly #middleware: CallbackMiddleware[] = [];
@@ -222,6 +227,7 @@ export class WeChatCallback implements CallbackHandler {
     this.#dedupe = resolved.dedupe ?? new MemoryDedupeStore({ now: resolved.now });
     this.#twoPhase =
       typeof this.#dedupe.complete === 'function' && typeof this.#dedupe.isComplete === 'function';
+    this.#settlesAtOnce = Object.getPrototypeOf(this.#dedupe) === MemoryDedupeStore.prototype;
     this.#ids = new RequestIds(resolved.random ?? defaultRandom);
     this.#secrets = new CallbackSecrets({
       tokens: resolved.tokens,
@@ -728,7 +734,14 @@ export class WeChatCallback implements CallbackHandler {
     settle?: (outcome: Outcome) => Promise<void>,
   ): Promise<Outcome | undefined> {
     const begun = this.#start(message, ctx);
-    if (settle === undefined && !(begun instanceof Promise)) return begun;
+    if (!(begun instanceof Promise)) {
+      // A handler that answered at once needs a timer only for a settle step that does I/O.
+      if (settle === undefined || !this.#settleDoesWork(begun)) return begun;
+      if (this.#settlesAtOnce) {
+        await settle(begun);
+        return begun;
+      }
+    }
     const ran = begun instanceof Promise ? begun : Promise.resolve(begun);
     const running = settle === undefined ? ran : ran.then((outcome) => settle(outcome).then(() => outcome));
     const remaining = Math.max(
@@ -752,6 +765,11 @@ export class WeChatCallback implements CallbackHandler {
       }
     });
     return undefined;
+  }
+
+  /** Whether settling a held claim after `outcome` does anything (see {@link #settle}). */
+  #settleDoesWork(outcome: Outcome): boolean {
+    return outcome.kind === 'error' ? typeof this.#dedupe.release === 'function' : this.#twoPhase;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 /** Randomness source: returns `size` cryptographically secure random bytes. Injectable in tests. */
 export type RandomSource = (size: number) => Uint8Array;
@@ -42,17 +42,17 @@ export function byteLength(body: string | Uint8Array): number {
 }
 
 /**
- * Constant-time string comparison. Only the length can leak, and signatures have a public,
- * fixed length anyway.
+ * Constant-time string comparison: every UTF-16 code unit is compared whatever the first
+ * difference, without the two Buffer copies a `timingSafeEqual` of strings needs (it runs on every
+ * signature check). Only the length can leak, and signatures have a public, fixed length anyway.
  */
 export function safeEqual(a: string, b: string): boolean {
-  const ab = Buffer.from(a, 'utf8');
-  const bb = Buffer.from(b, 'utf8');
-  if (ab.length !== bb.length) {
-    timingSafeEqual(ab, ab);
-    return false;
-  }
-  return timingSafeEqual(ab, bb);
+  const length = a.length;
+  // Different lengths: still walk `a`, so the time depends on the expected value's length alone.
+  let diff = length === b.length ? 0 : 1;
+  const other = diff === 0 ? b : a;
+  for (let i = 0; i < length; i++) diff |= a.charCodeAt(i) ^ other.charCodeAt(i);
+  return diff === 0;
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -81,8 +81,9 @@ export function randomAlphanumeric(length: number, random: RandomSource = defaul
   let out = '';
   while (out.length < length) {
     const bytes = random(length * 2);
-    for (const b of bytes) {
-      if (b < 248 && out.length < length) out += ALNUM[b % 62];
+    for (let i = 0; i < bytes.length && out.length < length; i++) {
+      const b = bytes[i] as number;
+      if (b < 248) out += ALNUM[b % 62];
     }
   }
   return out;

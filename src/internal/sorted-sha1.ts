@@ -3,11 +3,25 @@ import { createHash } from 'node:crypto';
 
 /**
  * sha1 over the strings sorted in code-unit order and joined with nothing — the shape shared by
- * the URL signature, msg_signature and the card signature. `Array.prototype.sort` without a
- * comparator is exactly WeChat's 字典序 for these ASCII inputs; a locale-aware sort is not.
+ * the URL signature, msg_signature and the card signature. Code-unit order (what `<` on strings
+ * and `Array.prototype.sort` without a comparator use) is exactly WeChat's 字典序 for these ASCII
+ * inputs; a locale-aware sort is not. Three or four parts on every push: an insertion sort and a
+ * concatenation, instead of a copied array, `sort()` and `join()`, each time.
  */
 export function sortedSha1(parts: readonly string[]): string {
-  const joined = [...parts].sort().join('');
+  const sorted: string[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    // String(): untyped callers pass numbers (a timestamp); sort() compared them as strings too.
+    const value = String(parts[i]);
+    let at = sorted.length;
+    while (at > 0 && (sorted[at - 1] as string) > value) {
+      sorted[at] = sorted[at - 1] as string;
+      at--;
+    }
+    sorted[at] = value;
+  }
+  let joined = '';
+  for (let i = 0; i < sorted.length; i++) joined += sorted[i];
   return oneShotHash
     ? oneShotHash('sha1', joined, 'hex')
     : createHash('sha1').update(joined, 'utf8').digest('hex');

@@ -167,6 +167,45 @@ describe('two-phase dedupe in memory', () => {
     expect(await store.isComplete(`${APP_ID}:gh_0123456789ab:msg:6054768590064713728`)).toBe(true);
   });
 
+  it('answers a handler that replied at once within the budget when the store’s complete() hangs', async () => {
+    // The built-in memory store settles without a timer; any other store (here a subclass of it
+    // whose complete() never answers, as a stalled network store) is still raced against the budget.
+    class StalledStore extends MemoryDedupeStore {
+      completes = 0;
+      override complete(): Promise<void> {
+        this.completes += 1;
+        return new Promise(() => {});
+      }
+    }
+    const scheduler = new ManualScheduler();
+    const store = new StalledStore({ now: () => NOW * 1000 });
+    const { callback } = make(store, { scheduler, replyBudgetMs: 1000 });
+    callback.on('text', () => reply.text('at once'));
+    let answered: CallbackResponse | undefined;
+    void callback.handle(push({ fields: textMessage() })).then((res) => {
+      answered = res;
+    });
+    await drainUntil(() => store.completes === 1, 'the complete() call');
+    expect(answered).toBeUndefined();
+    await scheduler.advance(1000);
+    await drainUntil(() => answered !== undefined, 'the answer at the budget');
+    // The budget ran out before the settle step: the reply is lost, the push acknowledged.
+    expect(answered).toMatchObject({ status: 200, body: 'success' });
+  });
+
+  it('completes the claim of a handler that replied at once on the built-in memory store', async () => {
+    const store = new MemoryDedupeStore({ now: () => NOW * 1000 });
+    const { callback } = make(store, { scheduler: new ManualScheduler() });
+    callback.on('text', () => reply.text('at once'));
+    const req = push({ fields: textMessage() });
+    // No timer is advanced: the answer and the completion need none.
+    expect(replyText(await callback.handle(req))).toBe('at once');
+    expect(store.size).toBe(1);
+    // Completed, not merely leased: a copy of a push still being processed would wait (poll on the
+    // scheduler, never advanced here) instead of being answered as a duplicate at once.
+    expect(await callback.handle(req)).toMatchObject({ status: 200, body: 'success' });
+  });
+
   it('keeps the one-phase behaviour for a store without complete/isComplete', async () => {
     const seen = new Map<string, number>();
     const store: DedupeStore = {

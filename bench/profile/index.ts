@@ -1,0 +1,58 @@
+/**
+ * `npm run bench:profile` — CPU profiles of the hot paths, written under bench/profiles/:
+ *
+ * - `callback-handle`: `callback.handle()` answering an encrypted text push with an encrypted
+ *   reply (bench/fixtures/handle-loop.mjs, the built package), `BENCH_PROFILE_PUSHES` pushes
+ *   (default 300,000) sampled every 100 µs.
+ *
+ * For each: `<name>.svg` (a flame graph; open it in a browser and hover a frame),
+ * `<name>.folded` (folded stacks in µs, for any flame graph tool or a diff between two runs) and,
+ * printed, the frames with the most self time. bench/profiles/README.md is the reading of the
+ * committed ones. Figures under a profiler run slower than `npm run bench`'s: read shares, not µs.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type CpuProfile, flameGraphSvg, foldedText, foldProfile, frameTimes } from './flamegraph.js';
+
+const out = fileURLToPath(new URL('../profiles/', import.meta.url));
+const loop = fileURLToPath(new URL('../fixtures/handle-loop.mjs', import.meta.url));
+const pushes = Number(process.env.BENCH_PROFILE_PUSHES ?? 300_000);
+
+function profile(name: string, script: string, args: string[], title: string): void {
+  const dir = mkdtempSync(join(tmpdir(), 'wk-profile-'));
+  try {
+    const run = spawnSync(
+      process.execPath,
+      ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', dir, script, ...args],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 300_000 },
+    );
+    if (run.status !== 0) throw new Error(`${name}: the profiled run failed (status ${run.status})`);
+    const result = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as Record<string, number>;
+    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    if (file === undefined) throw new Error(`${name}: node wrote no .cpuprofile`);
+    const folded = foldProfile(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile);
+    const total = [...folded.values()].reduce((a, b) => a + b, 0);
+    const subtitle = `${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${JSON.stringify(result)}; ${(total / 1e6).toFixed(1)} s of samples`;
+    writeFileSync(join(out, `${name}.folded`), `${foldedText(folded)}\n`);
+    writeFileSync(join(out, `${name}.svg`), flameGraphSvg(folded, { title, subtitle }));
+    console.log(`\n${name}: ${title}\n${subtitle}\n\n   self%  total%  frame`);
+    for (const frame of frameTimes(folded).slice(0, 30)) {
+      console.log(
+        `${((frame.self / total) * 100).toFixed(1).padStart(8)}${((frame.total / total) * 100).toFixed(1).padStart(8)}  ${frame.name}`,
+      );
+    }
+    console.log(`\nwrote bench/profiles/${name}.svg and ${name}.folded`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+profile(
+  'callback-handle',
+  loop,
+  [String(pushes)],
+  'callback.handle(): encrypted text push -> encrypted text reply, in process (built package)',
+);
