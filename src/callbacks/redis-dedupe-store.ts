@@ -5,6 +5,8 @@
 
 import { redactUrlCredentials } from '../core/redact.js';
 import { ConfigError, StoreError } from '../errors.js';
+import { defaultRandom } from '../internal/bytes.js';
+import { LruMap } from '../internal/lru.js';
 import { raceTimer } from '../internal/timers.js';
 import type { DedupeStore } from './dedupe-store.js';
 
@@ -17,6 +19,8 @@ export interface IoRedisDedupeClient {
   set: AnyMethod;
   get: AnyMethod;
   del: AnyMethod;
+  /** Used for the atomic compare-and-delete of `release`; every ioredis client has it. */
+  eval?: AnyMethod;
 }
 
 /** A node-redis v4+ client (`createClient()`, connected): recognised by its `isOpen` boolean. */
@@ -25,6 +29,8 @@ export interface NodeRedisDedupeClient {
   set: AnyMethod;
   get: AnyMethod;
   del: AnyMethod;
+  /** Used for the atomic compare-and-delete of `release`; every node-redis client has it. */
+  eval?: AnyMethod;
 }
 
 /** A Redis client {@link RedisDedupeStore} accepts. */
@@ -42,15 +48,28 @@ export interface RedisDedupeStoreOptions {
 }
 
 interface DedupeCommands {
-  setNxPx(key: string, ttlMs: number): Promise<boolean>;
+  setNxPx(key: string, value: string, ttlMs: number): Promise<boolean>;
   setPx(key: string, value: string, ttlMs: number): Promise<void>;
   get(key: string): Promise<string | null>;
-  del(key: string): Promise<void>;
+  /** Deletes `key` if it holds `token`, or — `token` empty — if it holds anything but {@link DONE}. */
+  release(key: string, token: string): Promise<void>;
 }
 
-/** Stored values: claimed (being processed) and completed. */
-const CLAIMED = '1';
+/** Stored values: a claim's own token (`c:` + 24 hex digits) while processed, then completed. */
 const DONE = 'done';
+
+// A release deletes only the claim it made (its token): a lease that ran out and was claimed again
+// by another delivery, or a push that another run completed meanwhile, stays as it is. Without a
+// token (the claim was made by another store object), only an unfinished claim is deleted.
+const RELEASE = `local v = redis.call('GET', KEYS[1])
+if v == false then return 0 end
+if (ARGV[1] ~= '' and v == ARGV[1]) or (ARGV[1] == '' and v ~= ARGV[2]) then
+  return redis.call('DEL', KEYS[1])
+end
+return 0`;
+
+/** How many unsettled claims a store remembers the token of; an older one is released without it. */
+const MAX_HELD_CLAIMS = 10_000;
 
 function adapt(client: unknown): DedupeCommands {
   if (typeof client === 'object' && client !== null) {
@@ -63,15 +82,17 @@ function adapt(client: unknown): DedupeCommands {
         set(key: string, value: string, px: 'PX', ttl: number, nx?: 'NX'): Promise<string | null>;
         get(key: string): Promise<string | null>;
         del(key: string): Promise<number>;
+        eval?(script: string, numKeys: number, ...args: string[]): Promise<unknown>;
       };
       return {
-        setNxPx: async (key, ttlMs) => (await io.set(key, CLAIMED, 'PX', ttlMs, 'NX')) === 'OK',
+        setNxPx: async (key, value, ttlMs) => (await io.set(key, value, 'PX', ttlMs, 'NX')) === 'OK',
         setPx: async (key, value, ttlMs) => {
           await io.set(key, value, 'PX', ttlMs);
         },
         get: (key) => io.get(key),
-        del: async (key) => {
-          await io.del(key);
+        release: async (key, token) => {
+          if (typeof io.eval === 'function') await io.eval(RELEASE, 1, key, token, DONE);
+          else await io.del(key);
         },
       };
     }
@@ -81,15 +102,18 @@ function adapt(client: unknown): DedupeCommands {
         set(key: string, value: string, options: { NX?: true; PX: number }): Promise<string | null>;
         get(key: string): Promise<string | null>;
         del(key: string): Promise<number>;
+        eval?(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
       };
       return {
-        setNxPx: async (key, ttlMs) => (await nr.set(key, CLAIMED, { NX: true, PX: ttlMs })) === 'OK',
+        setNxPx: async (key, value, ttlMs) => (await nr.set(key, value, { NX: true, PX: ttlMs })) === 'OK',
         setPx: async (key, value, ttlMs) => {
           await nr.set(key, value, { PX: ttlMs });
         },
         get: (key) => nr.get(key),
-        del: async (key) => {
-          await nr.del(key);
+        release: async (key, token) => {
+          if (typeof nr.eval === 'function')
+            await nr.eval(RELEASE, { keys: [key], arguments: [token, DONE] });
+          else await nr.del(key);
         },
       };
     }
@@ -113,6 +137,8 @@ export class RedisDedupeStore implements DedupeStore {
   readonly #redis: DedupeCommands;
   readonly #prefix: string;
   readonly #timeoutMs: number;
+  /** The token of each claim this store made and has not settled yet (bounded). */
+  readonly #held = new LruMap<string, string>(MAX_HELD_CLAIMS);
 
   constructor(client: RedisDedupeClient, options: RedisDedupeStoreOptions = {}) {
     this.#redis = adapt(client);
@@ -127,18 +153,29 @@ export class RedisDedupeStore implements DedupeStore {
     this.#timeoutMs = timeout;
   }
 
-  claim(key: string, ttlMs: number): Promise<boolean> {
-    // Redis wants a positive integer for PX.
+  async claim(key: string, ttlMs: number): Promise<boolean> {
+    // Redis wants a positive integer for PX. The value is this claim's own token (see release).
     const px = Math.max(1, Math.ceil(ttlMs));
-    return this.#run('claim', () => this.#redis.setNxPx(this.#prefix + key, px));
+    const token = `c:${Buffer.from(defaultRandom(12)).toString('hex')}`;
+    const won = await this.#run('claim', () => this.#redis.setNxPx(this.#prefix + key, token, px));
+    if (won) this.#held.set(key, token);
+    return won;
   }
 
+  /**
+   * Gives up a claim this store made, so the push's retry is processed — and only that claim: if
+   * its lease ran out and another delivery claimed the push again, or a run completed it, the key
+   * is left as it is (deleting it would let a third copy through, or re-run a processed push).
+   */
   release(key: string): Promise<void> {
-    return this.#run('release', () => this.#redis.del(this.#prefix + key));
+    const token = this.#held.get(key) ?? '';
+    this.#held.delete(key);
+    return this.#run('release', () => this.#redis.release(this.#prefix + key, token));
   }
 
   complete(key: string, ttlMs: number): Promise<void> {
     const px = Math.max(1, Math.ceil(ttlMs));
+    this.#held.delete(key);
     return this.#run('complete', () => this.#redis.setPx(this.#prefix + key, DONE, px));
   }
 

@@ -43,7 +43,7 @@ describe('MemoryDedupeStore', () => {
 });
 
 describe('RedisDedupeStore client shapes', () => {
-  it('calls ioredis as set(key, "1", "PX", ttl, "NX")', async () => {
+  it('calls ioredis as set(key, <claim token>, "PX", ttl, "NX")', async () => {
     const calls: unknown[][] = [];
     const io = {
       status: 'ready',
@@ -56,10 +56,12 @@ describe('RedisDedupeStore client shapes', () => {
     };
     const store = new RedisDedupeStore(io as unknown as RedisDedupeClient, { prefix: 'p:' });
     expect(await store.claim('k', 1500.2)).toBe(true);
-    expect(calls).toEqual([['p:weixin-kit:dedupe:k', '1', 'PX', 1501, 'NX']]);
+    expect(calls).toEqual([
+      ['p:weixin-kit:dedupe:k', expect.stringMatching(/^c:[0-9a-f]{24}$/), 'PX', 1501, 'NX'],
+    ]);
   });
 
-  it('calls node-redis as set(key, "1", { NX: true, PX: ttl })', async () => {
+  it('calls node-redis as set(key, <claim token>, { NX: true, PX: ttl })', async () => {
     const calls: unknown[][] = [];
     const nr = {
       isOpen: true,
@@ -72,7 +74,9 @@ describe('RedisDedupeStore client shapes', () => {
     };
     const store = new RedisDedupeStore(nr as unknown as RedisDedupeClient);
     expect(await store.claim('k', 60_000)).toBe(false);
-    expect(calls).toEqual([['weixin-kit:dedupe:k', '1', { NX: true, PX: 60_000 }]]);
+    expect(calls).toEqual([
+      ['weixin-kit:dedupe:k', expect.stringMatching(/^c:[0-9a-f]{24}$/), { NX: true, PX: 60_000 }],
+    ]);
   });
 
   it('refuses something that is not a Redis client', () => {
@@ -137,6 +141,61 @@ describe.runIf(redisUp)('RedisDedupeStore on a real Redis', () => {
       // Redis expires the claim on its own clock (not injectable): wait past the TTL, once.
       await new Promise((r) => setTimeout(r, 80));
       expect(await a.claim(key, 50)).toBe(true);
+    },
+  );
+
+  // Redis expires a lease on its own clock: wait until the key is gone (PTTL -2), bounded.
+  const waitGone = async (key: string) => {
+    for (let i = 0; i < 100 && (await io.pttl(`${prefix}weixin-kit:dedupe:${key}`)) !== -2; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(await io.pttl(`${prefix}weixin-kit:dedupe:${key}`)).toBe(-2);
+  };
+
+  it.each(['ioredis', 'node-redis'] as const)(
+    '%s: a release after the lease ran out leaves the next delivery’s claim alone',
+    async (which) => {
+      const client = (which === 'ioredis' ? io : nr) as unknown as RedisDedupeClient;
+      const a = new RedisDedupeStore(client, { prefix });
+      const b = new RedisDedupeStore(client, { prefix });
+      const key = `${which}:${randomUUID()}`;
+      expect(await a.claim(key, 20)).toBe(true);
+      await waitGone(key);
+      // WeChat's retry is claimed by B while A's handler is still running; then A's handler fails.
+      expect(await b.claim(key, 5000)).toBe(true);
+      await a.release(key);
+      // B still holds it: a third copy is a duplicate (an unconditional delete let it through).
+      expect(await a.claim(key, 5000)).toBe(false);
+      expect(await b.isComplete(key)).toBe(false);
+      // B's own release does free it.
+      await b.release(key);
+      expect(await b.isComplete(key)).toBeUndefined();
+    },
+  );
+
+  it.each(['ioredis', 'node-redis'] as const)(
+    '%s: a release never deletes a push another run completed',
+    async (which) => {
+      const client = (which === 'ioredis' ? io : nr) as unknown as RedisDedupeClient;
+      const a = new RedisDedupeStore(client, { prefix });
+      const b = new RedisDedupeStore(client, { prefix });
+      const key = `${which}:${randomUUID()}`;
+      expect(await a.claim(key, 20)).toBe(true);
+      await waitGone(key);
+      expect(await b.claim(key, 5000)).toBe(true);
+      // A finished after all and completed the push; then B's run failed and released.
+      await a.complete(key, 60_000);
+      await b.release(key);
+      expect(await a.isComplete(key)).toBe(true);
+      // A store that never claimed it (no token) cannot delete the completed mark either…
+      const c = new RedisDedupeStore(client, { prefix });
+      await c.release(key);
+      expect(await c.isComplete(key)).toBe(true);
+      // …but still frees an unfinished claim made elsewhere, as before.
+      const other = `${which}:${randomUUID()}`;
+      expect(await a.claim(other, 5000)).toBe(true);
+      await c.release(other);
+      expect(await c.claim(other, 5000)).toBe(true);
     },
   );
 });

@@ -84,7 +84,8 @@ describe.skipIf(!redisUp).each(clientFactories)(
       });
       const answerA = a.handle(request);
       await entered.promise;
-      expect(await raw.get(key)).toBe('1');
+      // Claimed (this claim's token), not completed.
+      expect(await raw.get(key)).toMatch(/^c:[0-9a-f]{24}$/);
 
       // Instance B: its lookup after a lost claim can be held until A's lease has expired.
       let holdLookup = false;
