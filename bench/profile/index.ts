@@ -15,19 +15,31 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildPush } from '../http.js';
 import { type CpuProfile, flameGraphSvg, foldedText, foldProfile, frameTimes } from './flamegraph.js';
 
 const out = fileURLToPath(new URL('../profiles/', import.meta.url));
 const loop = fileURLToPath(new URL('../fixtures/handle-loop.mjs', import.meta.url));
 const pushes = Number(process.env.BENCH_PROFILE_PUSHES ?? 300_000);
 
-function profile(name: string, script: string, args: string[], title: string): void {
+function profile(
+  name: string,
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  title: string,
+): void {
   const dir = mkdtempSync(join(tmpdir(), 'wk-profile-'));
   try {
     const run = spawnSync(
       process.execPath,
       ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', dir, script, ...args],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 300_000 },
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+        timeout: 300_000,
+        env: { ...process.env, ...env },
+      },
     );
     if (run.status !== 0) throw new Error(`${name}: the profiled run failed (status ${run.status})`);
     const result = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as Record<string, number>;
@@ -54,5 +66,6 @@ profile(
   'callback-handle',
   loop,
   [String(pushes)],
+  { WK_PUSH: JSON.stringify((({ query, body }) => ({ query, body }))(buildPush())) },
   'callback.handle(): encrypted text push -> encrypted text reply, in process (built package)',
 );
