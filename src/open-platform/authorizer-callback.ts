@@ -1,4 +1,4 @@
-import type { WeChatCallbackOptions } from '../callbacks/callback-options.js';
+import { resolveCallbackOptions, type WeChatCallbackOptions } from '../callbacks/callback-options.js';
 import { type DedupeStore, MemoryDedupeStore } from '../callbacks/dedupe-store.js';
 import type {
   AdapterProblem,
@@ -7,8 +7,12 @@ import type {
   CallbackResponse,
 } from '../callbacks/types.js';
 import { createWeChatCallback, type WeChatCallback } from '../callbacks/wechat-callback.js';
+import { computeServerSignature } from '../crypto/server-signature.js';
+import { assertFreshTimestamp } from '../crypto/timestamp.js';
 import { ConfigError } from '../errors.js';
+import { safeEqual } from '../internal/bytes.js';
 import { LruMap } from '../internal/lru.js';
+import { readQueryParams } from '../internal/query.js';
 
 /** Default of {@link AuthorizerCallbackOptions.cacheSize}. */
 export const DEFAULT_AUTHORIZER_CALLBACK_CACHE_SIZE = 1000;
@@ -84,6 +88,8 @@ export class AuthorizerCallback implements CallbackHandler {
   readonly #pipelines: LruMap<string, WeChatCallback>;
   /** Built once with the options: checks them at creation, and reports adapter problems. */
   readonly #reporter: WeChatCallback;
+  /** What checking a URL signature needs, before a new account's pipeline is built. */
+  readonly #urlCheck: { tokens: readonly string[]; now: () => number; maxSkewSeconds: number };
 
   constructor(options: AuthorizerCallbackOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -127,6 +133,8 @@ export class AuthorizerCallback implements CallbackHandler {
     this.#options = { ...shared, dedupe, appId: componentAppId, mode: 'safe' };
     // Built once now, so that a bad option fails here rather than on the first push.
     this.#reporter = createWeChatCallback(this.#options);
+    const resolved = resolveCallbackOptions(this.#options);
+    this.#urlCheck = { tokens: resolved.tokens, now: resolved.now, maxSkewSeconds: resolved.maxSkewSeconds };
     this.componentAppId = componentAppId;
     this.#setup = setup;
     this.#appIdOf = appIdOf ?? lastPathSegment;
@@ -169,6 +177,12 @@ export class AuthorizerCallback implements CallbackHandler {
         "not found: the platform's message URL must end with the account's AppID (…/$APPID$ in the Open Platform console)",
       );
     }
+    // A pipeline is built (and `setup` run) only for a request WeChat signed: a forged one naming
+    // AppIDs at random must neither run setup nor push real accounts' pipelines out of the cache.
+    // It is refused by a pipeline with no handlers, with the usual status, hooks and audit record.
+    if (this.#pipelines.get(appId) === undefined && !this.#signedUrl(request)) {
+      return this.#reporter.handle(request);
+    }
     let pipeline: WeChatCallback;
     try {
       pipeline = this.pipeline(appId);
@@ -176,6 +190,26 @@ export class AuthorizerCallback implements CallbackHandler {
       return plain(500, 'internal error');
     }
     return pipeline.handle(request);
+  }
+
+  /** The URL `signature` (any listed token) matches and its timestamp is inside the window. */
+  #signedUrl(request: CallbackRequest): boolean {
+    const query = readQueryParams(String(request?.url ?? ''));
+    if (query === undefined) return false;
+    const timestamp = query.get('timestamp') ?? '';
+    const nonce = query.get('nonce') ?? '';
+    const signature = (query.get('signature') ?? '').toLowerCase();
+    const { tokens, now, maxSkewSeconds } = this.#urlCheck;
+    try {
+      assertFreshTimestamp(timestamp, { now, maxSkewSeconds });
+    } catch {
+      return false;
+    }
+    let matched = false;
+    for (const token of tokens) {
+      if (safeEqual(computeServerSignature({ token, timestamp, nonce }), signature)) matched = true;
+    }
+    return matched;
   }
 
   /** Passes an adapter's problem to a pipeline's hooks and logger (they are shared by every account). */
