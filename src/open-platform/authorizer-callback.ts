@@ -1,4 +1,5 @@
 import { resolveCallbackOptions, type WeChatCallbackOptions } from '../callbacks/callback-options.js';
+import { CallbackSecrets } from '../callbacks/callback-secrets.js';
 import { type DedupeStore, MemoryDedupeStore } from '../callbacks/dedupe-store.js';
 import type {
   AdapterProblem,
@@ -7,10 +8,8 @@ import type {
   CallbackResponse,
 } from '../callbacks/types.js';
 import { createWeChatCallback, type WeChatCallback } from '../callbacks/wechat-callback.js';
-import { computeServerSignature } from '../crypto/server-signature.js';
 import { assertFreshTimestamp } from '../crypto/timestamp.js';
 import { ConfigError } from '../errors.js';
-import { safeEqual } from '../internal/bytes.js';
 import { LruMap } from '../internal/lru.js';
 import { readQueryParams } from '../internal/query.js';
 
@@ -89,7 +88,7 @@ export class AuthorizerCallback implements CallbackHandler {
   /** Built once with the options: checks them at creation, and reports adapter problems. */
   readonly #reporter: WeChatCallback;
   /** What checking a URL signature needs, before a new account's pipeline is built. */
-  readonly #urlCheck: { tokens: readonly string[]; now: () => number; maxSkewSeconds: number };
+  readonly #urlCheck: { tokens: CallbackSecrets; now: () => number; maxSkewSeconds: number };
 
   constructor(options: AuthorizerCallbackOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -134,7 +133,17 @@ export class AuthorizerCallback implements CallbackHandler {
     // Built once now, so that a bad option fails here rather than on the first push.
     this.#reporter = createWeChatCallback(this.#options);
     const resolved = resolveCallbackOptions(this.#options);
-    this.#urlCheck = { tokens: resolved.tokens, now: resolved.now, maxSkewSeconds: resolved.maxSkewSeconds };
+    this.#urlCheck = {
+      // The pipelines' own URL check (every listed token), without their keys: no decryption here.
+      tokens: new CallbackSecrets({
+        tokens: resolved.tokens,
+        encodingAESKeys: undefined,
+        receiveId: componentAppId,
+        random: undefined,
+      }),
+      now: resolved.now,
+      maxSkewSeconds: resolved.maxSkewSeconds,
+    };
     this.componentAppId = componentAppId;
     this.#setup = setup;
     this.#appIdOf = appIdOf ?? lastPathSegment;
@@ -197,19 +206,14 @@ export class AuthorizerCallback implements CallbackHandler {
     const query = readQueryParams(String(request?.url ?? ''));
     if (query === undefined) return false;
     const timestamp = query.get('timestamp') ?? '';
-    const nonce = query.get('nonce') ?? '';
-    const signature = (query.get('signature') ?? '').toLowerCase();
     const { tokens, now, maxSkewSeconds } = this.#urlCheck;
     try {
+      tokens.urlToken(timestamp, query.get('nonce') ?? '', query.get('signature') ?? '');
       assertFreshTimestamp(timestamp, { now, maxSkewSeconds });
+      return true;
     } catch {
       return false;
     }
-    let matched = false;
-    for (const token of tokens) {
-      if (safeEqual(computeServerSignature({ token, timestamp, nonce }), signature)) matched = true;
-    }
-    return matched;
   }
 
   /** Passes an adapter's problem to a pipeline's hooks and logger (they are shared by every account). */
