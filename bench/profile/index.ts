@@ -5,6 +5,12 @@
  *   reply (bench/fixtures/handle-loop.mjs, the built package), `BENCH_PROFILE_PUSHES` pushes
  *   (default 300,000) sampled every 100 µs.
  *
+ * - `pay-notification`: the Pay v3 notification handler opening a signed, encrypted
+ *   `TRANSACTION.SUCCESS` notification (bench/fixtures/pay-notify-loop.mjs, the built package),
+ *   `BENCH_PROFILE_NOTIFICATIONS` notifications (default 100,000) sampled every 100 µs.
+ *
+ * `BENCH_PROFILE_ONLY=callback-handle` (or `pay-notification`) profiles one of them.
+ *
  * For each: `<name>.svg` (a flame graph; open it in a browser and hover a frame),
  * `<name>.folded` (folded stacks in µs, for any flame graph tool or a diff between two runs) and,
  * printed, the frames with the most self time. bench/profiles/README.md is the reading of the
@@ -20,7 +26,11 @@ import { type CpuProfile, flameGraphSvg, foldedText, foldProfile, frameTimes } f
 
 const out = fileURLToPath(new URL('../profiles/', import.meta.url));
 const loop = fileURLToPath(new URL('../fixtures/handle-loop.mjs', import.meta.url));
+const payLoop = fileURLToPath(new URL('../fixtures/pay-notify-loop.mjs', import.meta.url));
 const pushes = Number(process.env.BENCH_PROFILE_PUSHES ?? 300_000);
+const notifications = Number(process.env.BENCH_PROFILE_NOTIFICATIONS ?? 100_000);
+const only = process.env.BENCH_PROFILE_ONLY;
+const wanted = (name: string): boolean => only === undefined || only === name;
 
 function profile(
   name: string,
@@ -62,10 +72,21 @@ function profile(
   }
 }
 
-profile(
-  'callback-handle',
-  loop,
-  [String(pushes)],
-  { WK_PUSH: JSON.stringify((({ query, body }) => ({ query, body }))(buildPush())) },
-  'callback.handle(): encrypted text push -> encrypted text reply, in process (built package)',
-);
+if (wanted('callback-handle')) {
+  profile(
+    'callback-handle',
+    loop,
+    [String(pushes)],
+    { WK_PUSH: JSON.stringify((({ query, body }) => ({ query, body }))(buildPush())) },
+    'callback.handle(): encrypted text push -> encrypted text reply, in process (built package)',
+  );
+}
+if (wanted('pay-notification')) {
+  profile(
+    'pay-notification',
+    payLoop,
+    [String(notifications)],
+    {},
+    'Pay v3 notification handler: signed, encrypted TRANSACTION.SUCCESS -> 204, in process (built package)',
+  );
+}

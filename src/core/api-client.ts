@@ -157,7 +157,11 @@ export class ApiClient {
     token: string | undefined,
     pass: BreakerPass | undefined,
   ): Promise<WithResponse<T>> {
-    const query = token === undefined ? options.query : { ...options.query, [this.#tokenQueryName]: token };
+    // Object.assign, not `{ ...query, [name]: token }`: a spread followed by a property costs ~1 µs on Node 20.
+    const query =
+      token === undefined
+        ? options.query
+        : Object.assign({}, options.query, { [this.#tokenQueryName]: token });
     const response = await through(pass, () =>
       this.transport.request<T>({
         method,

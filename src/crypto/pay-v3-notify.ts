@@ -116,10 +116,10 @@ function parseEnvelope(text: string): PayV3NotificationEnvelope {
  */
 export function openNotification<T = unknown>(options: OpenNotificationOptions): PayV3Notification<T> {
   const { headers, body, now, maxSkewSeconds } = options;
-  const window = {
-    ...(now === undefined ? {} : { now }),
-    ...(maxSkewSeconds === undefined ? {} : { maxSkewSeconds }),
-  };
+  // Built up, not from two spreads (a spread followed by another costs ~1 µs on Node 20).
+  const window: { now?: Clock; maxSkewSeconds?: number } = {};
+  if (now !== undefined) window.now = now;
+  if (maxSkewSeconds !== undefined) window.maxSkewSeconds = maxSkewSeconds;
   if (options.verifier !== undefined) {
     options.verifier.verify({ headers, body, ...window });
   } else if (options.publicKey !== undefined || options.certificate !== undefined) {
@@ -168,19 +168,22 @@ export function readVerifiedNotificationWithKeys<T = unknown>(
       : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
   const notification = parseEnvelope(text);
   const { resource } = notification;
-  const input = {
-    // A missing algorithm is refused, not defaulted: the notification must say what it is.
-    algorithm: typeof resource.algorithm === 'string' ? resource.algorithm : '(missing)',
-    ciphertext: resource.ciphertext,
-    nonce: resource.nonce,
-    associatedData: resource.associated_data ?? '',
-  };
+  // A missing algorithm is refused, not defaulted: the notification must say what it is.
+  const algorithm = typeof resource.algorithm === 'string' ? resource.algorithm : '(missing)';
   let plaintext: string | undefined;
   let key = 0;
   let refusal: unknown;
   for (; key < apiV3Keys.length; key++) {
     try {
-      plaintext = decryptResource({ ...input, apiV3Key: apiV3Keys[key] as string });
+      // A literal, not `{ ...input, apiV3Key }`: Node 20's V8 takes ~1 µs for a spread followed by
+      // another property (30 ns on Node 22).
+      plaintext = decryptResource({
+        algorithm,
+        ciphertext: resource.ciphertext,
+        nonce: resource.nonce,
+        associatedData: resource.associated_data ?? '',
+        apiV3Key: apiV3Keys[key] as string,
+      });
       break;
     } catch (error) {
       if (!(error instanceof CryptoError) || error.code !== 'DECRYPT_FAILED') throw error;

@@ -453,7 +453,10 @@ export class PayV2 {
         method: 'POST',
         url: `${this.#baseUrl}${path}`,
         body: buildXml(request),
-        headers: { ...options.headers, 'content-type': 'text/xml; charset=utf-8', accept: 'text/xml' },
+        headers: Object.assign({}, options.headers, {
+          'content-type': 'text/xml; charset=utf-8',
+          accept: 'text/xml',
+        }),
         responseType: 'text',
         checkErrcode: false,
         idempotent: options.idempotent ?? true,
