@@ -1,10 +1,10 @@
 // Node 20's V8 builds an object literal that starts with a spread of a non-empty object and has
-// anything after it (`{ ...a, b }`, `{ ...a, ...b }`, or `{ ...a }` given properties afterwards) on
-// a slow path: 1-2 µs each, against ~30 ns on Node 22 and 24 (measured: bench/profiles/README.md).
-// On the per-request paths below that is a measurable share of a request, so they build such
-// objects with Object.assign or literals instead. This test keeps a spread from creeping back: an
-// object literal whose first member is a spread and that has more members is refused in these
-// files, unless the line before it says `spread-ok:` and why (a path that is not per request).
+// anything after it (`{ ...a, b }`, `{ ...a, ...b }`), and a copy `{ ...a }` that is given
+// properties afterwards, on a slow path: 1-2 µs each, against ~30 ns on Node 22 and 24 (measured:
+// bench/profiles/README.md). On the per-request paths below that is a measurable share of a
+// request, so they build such objects with Object.assign or literals instead. This test keeps the
+// pattern from creeping back into these files, unless the line before it says `spread-ok:` and
+// why (a path that is not per request).
 import { readFileSync } from 'node:fs';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
@@ -43,6 +43,39 @@ function leadingSpreads(file: string, source: string): string[] {
         found.push(`${file}:${line + 1}: ${node.getText().replace(/\s+/g, ' ').slice(0, 100)}`);
       }
     }
+    // `const copy = { ...a };` and then `copy.x = …` / `copy[k] = …` in the same block: as slow.
+    if (
+      ts.isVariableDeclaration(node) &&
+      ts.isIdentifier(node.name) &&
+      node.initializer !== undefined &&
+      ts.isObjectLiteralExpression(node.initializer) &&
+      node.initializer.properties.length === 1 &&
+      node.initializer.properties[0] !== undefined &&
+      ts.isSpreadAssignment(node.initializer.properties[0])
+    ) {
+      const name = node.name.text;
+      const block = node.parent?.parent?.parent;
+      let written = false;
+      const writes = (n: ts.Node): void => {
+        if (
+          ts.isBinaryExpression(n) &&
+          n.operatorToken.kind === ts.SyntaxKind.EqualsToken &&
+          (ts.isPropertyAccessExpression(n.left) || ts.isElementAccessExpression(n.left)) &&
+          ts.isIdentifier(n.left.expression) &&
+          n.left.expression.text === name
+        ) {
+          written = true;
+        }
+        ts.forEachChild(n, writes);
+      };
+      if (block !== undefined) writes(block);
+      const line = sf.getLineAndCharacterOfPosition(node.getStart()).line;
+      if (written && !/spread-ok:/.test(lines[line - 1] ?? '')) {
+        found.push(
+          `${file}:${line + 1}: ${node.getText().replace(/\s+/g, ' ').slice(0, 100)} (then written to)`,
+        );
+      }
+    }
     ts.forEachChild(node, visit);
   };
   visit(sf);
@@ -58,10 +91,17 @@ describe('hot paths build objects without a leading spread (slow on Node 20)', (
       '// spread-ok: built once at startup',
       'const d = { ...x, ...z };',
       'const e = f({ ...g, h });',
+      'function k(a: object) {',
+      '  const copy = { ...a };',
+      '  copy.z = 1;',
+      '  const kept = { ...a };',
+      '  return [copy, kept];',
+      '}',
     ].join('\n');
     expect(leadingSpreads('sample.ts', sample)).toEqual([
       'sample.ts:1: { ...x, y: 1 }',
       'sample.ts:6: { ...g, h }',
+      'sample.ts:8: copy = { ...a } (then written to)',
     ]);
   });
 
