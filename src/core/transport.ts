@@ -10,7 +10,7 @@
  */
 
 import { ArgumentError, ConfigError, TransportError, WeChatApiError, WeChatKitError } from '../errors.js';
-import { anySignal, raceAbort, sleep, timeoutSignal } from '../internal/abort.js';
+import { anySignal, raceAbort, sleep, timeoutSignal, whenAborted } from '../internal/abort.js';
 import { callHook } from '../internal/call-hook.js';
 import { isScheduler, type Scheduler, systemScheduler } from '../internal/timers.js';
 import type { TransportHooks } from './hooks.js';
@@ -371,6 +371,13 @@ export class Transport {
       req.signal === undefined
         ? { signal: timeout.signal, dispose() {} }
         : anySignal([req.signal, timeout.signal]);
+    // The exchange's steps (for a fetch that ignores signals) are raced against the deadline's own
+    // promise and, when the caller gave a signal, one listener on it: a listener per step on the
+    // combined signal cost ~12 µs per request on Node 20. The stops come first in each race: one
+    // already rejected wins over a step already settled, as raceAbort did.
+    const callerAborted = req.signal === undefined ? undefined : whenAborted(req.signal);
+    const stops: Promise<never>[] =
+      callerAborted === undefined ? [timeout.expired] : [timeout.expired, callerAborted.promise];
     const started = performance.now();
     // Raised as the one error of a failed exchange: the caller's reason, a timeout, or `fallback`.
     const failure = (cause: unknown, fallback: () => TransportError): unknown => {
@@ -388,7 +395,7 @@ export class Transport {
       let response: Response;
       try {
         const init = this.#init(a, combined.signal);
-        response = await raceAbort(this.#send(a, init), combined.signal);
+        response = await Promise.race([...stops, this.#send(a, init)]);
       } catch (cause) {
         throw failure(
           cause,
@@ -401,7 +408,7 @@ export class Transport {
 
       let bytes: Uint8Array;
       try {
-        bytes = new Uint8Array(await raceAbort(response.arrayBuffer(), combined.signal));
+        bytes = new Uint8Array(await Promise.race([...stops, response.arrayBuffer()]));
       } catch (cause) {
         throw failure(
           cause,
@@ -480,6 +487,7 @@ export class Transport {
     } finally {
       timeout.clear();
       combined.dispose();
+      callerAborted?.dispose();
     }
   }
 

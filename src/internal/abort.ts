@@ -95,14 +95,45 @@ export function sleep(
 export function timeoutSignal(
   ms: number,
   scheduler: Scheduler = systemScheduler,
-): { signal: AbortSignal; clear(): void } {
+): { signal: AbortSignal; expired: Promise<never>; clear(): void } {
   const controller = new AbortController();
+  let expire: (reason: unknown) => void = () => {};
+  // `expired` rejects right after the signal aborts (same reason): steps raced against it need no
+  // 'abort' listener, whose first one costs ~10 µs on a new signal on Node 20 (0.6 µs on Node 22).
+  const expired = new Promise<never>((_, reject) => {
+    expire = reject;
+  });
+  expired.catch(() => {});
   const handle = scheduler.setTimeout(
-    () => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+    () => {
+      const reason = new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+      controller.abort(reason);
+      expire(reason);
+    },
     Math.max(0, ms),
   );
   (handle as { unref?: () => void } | undefined)?.unref?.();
-  return { signal: controller.signal, clear: () => scheduler.clearTimeout(handle) };
+  return { signal: controller.signal, expired, clear: () => scheduler.clearTimeout(handle) };
+}
+
+/**
+ * Rejects with `signal`'s reason once it aborts (at once when it has), from one listener however
+ * many steps are raced against it; `dispose()` removes the listener. For a caller's signal; the
+ * rejection is handled here, so an abort with no race pending is not reported as unhandled.
+ */
+export function whenAborted(signal: AbortSignal): { promise: Promise<never>; dispose(): void } {
+  if (signal.aborted) {
+    const promise = Promise.reject<never>(signal.reason);
+    promise.catch(() => {});
+    return { promise, dispose() {} };
+  }
+  let onAbort: () => void = () => {};
+  const promise = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+  });
+  promise.catch(() => {});
+  signal.addEventListener('abort', onAbort, { once: true });
+  return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
 }
 
 function nativeAny(): ((signals: AbortSignal[]) => AbortSignal) | null {

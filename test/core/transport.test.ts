@@ -369,6 +369,25 @@ describe('Transport: timeouts and aborts', () => {
     expect(manual.pending).toBe(0);
   });
 
+  it('re-throws a caller abort at once even when an injected fetch ignores its signal', async () => {
+    const manual = new ManualScheduler();
+    const controller = new AbortController();
+    const deaf: typeof fetch = () => new Promise<Response>(() => {});
+    const pending = new Transport({ fetch: deaf, retries: 2, scheduler: manual }).request({
+      method: 'GET',
+      url: 'http://x.invalid/',
+      timeoutMs: 50,
+      signal: controller.signal,
+    });
+    const state = tracked(pending);
+    await drain();
+    expect(state.settled()).toBe(false);
+    const reason = new Error('the caller went away');
+    controller.abort(reason);
+    expect(await rejection(pending)).toBe(reason);
+    expect(manual.pending).toBe(0); // the attempt's timer was cleared, no retry was scheduled
+  });
+
   it('clears the attempt timer once the answer is in (no timer left behind)', async () => {
     const manual = new ManualScheduler();
     const answer = await transport({ scheduler: manual }).request<{ errcode: number }>({

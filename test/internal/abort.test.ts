@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { anySignal, raceAbort, sleep, timeoutSignal } from '../../src/internal/abort.js';
+import { anySignal, raceAbort, sleep, timeoutSignal, whenAborted } from '../../src/internal/abort.js';
 import { ManualScheduler } from '../helpers/manual-scheduler.js';
 
 describe('anySignal', () => {
@@ -72,6 +72,19 @@ describe('timeoutSignal', () => {
     expect((signal.reason as DOMException).message).toBe((native.reason as DOMException).message);
   });
 
+  it('expired rejects with the same reason, right after the signal aborts', async () => {
+    const manual = new ManualScheduler();
+    const { signal, expired } = timeoutSignal(100, manual);
+    const raced = Promise.race([new Promise(() => {}), expired]);
+    let seenAborted: boolean | undefined;
+    raced.catch(() => {
+      seenAborted = signal.aborted;
+    });
+    await manual.advance(100);
+    await expect(raced).rejects.toBe(signal.reason);
+    expect(seenAborted).toBe(true);
+  });
+
   it('clear() drops the timer: nothing is left pending and the signal never aborts', async () => {
     const manual = new ManualScheduler();
     const { signal, clear } = timeoutSignal(100, manual);
@@ -80,5 +93,44 @@ describe('timeoutSignal', () => {
     expect(manual.pending).toBe(0);
     await manual.advance(1000);
     expect(signal.aborted).toBe(false);
+  });
+});
+
+describe('whenAborted', () => {
+  it('rejects with the reason when the signal aborts, for every race against it', async () => {
+    const controller = new AbortController();
+    const { promise, dispose } = whenAborted(controller.signal);
+    const never = new Promise<never>(() => {});
+    const first = Promise.race([never, promise]);
+    const second = Promise.race([never, promise]);
+    const reason = new Error('stop');
+    controller.abort(reason);
+    await expect(first).rejects.toBe(reason);
+    await expect(second).rejects.toBe(reason);
+    dispose();
+  });
+
+  it('is rejected at once for a signal that already aborted (first in a race, it wins)', async () => {
+    const reason = new Error('early');
+    const { promise } = whenAborted(AbortSignal.abort(reason));
+    await expect(Promise.race([promise, Promise.resolve(1)])).rejects.toBe(reason);
+  });
+
+  it('dispose() removes its listener: a later abort reaches nothing', async () => {
+    const controller = new AbortController();
+    const { promise, dispose } = whenAborted(controller.signal);
+    let settled = false;
+    promise.then(
+      () => {
+        settled = true;
+      },
+      () => {
+        settled = true;
+      },
+    );
+    dispose();
+    controller.abort(new Error('late'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
   });
 });
