@@ -765,16 +765,20 @@ export class PayNotificationHandler implements CallbackHandler {
   }
 
   /** The handler's answer, or — past the budget — a 500 so WeChat Pay retries instead of timing out. */
-  async #withinBudget(
+  #withinBudget(
     running: Promise<CallbackResponse>,
     event: PayNotificationEvent<unknown>,
   ): Promise<CallbackResponse> {
-    const answer = await raceTimer(running, this.#replyBudgetMs, () => undefined, {
-      scheduler: this.#scheduler,
-    });
-    if (answer !== undefined) return answer;
-    this.#call('onSlow', { id: event.id, event_type: event.event_type, budgetMs: this.#replyBudgetMs });
-    return fail(500, 'still processing, retry later');
+    // Not async: the race's own promise is the answer (one promise step fewer per notification).
+    return raceTimer(
+      running,
+      this.#replyBudgetMs,
+      () => {
+        this.#call('onSlow', { id: event.id, event_type: event.event_type, budgetMs: this.#replyBudgetMs });
+        return fail(500, 'still processing, retry later');
+      },
+      { scheduler: this.#scheduler },
+    );
   }
 
   /**
