@@ -20,6 +20,29 @@ const { createEmulator } = (await import(
   dist('emulator/index.js')
 )) as typeof import('../src/emulator/index.js');
 
+/**
+ * The body of the bench's `TRANSACTION.SUCCESS` notification, its resource encrypted with
+ * `apiV3Key` (also what `npm run bench:profile` hands to bench/fixtures/pay-notify-loop.mjs).
+ */
+export function notificationBody(apiV3Key: string, mchid: string, outTradeNo: string): string {
+  const plaintext = JSON.stringify({
+    mchid,
+    out_trade_no: outTradeNo,
+    transaction_id: '4200000000000000000000000001',
+    trade_state: 'SUCCESS',
+    amount: { total: 1, payer_total: 1, currency: 'CNY' },
+  });
+  const resource = encryptResource({ apiV3Key, plaintext, associatedData: 'transaction' });
+  return JSON.stringify({
+    id: 'EV-bench',
+    create_time: '2026-11-25T12:00:00+08:00',
+    resource_type: 'encrypt-resource',
+    event_type: 'TRANSACTION.SUCCESS',
+    summary: '支付成功',
+    resource: { original_type: 'transaction', ...resource },
+  });
+}
+
 export async function payScenarios(): Promise<{ results: ScenarioResult[]; notes: Record<string, string> }> {
   const merchant = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const mchid = '1900000109';
@@ -97,22 +120,7 @@ export async function payScenarios(): Promise<{ results: ScenarioResult[]; notes
   // Notifications: the same signed notification, opened again and again. The bench's dedupe store
   // never reports a duplicate: a real one would turn every delivery after the first into the
   // duplicate shortcut, and time that instead of a real notification.
-  const plaintext = JSON.stringify({
-    mchid,
-    out_trade_no: outTradeNo,
-    transaction_id: '4200000000000000000000000001',
-    trade_state: 'SUCCESS',
-    amount: { total: 1, payer_total: 1, currency: 'CNY' },
-  });
-  const resource = encryptResource({ apiV3Key, plaintext, associatedData: 'transaction' });
-  const body = JSON.stringify({
-    id: 'EV-bench',
-    create_time: '2026-11-25T12:00:00+08:00',
-    resource_type: 'encrypt-resource',
-    event_type: 'TRANSACTION.SUCCESS',
-    summary: '支付成功',
-    resource: { original_type: 'transaction', ...resource },
-  });
+  const body = notificationBody(apiV3Key, mchid, outTradeNo);
   const never: DedupeStore = { claim: async () => true };
   const handler = createPayNotificationHandler({
     apiV3Key,

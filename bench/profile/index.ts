@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildPush } from '../http.js';
+import { notificationBody } from '../pay.js';
 import { type CpuProfile, flameGraphSvg, foldedText, foldProfile, frameTimes } from './flamegraph.js';
 
 const out = fileURLToPath(new URL('../profiles/', import.meta.url));
@@ -86,7 +87,14 @@ if (wanted('pay-notification')) {
     'pay-notification',
     payLoop,
     [String(notifications)],
-    {},
+    // The key the loop configures its handler with (bench/fixtures/pay-notify-loop.mjs).
+    {
+      WK_NOTIFICATION_BODY: notificationBody(
+        'benchApiV3Key0123456789abcdefABC',
+        '1900000109',
+        'bench0000000001',
+      ),
+    },
     'Pay v3 notification handler: signed, encrypted TRANSACTION.SUCCESS -> 204, in process (built package)',
   );
 }

@@ -370,6 +370,20 @@ export class Transport {
     return init;
   }
 
+  /** The `onResponse` hook of an attempt's answer; its event is built only when the hook is set. */
+  #responded(a: Attempt, status: number, durationMs: number, errcode: number | undefined): void {
+    if (this.#hooks.onResponse === undefined) return;
+    callHook(this.#hooks.onResponse, {
+      id: a.id,
+      method: a.method,
+      url: a.shownUrl(),
+      status,
+      durationMs,
+      ...(errcode === undefined ? {} : { errcode }),
+      attempt: a.attempt,
+    });
+  }
+
   async #attempt<T>(a: Attempt): Promise<TransportResponse<T>> {
     if (a.req.responseType === 'stream') return this.#attemptStream<T>(a);
     const { req, method, shownUrl, timeoutMs } = a;
@@ -429,16 +443,7 @@ export class Transport {
       }
       const durationMs = performance.now() - started;
       if (req.raw === true) {
-        if (this.#hooks.onResponse !== undefined) {
-          callHook(this.#hooks.onResponse, {
-            id: a.id,
-            method,
-            url: shownUrl(),
-            status: response.status,
-            durationMs,
-            attempt: a.attempt,
-          });
-        }
+        this.#responded(a, response.status, durationMs, undefined);
         return { status: response.status, headers: response.headers, data: bytes as T };
       }
       const contentType = response.headers.get('content-type') ?? '';
@@ -457,17 +462,7 @@ export class Transport {
         }
       }
       const errcode = errcodeOf(parsed);
-      if (this.#hooks.onResponse !== undefined) {
-        callHook(this.#hooks.onResponse, {
-          id: a.id,
-          method,
-          url: shownUrl(),
-          status: response.status,
-          durationMs,
-          ...(errcode === undefined ? {} : { errcode }),
-          attempt: a.attempt,
-        });
-      }
+      this.#responded(a, response.status, durationMs, errcode);
 
       if (response.status < 200 || response.status > 299) {
         // 3xx included: see `redirect: 'manual'` above.
