@@ -12,7 +12,9 @@
  *   with `BENCH_HTTP_CONNECTIONS` (default 10) connections; the ratio is the median of the
  *   per-round ratios, req/s and p99 the medians. Before loading,
  *   `/me` must answer 200 with the expected masked JSON (and 401 without a token); after, no
- *   answer may be non-2xx and the handler must have run for every `/me` answer.
+ *   answer may be non-2xx and the handler must have run for every `/me` answer. Beside req/s it
+ *   reports the server's CPU time per request on each route (from /proc, Linux): the server and
+ *   the load generator share two cores here, so req/s also moves with their scheduling.
  * - `guard.redisLimit`: ops/s and p99 of `createLimiter(…, { redis })`.check(key) beside a direct
  *   `RateLimiterRedis.consume(key)` (target ≥ 0.9×), same ioredis client, 100 keys round-robin,
  *   16 operations in flight, alternating rounds (ABBA) of `BENCH_GUARD_REDIS_MS` (default 1000) ms,
@@ -39,6 +41,7 @@ import {
   type LoadResult,
   load,
   p99,
+  processCpuMicros,
   redisReachable,
   round2,
   spawnChild,
@@ -48,6 +51,13 @@ import {
 export interface GuardScenarioResult extends ScenarioResult {
   p99Ms: number;
   baselineP99Ms: number;
+  /**
+   * Server CPU (user + system, all threads, from /proc) per answered request, in µs, over all
+   * rounds of each route (Linux only). The server and the load generator share this machine's
+   * cores, so req/s also moves with how they are scheduled; CPU per request does not.
+   */
+  cpuMicrosPerRequest?: number;
+  baselineCpuMicrosPerRequest?: number;
 }
 
 export interface LoginStormResult {
@@ -176,10 +186,15 @@ async function runRoute(
     const slice = Math.max(0.5, seconds / rounds);
     const guardedRuns: LoadResult[] = [];
     const bareRuns: LoadResult[] = [];
+    const cpu = { subject: 0, baseline: 0, measured: true };
     for (let round = 0; round < rounds; round += 1) {
       const order = round % 2 === 0 ? [pair.subject, pair.baseline] : [pair.baseline, pair.subject];
       for (const route of order) {
+        const before = processCpuMicros(server.pid);
         const run = await load(`${base}/${route}`, get, slice);
+        const after = processCpuMicros(server.pid);
+        if (before === undefined || after === undefined) cpu.measured = false;
+        else cpu[route === pair.subject ? 'subject' : 'baseline'] += after - before;
         (route === pair.subject ? guardedRuns : bareRuns).push(run);
       }
     }
@@ -197,7 +212,15 @@ async function runRoute(
       );
     }
     const ratios = guardedRuns.map((run, i) => run.opsPerSec / (bareRuns[i]?.opsPerSec ?? Number.NaN));
+    const completed = (runs: LoadResult[]) => runs.reduce((sum, run) => sum + run.completed, 0);
+    const cpuFields = cpu.measured
+      ? {
+          cpuMicrosPerRequest: round2(cpu.subject / completed(guardedRuns)),
+          baselineCpuMicrosPerRequest: round2(cpu.baseline / completed(bareRuns)),
+        }
+      : {};
     return {
+      ...cpuFields,
       name: pair.name,
       opsPerSec: Math.round(median(guardedRuns.map((run) => run.opsPerSec))),
       baselineOpsPerSec: Math.round(median(bareRuns.map((run) => run.opsPerSec))),
@@ -481,9 +504,15 @@ export async function guardScenarios(): Promise<GuardScenarios> {
 export function printGuardTables(guard: GuardScenarios): void {
   const num = (n: number, w = 12) => n.toLocaleString('en-US').padStart(w);
   const ms = (n: number) => n.toFixed(2).padStart(10);
+  const cpu = (r: GuardScenarioResult) =>
+    r.cpuMicrosPerRequest === undefined || r.baselineCpuMicrosPerRequest === undefined
+      ? ''
+      : `${r.cpuMicrosPerRequest.toFixed(1).padStart(9)}${r.baselineCpuMicrosPerRequest.toFixed(1).padStart(9)}` +
+        `${`${(r.baselineCpuMicrosPerRequest / r.cpuMicrosPerRequest).toFixed(2)}x`.padStart(8)}`;
   const row = (r: GuardScenarioResult) =>
     `${r.name.padEnd(24)}${num(r.opsPerSec)}${num(r.baselineOpsPerSec)}${`${r.ratio.toFixed(2)}x`.padStart(8)}` +
-    `${ms(r.p99Ms)}${ms(r.baselineP99Ms)}`;
+    `${ms(r.p99Ms)}${ms(r.baselineP99Ms)}${cpu(r)}`;
+  const cpuHeader = (bare: string) => `${'cpu µs'.padStart(9)}${bare.padStart(9)}${'cpu x'.padStart(8)}`;
   if (guard.routes.length > 0) {
     const seconds = envNumber('BENCH_GUARD_ROUTE_SECONDS', 5);
     const rounds = envNumber('BENCH_ROUNDS', 5);
@@ -492,11 +521,13 @@ export function printGuardTables(guard: GuardScenarios): void {
       `\nGuard route: GET /me through guard.protect() (Bearer token verified, session looked up, per-user ` +
         `limit checked, answer masked; memory store) vs the same framework's bare route (/bare, same JSON); ` +
         `target >= 0.80x\n${connections} connections, ${rounds} alternating rounds sharing ${seconds} s per route ` +
-        '(medians; ratio = median of per-round ratios), autocannon in a separate process\n',
+        '(medians; ratio = median of per-round ratios), autocannon in a separate process\n' +
+        "cpu µs: the server's CPU (user + system, all threads) per request over all rounds; cpu x = bare cpu / guarded cpu, " +
+        'the ratio without the load generator competing for the same cores (reported beside the target, not instead of it)\n',
     );
     console.log(
       `${'scenario'.padEnd(24)}${'req/s'.padStart(12)}${'bare req/s'.padStart(12)}${'ratio'.padStart(8)}` +
-        `${'p99 ms'.padStart(10)}${'bare p99'.padStart(10)}`,
+        `${'p99 ms'.padStart(10)}${'bare p99'.padStart(10)}${cpuHeader('bare')}`,
     );
     for (const r of guard.routes) console.log(row(r));
   }
@@ -509,7 +540,7 @@ export function printGuardTables(guard: GuardScenarios): void {
     );
     console.log(
       `${'scenario'.padEnd(24)}${'req/s'.padStart(12)}${'plain'.padStart(12)}${'ratio'.padStart(8)}` +
-        `${'p99 ms'.padStart(10)}${'pl. p99'.padStart(10)}`,
+        `${'p99 ms'.padStart(10)}${'pl. p99'.padStart(10)}${cpuHeader('plain')}`,
     );
     for (const r of guard.observed) console.log(row(r));
   }

@@ -3,6 +3,7 @@
  * that talk in lines over stdio, an autocannon run that fails on any error, and a Redis probe.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 
@@ -46,8 +47,27 @@ function firstError(stderr: string): string {
   return lines.find((l) => /^\w*(Error|Exception)\b/.test(l)) ?? lines.at(-1) ?? '(no output)';
 }
 
+/**
+ * CPU time (user + system, all threads) a process has used so far, in µs, from /proc (Linux);
+ * `undefined` where there is no /proc. Read in USER_HZ ticks (100 per second on Linux, whatever
+ * the kernel's own tick rate), so use it over seconds of work.
+ */
+export function processCpuMicros(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after "(comm) ": state is 3rd; utime and stime are the 14th and 15th of the line.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A child process (`node --import tsx script`) that answers in lines on stdout. */
 export interface Child {
+  /** The process id (for {@link processCpuMicros}). */
+  readonly pid: number | undefined;
   /** The next line the child prints on stdout; rejects after `ms` or when the child exits first. */
   nextLine(ms: number): Promise<string>;
   send(line: string): void;
@@ -106,6 +126,7 @@ export function spawnChild(script: string, env: Record<string, string>, label: s
       });
     });
   return {
+    pid: child.pid,
     nextLine,
     send: (line) => {
       if (!exited) child.stdin.write(`${line}\n`);
