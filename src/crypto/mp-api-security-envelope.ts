@@ -182,7 +182,7 @@ function plaintextOf(params: unknown, security: { _n: string; _appid: string; _t
     if (name in record)
       throw invalid(`params must not contain ${name}: the security fields are added for you.`);
   }
-  return JSON.stringify(Object.assign({}, security, record));
+  return JSON.stringify({ ...security, ...record });
 }
 
 // ---------------------------------------------------------------------------------------------
