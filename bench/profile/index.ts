@@ -31,6 +31,7 @@ const payLoop = fileURLToPath(new URL('../fixtures/pay-notify-loop.mjs', import.
 const pushes = Number(process.env.BENCH_PROFILE_PUSHES ?? 300_000);
 const notifications = Number(process.env.BENCH_PROFILE_NOTIFICATIONS ?? 100_000);
 const only = process.env.BENCH_PROFILE_ONLY;
+const PROFILE_APIV3_KEY = 'benchApiV3Key0123456789abcdefABC';
 const wanted = (name: string): boolean => only === undefined || only === name;
 
 function profile(
@@ -87,13 +88,10 @@ if (wanted('pay-notification')) {
     'pay-notification',
     payLoop,
     [String(notifications)],
-    // The key the loop configures its handler with (bench/fixtures/pay-notify-loop.mjs).
+    // The body and the APIv3 key the loop's handler opens it with.
     {
-      WK_NOTIFICATION_BODY: notificationBody(
-        'benchApiV3Key0123456789abcdefABC',
-        '1900000109',
-        'bench0000000001',
-      ),
+      WK_APIV3_KEY: PROFILE_APIV3_KEY,
+      WK_NOTIFICATION_BODY: notificationBody(PROFILE_APIV3_KEY, '1900000109', 'bench0000000001'),
     },
     'Pay v3 notification handler: signed, encrypted TRANSACTION.SUCCESS -> 204, in process (built package)',
   );

@@ -102,21 +102,16 @@ function looksReserialised(body: string | Buffer): boolean {
 const RESERIALISED_HINT =
   ' The body looks re-serialised (pretty-printed or re-encoded JSON): the signature covers the raw bytes received, so pass the body exactly as it arrived — before any body parser (e.g. express.raw(), or the string you read from the request stream).';
 
-/**
- * The RSA part: decode, verify, and explain a failure. `context` names the key used (a function
- * when building the text costs something: it is only needed for a failure).
- */
+/** The RSA part: decode, verify, and explain a failure. `context` names the key used. */
 function checkRsaSignature(
   key: KeyObject,
   fields: { timestamp: string; nonce: string; signature: string },
   body: string | Buffer,
-  context: string | (() => string),
+  context: string,
 ): void {
   const signature = fields.signature === '' ? undefined : decodeBase64Strict(fields.signature);
   if (signature === undefined) {
-    throw mismatch(
-      `Wechatpay-Signature is not base64, so it cannot be a WeChat Pay signature${contextText(context)}.`,
-    );
+    throw mismatch(`Wechatpay-Signature is not base64, so it cannot be a WeChat Pay signature${context}.`);
   }
   // A string body is encoded once with the rest; bytes are used exactly as received.
   const message =
@@ -133,12 +128,8 @@ function checkRsaSignature(
   if (ok) return;
   const hint = looksReserialised(body) ? RESERIALISED_HINT : '';
   throw mismatch(
-    `Wechatpay-Signature does not match${contextText(context)}: the body, timestamp or nonce differ from what WeChat Pay signed, or the key is not the one WeChat Pay used.${hint}`,
+    `Wechatpay-Signature does not match${context}: the body, timestamp or nonce differ from what WeChat Pay signed, or the key is not the one WeChat Pay used.${hint}`,
   );
-}
-
-function contextText(context: string | (() => string)): string {
-  return typeof context === 'string' ? context : context();
 }
 
 /** Options of {@link verifyPayV3Signature}. */
@@ -353,12 +344,7 @@ export class PayV3Verifier implements PayV3SignatureVerifier {
     checkTimestamp(timestamp, request.now ?? defaultClock, checkMaxSkew(request.maxSkewSeconds));
     checkProbe(signature);
     const key = this.#select(serial);
-    checkRsaSignature(
-      key,
-      { timestamp, nonce, signature },
-      body,
-      () => ` (Wechatpay-Serial ${shown(serial)})`,
-    );
+    checkRsaSignature(key, { timestamp, nonce, signature }, body, ` (Wechatpay-Serial ${shown(serial)})`);
   }
 }
 
