@@ -1,7 +1,10 @@
 /**
  * A small benchmark harness: candidate and baseline run in alternating rounds in the same
- * process, and each side's median ops/s is reported with the ratio candidate / baseline.
- * Ratios from one run are comparable; absolute figures depend on the machine.
+ * process (ABBA…: the order flips each round), and each side's median ops/s is reported with the
+ * ratio candidate / baseline: the median of the per-round ratios, each round's two sides measured
+ * back to back. On a shared machine the speed of both swings between rounds (by 30 % here);
+ * neighbours see the same swing, so the paired ratio keeps it out where a ratio of the two
+ * medians would not. Ratios from one run are comparable; absolute figures depend on the machine.
  */
 export interface ScenarioResult {
   name: string;
@@ -30,6 +33,19 @@ const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)] ?? 0;
 };
 
+const WARM_UP_MS = 100;
+
+/** Medians of each side and the median of the per-round ratios (rounds paired by index). */
+export function summarise(name: string, candidate: number[], baseline: number[]): ScenarioResult {
+  const ratios = candidate.map((ops, i) => ops / (baseline[i] ?? Number.NaN));
+  return {
+    name,
+    opsPerSec: Math.round(median(candidate)),
+    baselineOpsPerSec: Math.round(median(baseline)),
+    ratio: Math.round(median(ratios) * 100) / 100,
+  };
+}
+
 export interface CompareOptions {
   rounds?: number;
   msPerRound?: number;
@@ -44,22 +60,20 @@ export function compare(
 ): ScenarioResult {
   const rounds = options.rounds ?? Number(process.env.BENCH_ROUNDS ?? 5);
   const ms = options.msPerRound ?? Number(process.env.BENCH_MS ?? 300);
-  opsPerSecond(candidate, 50);
-  opsPerSecond(baseline, 50);
+  opsPerSecond(candidate, WARM_UP_MS);
+  opsPerSecond(baseline, WARM_UP_MS);
   const c: number[] = [];
   const b: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    c.push(opsPerSecond(candidate, ms));
-    b.push(opsPerSecond(baseline, ms));
+    if (r % 2 === 0) {
+      c.push(opsPerSecond(candidate, ms));
+      b.push(opsPerSecond(baseline, ms));
+    } else {
+      b.push(opsPerSecond(baseline, ms));
+      c.push(opsPerSecond(candidate, ms));
+    }
   }
-  const opsPerSec = Math.round(median(c));
-  const baselineOpsPerSec = Math.round(median(b));
-  return {
-    name,
-    opsPerSec,
-    baselineOpsPerSec,
-    ratio: Math.round((opsPerSec / baselineOpsPerSec) * 100) / 100,
-  };
+  return summarise(name, c, b);
 }
 
 export function printTable(results: ScenarioResult[], notes: Record<string, string>): void {
@@ -97,20 +111,18 @@ export async function compareAsync(
 ): Promise<ScenarioResult> {
   const rounds = options.rounds ?? Number(process.env.BENCH_ROUNDS ?? 5);
   const ms = options.msPerRound ?? Number(process.env.BENCH_MS ?? 300);
-  await opsPerSecondAsync(candidate, 50);
-  await opsPerSecondAsync(baseline, 50);
+  await opsPerSecondAsync(candidate, WARM_UP_MS);
+  await opsPerSecondAsync(baseline, WARM_UP_MS);
   const c: number[] = [];
   const b: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    c.push(await opsPerSecondAsync(candidate, ms));
-    b.push(await opsPerSecondAsync(baseline, ms));
+    if (r % 2 === 0) {
+      c.push(await opsPerSecondAsync(candidate, ms));
+      b.push(await opsPerSecondAsync(baseline, ms));
+    } else {
+      b.push(await opsPerSecondAsync(baseline, ms));
+      c.push(await opsPerSecondAsync(candidate, ms));
+    }
   }
-  const opsPerSec = Math.round(median(c));
-  const baselineOpsPerSec = Math.round(median(b));
-  return {
-    name,
-    opsPerSec,
-    baselineOpsPerSec,
-    ratio: Math.round((opsPerSec / baselineOpsPerSec) * 100) / 100,
-  };
+  return summarise(name, c, b);
 }

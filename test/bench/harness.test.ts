@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { compare, summarise } from '../../bench/harness.js';
+
+// The bench's ratios are the median of per-round ratios: both sides of a round run back to back,
+// so a machine that slows down between rounds slows both and the ratio stays put.
+describe('bench harness', () => {
+  it('takes the median of paired per-round ratios, not the ratio of the two medians', () => {
+    // Round speeds swing (fast, slow, fast...); the candidate is 0.9x its neighbour every round.
+    const baseline = [1000, 600, 1100, 500, 900];
+    const candidate = baseline.map((ops) => ops * 0.9);
+    const result = summarise('swing', candidate, baseline);
+    expect(result.ratio).toBe(0.9);
+    expect(result.opsPerSec).toBe(810);
+    expect(result.baselineOpsPerSec).toBe(900);
+    // A swing that hits one side only in some rounds: medians 0.6/1.0 = 0.6, paired median 1.0.
+    const lopsided = summarise('lopsided', [1000, 600, 600, 1000, 600], [1000, 600, 600, 1000, 1000]);
+    expect(lopsided.ratio).toBe(1);
+  });
+
+  it('runs both sides the same number of rounds, flipping their order each round', () => {
+    const calls: string[] = [];
+    let last = '';
+    const track = (side: string) => () => {
+      if (side !== last) calls.push(side);
+      last = side;
+    };
+    const result = compare('order', track('c'), track('b'), { rounds: 4, msPerRound: 5 });
+    // warm-up c, b; then rounds: c b | b c | c b | b c  (consecutive repeats collapse).
+    expect(calls).toEqual(['c', 'b', 'c', 'b', 'c', 'b', 'c']);
+    expect(result.ratio).toBeGreaterThan(0);
+  });
+});
