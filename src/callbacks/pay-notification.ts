@@ -9,15 +9,12 @@ import type { SecretInput } from '../core/secret-provider.js';
 import { SecretList } from '../core/secret-source.js';
 import type { SecurityEventHandler } from '../core/security-events.js';
 import { inServerSpan, pathOfTarget, recordServerStatus, spanMethod, type Tracing } from '../core/tracing.js';
-import {
-  type PayV3Notification,
-  type PayV3NotificationEnvelope,
-  readVerifiedNotificationWithKeys,
-} from '../crypto/pay-v3-notify.js';
+import { type PayV3NotificationEnvelope, readVerifiedNotificationWithKeys } from '../crypto/pay-v3-notify.js';
 import type { PayV3SignatureVerifier, PayV3Verifier, PayV3VerifyRequest } from '../crypto/pay-v3-verify.js';
 import { ArgumentError, ConfigError, isWeChatKitError } from '../errors.js';
 import { byteLength, type Clock, defaultRandom } from '../internal/bytes.js';
 import { firstHeader, RequestIds } from '../internal/request-id.js';
+import { isThenable } from '../internal/thenable.js';
 import { elapsedClock, isScheduler, raceTimer, type Scheduler, systemScheduler } from '../internal/timers.js';
 import type { PlatformTrust } from '../pay/v3/platform-trust.js';
 import type { PaidTransaction, Transaction, TransactionAmount } from '../pay/v3/types.js';
@@ -682,11 +679,13 @@ export class PayNotificationHandler implements CallbackHandler {
     );
   }
 
-  async #answer(
-    request: CallbackRequest,
-    method: string,
-    facts: NotificationFacts,
-  ): Promise<CallbackResponse> {
+  /**
+   * The answer to one request. Not async, and without a promise step of its own when the
+   * notification opens synchronously (a {@link PayV3Verifier} and keys given as values): the
+   * promise returned is the dispatch's. Never rejects: every failure is answered.
+   */
+  #answer(request: CallbackRequest, method: string, facts: NotificationFacts): Promise<CallbackResponse> {
+    let opened: PayNotificationEvent<unknown> | Promise<PayNotificationEvent<unknown>>;
     try {
       // Before the signature is checked: a sender outside the allowlist costs no RSA verification.
       if (this.#allowlist !== undefined) {
@@ -715,7 +714,26 @@ export class PayNotificationHandler implements CallbackHandler {
       if (size > MAX_PAY_NOTIFICATION_BYTES) {
         throw new Refusal('PAYLOAD_TOO_LARGE', 413, `the body is over ${MAX_PAY_NOTIFICATION_BYTES} bytes`);
       }
-      const opened = await this.#open(request.headers, body);
+      opened = this.#open(request.headers, body);
+    } catch (error) {
+      return Promise.resolve(this.#failed(error, method, facts));
+    }
+    if (opened instanceof Promise) {
+      return opened.then(
+        (event) => this.#dispatch(event, method, facts),
+        (error: unknown) => this.#failed(error, method, facts),
+      );
+    }
+    return this.#dispatch(opened, method, facts);
+  }
+
+  /** An opened notification to its listener: at most one run per id at a time, within the budget. */
+  #dispatch(
+    opened: PayNotificationEvent<unknown>,
+    method: string,
+    facts: NotificationFacts,
+  ): Promise<CallbackResponse> {
+    try {
       facts.type = opened.event_type;
       const resource = opened.resource as {
         mchid?: unknown;
@@ -730,38 +748,43 @@ export class PayNotificationHandler implements CallbackHandler {
       if (previous !== undefined) {
         facts.duplicate = true;
         this.#call('onDuplicate', { key: opened.id, type: opened.event_type });
-        return await this.#withinBudget(previous, opened);
+        return this.#withinBudget(previous, opened);
       }
       const running = this.#process(opened, facts);
       this.#inflight.set(opened.id, running);
       // #process answers its own failures (it never rejects); one reaction, not finally + catch.
       const forget = () => this.#inflight.delete(opened.id);
       running.then(forget, forget);
-      return await this.#withinBudget(running, opened);
+      return this.#withinBudget(running, opened);
     } catch (error) {
-      if (error instanceof Refusal) {
-        facts.code = error.code;
-        this.#call('onRefused', {
-          code: error.code,
-          reason: error.reason,
-          status: error.status,
-          method: method.slice(0, 16),
-        });
-        return fail(
-          error.status,
-          FAIL_MESSAGE[error.status] ?? 'refused',
-          error.status === 405 ? { allow: 'POST' } : {},
-        );
-      }
-      const misconfigured = error instanceof Misconfigured;
-      facts.code = errorCodeOf(misconfigured ? error.error : error);
-      this.#call('onError', {
-        error: misconfigured ? error.error : error,
-        type: undefined,
-        phase: misconfigured && isWeChatKitError(error.error) ? 'config' : 'internal',
-      });
-      return fail(500, FAIL_MESSAGE[500] ?? '');
+      return Promise.resolve(this.#failed(error, method, facts));
     }
+  }
+
+  /** The answer to a refusal (4xx) or a failure (500), reported to its hook. */
+  #failed(error: unknown, method: string, facts: NotificationFacts): CallbackResponse {
+    if (error instanceof Refusal) {
+      facts.code = error.code;
+      this.#call('onRefused', {
+        code: error.code,
+        reason: error.reason,
+        status: error.status,
+        method: method.slice(0, 16),
+      });
+      return fail(
+        error.status,
+        FAIL_MESSAGE[error.status] ?? 'refused',
+        error.status === 405 ? { allow: 'POST' } : {},
+      );
+    }
+    const misconfigured = error instanceof Misconfigured;
+    facts.code = errorCodeOf(misconfigured ? error.error : error);
+    this.#call('onError', {
+      error: misconfigured ? error.error : error,
+      type: undefined,
+      phase: misconfigured && isWeChatKitError(error.error) ? 'config' : 'internal',
+    });
+    return fail(500, FAIL_MESSAGE[500] ?? '');
   }
 
   /** The handler's answer, or — past the budget — a 500 so WeChat Pay retries instead of timing out. */
@@ -783,27 +806,39 @@ export class PayNotificationHandler implements CallbackHandler {
 
   /**
    * Verify → parse → algorithm → AEAD open (the crypto core's order), then the checks we need.
-   * Verification may wait for a platform trust's certificate refresh (an unknown serial).
+   * Synchronous when the verifier is (a {@link PayV3Verifier}) and the keys are values: the event
+   * itself, no promise step. A promise otherwise: verification may wait for a platform trust's
+   * certificate refresh (an unknown serial), keys may come from providers.
    */
-  async #open(
+  #open(
     headers: CallbackRequest['headers'],
     body: string | Uint8Array,
-  ): Promise<PayNotificationEvent<unknown>> {
-    let opened: PayV3Notification<unknown>;
-    let key = 0;
+  ): PayNotificationEvent<unknown> | Promise<PayNotificationEvent<unknown>> {
+    const request: PayV3VerifyRequest = { headers, body, now: this.#now };
+    if (this.#maxSkewSeconds !== undefined) request.maxSkewSeconds = this.#maxSkewSeconds;
+    let read: ReturnType<typeof readVerifiedNotificationWithKeys<unknown>>;
     try {
-      const request: PayV3VerifyRequest = {
-        headers,
-        body,
-        now: this.#now,
-        ...(this.#maxSkewSeconds === undefined ? {} : { maxSkewSeconds: this.#maxSkewSeconds }),
-      };
-      // A synchronous verifier (PayV3Verifier) is not awaited: one microtask fewer per notification.
       const verifying = this.#verifier.verify(request);
-      if (verifying !== undefined) await verifying;
       // Keys are read after verification: a forged notification never reaches a provider.
+      const keys = this.#apiV3Keys.plain;
+      if (verifying !== undefined || keys === undefined) return this.#openLater(verifying, body);
+      // Values given as such: a key that fails here has no provider to read again.
+      read = readVerifiedNotificationWithKeys<unknown>(body, keys);
+    } catch (error) {
+      throw this.#openFailure(error);
+    }
+    return this.#checked(read);
+  }
+
+  /** {@link #open} waiting for the verifier or for key providers. */
+  async #openLater(
+    verifying: void | Promise<void>,
+    body: string | Uint8Array,
+  ): Promise<PayNotificationEvent<unknown>> {
+    let read: ReturnType<typeof readVerifiedNotificationWithKeys<unknown>>;
+    try {
+      if (verifying !== undefined) await verifying;
       const keys = this.#apiV3Keys.plain ?? (await this.#apiV3Keys.values());
-      let read: ReturnType<typeof readVerifiedNotificationWithKeys<unknown>>;
       try {
         read = readVerifiedNotificationWithKeys<unknown>(body, keys);
       } catch (error) {
@@ -814,27 +849,38 @@ export class PayNotificationHandler implements CallbackHandler {
         if (fresh === undefined) throw error;
         read = readVerifiedNotificationWithKeys<unknown>(body, fresh);
       }
-      opened = read.notification;
-      key = read.key;
     } catch (error) {
-      const classified = classify(error);
-      if (classified instanceof Misconfigured && isWeChatKitError(error) && error.code === 'DECRYPT_FAILED') {
-        const which =
-          this.#apiV3Keys.size === 1
-            ? 'the apiV3Key configured here is not'
-            : `none of the ${this.#apiV3Keys.size} apiV3Keys configured here is`;
-        throw new Misconfigured(
-          new ConfigError(
-            'BAD_KEY',
-            `A WeChat Pay notification verified but its resource does not decrypt: ${which} ` +
-              "this merchant's APIv3 key (账户中心 → API安全 → APIv3密钥; not the APIv2 key). Answered 500, so WeChat Pay retries it after the key is fixed.",
-            { cause: error },
-          ),
-        );
-      }
-      throw classified;
+      throw this.#openFailure(error);
     }
-    if (key > 0) this.#call('onSecretFallback', { option: 'apiV3Key', index: key, method: 'POST' });
+    return this.#checked(read);
+  }
+
+  /** What a failure to open becomes: a refusal (4xx) or a misconfiguration (500, a `BAD_KEY` named). */
+  #openFailure(error: unknown): Refusal | Misconfigured {
+    const classified = classify(error);
+    if (classified instanceof Misconfigured && isWeChatKitError(error) && error.code === 'DECRYPT_FAILED') {
+      const which =
+        this.#apiV3Keys.size === 1
+          ? 'the apiV3Key configured here is not'
+          : `none of the ${this.#apiV3Keys.size} apiV3Keys configured here is`;
+      return new Misconfigured(
+        new ConfigError(
+          'BAD_KEY',
+          `A WeChat Pay notification verified but its resource does not decrypt: ${which} ` +
+            "this merchant's APIv3 key (账户中心 → API安全 → APIv3密钥; not the APIv2 key). Answered 500, so WeChat Pay retries it after the key is fixed.",
+          { cause: error },
+        ),
+      );
+    }
+    return classified;
+  }
+
+  /** The opened notification as the listeners get it, once it has what de-duplication needs. */
+  #checked(
+    read: ReturnType<typeof readVerifiedNotificationWithKeys<unknown>>,
+  ): PayNotificationEvent<unknown> {
+    const opened = read.notification;
+    if (read.key > 0) this.#call('onSecretFallback', { option: 'apiV3Key', index: read.key, method: 'POST' });
     if (opened.id === '')
       throw new Refusal('BAD_BODY', 400, 'the notification has no "id", so it cannot be de-duplicated');
     if (opened.event_type === '') throw new Refusal('BAD_BODY', 400, 'the notification has no "event_type"');
@@ -897,7 +943,9 @@ export class PayNotificationHandler implements CallbackHandler {
       return { status: 204, headers: {}, body: '' };
     }
     try {
-      await (handler as PayNotificationListener<unknown>)(event);
+      // A listener that returns no promise is not awaited: one promise step fewer.
+      const returned = (handler as PayNotificationListener<unknown>)(event);
+      if (isThenable(returned)) await returned;
     } catch (error) {
       // Forget the id, so WeChat Pay's retry of this notification is processed.
       try {

@@ -10,6 +10,7 @@ import { refusalStatus } from '../internal/refusal-status.js';
 import { replyFields } from '../internal/reply-fields.js';
 import { firstHeader, RequestIds } from '../internal/request-id.js';
 import { routingKeyOf } from '../internal/routing-key.js';
+import { isThenable } from '../internal/thenable.js';
 import { elapsedClock, raceTimer } from '../internal/timers.js';
 import { buildXml } from '../xml/build.js';
 import type { CallbackErrorEvent, CallbackHooks, RefusalCode } from './callback-hooks.js';
@@ -167,14 +168,6 @@ function readRawQuery(url: string): URLSearchParams {
     }
   }
   return query;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 /** A handler's result as an outcome: a reply, nothing, or an error for anything else. */

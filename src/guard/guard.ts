@@ -29,6 +29,7 @@ import {
 } from '../errors.js';
 import { RequestIds } from '../internal/request-id.js';
 import { emitSecurityEvent, securityTypeOfRefusal } from '../internal/security-event.js';
+import { isThenable } from '../internal/thenable.js';
 import {
   type Cors,
   type CorsOptions,
@@ -1088,12 +1089,6 @@ class RouteContext implements GuardContext {
   decryptUserData(input: { encryptedData: string; iv: string }): Promise<MiniProgramOpenData> {
     return this.#guard.decryptUserData(this.session, input);
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function'
-  );
 }
 
 /** Who made a guarded request, as far as the pipeline got before answering. */

@@ -242,6 +242,25 @@ describe('Pay v3 notification handler: delivery', () => {
     expect((await handler.handle(notification({ id }))).status).toBe(204);
     expect(calls).toBe(2);
   });
+
+  // A listener that returns no promise is called without an await: its throw must still be caught.
+  it('a synchronous handler that throws: the same 500, the id released, the retry processed', async () => {
+    const { handler, errors } = make();
+    const seen: string[] = [];
+    handler.on('TRANSACTION.SUCCESS', ({ id }) => {
+      seen.push(id);
+      if (seen.length === 1) throw new Error('validation failed (must not leak)');
+    });
+    const id = randomUUID();
+    const first = await handler.handle(notification({ id }));
+    expect(first.status).toBe(500);
+    expect(first.body).not.toContain('validation failed');
+    expect(errors.map((e) => [e.phase, e.type])).toEqual([['handler', 'TRANSACTION.SUCCESS']]);
+    expect((await handler.handle(notification({ id }))).status).toBe(204);
+    expect((await handler.handle(notification({ id }))).status).toBe(204);
+    // Processed twice (the failed run, the retry), then acknowledged as a duplicate.
+    expect(seen).toEqual([id, id]);
+  });
 });
 
 // The budget runs on an injected scheduler and the handlers wait on gates the test opens: the
