@@ -33,7 +33,14 @@ const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)] ?? 0;
 };
 
+/**
+ * Each side first runs for at least this long and at least {@link WARM_UP_OPS} times before it is
+ * measured: a job of ~1 ms (the Pay client) got ~100 calls from a time-only warm-up and was then
+ * measured while V8 was still tiering it up (its ratio rose from ~0.75 to ~0.9 over the first
+ * ~3,000 calls, measured in rounds of 300); fast jobs reach the count in a fraction of the time.
+ */
 const WARM_UP_MS = 100;
+const WARM_UP_OPS = Number(process.env.BENCH_WARM_UP_OPS ?? 3000);
 
 /** Medians of each side and the median of the per-round ratios (rounds paired by index). */
 export function summarise(name: string, candidate: number[], baseline: number[]): ScenarioResult {
@@ -44,6 +51,16 @@ export function summarise(name: string, candidate: number[], baseline: number[])
     baselineOpsPerSec: Math.round(median(baseline)),
     ratio: Math.round(median(ratios) * 100) / 100,
   };
+}
+
+function warmUp(fn: () => unknown): void {
+  const start = performance.now();
+  for (let ops = 0; ops < WARM_UP_OPS || performance.now() - start < WARM_UP_MS; ops++) fn();
+}
+
+async function warmUpAsync(fn: () => Promise<unknown>): Promise<void> {
+  const start = performance.now();
+  for (let ops = 0; ops < WARM_UP_OPS || performance.now() - start < WARM_UP_MS; ops++) await fn();
 }
 
 export interface CompareOptions {
@@ -60,8 +77,8 @@ export function compare(
 ): ScenarioResult {
   const rounds = options.rounds ?? Number(process.env.BENCH_ROUNDS ?? 5);
   const ms = options.msPerRound ?? Number(process.env.BENCH_MS ?? 300);
-  opsPerSecond(candidate, WARM_UP_MS);
-  opsPerSecond(baseline, WARM_UP_MS);
+  warmUp(candidate);
+  warmUp(baseline);
   const c: number[] = [];
   const b: number[] = [];
   for (let r = 0; r < rounds; r++) {
@@ -111,8 +128,8 @@ export async function compareAsync(
 ): Promise<ScenarioResult> {
   const rounds = options.rounds ?? Number(process.env.BENCH_ROUNDS ?? 5);
   const ms = options.msPerRound ?? Number(process.env.BENCH_MS ?? 300);
-  await opsPerSecondAsync(candidate, WARM_UP_MS);
-  await opsPerSecondAsync(baseline, WARM_UP_MS);
+  await warmUpAsync(candidate);
+  await warmUpAsync(baseline);
   const c: number[] = [];
   const b: number[] = [];
   for (let r = 0; r < rounds; r++) {

@@ -17,10 +17,12 @@ describe('bench harness', () => {
     expect(lopsided.ratio).toBe(1);
   });
 
-  it('runs both sides the same number of rounds, flipping their order each round', () => {
+  it('warms each side up, then runs both the same number of rounds, flipping their order each round', () => {
     const calls: string[] = [];
+    const counts: Record<string, number> = { c: 0, b: 0 };
     let last = '';
     const track = (side: string) => () => {
+      counts[side] = (counts[side] ?? 0) + 1;
       if (side !== last) calls.push(side);
       last = side;
     };
@@ -28,5 +30,8 @@ describe('bench harness', () => {
     // warm-up c, b; then rounds: c b | b c | c b | b c  (consecutive repeats collapse).
     expect(calls).toEqual(['c', 'b', 'c', 'b', 'c', 'b', 'c']);
     expect(result.ratio).toBeGreaterThan(0);
+    // Warmed up by count as well as by time: a slow job is not measured before V8 has tiered it up.
+    expect(counts.c).toBeGreaterThanOrEqual(3000);
+    expect(counts.b).toBeGreaterThanOrEqual(3000);
   });
 });
