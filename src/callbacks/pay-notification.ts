@@ -13,6 +13,7 @@ import { type PayV3NotificationEnvelope, readVerifiedNotificationWithKeys } from
 import type { PayV3SignatureVerifier, PayV3Verifier, PayV3VerifyRequest } from '../crypto/pay-v3-verify.js';
 import { ArgumentError, ConfigError, isWeChatKitError } from '../errors.js';
 import { byteLength, type Clock, defaultRandom } from '../internal/bytes.js';
+import { InflightRuns } from '../internal/inflight.js';
 import { firstHeader, RequestIds } from '../internal/request-id.js';
 import { isThenable } from '../internal/thenable.js';
 import { elapsedClock, isScheduler, raceTimer, type Scheduler, systemScheduler } from '../internal/timers.js';
@@ -450,7 +451,7 @@ export class PayNotificationHandler implements CallbackHandler {
   readonly #ids: RequestIds;
   readonly #handlers = new Map<string, PayNotificationListener<never>>();
   /** Notifications being processed here: a concurrent duplicate gets the first one's answer. */
-  readonly #inflight = new Map<string, Promise<CallbackResponse>>();
+  readonly #inflight = new InflightRuns<CallbackResponse>();
 
   constructor(options: PayNotificationHandlerOptions) {
     if (typeof options !== 'object' || options === null) throw bad('options must be an object');
@@ -750,11 +751,9 @@ export class PayNotificationHandler implements CallbackHandler {
         this.#call('onDuplicate', { key: opened.id, type: opened.event_type });
         return this.#withinBudget(previous, opened);
       }
+      // #process answers its own failures: it never rejects.
       const running = this.#process(opened, facts);
-      this.#inflight.set(opened.id, running);
-      // #process answers its own failures (it never rejects); one reaction, not finally + catch.
-      const forget = () => this.#inflight.delete(opened.id);
-      running.then(forget, forget);
+      this.#inflight.start(opened.id, running);
       return this.#withinBudget(running, opened);
     } catch (error) {
       return Promise.resolve(this.#failed(error, method, facts));
