@@ -33,7 +33,7 @@ import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { startEmulator } from '../src/emulator/index.js';
 import { createLimiter } from '../src/guard/index.js';
-import type { ScenarioResult } from './harness.js';
+import { median, type ScenarioResult } from './harness.js';
 import { HTTP_FRAMEWORKS, type HttpFramework } from './http.js';
 import {
   type Child,
@@ -98,11 +98,6 @@ const EXPECTED_ME = JSON.stringify({
   orders: [{ out_trade_no: '1217752501201407033233368018', total: 100, state: 'SUCCESS' }],
 });
 const REDIS = { host: '127.0.0.1', port: 6379 } as const;
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? 0;
-};
 
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 

@@ -28,7 +28,8 @@ function opsPerSecond(fn: () => unknown, ms: number): number {
   return ops / (Number(elapsed) / 1e9);
 }
 
-const median = (xs: number[]): number => {
+/** The middle value (the upper one of an even count). */
+export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? 0;
 };

@@ -8,11 +8,15 @@
  *   answered, encrypted);
  * - `POST /bare`: the same framework reading the body as bytes and answering a fixed small XML.
  * The load comes from autocannon in this process (a separate process from the server): one fixed,
- * pre-built, signed and encrypted push, the same bytes and query to both routes. Each route is
- * warmed up for 0.5 s, then loaded for `BENCH_HTTP_SECONDS` (default 3) with
- * `BENCH_HTTP_CONNECTIONS` (default 10) connections, at most `BENCH_HTTP_MAX_REQUESTS` (default
- * 1 000 000) requests per run. Before loading, one `/wechat` answer is decrypted and checked; after,
- * the server's counts must show every push handled and none refused.
+ * pre-built, signed and encrypted push, the same bytes and query to every route. Each route is
+ * warmed up for 0.5 s, then the routes are loaded in `BENCH_ROUNDS` (default 5) rounds, their
+ * order turned each round (and reversed every other), sharing `BENCH_HTTP_SECONDS` (default 3; at
+ * least 0.5 s a round) per route, with `BENCH_HTTP_CONNECTIONS` (default 10) connections, at most
+ * `BENCH_HTTP_MAX_REQUESTS` (default 1 000 000) requests per run. Ratios are the medians of the
+ * per-round ratios (neighbouring runs see the same machine), req/s and p99 the medians; the
+ * server's CPU per request (user + system, from /proc, Linux) is reported beside them. Before
+ * loading, one `/wechat` answer is decrypted and checked; after, the server's counts must show
+ * every push handled and none refused.
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -22,16 +26,19 @@ import {
   MessageCrypto,
   parseXml,
 } from '../src/crypto/index.js';
-import type { ScenarioResult } from './harness.js';
-import { envNumber, load, spawnChild } from './load.js';
+import { median, type ScenarioResult } from './harness.js';
+import { envNumber, type LoadResult, load, processCpuMicros, round2, spawnChild } from './load.js';
 
 export interface HttpScenarioResult extends ScenarioResult {
   /** p99 latency of `/wechat`, ms. */
   p99Ms: number;
   /** p99 latency of `/bare`, ms. */
   baselineP99Ms: number;
+  /** Server CPU (user + system, all threads) per answered request over all rounds, µs (Linux only). */
+  cpuMicrosPerRequest?: number;
+  baselineCpuMicrosPerRequest?: number;
   /** The peer package on the same framework (express: node-webot `wechat`, koa: `co-wechat`). */
-  peer?: { name: string; opsPerSec: number; p99Ms: number; ratio: number };
+  peer?: { name: string; opsPerSec: number; p99Ms: number; ratio: number; cpuMicrosPerRequest?: number };
 }
 
 /** The package people would otherwise use on that framework, served at `/peer`. */
@@ -60,6 +67,7 @@ interface ServerStats {
 
 interface ServerChild {
   base: string;
+  pid: number | undefined;
   stats(): Promise<ServerStats>;
   stop(): Promise<void>;
 }
@@ -75,6 +83,7 @@ async function startServer(framework: HttpFramework): Promise<ServerChild> {
     const { port } = JSON.parse(await child.nextLine(30_000)) as { port: number };
     return {
       base: `http://127.0.0.1:${port}`,
+      pid: child.pid,
       stats: async () => {
         child.send('stats');
         return JSON.parse(await child.nextLine(5000)) as ServerStats;
@@ -173,52 +182,113 @@ async function verifyRoutes(base: string, push: Push, peer: boolean): Promise<vo
   }
 }
 
+type Route = 'wechat' | 'bare' | 'peer';
+
+/** Each route's runs, one per round, and the server CPU they cost (undefined off Linux). */
+interface Rounds {
+  runs: Record<Route, LoadResult[]>;
+  cpu: Record<Route, number> | undefined;
+}
+
+/**
+ * Loads `routes` in `rounds` rounds of `slice` seconds each, the order turned by one every round
+ * and reversed every other round, so that no route always runs first or after the same neighbour.
+ */
+async function loadInRounds(
+  urls: Partial<Record<Route, string>>,
+  routes: readonly Route[],
+  post: Parameters<typeof load>[1],
+  rounds: number,
+  slice: number,
+  pid: number | undefined,
+): Promise<Rounds> {
+  const runs: Record<Route, LoadResult[]> = { wechat: [], bare: [], peer: [] };
+  let cpu: Record<Route, number> | undefined = { wechat: 0, bare: 0, peer: 0 };
+  for (let round = 0; round < rounds; round += 1) {
+    const turn = round % routes.length;
+    const order = [...routes.slice(turn), ...routes.slice(0, turn)];
+    if (Math.floor(round / routes.length) % 2 === 1) order.reverse();
+    for (const route of order) {
+      const before = processCpuMicros(pid);
+      runs[route].push(await load(urls[route] as string, post, slice));
+      const after = processCpuMicros(pid);
+      if (before === undefined || after === undefined || cpu === undefined) cpu = undefined;
+      else cpu[route] += after - before;
+    }
+  }
+  return { runs, cpu };
+}
+
 async function runFramework(framework: HttpFramework, seconds: number): Promise<HttpScenarioResult> {
   const server = await startServer(framework);
   try {
     const push = buildPush();
-    const wechatUrl = `${server.base}/wechat${push.query}`;
-    const bareUrl = `${server.base}/bare${push.query}`;
+    const urls: Record<Route, string> = {
+      wechat: `${server.base}/wechat${push.query}`,
+      bare: `${server.base}/bare${push.query}`,
+      peer: `${server.base}/peer${push.query}`,
+    };
     const peerName = PEERS[framework];
     await verifyRoutes(server.base, push, peerName !== undefined);
     const post = { method: 'POST' as const, headers: HEADERS, body: push.body };
-    const warm = [await load(wechatUrl, post, 0.5), await load(bareUrl, post, 0.5)];
-    const wechat = await load(wechatUrl, post, seconds);
-    const bare = await load(bareUrl, post, seconds);
+    const routes: Route[] = peerName === undefined ? ['wechat', 'bare'] : ['wechat', 'bare', 'peer'];
+    const warm: Partial<Record<Route, LoadResult>> = {};
+    for (const route of routes) warm[route] = await load(urls[route], post, 0.5);
+    const rounds = envNumber('BENCH_ROUNDS', 5);
+    const { runs, cpu } = await loadInRounds(
+      urls,
+      routes,
+      post,
+      rounds,
+      Math.max(0.5, seconds / rounds),
+      server.pid,
+    );
+    const completed = (route: Route) => runs[route].reduce((sum, run) => sum + run.completed, 0);
+    const cpuPerRequest = (route: Route) =>
+      cpu === undefined || completed(route) === 0 ? undefined : round2(cpu[route] / completed(route));
+    const pairedRatio = (over: Route) =>
+      round2(median(runs.wechat.map((run, i) => run.opsPerSec / (runs[over][i]?.opsPerSec ?? Number.NaN))));
+    const medianOf = (route: Route, field: 'opsPerSec' | 'p99Ms') =>
+      median(runs[route].map((run) => run[field]));
+
     let peer: HttpScenarioResult['peer'];
     if (peerName !== undefined) {
-      const peerUrl = `${server.base}/peer${push.query}`;
-      const peerWarm = await load(peerUrl, post, 0.5);
-      const measured = await load(peerUrl, post, seconds);
       // Every /peer answer counted came from the peer's handler (1 from verifyRoutes).
-      const peerAnswered = 1 + peerWarm.completed + measured.completed;
+      const peerAnswered = 1 + (warm.peer?.completed ?? 0) + completed('peer');
       const { peer: peerHandled } = await server.stats();
       if (peerHandled < peerAnswered) {
         throw new Error(`${peerName} handled ${peerHandled} pushes for ${peerAnswered} answers`);
       }
+      const peerCpu = cpuPerRequest('peer');
       peer = {
         name: peerName,
-        opsPerSec: measured.opsPerSec,
-        p99Ms: measured.p99Ms,
-        ratio: Math.round((wechat.opsPerSec / measured.opsPerSec) * 100) / 100,
+        opsPerSec: Math.round(medianOf('peer', 'opsPerSec')),
+        p99Ms: round2(medianOf('peer', 'p99Ms')),
+        ratio: pairedRatio('peer'),
+        ...(peerCpu === undefined ? {} : { cpuMicrosPerRequest: peerCpu }),
       };
     }
     const stats = await server.stats();
     // Every answer counted above came from the text handler (1 from verifyRoutes), none refused.
-    const answered = 1 + (warm[0]?.completed ?? 0) + wechat.completed;
+    const answered = 1 + (warm.wechat?.completed ?? 0) + completed('wechat');
     if (stats.refused || stats.errors || stats.duplicates || stats.handled < answered) {
       throw new Error(
         `the ${framework} server handled ${stats.handled} pushes for ${answered} answers ` +
           `(refused ${stats.refused}, errors ${stats.errors}, duplicates ${stats.duplicates})`,
       );
     }
+    const wechatCpu = cpuPerRequest('wechat');
+    const bareCpu = cpuPerRequest('bare');
     return {
       name: `http.${framework}`,
-      opsPerSec: wechat.opsPerSec,
-      baselineOpsPerSec: bare.opsPerSec,
-      ratio: Math.round((wechat.opsPerSec / bare.opsPerSec) * 100) / 100,
-      p99Ms: wechat.p99Ms,
-      baselineP99Ms: bare.p99Ms,
+      opsPerSec: Math.round(medianOf('wechat', 'opsPerSec')),
+      baselineOpsPerSec: Math.round(medianOf('bare', 'opsPerSec')),
+      ratio: pairedRatio('bare'),
+      p99Ms: round2(medianOf('wechat', 'p99Ms')),
+      baselineP99Ms: round2(medianOf('bare', 'p99Ms')),
+      ...(wechatCpu === undefined || bareCpu === undefined
+        ? {}
+        : { cpuMicrosPerRequest: wechatCpu, baselineCpuMicrosPerRequest: bareCpu }),
       ...(peer === undefined ? {} : { peer }),
     };
   } finally {
@@ -257,36 +327,44 @@ export async function httpScenarios(
 export function printHttpTable(results: readonly HttpScenarioResult[]): void {
   const seconds = envNumber('BENCH_HTTP_SECONDS', 3);
   const connections = envNumber('BENCH_HTTP_CONNECTIONS', 10);
+  const rounds = envNumber('BENCH_ROUNDS', 5);
   console.log(
     `\nHTTP: encrypted text push -> encrypted reply via the adapter (/wechat) vs the same framework's bare route ` +
-      `(/bare, same body, fixed XML)\n${connections} connections x ${seconds} s per route, autocannon in a separate process\n`,
+      `(/bare, same body, fixed XML)\n${connections} connections, ${rounds} rounds sharing ${seconds} s per route, the order of the routes turned each round ` +
+      '(medians; ratio = median of per-round ratios), autocannon in a separate process\n' +
+      'cpu µs: the server CPU (user + system) per request over all rounds; cpu x = bare cpu / push cpu\n',
   );
+  const cpuCell = (n: number | undefined) => (n === undefined ? '-'.padStart(9) : n.toFixed(1).padStart(9));
   const num = (n: number, w = 12) => n.toLocaleString('en-US').padStart(w);
   const ms = (n: number) => n.toFixed(2).padStart(10);
   console.log(
     `${'scenario'.padEnd(16)}${'req/s'.padStart(12)}${'bare req/s'.padStart(12)}${'ratio'.padStart(8)}` +
-      `${'p99 ms'.padStart(10)}${'bare p99'.padStart(10)}`,
+      `${'p99 ms'.padStart(10)}${'bare p99'.padStart(10)}${'cpu µs'.padStart(9)}${'bare'.padStart(9)}${'cpu x'.padStart(8)}`,
   );
   for (const r of results) {
+    const cpuRatio =
+      r.cpuMicrosPerRequest === undefined || r.baselineCpuMicrosPerRequest === undefined
+        ? '-'
+        : `${(r.baselineCpuMicrosPerRequest / r.cpuMicrosPerRequest).toFixed(2)}x`;
     console.log(
       `${r.name.padEnd(16)}${num(r.opsPerSec)}${num(r.baselineOpsPerSec)}${`${r.ratio.toFixed(2)}x`.padStart(8)}` +
-        `${ms(r.p99Ms)}${ms(r.baselineP99Ms)}`,
+        `${ms(r.p99Ms)}${ms(r.baselineP99Ms)}${cpuCell(r.cpuMicrosPerRequest)}${cpuCell(r.baselineCpuMicrosPerRequest)}${cpuRatio.padStart(8)}`,
     );
   }
   const peers = results.filter((r) => r.peer !== undefined);
   if (peers.length > 0) {
     console.log(
-      `\nBeside the peers (same push, same encrypted reply text, same framework, /peer loaded after /wechat):\n`,
+      `\nBeside the peers (same push, same encrypted reply text, same framework, /peer in the same rounds):\n`,
     );
     console.log(
-      `${'scenario'.padEnd(16)}${'peer'.padEnd(22)}${'req/s'.padStart(12)}${'peer req/s'.padStart(12)}${'ratio'.padStart(8)}${'peer p99'.padStart(10)}${'bound'.padStart(8)}`,
+      `${'scenario'.padEnd(16)}${'peer'.padEnd(22)}${'req/s'.padStart(12)}${'peer req/s'.padStart(12)}${'ratio'.padStart(8)}${'peer p99'.padStart(10)}${'bound'.padStart(8)}${'peer cpu'.padStart(9)}`,
     );
     for (const r of peers) {
       const p = r.peer as NonNullable<HttpScenarioResult['peer']>;
       // The ratio a handler costing nothing would reach: the bare route (fixed XML) beside the peer.
       const bound = p.opsPerSec > 0 ? r.baselineOpsPerSec / p.opsPerSec : 0;
       console.log(
-        `${r.name.padEnd(16)}${p.name.padEnd(22)}${num(r.opsPerSec)}${num(p.opsPerSec)}${`${p.ratio.toFixed(2)}x`.padStart(8)}${ms(p.p99Ms)}${`${bound.toFixed(2)}x`.padStart(8)}`,
+        `${r.name.padEnd(16)}${p.name.padEnd(22)}${num(r.opsPerSec)}${num(p.opsPerSec)}${`${p.ratio.toFixed(2)}x`.padStart(8)}${ms(p.p99Ms)}${`${bound.toFixed(2)}x`.padStart(8)}${cpuCell(p.cpuMicrosPerRequest)}`,
       );
     }
     console.log(
