@@ -621,7 +621,8 @@ export class PayNotificationHandler implements CallbackHandler {
    */
   async handle(request: CallbackRequest): Promise<CallbackResponse> {
     const method = typeof request?.method === 'string' ? request.method.toUpperCase() : '';
-    const started = elapsedClock(this.#scheduler);
+    const reporting = this.#audit !== undefined || this.#onSecurityEvent !== undefined;
+    const started = reporting ? elapsedClock(this.#scheduler) : 0;
     const requestId = this.#ids.next(firstHeader(request?.headers, 'traceparent'));
     const facts: NotificationFacts = { startedAt: this.#now() };
     const tracing = this.#tracing;
@@ -636,7 +637,7 @@ export class PayNotificationHandler implements CallbackHandler {
       // spread-ok: refusals only (a parsed body is spread rather than Object.assign'd: no __proto__ setter)
       response.body = JSON.stringify({ ...(JSON.parse(response.body) as object), requestId });
     }
-    if (this.#audit !== undefined || this.#onSecurityEvent !== undefined) {
+    if (reporting) {
       reportRequest(
         { audit: this.#audit, onSecurityEvent: this.#onSecurityEvent },
         {

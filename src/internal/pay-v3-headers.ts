@@ -9,9 +9,8 @@ function isFetchHeaders(headers: HeadersInput): headers is Headers {
   return typeof (headers as Headers).get === 'function' && typeof (headers as Headers).has === 'function';
 }
 
-function headerValue(headers: HeadersInput, name: string): string | undefined {
+function headerValue(headers: HeadersInput, name: string, lower = name.toLowerCase()): string | undefined {
   if (isFetchHeaders(headers)) return headers.get(name)?.trim() ?? undefined;
-  const lower = name.toLowerCase();
   // Fast path: Node gives lower-case names, and many callers pass the documented spelling.
   const direct = headers[lower] ?? headers[name];
   if (typeof direct === 'string') return direct.trim();
@@ -38,9 +37,10 @@ export function readPayV3Headers(headers: HeadersInput): PayV3SignatureHeaders {
     throw new ArgumentError('headers must be an object of HTTP headers or a Fetch Headers.');
   }
   return {
-    timestamp: headerValue(headers, 'Wechatpay-Timestamp'),
-    nonce: headerValue(headers, 'Wechatpay-Nonce'),
-    signature: headerValue(headers, 'Wechatpay-Signature'),
-    serial: headerValue(headers, 'Wechatpay-Serial'),
+    // Lower-case names given as such: four toLowerCase() copies fewer per notification or answer.
+    timestamp: headerValue(headers, 'Wechatpay-Timestamp', 'wechatpay-timestamp'),
+    nonce: headerValue(headers, 'Wechatpay-Nonce', 'wechatpay-nonce'),
+    signature: headerValue(headers, 'Wechatpay-Signature', 'wechatpay-signature'),
+    serial: headerValue(headers, 'Wechatpay-Serial', 'wechatpay-serial'),
   };
 }
