@@ -16,6 +16,7 @@ import {
 } from '../../src/core/secret-provider.js';
 import { ConfigError, SecretUnavailableError } from '../../src/errors.js';
 import * as root from '../../src/index.js';
+import { deferred } from '../helpers/deferred.js';
 
 // Distinctive values: grepped for in everything a provider shows.
 const SECRET_A = 'sEcReT-aaaa-1f0e9d8c7b6a5f4e3d2c';
@@ -53,17 +54,6 @@ function vault(initial: string) {
     },
   };
   return state;
-}
-
-/** A promise the test settles. */
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }
 
 const rejection = (promise: Promise<unknown>) =>

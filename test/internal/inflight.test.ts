@@ -1,19 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InflightRuns } from '../../src/internal/inflight.js';
-
-function deferred<T>(): {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-  reject: (error: unknown) => void;
-} {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { deferred } from '../helpers/deferred.js';
 
 describe('InflightRuns', () => {
   it('answers the run of a key while it is in progress, and nothing once it settled', async () => {

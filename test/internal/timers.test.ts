@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { sleep } from '../../src/internal/abort.js';
 import { elapsedClock, isScheduler, raceTimer, systemScheduler } from '../../src/internal/timers.js';
+import { deferred as later } from '../helpers/deferred.js';
 import { ManualScheduler } from '../helpers/manual-scheduler.js';
-
-/** A promise the test settles by hand. */
-function later<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 describe('raceTimer', () => {
   it('settles with the promise when it wins, and clears its timer', async () => {
