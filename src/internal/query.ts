@@ -3,22 +3,28 @@ export interface QueryParams {
   get(name: string): string | null;
 }
 
-/** Query characters that neither the URL parser nor form decoding changes. */
-const PLAIN_QUERY = /^[A-Za-z0-9_.~=&-]*$/;
 /**
- * An origin-form request target (`/path?query`, what Node's `req.url` holds) with nothing the URL
- * parser would strip or re-encode: parsed against any base, it cannot fail.
+ * An origin-form request target (`/path?query#fragment`, what Node's `req.url` holds) whose query
+ * holds only characters that neither the URL parser nor form decoding changes: parsed against any
+ * base it cannot fail, and its query reads the same without decoding. The path stops at the first
+ * `?` or `#`; the query (after a `?`) at the first `#`.
  */
-const PLAIN_URL = /^\/(?!\/)[\x21-\x7e]*$/;
+const PLAIN_URL = /^\/(?!\/)[\x21\x22\x24-\x3e\x40-\x7e]*(?:\?[A-Za-z0-9_.~=&-]*)?(?:#[\x21-\x7e]*)?$/;
 
-/** A query without encoded characters, read without decoding. */
+/**
+ * A query without encoded characters, read without decoding: its names and values in two arrays
+ * (a push has six; a scan of six beats building a `Map` per request).
+ */
 class PlainQuery implements QueryParams {
-  readonly #values: Map<string, string>;
-  constructor(values: Map<string, string>) {
+  readonly #names: string[];
+  readonly #values: string[];
+  constructor(names: string[], values: string[]) {
+    this.#names = names;
     this.#values = values;
   }
   get(name: string): string | null {
-    return this.#values.get(name) ?? null;
+    const at = this.#names.indexOf(name);
+    return at === -1 ? null : (this.#values[at] as string);
   }
 }
 
@@ -32,18 +38,19 @@ class PlainQuery implements QueryParams {
  * encoded character) goes through the URL parser itself.
  */
 export function readQueryParams(url: string): QueryParams | undefined {
-  const at = url.indexOf('?');
-  const hash = url.indexOf('#');
-  const text =
-    at === -1 || (hash !== -1 && hash < at) ? '' : url.slice(at + 1, hash === -1 ? undefined : hash);
-  if (!PLAIN_QUERY.test(text) || !PLAIN_URL.test(url)) {
+  if (!PLAIN_URL.test(url)) {
     try {
       return new URL(url, 'http://callback.invalid').searchParams;
     } catch {
       return undefined;
     }
   }
-  const values = new Map<string, string>();
+  const at = url.indexOf('?');
+  const hash = url.indexOf('#');
+  const text =
+    at === -1 || (hash !== -1 && hash < at) ? '' : url.slice(at + 1, hash === -1 ? undefined : hash);
+  const names: string[] = [];
+  const values: string[] = [];
   let start = 0;
   while (start < text.length) {
     let end = text.indexOf('&', start);
@@ -53,9 +60,12 @@ export function readQueryParams(url: string): QueryParams | undefined {
       const named = eq !== -1 && eq < end;
       const name = named ? text.slice(start, eq) : text.slice(start, end);
       // URLSearchParams.get answers the first of repeated names.
-      if (!values.has(name)) values.set(name, named ? text.slice(eq + 1, end) : '');
+      if (!names.includes(name)) {
+        names.push(name);
+        values.push(named ? text.slice(eq + 1, end) : '');
+      }
     }
     start = end + 1;
   }
-  return new PlainQuery(values);
+  return new PlainQuery(names, values);
 }
