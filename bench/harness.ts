@@ -144,3 +144,24 @@ export async function compareAsync(
   }
   return summarise(name, c, b);
 }
+
+/**
+ * What allocating one off-heap `ArrayBuffer` of 320 bytes (a reply's ciphertext) costs on this
+ * machine, in ns: the median of three timed loops of `count` after one untimed. Every
+ * `Cipher.update`/`Decipher.update` allocates such a buffer, so this explains much of how
+ * `callback.handle` differs between machines: ~250 ns where the allocator is uncontended, 1–3 µs
+ * on the 2-core VM of the profile notes, where glibc's allocator contends with the thread on which
+ * V8 frees swept ArrayBuffers (`node --no-concurrent-array-buffer-sweeping`: ~260 ns).
+ */
+export function arrayBufferAllocationNs(count = 200_000): number {
+  let kept: ArrayBuffer | undefined;
+  const loop = (): number => {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < count; i++) kept = new ArrayBuffer(320);
+    return Number(process.hrtime.bigint() - start) / count;
+  };
+  loop();
+  const timed = [loop(), loop(), loop()];
+  if (kept?.byteLength !== 320) throw new Error('arrayBufferAllocationNs: the loop was not run');
+  return Math.round(median(timed));
+}

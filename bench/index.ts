@@ -29,7 +29,7 @@ import {
 import { PAY_NOTIFY } from '../test/xml/fixtures.js';
 import { type GuardScenarios, guardScenarios, printGuardTables } from './guard.js';
 import { handleScenario, printHandleTable } from './handle.js';
-import { compare, printTable, type ScenarioResult } from './harness.js';
+import { arrayBufferAllocationNs, compare, printTable, type ScenarioResult } from './harness.js';
 import { httpScenarios, printHttpTable } from './http.js';
 import { openPlatformScenario, printOpenPlatform } from './open-platform.js';
 import { payScenarios } from './pay.js';
@@ -42,6 +42,8 @@ const selected = (group: string): boolean => only === undefined || only.includes
 const results: ScenarioResult[] = [];
 const notes: Record<string, string> = {};
 const fxp = new XMLParser({ parseTagValue: false, ignoreAttributes: true, processEntities: false });
+// Measured first, on a quiet process: see arrayBufferAllocationNs and the profile notes.
+const allocationNs = arrayBufferAllocationNs();
 const assertSame = (name: string, a: unknown, b: unknown) => {
   if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`${name}: candidate and baseline disagree`);
 };
@@ -277,6 +279,7 @@ const guard: GuardScenarios = selected('guard')
 if (json) {
   console.log(
     JSON.stringify({
+      environment: { node: process.version, arrayBufferAllocationNs: allocationNs },
       scenarios: [
         ...results,
         ...(handle ? [handle] : []),
@@ -291,7 +294,11 @@ if (json) {
     }),
   );
 } else {
-  console.log(`weixin-kit bench — node ${process.version}, ${process.platform}/${process.arch}\n`);
+  console.log(`weixin-kit bench — node ${process.version}, ${process.platform}/${process.arch}`);
+  console.log(
+    `this machine: new ArrayBuffer(320) ${allocationNs.toLocaleString('en-US')} ns — every Cipher.update pays about that ` +
+      "(~250 ns with an uncontended allocator; 1-3 µs where glibc contends with V8's ArrayBuffer sweeper: bench/profiles/README.md)\n",
+  );
   if (results.length > 0) printTable(results, notes);
   if (handle) printHandleTable(handle);
   if (tokens) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compare, summarise } from '../../bench/harness.js';
+import { arrayBufferAllocationNs, compare, summarise } from '../../bench/harness.js';
 
 // The bench's ratios are the median of per-round ratios: both sides of a round run back to back,
 // so a machine that slows down between rounds slows both and the ratio stays put.
@@ -33,5 +33,15 @@ describe('bench harness', () => {
     // Warmed up by count as well as by time: a slow job is not measured before V8 has tiered it up.
     expect(counts.c).toBeGreaterThanOrEqual(3000);
     expect(counts.b).toBeGreaterThanOrEqual(3000);
+  });
+});
+
+describe('arrayBufferAllocationNs', () => {
+  it('times the allocation loop: a positive whole number of ns, scaled per allocation', () => {
+    const ns = arrayBufferAllocationNs(2_000);
+    expect(Number.isInteger(ns)).toBe(true);
+    expect(ns).toBeGreaterThan(0);
+    // Per allocation, not per loop: 2,000 allocations do not take a millisecond each.
+    expect(ns).toBeLessThan(1_000_000);
   });
 });
