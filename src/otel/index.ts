@@ -116,7 +116,10 @@ export function otelTracing(tracerOrOptions?: Tracer | OtelTracingOptions): Trac
       );
     },
     withSpan(span, fn) {
-      if (!(span instanceof OtelSpan)) return fn();
+      // A span that records nothing and carries no valid context (the API without an SDK) gives
+      // the code inside nothing to continue: children would be roots either way, so the context
+      // is not rebuilt for it.
+      if (!(span instanceof OtelSpan) || span.inert) return fn();
       return context.with(trace.setSpan(context.active(), span.span), fn);
     },
   };
@@ -124,19 +127,26 @@ export function otelTracing(tracerOrOptions?: Tracer | OtelTracingOptions): Trac
 
 /** A weixin-kit span over an OpenTelemetry span. */
 class OtelSpan implements TraceSpan {
-  constructor(readonly span: Span) {}
+  /** Not recording, and without a valid span context: nothing set on it is kept or propagated. */
+  readonly inert: boolean;
+
+  constructor(readonly span: Span) {
+    this.inert = !span.isRecording() && !isSpanContextValid(span.spanContext());
+  }
 
   get traceId(): string | undefined {
     const spanContext = this.span.spanContext();
     return isSpanContextValid(spanContext) ? spanContext.traceId : undefined;
   }
 
+  // A span that does not record drops attributes and events (the API's contract): not cleaned for it.
   setAttributes(attributes: TraceAttributes): void {
-    this.span.setAttributes(clean(attributes));
+    if (this.span.isRecording()) this.span.setAttributes(clean(attributes));
   }
 
   addEvent(name: string, attributes?: TraceAttributes): void {
-    this.span.addEvent(name, attributes === undefined ? undefined : clean(attributes));
+    if (this.span.isRecording())
+      this.span.addEvent(name, attributes === undefined ? undefined : clean(attributes));
   }
 
   setError(type: string, message?: string): void {

@@ -2,7 +2,13 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { context, createContextKey, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  AlwaysOffSampler,
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { otelTracing } from '../../src/otel/index.js';
@@ -54,6 +60,46 @@ describe('otelTracing', () => {
         .find((s) => s.name === 'parent')
         ?.spanContext().spanId,
     );
+  });
+
+  it('keeps a sampled-out span active: it records nothing but its trace continues into the calls made under it', async () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({
+      sampler: new AlwaysOffSampler(),
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+    });
+    const tracing = otelTracing(provider.getTracer('sampled-out'));
+    const span = tracing.startServerSpan('server', { traceparent: CALLER.traceparent }, {});
+    // Not recorded, yet carrying the caller's trace: what runs inside must see it.
+    expect(span.traceId).toBe(CALLER.traceId);
+    const inside = await tracing.withSpan(span, async () => {
+      await new Promise((r) => setImmediate(r));
+      return trace.getSpanContext(context.active());
+    });
+    expect(inside?.traceId).toBe(CALLER.traceId);
+    span.setAttributes({ 'wechat.app_id': 'wx1' });
+    span.end();
+    expect(exporter.getFinishedSpans()).toEqual([]);
+  });
+
+  it('runs code under a span of the API without an SDK as it is: no context is made for a span that carries nothing', async () => {
+    // The API's own no-op tracer (no provider registered): spans without a valid context.
+    const tracing = otelTracing(trace.getTracer('no-sdk'));
+    const outer = ROOT_CONTEXT.setValue(createContextKey('outer'), 'kept');
+    // No caller's trace to continue (with one, the no-op span carries it, and it is made active).
+    const span = tracing.startServerSpan('server', {}, { a: 1 });
+    expect(span.traceId).toBeUndefined();
+    const seen = await context.with(outer, () =>
+      tracing.withSpan(span, async () => {
+        await new Promise((r) => setImmediate(r));
+        return context.active();
+      }),
+    );
+    // The context the caller had is the one inside: nothing was put on top of it.
+    expect(seen).toBe(outer);
+    span.setAttributes({ b: 2 });
+    span.addEvent('e', { c: 3 });
+    span.end();
   });
 
   it('marks a failure with a type and message only, and leaves undefined attributes out', () => {
