@@ -66,6 +66,8 @@ export type ErrorCode =
   // shared stores (Redis)
   | 'STORE_UNAVAILABLE'
   | 'LEASE_TIMEOUT'
+  /** A processing lease could not be renewed while its handler ran: another instance may take the key. */
+  | 'LEASE_LOST'
   /** A secret provider (environment variable, file, vault function) could not give its secret. */
   | 'SECRET_UNAVAILABLE'
   // weixin-kit/guard: answers to a Mini Program's requests (GuardError, with an HTTP status)

@@ -29,6 +29,13 @@ export interface DedupeStore {
   complete?(key: string, ttlMs: number): Promise<void>;
   /** `true`: processed; `false`: claimed but not completed yet; `undefined`: not remembered. Optional. */
   isComplete?(key: string): Promise<boolean | undefined>;
+  /**
+   * Keeps a claim this store made, not completed yet, for `ttlMs` ms from now: a handler that runs
+   * longer than its processing lease renews it, so no other instance takes the key meanwhile.
+   * Resolves `false` when the claim is no longer this store's to keep (it ran out and was claimed
+   * again, or it was completed or released). Optional: without it a lease is never renewed.
+   */
+  extend?(key: string, ttlMs: number): Promise<boolean>;
 }
 
 /** Options of {@link MemoryDedupeStore}. */
@@ -98,6 +105,16 @@ export class MemoryDedupeStore implements DedupeStore {
     const expiresAt = this.#entries.get(key);
     if (expiresAt === undefined || expiresAt <= this.#now()) return undefined;
     return this.#done.has(key);
+  }
+
+  async extend(key: string, ttlMs: number): Promise<boolean> {
+    const now = this.#now();
+    const expiresAt = this.#entries.get(key);
+    if (expiresAt === undefined || expiresAt <= now || this.#done.has(key)) return false;
+    // Moved to the end: a claim being kept is the newest, the last to go at maxEntries.
+    this.#entries.delete(key);
+    this.#remember(key, now + ttlMs);
+    return true;
   }
 
   #remember(key: string, expiresAt: number): void {

@@ -53,6 +53,8 @@ interface DedupeCommands {
   get(key: string): Promise<string | null>;
   /** Deletes `key` if it holds `token`, or — `token` empty — if it holds anything but {@link DONE}. */
   release(key: string, token: string): Promise<void>;
+  /** Sets `key`'s expiry to `ttlMs` if it still holds `token`; `false` otherwise (or without EVAL). */
+  extend(key: string, token: string, ttlMs: number): Promise<boolean>;
 }
 
 /** Stored values: a claim's own token (`c:` + 24 hex digits) while processed, then completed. */
@@ -65,6 +67,13 @@ const RELEASE = `local v = redis.call('GET', KEYS[1])
 if v == false then return 0 end
 if (ARGV[1] ~= '' and v == ARGV[1]) or (ARGV[1] == '' and v ~= ARGV[2]) then
   return redis.call('DEL', KEYS[1])
+end
+return 0`;
+
+// An extension renews only the claim it made (its token), never a key another delivery claimed
+// after the lease ran out, nor a completed one.
+const EXTEND = `if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0`;
 
@@ -94,6 +103,8 @@ function adapt(client: unknown): DedupeCommands {
           if (typeof io.eval === 'function') await io.eval(RELEASE, 1, key, token, DONE);
           else await io.del(key);
         },
+        extend: async (key, token, ttlMs) =>
+          typeof io.eval === 'function' && Number(await io.eval(EXTEND, 1, key, token, String(ttlMs))) === 1,
       };
     }
     if (hasMethods && typeof c.isOpen === 'boolean') {
@@ -115,6 +126,9 @@ function adapt(client: unknown): DedupeCommands {
             await nr.eval(RELEASE, { keys: [key], arguments: [token, DONE] });
           else await nr.del(key);
         },
+        extend: async (key, token, ttlMs) =>
+          typeof nr.eval === 'function' &&
+          Number(await nr.eval(EXTEND, { keys: [key], arguments: [token, String(ttlMs)] })) === 1,
       };
     }
   }
@@ -182,6 +196,20 @@ export class RedisDedupeStore implements DedupeStore {
   async isComplete(key: string): Promise<boolean | undefined> {
     const value = await this.#run('lookup', () => this.#redis.get(this.#prefix + key));
     return value === null ? undefined : value === DONE;
+  }
+
+  /**
+   * Renews a claim this store made and has not settled, atomically (a script compares the claim's
+   * token): `false` for a claim it does not hold — made by another store object, run out and
+   * claimed again, completed or released — and on a client without `eval`.
+   */
+  async extend(key: string, ttlMs: number): Promise<boolean> {
+    const token = this.#held.get(key);
+    if (token === undefined) return false;
+    const px = Math.max(1, Math.ceil(ttlMs));
+    const kept = await this.#run('extension', () => this.#redis.extend(this.#prefix + key, token, px));
+    if (!kept) this.#held.delete(key);
+    return kept;
   }
 
   async #run<T>(what: string, command: () => Promise<T>): Promise<T> {

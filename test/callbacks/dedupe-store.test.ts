@@ -34,6 +34,37 @@ describe('MemoryDedupeStore', () => {
     expect(store.size).toBe(1);
   });
 
+  it('extends a claim it holds, and only one that is held and not completed', async () => {
+    let now = 0;
+    const store = new MemoryDedupeStore({ now: () => now });
+    expect(await store.claim('k', 100)).toBe(true);
+    now = 90;
+    expect(await store.extend('k', 100)).toBe(true);
+    // Past the first lease, inside the renewed one.
+    now = 150;
+    expect(await store.claim('k', 100)).toBe(false);
+    expect(await store.isComplete('k')).toBe(false);
+    // Run out: not extended, and the key is free again.
+    now = 191;
+    expect(await store.extend('k', 100)).toBe(false);
+    expect(await store.claim('k', 100)).toBe(true);
+    // Completed: nothing to extend.
+    await store.complete('k', 1000);
+    expect(await store.extend('k', 100)).toBe(false);
+    expect(await store.extend('never-claimed', 100)).toBe(false);
+  });
+
+  it('keeps an extended claim past older ones at maxEntries', async () => {
+    const store = new MemoryDedupeStore({ maxEntries: 2, now: () => 0 });
+    expect(await store.claim('held', 1000)).toBe(true);
+    expect(await store.claim('other', 1000)).toBe(true);
+    expect(await store.extend('held', 1000)).toBe(true);
+    // A third key evicts the oldest entry: 'other', not the claim being kept.
+    expect(await store.claim('third', 1000)).toBe(true);
+    expect(await store.claim('held', 1000)).toBe(false);
+    expect(await store.claim('other', 1000)).toBe(true);
+  });
+
   it('forgets a released key', async () => {
     const store = new MemoryDedupeStore();
     await store.claim('k', 1000);
@@ -144,6 +175,28 @@ describe.runIf(redisUp)('RedisDedupeStore on a real Redis', () => {
     },
   );
 
+  it.each(['ioredis', 'node-redis'] as const)(
+    '%s: extends only the claim it made and has not settled',
+    async (which) => {
+      const client = (which === 'ioredis' ? io : nr) as unknown as RedisDedupeClient;
+      const a = new RedisDedupeStore(client, { prefix });
+      const b = new RedisDedupeStore(client, { prefix });
+      const key = `${which}:${randomUUID()}`;
+      const redisKey = `${prefix}weixin-kit:dedupe:${key}`;
+      expect(await a.claim(key, 1000)).toBe(true);
+      expect(await a.extend(key, 60_000)).toBe(true);
+      expect(await io.pttl(redisKey)).toBeGreaterThan(50_000);
+      // B did not make this claim: it cannot keep it.
+      expect(await b.extend(key, 120_000)).toBe(false);
+      expect(await io.pttl(redisKey)).toBeLessThanOrEqual(60_000);
+      // Completed: the key now says "done", which no extension touches.
+      await a.complete(key, 5000);
+      expect(await a.extend(key, 60_000)).toBe(false);
+      expect(await io.get(redisKey)).toBe('done');
+      expect(await io.pttl(redisKey)).toBeLessThanOrEqual(5000);
+    },
+  );
+
   // Redis expires a lease on its own clock: wait until the key is gone (PTTL -2), bounded.
   const waitGone = async (key: string) => {
     for (let i = 0; i < 100 && (await io.pttl(`${prefix}weixin-kit:dedupe:${key}`)) !== -2; i++) {
@@ -151,6 +204,25 @@ describe.runIf(redisUp)('RedisDedupeStore on a real Redis', () => {
     }
     expect(await io.pttl(`${prefix}weixin-kit:dedupe:${key}`)).toBe(-2);
   };
+
+  it.each(['ioredis', 'node-redis'] as const)(
+    '%s: an extension after the lease ran out and the key was claimed again fails, leaving that claim alone',
+    async (which) => {
+      const client = (which === 'ioredis' ? io : nr) as unknown as RedisDedupeClient;
+      const a = new RedisDedupeStore(client, { prefix });
+      const b = new RedisDedupeStore(client, { prefix });
+      const key = `${which}:${randomUUID()}`;
+      expect(await a.claim(key, 20)).toBe(true);
+      await waitGone(key);
+      expect(await b.claim(key, 5000)).toBe(true);
+      const before = await io.pttl(`${prefix}weixin-kit:dedupe:${key}`);
+      expect(await a.extend(key, 60_000)).toBe(false);
+      expect(await io.pttl(`${prefix}weixin-kit:dedupe:${key}`)).toBeLessThanOrEqual(before);
+      // A forgot its token: it does not try again.
+      expect(await a.extend(key, 60_000)).toBe(false);
+      expect(await b.extend(key, 60_000)).toBe(true);
+    },
+  );
 
   it.each(['ioredis', 'node-redis'] as const)(
     '%s: a release after the lease ran out leaves the next delivery’s claim alone',

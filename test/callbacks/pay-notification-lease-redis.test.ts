@@ -10,6 +10,7 @@ import { createPayNotificationHandler } from '../../src/callbacks/pay-notificati
 import { PayV3Verifier } from '../../src/crypto/index.js';
 import { type RedisDedupeClient, RedisDedupeStore } from '../../src/redis/index.js';
 import { clientFactories, redisUp, type TestClient, uniquePrefix } from '../credentials/redis-helper.js';
+import { drain, ManualScheduler } from '../helpers/manual-scheduler.js';
 import { signedNotification } from '../helpers/pay-notification.js';
 import { deferred } from './fixtures.js';
 
@@ -28,12 +29,18 @@ const TRANSACTION = {
   amount: { total: 100, currency: 'CNY' },
 };
 
-function instance(dedupe: DedupeStore, replyBudgetMs: number, onRun: () => Promise<void> | void) {
+function instance(
+  dedupe: DedupeStore,
+  replyBudgetMs: number,
+  onRun: () => Promise<void> | void,
+  more: { scheduler?: ManualScheduler; processingLeaseMs?: number } = {},
+) {
   return createPayNotificationHandler({
     apiV3Key: API_V3_KEY,
     verifier,
     dedupe,
-    processingLeaseMs: LEASE_MS,
+    processingLeaseMs: more.processingLeaseMs ?? LEASE_MS,
+    ...(more.scheduler !== undefined ? { scheduler: more.scheduler } : {}),
     replyBudgetMs,
     now: () => NOW * 1000,
     logger: { error: () => {} },
@@ -74,14 +81,21 @@ describe.skipIf(!redisUp).each(clientFactories)(
       const id = (JSON.parse(Buffer.from(request.rawBody as Uint8Array).toString()) as { id: string }).id;
       const key = `${prefix}weixin-kit:dedupe:wechatpay:notification:${id}`;
 
-      // Instance A claims and dies inside the handler: never completes, never releases.
+      // Instance A claims and dies inside the handler: never completes, never releases, and its
+      // timers stop (virtual time that is only advanced to its reply budget), so it renews nothing.
       let runsA = 0;
       const entered = deferred<void>();
-      const a = instance(store, 50, () => {
-        runsA += 1;
-        entered.resolve();
-        return new Promise<void>(() => {});
-      });
+      const frozen = new ManualScheduler();
+      const a = instance(
+        store,
+        50,
+        () => {
+          runsA += 1;
+          entered.resolve();
+          return new Promise<void>(() => {});
+        },
+        { scheduler: frozen },
+      );
       const answerA = a.handle(request);
       await entered.promise;
       // Claimed (this claim's token), not completed.
@@ -114,6 +128,7 @@ describe.skipIf(!redisUp).each(clientFactories)(
       expect(runsB).toBe(0);
       expect(await raw.pttl(key)).toBeGreaterThan(0);
       // A, past its reply budget, answered "retry later" too; its claim stays until the lease ends.
+      await frozen.advance(50);
       expect((await answerA).status).toBe(500);
 
       // B loses the claim, then A's lease ends before B's lookup: the id is free, so B processes it.
@@ -130,6 +145,61 @@ describe.skipIf(!redisUp).each(clientFactories)(
       expect((await handlerB.handle(request)).status).toBe(204);
       expect(runsA).toBe(1);
       expect(runsB).toBe(1);
+    });
+
+    it('renews the processing lease in Redis while a long listener runs: the other instance keeps answering 500', async () => {
+      // Renewals on virtual time, the lease's expiry on Redis's clock: a renewal must reset PTTL.
+      const scheduler = new ManualScheduler();
+      const store = new RedisDedupeStore(raw.client as unknown as RedisDedupeClient, { prefix });
+      const request = signedNotification({
+        apiV3Key: API_V3_KEY,
+        resource: { ...TRANSACTION, out_trade_no: 'lease-redis-renewal' },
+        privateKey: platform.privateKey,
+        serial: PUB_KEY_ID,
+        timestamp: NOW,
+      });
+      const id = (JSON.parse(Buffer.from(request.rawBody as Uint8Array).toString()) as { id: string }).id;
+      const key = `${prefix}weixin-kit:dedupe:wechatpay:notification:${id}`;
+      const gate = deferred<void>();
+      const entered = deferred<void>();
+      let runsA = 0;
+      const a = instance(
+        store,
+        100,
+        async () => {
+          runsA += 1;
+          entered.resolve();
+          await gate.promise;
+        },
+        { scheduler, processingLeaseMs: 3000 },
+      );
+      const answerA = a.handle(request);
+      await entered.promise;
+      await scheduler.advance(100);
+      expect((await answerA).status).toBe(500);
+      // Let the lease age on Redis's clock, then pass the first renewal tick (a third of 3000 ms).
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const aged = await raw.pttl(key);
+      expect(aged).toBeLessThanOrEqual(2700);
+      await scheduler.advance(900);
+      for (let i = 0; i < 50 && (await raw.pttl(key)) <= aged; i++) await drain();
+      expect(await raw.pttl(key)).toBeGreaterThan(2800);
+      expect(await raw.get(key)).toMatch(/^c:[0-9a-f]{24}$/);
+
+      let runsB = 0;
+      const b = instance(
+        new RedisDedupeStore(raw.client as unknown as RedisDedupeClient, { prefix }),
+        3000,
+        () => {
+          runsB += 1;
+        },
+      );
+      expect((await b.handle(request)).status).toBe(500);
+      gate.resolve();
+      for (let i = 0; i < 50 && (await raw.get(key)) !== 'done'; i++) await drain();
+      expect(await raw.get(key)).toBe('done');
+      expect((await b.handle(request)).status).toBe(204);
+      expect({ runsA, runsB }).toEqual({ runsA: 1, runsB: 0 });
     });
   },
 );

@@ -4,6 +4,7 @@ import {
   type CallbackErrorEvent,
   type CallbackRequest,
   createPayNotificationHandler,
+  type DedupeStore,
   type DuplicateEvent,
   MAX_PAY_NOTIFICATION_BYTES,
   MemoryDedupeStore,
@@ -538,5 +539,177 @@ describe('createPayNotificationHandler options', () => {
     expect(() =>
       createPayNotificationHandler({ ...base, maxSkewSeconds: 600, dedupeTtlMs: 660_000 }),
     ).toThrow(/1260000 ms/);
+  });
+});
+
+// A listener that outlives its processing lease: the lease is renewed while its promise is pending,
+// so another instance sharing the store keeps answering "retry later" instead of paying twice.
+// Virtual time: the store's clock and the handlers' timers follow one ManualScheduler.
+describe('Pay v3 notification handler: processing lease renewal', () => {
+  const LEASE_MS = 600;
+
+  function setUp(store: DedupeStore, scheduler: ManualScheduler) {
+    const gate = deferred<void>();
+    let runsA = 0;
+    let runsB = 0;
+    const a = make({ dedupe: store, scheduler, processingLeaseMs: LEASE_MS, replyBudgetMs: 100 });
+    a.handler.on('TRANSACTION.SUCCESS', async () => {
+      runsA++;
+      await gate.promise;
+    });
+    const b = make({ dedupe: store, scheduler, processingLeaseMs: LEASE_MS, replyBudgetMs: 100 });
+    b.handler.on('TRANSACTION.SUCCESS', () => {
+      runsB++;
+    });
+    return { a, b, gate, runs: () => ({ runsA, runsB }) };
+  }
+
+  it('keeps the lease of a long listener: another instance answers 500 for eight leases, then 204 once it completed', async () => {
+    const scheduler = new ManualScheduler();
+    const store = new MemoryDedupeStore({ now: () => NOW * 1000 + scheduler.now() });
+    const { a, b, gate, runs } = setUp(store, scheduler);
+    const id = randomUUID();
+    const first = a.handler.handle(notification({ id }));
+    await scheduler.whenPending();
+    // Past A's reply budget: A answered "retry later", its listener still runs.
+    await scheduler.advance(100);
+    expect((await first).status).toBe(500);
+    for (let elapsed = 100; elapsed < 8 * LEASE_MS; elapsed += 100) {
+      await scheduler.advance(100);
+      await drain();
+      if (elapsed % 1000 === 0) {
+        const during = await b.handler.handle(notification({ id }));
+        expect(during.status, `at ${elapsed} ms`).toBe(500);
+      }
+    }
+    expect(runs()).toEqual({ runsA: 1, runsB: 0 });
+    gate.resolve();
+    await drain();
+    expect((await b.handler.handle(notification({ id }))).status).toBe(204);
+    expect(runs()).toEqual({ runsA: 1, runsB: 0 });
+    expect(a.errors).toEqual([]);
+    // Renewals stopped with the listener: no timer of A is left behind.
+    await scheduler.advance(10 * LEASE_MS);
+    expect((await b.handler.handle(notification({ id }))).status).toBe(204);
+  });
+
+  it('without extend on the store the lease runs out under a long listener (what the renewal prevents)', async () => {
+    const scheduler = new ManualScheduler();
+    const memory = new MemoryDedupeStore({ now: () => NOW * 1000 + scheduler.now() });
+    const store: DedupeStore = {
+      claim: (k, t) => memory.claim(k, t),
+      release: (k) => memory.release(k),
+      complete: (k, t) => memory.complete(k, t),
+      isComplete: (k) => memory.isComplete(k),
+    };
+    const { a, b, gate, runs } = setUp(store, scheduler);
+    const id = randomUUID();
+    const first = a.handler.handle(notification({ id }));
+    await scheduler.whenPending();
+    await scheduler.advance(LEASE_MS + 1);
+    expect((await first).status).toBe(500);
+    // The lease is over while A's listener still runs: B processes the same payment.
+    expect((await b.handler.handle(notification({ id }))).status).toBe(204);
+    expect(runs()).toEqual({ runsA: 1, runsB: 1 });
+    gate.resolve();
+    await drain();
+  });
+
+  it('reports a renewal the store refuses as LEASE_LOST, once, and stops renewing', async () => {
+    const scheduler = new ManualScheduler();
+    const memory = new MemoryDedupeStore({ now: () => NOW * 1000 + scheduler.now() });
+    let extensions = 0;
+    const store: DedupeStore = {
+      claim: (k, t) => memory.claim(k, t),
+      complete: (k, t) => memory.complete(k, t),
+      isComplete: (k) => memory.isComplete(k),
+      extend: async () => {
+        extensions++;
+        return false;
+      },
+    };
+    const { a, gate } = setUp(store, scheduler);
+    const id = randomUUID();
+    void a.handler.handle(notification({ id }));
+    await scheduler.whenPending();
+    for (let i = 0; i < 10; i++) {
+      await scheduler.advance(LEASE_MS / 2);
+      await drain();
+    }
+    expect(extensions).toBe(1);
+    expect(a.errors.map((e) => [e.phase, (e.error as { code?: string }).code])).toEqual([
+      ['dedupe', 'LEASE_LOST'],
+    ]);
+    expect(String((a.errors[0]?.error as Error | undefined)?.message)).toContain(id);
+    gate.resolve();
+    await drain();
+  });
+
+  it('reports a renewal that fails (store outage) and tries again at the next tick', async () => {
+    const scheduler = new ManualScheduler();
+    const memory = new MemoryDedupeStore({ now: () => NOW * 1000 + scheduler.now() });
+    let extensions = 0;
+    const store: DedupeStore = {
+      claim: (k, t) => memory.claim(k, t),
+      complete: (k, t) => memory.complete(k, t),
+      isComplete: (k) => memory.isComplete(k),
+      extend: async (k, t) => {
+        extensions++;
+        if (extensions === 1) throw new Error('redis: connection reset');
+        return memory.extend(k, t);
+      },
+    };
+    const { a, b, gate } = setUp(store, scheduler);
+    const id = randomUUID();
+    void a.handler.handle(notification({ id }));
+    await scheduler.whenPending();
+    for (let elapsed = 0; elapsed < 3 * LEASE_MS; elapsed += 100) {
+      await scheduler.advance(100);
+      await drain();
+    }
+    expect(extensions).toBeGreaterThanOrEqual(4);
+    expect(a.errors.map((e) => e.phase)).toEqual(['dedupe']);
+    // The second renewal came within the first lease (claimed at 0, renewed at 400): still held.
+    expect((await b.handler.handle(notification({ id }))).status).toBe(500);
+    gate.resolve();
+    await drain();
+  });
+});
+
+describe('Pay v3 notification handler: a listener that never ends', () => {
+  it('stops renewing after ten leases and reports it, so a retry can process the payment', async () => {
+    const scheduler = new ManualScheduler();
+    const LEASE_MS = 300;
+    const store = new MemoryDedupeStore({ now: () => NOW * 1000 + scheduler.now() });
+    const a = make({ dedupe: store, scheduler, processingLeaseMs: LEASE_MS, replyBudgetMs: 100 });
+    a.handler.on('TRANSACTION.SUCCESS', () => new Promise<void>(() => {}));
+    let runsB = 0;
+    const b = make({ dedupe: store, scheduler, processingLeaseMs: LEASE_MS, replyBudgetMs: 100 });
+    b.handler.on('TRANSACTION.SUCCESS', () => {
+      runsB++;
+    });
+    const id = randomUUID();
+    void a.handler.handle(notification({ id }));
+    await scheduler.whenPending();
+    // Nine leases in: still held.
+    for (let t = 0; t < 9 * LEASE_MS; t += 50) {
+      await scheduler.advance(50);
+      await drain();
+    }
+    expect((await b.handler.handle(notification({ id }))).status).toBe(500);
+    expect(a.errors).toEqual([]);
+    // Past ten leases and the last renewed one: reported once, and the retry is processed.
+    for (let t = 9 * LEASE_MS; t < 12 * LEASE_MS; t += 50) {
+      await scheduler.advance(50);
+      await drain();
+    }
+    expect(a.errors.map((e) => [e.phase, (e.error as { code?: string }).code])).toEqual([
+      ['dedupe', 'LEASE_LOST'],
+    ]);
+    expect(String((a.errors[0]?.error as Error | undefined)?.message)).toContain(
+      'still runs after 10 processing leases',
+    );
+    expect((await b.handler.handle(notification({ id }))).status).toBe(204);
+    expect(runsB).toBe(1);
   });
 });
