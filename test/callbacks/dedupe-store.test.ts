@@ -205,16 +205,23 @@ describe.runIf(redisUp)('RedisDedupeStore on a real Redis', () => {
     expect(await io.pttl(`${prefix}weixin-kit:dedupe:${key}`)).toBe(-2);
   };
 
+  /** A claims a key, its lease runs out, and B claims it again: two stores on one client. */
+  const lapsedThenClaimed = async (which: 'ioredis' | 'node-redis') => {
+    const client = (which === 'ioredis' ? io : nr) as unknown as RedisDedupeClient;
+    const a = new RedisDedupeStore(client, { prefix });
+    const b = new RedisDedupeStore(client, { prefix });
+    const key = `${which}:${randomUUID()}`;
+    expect(await a.claim(key, 20)).toBe(true);
+    await waitGone(key);
+    // WeChat's retry is claimed by B while A's handler is still running.
+    expect(await b.claim(key, 5000)).toBe(true);
+    return { client, a, b, key };
+  };
+
   it.each(['ioredis', 'node-redis'] as const)(
     '%s: an extension after the lease ran out and the key was claimed again fails, leaving that claim alone',
     async (which) => {
-      const client = (which === 'ioredis' ? io : nr) as unknown as RedisDedupeClient;
-      const a = new RedisDedupeStore(client, { prefix });
-      const b = new RedisDedupeStore(client, { prefix });
-      const key = `${which}:${randomUUID()}`;
-      expect(await a.claim(key, 20)).toBe(true);
-      await waitGone(key);
-      expect(await b.claim(key, 5000)).toBe(true);
+      const { a, b, key } = await lapsedThenClaimed(which);
       const before = await io.pttl(`${prefix}weixin-kit:dedupe:${key}`);
       expect(await a.extend(key, 60_000)).toBe(false);
       expect(await io.pttl(`${prefix}weixin-kit:dedupe:${key}`)).toBeLessThanOrEqual(before);
@@ -227,14 +234,8 @@ describe.runIf(redisUp)('RedisDedupeStore on a real Redis', () => {
   it.each(['ioredis', 'node-redis'] as const)(
     '%s: a release after the lease ran out leaves the next delivery’s claim alone',
     async (which) => {
-      const client = (which === 'ioredis' ? io : nr) as unknown as RedisDedupeClient;
-      const a = new RedisDedupeStore(client, { prefix });
-      const b = new RedisDedupeStore(client, { prefix });
-      const key = `${which}:${randomUUID()}`;
-      expect(await a.claim(key, 20)).toBe(true);
-      await waitGone(key);
-      // WeChat's retry is claimed by B while A's handler is still running; then A's handler fails.
-      expect(await b.claim(key, 5000)).toBe(true);
+      const { a, b, key } = await lapsedThenClaimed(which);
+      // Then A's handler fails.
       await a.release(key);
       // B still holds it: a third copy is a duplicate (an unconditional delete let it through).
       expect(await a.claim(key, 5000)).toBe(false);
@@ -248,13 +249,7 @@ describe.runIf(redisUp)('RedisDedupeStore on a real Redis', () => {
   it.each(['ioredis', 'node-redis'] as const)(
     '%s: a release never deletes a push another run completed',
     async (which) => {
-      const client = (which === 'ioredis' ? io : nr) as unknown as RedisDedupeClient;
-      const a = new RedisDedupeStore(client, { prefix });
-      const b = new RedisDedupeStore(client, { prefix });
-      const key = `${which}:${randomUUID()}`;
-      expect(await a.claim(key, 20)).toBe(true);
-      await waitGone(key);
-      expect(await b.claim(key, 5000)).toBe(true);
+      const { client, a, b, key } = await lapsedThenClaimed(which);
       // A finished after all and completed the push; then B's run failed and released.
       await a.complete(key, 60_000);
       await b.release(key);

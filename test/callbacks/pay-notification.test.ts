@@ -564,6 +564,22 @@ describe('Pay v3 notification handler: processing lease renewal', () => {
     return { a, b, gate, runs: () => ({ runsA, runsB }) };
   }
 
+  /** A memory store on the scheduler's clock, seen through a store with `extend` as given (or none). */
+  function storeOn(
+    scheduler: ManualScheduler,
+    extend?: (memory: MemoryDedupeStore) => NonNullable<DedupeStore['extend']>,
+  ) {
+    const memory = new MemoryDedupeStore({ now: () => NOW * 1000 + scheduler.now() });
+    const store: DedupeStore = {
+      claim: (k, t) => memory.claim(k, t),
+      release: (k) => memory.release(k),
+      complete: (k, t) => memory.complete(k, t),
+      isComplete: (k) => memory.isComplete(k),
+    };
+    if (extend !== undefined) store.extend = extend(memory);
+    return store;
+  }
+
   it('keeps the lease of a long listener: another instance answers 500 for eight leases, then 204 once it completed', async () => {
     const scheduler = new ManualScheduler();
     const store = new MemoryDedupeStore({ now: () => NOW * 1000 + scheduler.now() });
@@ -595,14 +611,7 @@ describe('Pay v3 notification handler: processing lease renewal', () => {
 
   it('without extend on the store the lease runs out under a long listener (what the renewal prevents)', async () => {
     const scheduler = new ManualScheduler();
-    const memory = new MemoryDedupeStore({ now: () => NOW * 1000 + scheduler.now() });
-    const store: DedupeStore = {
-      claim: (k, t) => memory.claim(k, t),
-      release: (k) => memory.release(k),
-      complete: (k, t) => memory.complete(k, t),
-      isComplete: (k) => memory.isComplete(k),
-    };
-    const { a, b, gate, runs } = setUp(store, scheduler);
+    const { a, b, gate, runs } = setUp(storeOn(scheduler), scheduler);
     const id = randomUUID();
     const first = a.handler.handle(notification({ id }));
     await scheduler.whenPending();
@@ -617,17 +626,11 @@ describe('Pay v3 notification handler: processing lease renewal', () => {
 
   it('reports a renewal the store refuses as LEASE_LOST, once, and stops renewing', async () => {
     const scheduler = new ManualScheduler();
-    const memory = new MemoryDedupeStore({ now: () => NOW * 1000 + scheduler.now() });
     let extensions = 0;
-    const store: DedupeStore = {
-      claim: (k, t) => memory.claim(k, t),
-      complete: (k, t) => memory.complete(k, t),
-      isComplete: (k) => memory.isComplete(k),
-      extend: async () => {
-        extensions++;
-        return false;
-      },
-    };
+    const store = storeOn(scheduler, () => async () => {
+      extensions++;
+      return false;
+    });
     const { a, gate } = setUp(store, scheduler);
     const id = randomUUID();
     void a.handler.handle(notification({ id }));
@@ -647,18 +650,12 @@ describe('Pay v3 notification handler: processing lease renewal', () => {
 
   it('reports a renewal that fails (store outage) and tries again at the next tick', async () => {
     const scheduler = new ManualScheduler();
-    const memory = new MemoryDedupeStore({ now: () => NOW * 1000 + scheduler.now() });
     let extensions = 0;
-    const store: DedupeStore = {
-      claim: (k, t) => memory.claim(k, t),
-      complete: (k, t) => memory.complete(k, t),
-      isComplete: (k) => memory.isComplete(k),
-      extend: async (k, t) => {
-        extensions++;
-        if (extensions === 1) throw new Error('redis: connection reset');
-        return memory.extend(k, t);
-      },
-    };
+    const store = storeOn(scheduler, (memory) => async (k, t) => {
+      extensions++;
+      if (extensions === 1) throw new Error('redis: connection reset');
+      return memory.extend(k, t);
+    });
     const { a, b, gate } = setUp(store, scheduler);
     const id = randomUUID();
     void a.handler.handle(notification({ id }));
