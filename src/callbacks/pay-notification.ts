@@ -11,7 +11,7 @@ import type { SecurityEventHandler } from '../core/security-events.js';
 import { inServerSpan, pathOfTarget, recordServerStatus, spanMethod, type Tracing } from '../core/tracing.js';
 import { type PayV3NotificationEnvelope, readVerifiedNotificationWithKeys } from '../crypto/pay-v3-notify.js';
 import type { PayV3SignatureVerifier, PayV3Verifier, PayV3VerifyRequest } from '../crypto/pay-v3-verify.js';
-import { ArgumentError, ConfigError, isWeChatKitError, StoreError } from '../errors.js';
+import { ArgumentError, ConfigError, isWeChatKitError } from '../errors.js';
 import { byteLength, type Clock, defaultRandom } from '../internal/bytes.js';
 import { InflightRuns } from '../internal/inflight.js';
 import { firstHeader, RequestIds } from '../internal/request-id.js';
@@ -41,6 +41,7 @@ import {
 } from './callback-options.js';
 import { type DedupeStore, MemoryDedupeStore } from './dedupe-store.js';
 import { addHandler } from './handler-registry.js';
+import { renewLease } from './lease-renewal.js';
 import { type RequestFacts, reportRequest } from './request-report.js';
 import type { AdapterProblem, CallbackHandler, CallbackRequest, CallbackResponse } from './types.js';
 
@@ -296,9 +297,6 @@ export const DEFAULT_PAY_REPLY_BUDGET_MS = 4500;
 
 /** Largest notification body accepted (64 KiB; real ones are about 1 KiB). */
 export const MAX_PAY_NOTIFICATION_BYTES = 65_536;
-
-/** Renewals of a processing lease, one every third of it: ten leases in all (see #keepLease). */
-const MAX_LEASE_RENEWALS = 30;
 
 /** Default of {@link PayNotificationHandlerOptions.dedupeTtlMs}: 25 hours. */
 export const DEFAULT_PAY_DEDUPE_TTL_MS = 25 * 3_600_000;
@@ -953,8 +951,17 @@ export class PayNotificationHandler implements CallbackHandler {
       // A listener that returns no promise is not awaited: one promise step fewer.
       const returned = (handler as PayNotificationListener<unknown>)(event);
       if (isThenable(returned)) {
-        // Still running: its processing lease is renewed until it settles (see #keepLease).
-        const stop = twoPhase ? this.#keepLease(store, key, event.id, type) : undefined;
+        // Still running: its processing lease is renewed until it settles (see renewLease).
+        const stop = twoPhase
+          ? renewLease({
+              store,
+              key,
+              leaseMs: this.#processingLeaseMs,
+              scheduler: this.#scheduler,
+              what: `notification ${event.id.slice(0, 64)}`,
+              onError: (error) => this.#call('onError', { error, type, phase: 'dedupe' }),
+            })
+          : undefined;
         try {
           await returned;
         } finally {
@@ -981,72 +988,6 @@ export class PayNotificationHandler implements CallbackHandler {
       }
     }
     return { status: 204, headers: {}, body: '' };
-  }
-
-  /**
-   * Renews the processing lease of a running listener every third of `processingLeaseMs`, when
-   * the store can (`extend`): a retry that reaches another instance meanwhile is told to come back
-   * instead of processing the payment a second time. A renewal the store refuses (the lease was
-   * lost) is reported as `LEASE_LOST` and ends the renewals; one that fails (store outage) is
-   * reported and tried again at the next tick. After ten leases of renewals the lease is left to
-   * run out (reported as `LEASE_LOST` too): a listener that hangs must not hold a payment until
-   * WeChat Pay stops retrying. Returns the stop.
-   */
-  #keepLease(store: DedupeStore, key: string, id: string, type: string): (() => void) | undefined {
-    if (typeof store.extend !== 'function') return undefined;
-    const leaseMs = this.#processingLeaseMs;
-    const scheduler = this.#scheduler;
-    const shown = id.slice(0, 64);
-    let stopped = false;
-    let renewals = 0;
-    let timer: unknown;
-    const schedule = (): void => {
-      timer = scheduler.setTimeout(renew, Math.max(1, Math.floor(leaseMs / 3)));
-      // A renewal alone never keeps the process alive.
-      (timer as { unref?: () => void } | undefined)?.unref?.();
-    };
-    const renew = (): void => {
-      if (stopped) return;
-      let renewal: Promise<boolean>;
-      try {
-        renewal = Promise.resolve(store.extend?.(key, leaseMs) ?? false);
-      } catch (error) {
-        renewal = Promise.reject(error);
-      }
-      renewal.then(
-        (kept) => {
-          if (stopped) return;
-          renewals += 1;
-          if (kept && renewals < MAX_LEASE_RENEWALS) {
-            schedule();
-            return;
-          }
-          this.#call('onError', {
-            error: new StoreError(
-              'LEASE_LOST',
-              kept
-                ? `the listener of notification ${shown} still runs after ${MAX_LEASE_RENEWALS / 3} processing leases: ` +
-                    'its lease is left to run out, so a retry can process the notification (a listener that hangs must not ' +
-                    'hold a payment forever). Give its calls timeouts, or raise processingLeaseMs.'
-                : `the processing lease of notification ${shown} could not be renewed while its listener ran: ` +
-                    'another instance may process it too. Check the dedupe store, or raise processingLeaseMs.',
-            ),
-            type,
-            phase: 'dedupe',
-          });
-        },
-        (error: unknown) => {
-          if (stopped) return;
-          this.#call('onError', { error, type, phase: 'dedupe' });
-          schedule();
-        },
-      );
-    };
-    schedule();
-    return () => {
-      stopped = true;
-      scheduler.clearTimeout(timer);
-    };
   }
 
   /**

@@ -29,6 +29,7 @@ import { CallbackSecrets, type SecretIndexes } from './callback-secrets.js';
 import { dedupeKeyOf, parseMessage, weComDedupeKeyOf } from './decode-message.js';
 import { type DedupeStore, MemoryDedupeStore } from './dedupe-store.js';
 import { addHandler, nearestKey } from './handler-registry.js';
+import { renewLease } from './lease-renewal.js';
 import {
   CALLBACK_MESSAGE_TYPES,
   type CallbackMessageMap,
@@ -564,7 +565,13 @@ export class WeChatCallback implements CallbackHandler {
       key !== undefined && claim === 'held'
         ? (done: Outcome) => this.#settle(key, done, query.get('timestamp') ?? '', type)
         : undefined;
-    const outcome = await this.#runWithinBudget(message, ctx, started, settle);
+    const outcome = await this.#runWithinBudget(
+      message,
+      ctx,
+      started,
+      settle,
+      settle === undefined ? undefined : key,
+    );
     if (outcome === undefined) return success();
     if (outcome.kind === 'error') {
       facts.code = errorCodeOf(outcome.error);
@@ -725,6 +732,7 @@ export class WeChatCallback implements CallbackHandler {
     ctx: CallbackContext,
     started: number,
     settle?: (outcome: Outcome) => Promise<void>,
+    key?: string,
   ): Promise<Outcome | undefined> {
     const begun = this.#start(message, ctx);
     if (!(begun instanceof Promise)) {
@@ -745,6 +753,22 @@ export class WeChatCallback implements CallbackHandler {
       scheduler: this.#options.scheduler,
     });
     if (first !== undefined) return first;
+    // Answered; the handler still runs. Its processing lease (reply budget + 1 s, most of it spent)
+    // is renewed at once and then every third of it until the handler settles, so a copy of this
+    // push reaching another instance meanwhile waits instead of running a second time.
+    if (key !== undefined && this.#twoPhase) {
+      const stop = renewLease({
+        store: this.#dedupe,
+        key,
+        leaseMs: this.#options.replyBudgetMs + PROCESSING_LEASE_MARGIN_MS,
+        scheduler: this.#options.scheduler,
+        what: `a ${ctx.type.slice(0, 64)} push`,
+        onError: (error) => this.#reportError({ error, type: ctx.type, phase: 'dedupe' }),
+        now: true,
+      });
+      // After settle() started (registered on `ran` before this): a renewal answered later is ignored.
+      if (stop !== undefined) ran.then(stop, stop);
+    }
     void running.then((late) => {
       if (late.kind === 'error') {
         this.#reportError({ error: late.error, type: ctx.type, phase: 'late-handler' });

@@ -15,7 +15,7 @@ import {
 import { parseXml } from '../../src/crypto/index.js';
 import { type RedisDedupeClient, RedisDedupeStore } from '../../src/redis/index.js';
 import { clientFactories, redisUp, type TestClient, uniquePrefix } from '../credentials/redis-helper.js';
-import { drainUntil, ManualScheduler } from '../helpers/manual-scheduler.js';
+import { drain, drainUntil, ManualScheduler } from '../helpers/manual-scheduler.js';
 import { AES_KEY, APP_ID, deferred, NOW, openReply, push, TOKEN, textMessage } from './fixtures.js';
 
 function make(dedupe: DedupeStore, options: Partial<WeChatCallbackOptions> = {}) {
@@ -165,6 +165,68 @@ describe('two-phase dedupe in memory', () => {
     expect(bCalls).toBe(1);
     expect(replyText(res)).toBe('recovered');
     expect(await store.isComplete(`${APP_ID}:gh_0123456789ab:msg:6054768590064713728`)).toBe(true);
+  });
+
+  // Past its budget the first run answered and keeps going: its lease is renewed until it settles,
+  // so a copy reaching another instance later waits (500) instead of running the handler again.
+  async function outlivedLease(withExtend: boolean) {
+    const scheduler = new ManualScheduler();
+    const memory = new MemoryDedupeStore({ now: () => NOW * 1000 + scheduler.now() });
+    const store: DedupeStore = {
+      claim: (k, t) => memory.claim(k, t),
+      release: (k) => memory.release(k),
+      complete: (k, t) => memory.complete(k, t),
+      isComplete: (k) => memory.isComplete(k),
+      ...(withExtend ? { extend: (k: string, t: number) => memory.extend(k, t) } : {}),
+    };
+    // The default-like budget: the lease (budget + 1 s) has 1 s left when the budget ends, less
+    // than the first renewal tick (a third of it), so the run must renew at once.
+    const a = make(store, { scheduler, replyBudgetMs: 4000 });
+    const b = make(store, { scheduler, replyBudgetMs: 4000 });
+    const gate = deferred<void>();
+    let aCalls = 0;
+    let bCalls = 0;
+    a.callback.on('text', async () => {
+      aCalls += 1;
+      await gate.promise;
+    });
+    b.callback.on('text', () => {
+      bCalls += 1;
+    });
+    const req = push({ fields: textMessage() });
+    const first = a.callback.handle(req);
+    await drainUntil(() => aCalls === 1, "instance A's handler run");
+    await scheduler.advance(4000);
+    expect(await first).toMatchObject({ status: 200, body: 'success' });
+    // Three leases (5 s each) later, A's handler still runs; a copy reaches B.
+    for (let t = 0; t < 15_000; t += 100) {
+      await scheduler.advance(100);
+      await drain();
+    }
+    const copy = b.callback.handle(req);
+    for (let t = 0; t < 4200; t += 100) {
+      await scheduler.advance(100);
+      await drain();
+    }
+    const answer = await copy;
+    gate.resolve();
+    await drain();
+    return { answer, aCalls, bCalls, errors: a.errors, store: memory };
+  }
+
+  it('renews the lease of a run that outlives its budget: a later copy on another instance is not run again', async () => {
+    const { answer, aCalls, bCalls, errors, store } = await outlivedLease(true);
+    expect(answer.status).toBe(500);
+    expect({ aCalls, bCalls }).toEqual({ aCalls: 1, bCalls: 0 });
+    expect(errors).toEqual([]);
+    // Completed by A once its handler finished.
+    expect(await store.isComplete(`${APP_ID}:gh_0123456789ab:msg:6054768590064713728`)).toBe(true);
+  });
+
+  it('without extend on the store the copy runs the handler a second time (what the renewal prevents)', async () => {
+    const { answer, aCalls, bCalls } = await outlivedLease(false);
+    expect(answer.status).toBe(200);
+    expect({ aCalls, bCalls }).toEqual({ aCalls: 1, bCalls: 1 });
   });
 
   it('answers a handler that replied at once within the budget when the store’s complete() hangs', async () => {
