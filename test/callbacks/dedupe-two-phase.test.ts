@@ -16,6 +16,7 @@ import { parseXml } from '../../src/crypto/index.js';
 import { type RedisDedupeClient, RedisDedupeStore } from '../../src/redis/index.js';
 import { clientFactories, redisUp, type TestClient, uniquePrefix } from '../credentials/redis-helper.js';
 import { drain, drainUntil, ManualScheduler } from '../helpers/manual-scheduler.js';
+import { storeOnScheduler } from '../helpers/virtual-store.js';
 import { AES_KEY, APP_ID, deferred, NOW, openReply, push, TOKEN, textMessage } from './fixtures.js';
 
 function make(dedupe: DedupeStore, options: Partial<WeChatCallbackOptions> = {}) {
@@ -171,14 +172,11 @@ describe('two-phase dedupe in memory', () => {
   // so a copy reaching another instance later waits (500) instead of running the handler again.
   async function outlivedLease(withExtend: boolean) {
     const scheduler = new ManualScheduler();
-    const memory = new MemoryDedupeStore({ now: () => NOW * 1000 + scheduler.now() });
-    const store: DedupeStore = {
-      claim: (k, t) => memory.claim(k, t),
-      release: (k) => memory.release(k),
-      complete: (k, t) => memory.complete(k, t),
-      isComplete: (k) => memory.isComplete(k),
-      ...(withExtend ? { extend: (k: string, t: number) => memory.extend(k, t) } : {}),
-    };
+    const { store, memory } = storeOnScheduler(
+      scheduler,
+      NOW * 1000,
+      withExtend ? (m) => (k, t) => m.extend(k, t) : undefined,
+    );
     // The default-like budget: the lease (budget + 1 s) has 1 s left when the budget ends, less
     // than the first renewal tick (a third of it), so the run must renew at once.
     const a = make(store, { scheduler, replyBudgetMs: 4000 });

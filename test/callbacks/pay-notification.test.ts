@@ -18,6 +18,7 @@ import {
 import { encryptResource, PayV3Verifier } from '../../src/crypto/index.js';
 import { ConfigError } from '../../src/errors.js';
 import { drain, ManualScheduler } from '../helpers/manual-scheduler.js';
+import { storeOnScheduler } from '../helpers/virtual-store.js';
 import { deferred } from './fixtures.js';
 
 // A self-made "WeChat Pay" platform key (public-key mode) signs the notifications below, so every
@@ -564,21 +565,10 @@ describe('Pay v3 notification handler: processing lease renewal', () => {
     return { a, b, gate, runs: () => ({ runsA, runsB }) };
   }
 
-  /** A memory store on the scheduler's clock, seen through a store with `extend` as given (or none). */
-  function storeOn(
+  const storeOn = (
     scheduler: ManualScheduler,
     extend?: (memory: MemoryDedupeStore) => NonNullable<DedupeStore['extend']>,
-  ) {
-    const memory = new MemoryDedupeStore({ now: () => NOW * 1000 + scheduler.now() });
-    const store: DedupeStore = {
-      claim: (k, t) => memory.claim(k, t),
-      release: (k) => memory.release(k),
-      complete: (k, t) => memory.complete(k, t),
-      isComplete: (k) => memory.isComplete(k),
-    };
-    if (extend !== undefined) store.extend = extend(memory);
-    return store;
-  }
+  ) => storeOnScheduler(scheduler, NOW * 1000, extend).store;
 
   it('keeps the lease of a long listener: another instance answers 500 for eight leases, then 204 once it completed', async () => {
     const scheduler = new ManualScheduler();
