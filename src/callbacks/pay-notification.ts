@@ -920,8 +920,11 @@ export class PayNotificationHandler implements CallbackHandler {
     const claimMs = twoPhase ? this.#processingLeaseMs : this.#dedupeTtlMs;
     let first = true;
     let done: boolean | undefined = true;
+    // The claim was made (not processed on a store outage): only then is there a lease to renew.
+    let held = false;
     try {
       first = (await store.claim(key, claimMs)) !== false;
+      held = first;
       // Lost the claim: done, or still held by a run elsewhere. `undefined` means the key went away
       // between the two commands (that run's lease ended: it died, or failed and released), so
       // the id is free: claim it again rather than acknowledge a payment nobody processed.
@@ -930,6 +933,7 @@ export class PayNotificationHandler implements CallbackHandler {
         if (done !== undefined) break;
         done = false;
         first = (await store.claim(key, claimMs)) !== false;
+        held = first;
       }
     } catch (error) {
       // At-least-once: a store outage must not drop a payment, so process it (claim failed) or
@@ -952,16 +956,17 @@ export class PayNotificationHandler implements CallbackHandler {
       const returned = (handler as PayNotificationListener<unknown>)(event);
       if (isThenable(returned)) {
         // Still running: its processing lease is renewed until it settles (see renewLease).
-        const stop = twoPhase
-          ? renewLease({
-              store,
-              key,
-              leaseMs: this.#processingLeaseMs,
-              scheduler: this.#scheduler,
-              what: `notification ${event.id.slice(0, 64)}`,
-              onError: (error) => this.#call('onError', { error, type, phase: 'dedupe' }),
-            })
-          : undefined;
+        const stop =
+          twoPhase && held
+            ? renewLease({
+                store,
+                key,
+                leaseMs: this.#processingLeaseMs,
+                scheduler: this.#scheduler,
+                what: `notification ${event.id.slice(0, 64)}`,
+                onError: (error) => this.#call('onError', { error, type, phase: 'dedupe' }),
+              })
+            : undefined;
         try {
           await returned;
         } finally {

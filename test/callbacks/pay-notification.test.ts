@@ -638,6 +638,33 @@ describe('Pay v3 notification handler: processing lease renewal', () => {
     await drain();
   });
 
+  it('renews nothing for a payment processed because the claim itself failed (store outage)', async () => {
+    const scheduler = new ManualScheduler();
+    let extensions = 0;
+    const store = storeOn(scheduler, () => async () => {
+      extensions++;
+      return true;
+    });
+    store.claim = async () => {
+      throw new Error('redis: connection refused');
+    };
+    const { a, gate, runs } = setUp(store, scheduler);
+    void a.handler.handle(notification({ id: randomUUID() }));
+    await scheduler.whenPending();
+    for (let t = 0; t < 3 * LEASE_MS; t += 100) {
+      await scheduler.advance(100);
+      await drain();
+    }
+    // Processed (at least once), the outage reported once, and no lease it never had renewed.
+    expect(runs().runsA).toBe(1);
+    expect(extensions).toBe(0);
+    expect(a.errors.map((e) => [e.phase, (e.error as Error).message])).toEqual([
+      ['dedupe', 'redis: connection refused'],
+    ]);
+    gate.resolve();
+    await drain();
+  });
+
   it('reports a renewal that fails (store outage) and tries again at the next tick', async () => {
     const scheduler = new ManualScheduler();
     let extensions = 0;
