@@ -157,12 +157,7 @@ export function compileAddressList(
   return new CompiledAddressList(ranges);
 }
 
-/**
- * Addresses are matched as 128 bits, an IPv4 address as its IPv4-mapped IPv6 form
- * (`::ffff:a.b.c.d`), which is how `node:net`'s `BlockList` matches across families (an IPv4 client
- * is inside `::/0` and `::ffff:0:0/96`; `::ffff:c000:205` is inside `192.0.2.0/24`). Plain
- * arithmetic instead of `BlockList.check`, which builds a native `SocketAddress` per call (~2 µs).
- */
+/** One address range over 128 bits (an IPv4 range as its IPv4-mapped IPv6 range). */
 interface Range128 {
   /** The range's first address, four 32-bit words. */
   readonly first: readonly number[];
@@ -181,6 +176,13 @@ function range128(words: readonly number[], prefix: number): Range128 {
 /** The IPv4-mapped block, `::ffff:0:0/96`: its first three words. */
 const MAPPED = [0, 0, 0xffff] as const;
 
+/**
+ * A compiled address list. Addresses are matched as 128 bits, an IPv4 address as its IPv4-mapped
+ * IPv6 form (`::ffff:a.b.c.d`), which is how `node:net`'s `BlockList` matches across families (an
+ * IPv4 client is inside `::/0` and `::ffff:0:0/96`; `::ffff:c000:205` is inside `192.0.2.0/24`).
+ * Plain arithmetic instead of `BlockList.check`, which builds a native `SocketAddress` per call
+ * (~2 µs on Node 20). Internal: {@link compileAddressList} makes it.
+ */
 export class CompiledAddressList implements AddressList {
   /** Ranges inside `::ffff:0:0/96` (every IPv4 entry) as IPv4 [first, last] pairs, sorted, merged. */
   readonly #v4: number[] = [];
