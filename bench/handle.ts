@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { CallbackRequest } from '../src/callbacks/types.js';
+import { createCryptoFloor } from './fixtures/crypto-floor.js';
 import type { ScenarioResult } from './harness.js';
 import { compareAsync } from './harness.js';
 import { AES_KEY, APP_ID, buildPush, CONTENT, TOKEN } from './http.js';
@@ -30,6 +31,14 @@ export interface HandleScenarioResult extends ScenarioResult {
   microsPerPush: number;
   /** µs per push of the protocol core alone. */
   baselineMicrosPerPush: number;
+  /**
+   * µs per push of the crypto floor (bench/fixtures/crypto-floor.ts: the protocol's cryptography
+   * alone on node:crypto, no XML parser, no checks but the signatures and the window), measured in
+   * rounds paired with `handle()`'s: the least any handler doing the same work could cost here.
+   */
+  floorMicrosPerPush: number;
+  /** `handle()`'s throughput over the floor's, median of the paired rounds. */
+  floorRatio: number;
   /** JS heap bytes allocated per push through `handle()` (median of collector-free batches). */
   bytesPerPush: number | undefined;
   /** The same for the protocol core alone. */
@@ -157,11 +166,37 @@ export async function handleScenario(): Promise<HandleScenarioResult> {
     });
     return core.seal(xml).body;
   };
+  const floor = createCryptoFloor({
+    token: TOKEN,
+    encodingAESKey: AES_KEY,
+    appId: APP_ID,
+    replyPrefix: 'you said: ',
+  });
+  const floorQuery = push.query.slice(1);
+  const floorAnswer = floor(floorQuery, body);
+  const floorOpened = floorAnswer === undefined ? undefined : parseXml(floorAnswer);
+  if (
+    floorOpened === undefined ||
+    parseXml(
+      crypto.open({
+        body: floorAnswer as string,
+        msgSignature: String(floorOpened.MsgSignature),
+        timestamp: String(floorOpened.TimeStamp),
+        nonce: String(floorOpened.Nonce),
+      }).plaintext,
+    ).Content !== `you said: ${CONTENT}`
+  ) {
+    throw new Error('callback.handle: the crypto floor did not answer the expected encrypted reply');
+  }
   const result = await compareAsync('callback.handle', candidate, baseline);
+  const beside = await compareAsync('callback.handle.floor', candidate, async () => floor(floorQuery, body));
+  const micros = (opsPerSec: number) => Math.round((1e6 / opsPerSec) * 10) / 10;
   return {
     ...result,
-    microsPerPush: Math.round((1e6 / result.opsPerSec) * 10) / 10,
-    baselineMicrosPerPush: Math.round((1e6 / result.baselineOpsPerSec) * 10) / 10,
+    microsPerPush: micros(result.opsPerSec),
+    baselineMicrosPerPush: micros(result.baselineOpsPerSec),
+    floorMicrosPerPush: micros(beside.baselineOpsPerSec),
+    floorRatio: beside.ratio,
     bytesPerPush: await bytesPerCall(candidate),
     baselineBytesPerPush: await bytesPerCall(baseline),
     memory: await memoryGrowth(candidate, Number(process.env.BENCH_PUSHES ?? 1_000_000)),
@@ -174,7 +209,10 @@ export function printHandleTable(r: HandleScenarioResult): void {
     `\ncallback.handle: encrypted text push -> encrypted text reply in process (no HTTP)\n` +
       `  handle()             ${r.microsPerPush.toFixed(1).padStart(7)} µs/push  ${bytes(r.bytesPerPush).padStart(7)} B/push (JS heap)\n` +
       `  protocol core alone  ${r.baselineMicrosPerPush.toFixed(1).padStart(7)} µs/push  ${bytes(r.baselineBytesPerPush).padStart(7)} B/push ` +
-      `(open + parseXml + buildXml + seal)\n  ratio ${r.ratio.toFixed(2)}x`,
+      `(open + parseXml + buildXml + seal)\n  ratio ${r.ratio.toFixed(2)}x\n` +
+      `  crypto floor         ${r.floorMicrosPerPush.toFixed(1).padStart(7)} µs/push  ` +
+      `(the protocol's cryptography alone on node:crypto, no parser: the least any handler could cost here; ` +
+      `handle() at ${r.floorRatio.toFixed(2)}x of it, paired rounds)`,
   );
   if (r.memory !== undefined) {
     const m = r.memory;

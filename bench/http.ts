@@ -6,7 +6,10 @@
  * - `POST /wechat`: the adapter around a real `createWeChatCallback({ mode: 'safe' })` whose text
  *   handler answers an encrypted text reply (every request verified, decrypted, parsed, routed,
  *   answered, encrypted);
- * - `POST /bare`: the same framework reading the body as bytes and answering a fixed small XML.
+ * - `POST /bare`: the same framework reading the body as bytes and answering a fixed small XML;
+ * - `POST /floor`: the bare route plus the crypto floor (bench/fixtures/crypto-floor.ts: the
+ *   protocol's cryptography alone on node:crypto, no parser, no checks but the signatures and the
+ *   window) answering the same encrypted reply — the most any handler doing that work could reach.
  * The load comes from autocannon in this process (a separate process from the server): one fixed,
  * pre-built, signed and encrypted push, the same bytes and query to every route. Each route is
  * warmed up for 0.5 s, then the routes are loaded in `BENCH_ROUNDS` (default 5) rounds, their
@@ -39,6 +42,12 @@ export interface HttpScenarioResult extends ScenarioResult {
   baselineCpuMicrosPerRequest?: number;
   /** The peer package on the same framework (express: node-webot `wechat`, koa: `co-wechat`). */
   peer?: { name: string; opsPerSec: number; p99Ms: number; ratio: number; cpuMicrosPerRequest?: number };
+  /**
+   * The crypto floor's route: `ratio` is its req/s over the bare route's (the highest ratio any
+   * handler doing the protocol's cryptography could reach in this run), `pushShare` the push route's
+   * req/s over the floor's; both medians of per-round ratios.
+   */
+  floor?: { opsPerSec: number; ratio: number; pushShare: number; cpuMicrosPerRequest?: number };
 }
 
 /** The package people would otherwise use on that framework, served at `/peer`. */
@@ -63,6 +72,7 @@ interface ServerStats {
   bare: number;
   bareBytes: number;
   peer: number;
+  floor: number;
 }
 
 interface ServerChild {
@@ -171,6 +181,7 @@ async function checkReply(base: string, route: string, push: Push): Promise<void
 async function verifyRoutes(base: string, push: Push, peer: boolean): Promise<void> {
   await checkReply(base, '/wechat', push);
   if (peer) await checkReply(base, '/peer', push);
+  await checkReply(base, '/floor', push);
   const bare = await fetch(`${base}/bare${push.query}`, {
     method: 'POST',
     headers: HEADERS,
@@ -182,7 +193,7 @@ async function verifyRoutes(base: string, push: Push, peer: boolean): Promise<vo
   }
 }
 
-type Route = 'wechat' | 'bare' | 'peer';
+type Route = 'wechat' | 'bare' | 'peer' | 'floor';
 
 /** Each route's runs, one per round, and the server CPU they cost (undefined off Linux). */
 interface Rounds {
@@ -202,8 +213,8 @@ async function loadInRounds(
   slice: number,
   pid: number | undefined,
 ): Promise<Rounds> {
-  const runs: Record<Route, LoadResult[]> = { wechat: [], bare: [], peer: [] };
-  let cpu: Record<Route, number> | undefined = { wechat: 0, bare: 0, peer: 0 };
+  const runs: Record<Route, LoadResult[]> = { wechat: [], bare: [], peer: [], floor: [] };
+  let cpu: Record<Route, number> | undefined = { wechat: 0, bare: 0, peer: 0, floor: 0 };
   for (let round = 0; round < rounds; round += 1) {
     const turn = round % routes.length;
     const order = [...routes.slice(turn), ...routes.slice(0, turn)];
@@ -227,11 +238,13 @@ async function runFramework(framework: HttpFramework, seconds: number): Promise<
       wechat: `${server.base}/wechat${push.query}`,
       bare: `${server.base}/bare${push.query}`,
       peer: `${server.base}/peer${push.query}`,
+      floor: `${server.base}/floor${push.query}`,
     };
     const peerName = PEERS[framework];
     await verifyRoutes(server.base, push, peerName !== undefined);
     const post = { method: 'POST' as const, headers: HEADERS, body: push.body };
-    const routes: Route[] = peerName === undefined ? ['wechat', 'bare'] : ['wechat', 'bare', 'peer'];
+    const routes: Route[] =
+      peerName === undefined ? ['wechat', 'bare', 'floor'] : ['wechat', 'bare', 'floor', 'peer'];
     const warm: Partial<Record<Route, LoadResult>> = {};
     for (const route of routes) warm[route] = await load(urls[route], post, 0.5);
     const rounds = envNumber('BENCH_ROUNDS', 5);
@@ -246,8 +259,8 @@ async function runFramework(framework: HttpFramework, seconds: number): Promise<
     const completed = (route: Route) => runs[route].reduce((sum, run) => sum + run.completed, 0);
     const cpuPerRequest = (route: Route) =>
       cpu === undefined || completed(route) === 0 ? undefined : round2(cpu[route] / completed(route));
-    const pairedRatio = (over: Route) =>
-      round2(median(runs.wechat.map((run, i) => run.opsPerSec / (runs[over][i]?.opsPerSec ?? Number.NaN))));
+    const pairedRatio = (over: Route, of: Route = 'wechat') =>
+      round2(median(runs[of].map((run, i) => run.opsPerSec / (runs[over][i]?.opsPerSec ?? Number.NaN))));
     const medianOf = (route: Route, field: 'opsPerSec' | 'p99Ms') =>
       median(runs[route].map((run) => run[field]));
 
@@ -269,6 +282,18 @@ async function runFramework(framework: HttpFramework, seconds: number): Promise<
       };
     }
     const stats = await server.stats();
+    // Every /floor answer counted came from the floor (1 from verifyRoutes), none refused.
+    const floorAnswered = 1 + (warm.floor?.completed ?? 0) + completed('floor');
+    if (stats.floor < floorAnswered) {
+      throw new Error(`the crypto floor answered ${stats.floor} pushes for ${floorAnswered} answers`);
+    }
+    const floorCpu = cpuPerRequest('floor');
+    const floor: HttpScenarioResult['floor'] = {
+      opsPerSec: Math.round(medianOf('floor', 'opsPerSec')),
+      ratio: pairedRatio('bare', 'floor'),
+      pushShare: pairedRatio('floor'),
+      ...(floorCpu === undefined ? {} : { cpuMicrosPerRequest: floorCpu }),
+    };
     // Every answer counted above came from the text handler (1 from verifyRoutes), none refused.
     const answered = 1 + (warm.wechat?.completed ?? 0) + completed('wechat');
     if (stats.refused || stats.errors || stats.duplicates || stats.handled < answered) {
@@ -290,6 +315,7 @@ async function runFramework(framework: HttpFramework, seconds: number): Promise<
         ? {}
         : { cpuMicrosPerRequest: wechatCpu, baselineCpuMicrosPerRequest: bareCpu }),
       ...(peer === undefined ? {} : { peer }),
+      floor,
     };
   } finally {
     await server.stop();
@@ -349,6 +375,26 @@ export function printHttpTable(results: readonly HttpScenarioResult[]): void {
     console.log(
       `${r.name.padEnd(16)}${num(r.opsPerSec)}${num(r.baselineOpsPerSec)}${`${r.ratio.toFixed(2)}x`.padStart(8)}` +
         `${ms(r.p99Ms)}${ms(r.baselineP99Ms)}${cpuCell(r.cpuMicrosPerRequest)}${cpuCell(r.baselineCpuMicrosPerRequest)}${cpuRatio.padStart(8)}`,
+    );
+  }
+  const floors = results.filter((r) => r.floor !== undefined);
+  if (floors.length > 0) {
+    console.log(
+      "\nThe crypto floor (/floor in the same rounds: the protocol's cryptography alone on node:crypto, no parser, " +
+        'the same encrypted reply; bench/fixtures/crypto-floor.ts):\n',
+    );
+    console.log(
+      `${'scenario'.padEnd(16)}${'floor req/s'.padStart(12)}${'floor x'.padStart(9)}${'push/floor'.padStart(12)}${'floor cpu'.padStart(11)}`,
+    );
+    for (const r of floors) {
+      const f = r.floor as NonNullable<HttpScenarioResult['floor']>;
+      console.log(
+        `${r.name.padEnd(16)}${num(f.opsPerSec)}${`${f.ratio.toFixed(2)}x`.padStart(9)}${`${f.pushShare.toFixed(2)}x`.padStart(12)}${cpuCell(f.cpuMicrosPerRequest).padStart(11)}`,
+      );
+    }
+    console.log(
+      'floor x: the floor over the bare route, the highest ratio any handler doing this cryptography could reach in this run; ' +
+        'push/floor: /wechat over /floor',
     );
   }
   const peers = results.filter((r) => r.peer !== undefined);
