@@ -70,11 +70,15 @@ export class MessageCipher {
   readonly #key: Buffer;
   readonly #iv: Buffer;
   /**
-   * One long-lived AES-256-ECB decipher (no padding, no chaining state) does the block decryption
-   * and CBC's XOR is applied here: creating a CBC decipher per message costs more than the whole
-   * rest of `open`. It is only ever fed whole 16-byte blocks, so no state carries between calls.
+   * One long-lived AES-256-CBC decipher (no padding) for `decrypt`, never finalised: creating one
+   * per message costs more than the whole rest of `open`. After a message it chains from that
+   * message's last ciphertext block (`#openChain`), so OpenSSL XORs the first block of the next
+   * message with that block instead of the IV; only those 16 bytes are corrected here (XOR with
+   * the chain and the IV), where an ECB decipher would leave the XOR of every block to JavaScript.
+   * It is only ever fed whole blocks, so no partial block carries between calls.
    */
-  readonly #blocks: Decipher;
+  #opener: Decipher | undefined;
+  readonly #openChain = Buffer.alloc(16);
   /**
    * One long-lived AES-256-CBC cipher (no padding) for `encrypt`, never finalised: creating one
    * per message costs ~10 µs, more than the rest of sealing a reply. After a message it chains
@@ -90,8 +94,6 @@ export class MessageCipher {
   constructor(options: MessageCipherOptions) {
     this.#key = decodeEncodingAESKey(options.encodingAESKey);
     this.#iv = this.#key.subarray(0, 16);
-    this.#blocks = createDecipheriv('aes-256-ecb', this.#key, null);
-    this.#blocks.setAutoPadding(false);
     if (typeof options.receiveId !== 'string') {
       throw new ConfigError(
         'INVALID_CONFIG',
@@ -103,15 +105,33 @@ export class MessageCipher {
     this.#random = options.random ?? defaultRandom;
   }
 
-  /** AES-256-CBC decryption of whole blocks with IV = key[0..16): P[i] = D(C[i]) XOR C[i-1]. */
+  /** AES-256-CBC decryption of whole blocks with IV = key[0..16), through the long-lived decipher. */
   #decryptCbc(data: Buffer): Buffer {
-    const plain = this.#blocks.update(data);
+    let opener = this.#opener;
+    if (opener === undefined) {
+      // A fresh decipher starts from the IV itself: its first message needs no correction.
+      opener = createDecipheriv('aes-256-cbc', this.#key, this.#iv);
+      opener.setAutoPadding(false);
+      this.#opener = opener;
+      this.#iv.copy(this.#openChain);
+    }
+    let plain: Buffer;
+    try {
+      plain = opener.update(data);
+    } catch (error) {
+      this.#opener = undefined;
+      throw error;
+    }
     if (plain.length !== data.length) {
       // Cannot happen for whole blocks; never let a partial block linger in the shared decipher.
+      this.#opener = undefined;
       throw new CryptoError('BAD_CIPHERTEXT', 'ciphertext is not a whole number of AES blocks');
     }
-    for (let i = plain.length - 1; i >= 16; i--) plain[i] = (plain[i] as number) ^ (data[i - 16] as number);
-    for (let i = 0; i < 16; i++) plain[i] = (plain[i] as number) ^ (this.#iv[i] as number);
+    // OpenSSL computed P[0] = D(C[0]) XOR chain; CBC with this IV wants D(C[0]) XOR IV.
+    for (let i = 0; i < 16; i++) {
+      plain[i] = (plain[i] as number) ^ (this.#openChain[i] as number) ^ (this.#iv[i] as number);
+    }
+    data.copy(this.#openChain, 0, data.length - 16);
     return plain;
   }
 

@@ -104,6 +104,65 @@ describe('MessageCipher', () => {
     );
   });
 
+  it('decrypts every message of a sequence, refused ones among them, as a cipher that saw none before', () => {
+    // The decipher too keeps one CBC context across messages and corrects only the first block:
+    // whatever went through it before (valid messages, bad padding, a foreign ReceiveId, base64
+    // that is not a whole number of blocks), each outcome must be that of a fresh MessageCipher.
+    const outcome = (cipher: MessageCipher, encrypt: string): string => {
+      try {
+        return `ok:${cipher.decrypt(encrypt)}`;
+      } catch (error) {
+        return `error:${(error as WeChatKitError).code}`;
+      }
+    };
+    const entryArb = fc.oneof(
+      fc.record({ message: messageArb, prefix: fc.uint8Array({ minLength: 16, maxLength: 16 }) }),
+      // Random whole blocks: mostly BAD_PADDING or APPID_MISMATCH once decrypted.
+      fc
+        .integer({ min: 2, max: 12 })
+        .chain((blocks) =>
+          fc
+            .uint8Array({ minLength: blocks * 16, maxLength: blocks * 16 })
+            .map((b) => Buffer.from(b).toString('base64')),
+        ),
+      // Not a whole number of blocks: refused before any decryption.
+      fc.uint8Array({ minLength: 33, maxLength: 47 }).map((b) => Buffer.from(b).toString('base64')),
+    );
+    fc.assert(
+      fc.property(
+        encodingKeyArb,
+        receiveIdArb,
+        fc.array(entryArb, { minLength: 1, maxLength: 8 }),
+        (encodingAESKey, receiveId, entries) => {
+          const sealer = new MessageCipher({ encodingAESKey, receiveId });
+          const longLived = new MessageCipher({ encodingAESKey, receiveId });
+          for (const entry of entries) {
+            const encrypt = typeof entry === 'string' ? entry : sealer.encrypt(entry.message, entry.prefix);
+            const expected = outcome(new MessageCipher({ encodingAESKey, receiveId }), encrypt);
+            expect(outcome(longLived, encrypt)).toBe(expected);
+            if (typeof entry !== 'string') expect(expected).toBe(`ok:${entry.message}`);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('judges a padding that reaches into the first block the same after other messages', () => {
+    // 32 bytes of 0x20 decrypt to a padding that covers the random prefix too: the first block
+    // must come out as it would from a fresh decipher, or the refusal would depend on history.
+    const key = decodeEncodingAESKey(KEY);
+    const c = createCipheriv('aes-256-cbc', key, key.subarray(0, 16));
+    c.setAutoPadding(false);
+    const allPadding = c.update(Buffer.alloc(32, 32)).toString('base64');
+    const cipher = new MessageCipher({ encodingAESKey: KEY, receiveId: APPID });
+    expectCode(() => cipher.decrypt(allPadding), 'BAD_CIPHERTEXT');
+    for (const message of ['a', '<xml>several blocks</xml>'.repeat(7)]) {
+      expect(cipher.decrypt(cipher.encrypt(message))).toBe(message);
+      expectCode(() => cipher.decrypt(allPadding), 'BAD_CIPHERTEXT');
+    }
+  });
+
   it('appends a full 32-byte block when the plaintext is already aligned', () => {
     const cipher = new MessageCipher({ encodingAESKey: KEY, receiveId: '' });
     // 16 random + 4 length + 12 message + 0 receive id = 32 bytes: one more block of padding
