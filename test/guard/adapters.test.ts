@@ -533,6 +533,51 @@ describe('adapters without a Node socket', () => {
   });
 });
 
+describe('guardFastify among async hooks', () => {
+  it('sends one answer through async preHandler and onSend hooks, and a route that throws still gets its 500', async () => {
+    // guardFastify is a callback-style handler: Fastify must neither answer twice while an async
+    // onSend hook runs, nor lose the answer; its logger would report a second send.
+    const logged: string[] = [];
+    const app = Fastify({
+      logger: {
+        level: 'warn',
+        stream: { write: (line: string) => logged.push(line) },
+      },
+    });
+    app.addHook('preHandler', async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+    });
+    app.addHook('onSend', async (_request, reply, payload) => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      reply.header('x-hooked', 'yes');
+      return payload;
+    });
+    app.get('/*', guardFastify(echo));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+      const answers = await Promise.all([
+        send(base, '/echo?n=1'),
+        send(base, '/echo?n=2'),
+        send(base, '/fail'),
+      ]);
+      expect(answers.map((a) => a.status)).toEqual([203, 203, 500]);
+      for (const answer of answers) {
+        expect(answer.headers['x-hooked']).toBe('yes');
+        expect(answer.headers['content-type']).toBe(JSON_TYPE);
+      }
+      expect(parse<{ url: string }>(answers[1] as Reply).url).toBe('/echo?n=2');
+      expect((answers[2] as Reply).text).toBe(INTERNAL);
+      expect(logged.join('\n')).not.toMatch(/already sent/i);
+      expect(errors).toHaveBeenCalledTimes(1);
+    } finally {
+      errors.mockRestore();
+      await app.close();
+    }
+  });
+});
+
 describe('guardExpress under a mount path', () => {
   it('hands the route the original URL, mount path included', async () => {
     const app = express();
