@@ -107,26 +107,15 @@ export class MessageCipher {
 
   /** AES-256-CBC decryption of whole blocks with IV = key[0..16), through the long-lived decipher. */
   #decryptCbc(data: Buffer): Buffer {
+    // A fresh decipher starts from the IV itself: its first message needs no correction.
     let opener = this.#opener;
     if (opener === undefined) {
-      // A fresh decipher starts from the IV itself: its first message needs no correction.
-      opener = createDecipheriv('aes-256-cbc', this.#key, this.#iv);
-      opener.setAutoPadding(false);
+      opener = startCbc(createDecipheriv('aes-256-cbc', this.#key, this.#iv), this.#iv, this.#openChain);
       this.#opener = opener;
-      this.#iv.copy(this.#openChain);
     }
-    let plain: Buffer;
-    try {
-      plain = opener.update(data);
-    } catch (error) {
+    const plain = updateWhole(opener, data, () => {
       this.#opener = undefined;
-      throw error;
-    }
-    if (plain.length !== data.length) {
-      // Cannot happen for whole blocks; never let a partial block linger in the shared decipher.
-      this.#opener = undefined;
-      throw new CryptoError('BAD_CIPHERTEXT', 'ciphertext is not a whole number of AES blocks');
-    }
+    });
     // OpenSSL computed P[0] = D(C[0]) XOR chain; CBC with this IV wants D(C[0]) XOR IV.
     for (let i = 0; i < 16; i++) {
       plain[i] = (plain[i] as number) ^ (this.#openChain[i] as number) ^ (this.#iv[i] as number);
@@ -161,29 +150,18 @@ export class MessageCipher {
 
   /** AES-256-CBC encryption of whole blocks with IV = key[0..16), through the long-lived cipher. */
   #encryptCbc(plain: Buffer): Buffer {
+    // A fresh cipher starts from the IV itself: no compensation on its first message.
     let sealer = this.#sealer;
     if (sealer === undefined) {
-      // A fresh cipher starts from the IV itself: no compensation on its first message.
-      sealer = createCipheriv('aes-256-cbc', this.#key, this.#iv);
-      sealer.setAutoPadding(false);
+      sealer = startCbc(createCipheriv('aes-256-cbc', this.#key, this.#iv), this.#iv, this.#chain);
       this.#sealer = sealer;
-      this.#iv.copy(this.#chain);
     }
     for (let i = 0; i < 16; i++) {
       plain[i] = (plain[i] as number) ^ (this.#iv[i] as number) ^ (this.#chain[i] as number);
     }
-    let sealed: Buffer;
-    try {
-      sealed = sealer.update(plain);
-    } catch (error) {
+    const sealed = updateWhole(sealer, plain, () => {
       this.#sealer = undefined;
-      throw error;
-    }
-    if (sealed.length !== plain.length) {
-      // Cannot happen for whole blocks; a cipher holding a partial block would corrupt the next message.
-      this.#sealer = undefined;
-      throw new CryptoError('BAD_CIPHERTEXT', 'AES-CBC output is not the length of its whole-block input');
-    }
+    });
     sealed.copy(this.#chain, 0, sealed.length - 16);
     return sealed;
   }
@@ -285,4 +263,31 @@ export function decryptMessage(input: {
   encrypt: string;
 }): string {
   return new MessageCipher(input).decrypt(input.encrypt);
+}
+
+/** Readies a new long-lived AES-CBC context: no padding, its chain block reset to the IV. */
+function startCbc<T extends Cipher | Decipher>(context: T, iv: Buffer, chain: Buffer): T {
+  context.setAutoPadding(false);
+  iv.copy(chain);
+  return context;
+}
+
+/**
+ * Feeds whole blocks to a long-lived AES-CBC context and returns as many bytes. On any failure
+ * `drop` discards the context: one holding a partial block would corrupt every later message.
+ */
+function updateWhole(context: Cipher | Decipher, data: Buffer, drop: () => void): Buffer {
+  let out: Buffer;
+  try {
+    out = context.update(data);
+  } catch (error) {
+    drop();
+    throw error;
+  }
+  if (out.length !== data.length) {
+    // Cannot happen for whole blocks without padding.
+    drop();
+    throw new CryptoError('BAD_CIPHERTEXT', 'AES-CBC output is not the length of its whole-block input');
+  }
+  return out;
 }
