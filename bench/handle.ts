@@ -139,17 +139,20 @@ export async function handleScenario(): Promise<HandleScenarioResult> {
     rawBody: body,
     remoteAddress: '127.0.0.1',
   };
+  // The Content of an encrypted reply envelope, opened as the sender would.
+  const replyContent = (envelope: string): unknown => {
+    const opened = parseXml(envelope);
+    return parseXml(
+      crypto.open({
+        body: envelope,
+        msgSignature: String(opened.MsgSignature),
+        timestamp: String(opened.TimeStamp),
+        nonce: String(opened.Nonce),
+      }).plaintext,
+    ).Content;
+  };
   const first = await callback.handle(request);
-  const opened = parseXml(first.body);
-  const answer = parseXml(
-    crypto.open({
-      body: first.body,
-      msgSignature: String(opened.MsgSignature),
-      timestamp: String(opened.TimeStamp),
-      nonce: String(opened.Nonce),
-    }).plaintext,
-  );
-  if (first.status !== 200 || answer.Content !== `you said: ${CONTENT}`) {
+  if (first.status !== 200 || replyContent(first.body) !== `you said: ${CONTENT}`) {
     throw new Error(`callback.handle: unexpected answer ${first.status} ${first.body.slice(0, 200)}`);
   }
 
@@ -174,18 +177,7 @@ export async function handleScenario(): Promise<HandleScenarioResult> {
   });
   const floorQuery = push.query.slice(1);
   const floorAnswer = floor(floorQuery, body);
-  const floorOpened = floorAnswer === undefined ? undefined : parseXml(floorAnswer);
-  if (
-    floorOpened === undefined ||
-    parseXml(
-      crypto.open({
-        body: floorAnswer as string,
-        msgSignature: String(floorOpened.MsgSignature),
-        timestamp: String(floorOpened.TimeStamp),
-        nonce: String(floorOpened.Nonce),
-      }).plaintext,
-    ).Content !== `you said: ${CONTENT}`
-  ) {
+  if (floorAnswer === undefined || replyContent(floorAnswer) !== `you said: ${CONTENT}`) {
     throw new Error('callback.handle: the crypto floor did not answer the expected encrypted reply');
   }
   const result = await compareAsync('callback.handle', candidate, baseline);

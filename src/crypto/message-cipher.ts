@@ -79,6 +79,10 @@ export class MessageCipher {
    */
   #opener: Decipher | undefined;
   readonly #openChain = Buffer.alloc(16);
+  /** Discards the decipher after a failed update (bound once: no closure per message). */
+  readonly #dropOpener = (): void => {
+    this.#opener = undefined;
+  };
   /**
    * One long-lived AES-256-CBC cipher (no padding) for `encrypt`, never finalised: creating one
    * per message costs ~10 µs, more than the rest of sealing a reply. After a message it chains
@@ -88,6 +92,10 @@ export class MessageCipher {
    */
   #sealer: Cipher | undefined;
   readonly #chain = Buffer.alloc(16);
+  /** Discards the cipher after a failed update (bound once: no closure per message). */
+  readonly #dropSealer = (): void => {
+    this.#sealer = undefined;
+  };
   readonly #receiveIdBytes: Buffer;
   readonly #random: RandomSource;
 
@@ -113,9 +121,7 @@ export class MessageCipher {
       opener = startCbc(createDecipheriv('aes-256-cbc', this.#key, this.#iv), this.#iv, this.#openChain);
       this.#opener = opener;
     }
-    const plain = updateWhole(opener, data, () => {
-      this.#opener = undefined;
-    });
+    const plain = updateWhole(opener, data, this.#dropOpener);
     // OpenSSL computed P[0] = D(C[0]) XOR chain; CBC with this IV wants D(C[0]) XOR IV.
     for (let i = 0; i < 16; i++) {
       plain[i] = (plain[i] as number) ^ (this.#openChain[i] as number) ^ (this.#iv[i] as number);
@@ -159,9 +165,7 @@ export class MessageCipher {
     for (let i = 0; i < 16; i++) {
       plain[i] = (plain[i] as number) ^ (this.#iv[i] as number) ^ (this.#chain[i] as number);
     }
-    const sealed = updateWhole(sealer, plain, () => {
-      this.#sealer = undefined;
-    });
+    const sealed = updateWhole(sealer, plain, this.#dropSealer);
     sealed.copy(this.#chain, 0, sealed.length - 16);
     return sealed;
   }
