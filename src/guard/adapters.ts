@@ -15,7 +15,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { BodyTooLargeError, declaredLength, readRawBody, readWebBody } from '../adapters/shared.js';
 import { ConfigError, GuardError } from '../errors.js';
-import { isTrustedAnswer } from './http.js';
+import { isTrustedAnswer, upperMethod } from './http.js';
 import type { GuardAnswer, GuardHandler, GuardRequest, GuardSession } from './types.js';
 
 /** Options of every guard adapter. */
@@ -661,7 +661,7 @@ async function readNodeBody(req: IncomingMessage, parsed: () => unknown, limit: 
 function nodeRequest(req: IncomingMessage, url: string, body: NodeBody, method?: string): GuardRequest {
   const socket = req.socket as GuardSocketLike | null | undefined;
   return {
-    method: (method ?? req.method ?? 'GET').toUpperCase(),
+    method: upperMethod(method ?? req.method ?? 'GET'),
     url: pathAndQuery(url),
     headers: req.headers,
     remoteAddress: socket?.remoteAddress,
@@ -671,7 +671,7 @@ function nodeRequest(req: IncomingMessage, url: string, body: NodeBody, method?:
 }
 
 function fastifyRequest(request: GuardFastifyRequest, limit: number): GuardRequest {
-  const method = request.method.toUpperCase();
+  const method = upperMethod(request.method);
   const headers = request.headers;
   let memo: Promise<unknown> | undefined;
   const socket = request.raw.socket;
@@ -730,7 +730,7 @@ function fetchRequest(
   limit: number,
   from: { remoteAddress: string | undefined; secure: boolean; bodyCache?: BodyCache },
 ): GuardRequest {
-  const method = request.method.toUpperCase();
+  const method = upperMethod(request.method);
   const headers: Record<string, string> = {};
   request.headers.forEach((value, name) => {
     headers[name] = value;
@@ -830,7 +830,7 @@ function honoRequest(c: GuardHonoContext, limit: number): GuardRequest {
     typeof incoming.url === 'string' &&
     incoming.url.startsWith('/')
   ) {
-    const method = request.method.toUpperCase();
+    const method = upperMethod(request.method);
     const bodyCache = c.req.bodyCache as BodyCache;
     let memo: Promise<unknown> | undefined;
     return {

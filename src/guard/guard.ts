@@ -44,10 +44,12 @@ import {
   jsonAnswer,
   type ProxyTrust,
   type TrustProxy,
+  upperMethod,
 } from './http.js';
 import { createLimiter, type LimitDecision, type Limiter, type LimitRule } from './limiter.js';
 import { createJsonMasker, createMasker, type MaskOptions } from './mask.js';
 import { type GuardRedisClient, type GuardStore, MemoryGuardStore, RedisGuardStore } from './store.js';
+import type { SessionClaims } from './tokens.js';
 import { type SessionKey, SessionTokens } from './tokens.js';
 import type { GuardAnswer, GuardHandler, GuardRequest, GuardSession } from './types.js';
 
@@ -275,6 +277,8 @@ export class Guard {
   readonly #prefix: string;
   readonly #sessionPrefix: string;
   readonly #revokedPrefix: string;
+  // Per verified token (its claims object lives in the token cache): see #keysOf.
+  readonly #claimKeys = new WeakMap<SessionClaims, { session: string; revoked: string }>();
   readonly #accessTtl: number;
   readonly #sessionTtl: number;
   readonly #userLimiter: Limiter | undefined;
@@ -846,7 +850,7 @@ export class Guard {
     headers: Record<string, string>,
     ip: string | undefined,
   ): GuardAnswer | undefined {
-    const method = request.method.toUpperCase();
+    const method = upperMethod(request.method);
     const secure = this.#proxy.protocol(request) === 'https';
     if (!secure && this.#redirect && !isLoopback(ip)) {
       const location = httpsUrl(request);
@@ -950,9 +954,10 @@ export class Guard {
     if (token.length === 0 || token.includes(' ')) return undefined;
     const claims = this.#tokens.verified(token);
     if (claims === undefined) return undefined;
-    const record = parseRecord(store.readNow(this.#sessionKey(claims.sid)));
+    const keys = this.#keysOf(claims);
+    const record = parseRecord(store.readNow(keys.session));
     if (record === undefined || record.openid !== claims.sub) return undefined;
-    if (isRevoked(record, store.readNow(this.#revokedKey(claims.sub)))) return undefined;
+    if (isRevoked(record, store.readNow(keys.revoked))) return undefined;
     return {
       openid: claims.sub,
       sessionId: claims.sid,
@@ -1046,6 +1051,20 @@ export class Guard {
    */
   #requestId(request: GuardRequest): string {
     return this.#ids.next(headerText(request.headers.traceparent));
+  }
+
+  /**
+   * The store keys of a verified token's session and of its user's revocation, made once per
+   * token: the claims object is the same on every request with that token, so nothing is
+   * concatenated (and then flattened and hashed by the store's lookup) again.
+   */
+  #keysOf(claims: SessionClaims): { session: string; revoked: string } {
+    let keys = this.#claimKeys.get(claims);
+    if (keys === undefined) {
+      keys = { session: this.#sessionKey(claims.sid), revoked: this.#revokedKey(claims.sub) };
+      this.#claimKeys.set(claims, keys);
+    }
+    return keys;
   }
 
   #sessionKey(sid: string): string {

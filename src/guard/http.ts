@@ -130,6 +130,16 @@ export function hstsValue(https: HttpsOptions | false | undefined): string | und
   return value;
 }
 
+/**
+ * A method in upper case. The usual ones, as Node and the Fetch API already spell them, are
+ * returned as they are: `toUpperCase` goes through ICU even on a string that is upper case.
+ */
+export function upperMethod(method: string): string {
+  return method === 'GET' || method === 'POST' || method === 'HEAD' || method === 'OPTIONS'
+    ? method
+    : method.toUpperCase();
+}
+
 const HOST = /^(?:[A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/;
 
 /** The `https://` URL of a request, or `undefined` when its Host header cannot be trusted to build one. */

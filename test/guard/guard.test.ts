@@ -330,8 +330,8 @@ describe('refresh, logout and key rotation', () => {
     expect(body(await t.me(request('GET', '/me', { headers: bearer(a.token) }))).error.code).toBe(
       'SESSION_REVOKED',
     );
-    // The verified-token cache is found by signature: a token carrying a verified token's
-    // signature over another payload is not that token (and its signature does not verify).
+    // The verified-token cache is found by the end of the signature: a token carrying a verified
+    // token's signature over another payload is not that token (and its signature does not verify).
     const [header, payload] = a.token.split('.') as [string, string, string];
     const b = await t.loginAs('o_fast2');
     expect((await t.me(request('GET', '/me', { headers: bearer(b.token) }))).status).toBe(200);
@@ -522,6 +522,16 @@ describe('strict HTTP', () => {
     expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
     const simple = await ping(request('GET', '/p', { headers: { origin: 'https://evil.example.net' } }));
     expect([simple.status, simple.headers['access-control-allow-origin']]).toEqual([403, undefined]);
+    // A request built by hand (a custom adapter) may spell the method in lower case.
+    const lower = await ping(
+      request('options', '/p', {
+        headers: { origin: 'https://h5.example.com', 'access-control-request-method': 'POST' },
+      }),
+    );
+    expect([lower.status, lower.headers['access-control-allow-origin']]).toEqual([
+      204,
+      'https://h5.example.com',
+    ]);
   });
 
   it('ignores X-WX-OPENID (logging once) unless Cloud Run mode is on', async () => {
