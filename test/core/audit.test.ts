@@ -73,7 +73,7 @@ describe('createAuditLog', () => {
     withOpenid.write({ ...facts, status: 500, code: 'INTERNAL_ERROR' });
     const [ok, refused, failed] = records();
     expect(ok).toMatchObject({ level: 30, route: '/wechat', status: 200, outcome: 'ok', latencyMs: 1.235 });
-    expect(ok?.time).toBe('2026-12-01T00:00:00.000Z');
+    expect(ok?.receivedAt).toBe('2026-12-01T00:00:00.000Z');
     expect(ok).not.toHaveProperty('openid');
     expect(refused).toMatchObject({ level: 40, status: 401, outcome: 'refused', code: 'SIGNATURE_MISMATCH' });
     // PINO_REDACT_PATHS censors `openid` too: includeOpenid needs a logger without that path.
@@ -294,7 +294,14 @@ describe('audit records and security events of the guard, callbacks and Pay noti
     for (const record of all) {
       expect(record.latencyMs).toBeGreaterThanOrEqual(0);
       expect(record.requestId).toMatch(/^[0-9a-f]{32}$/);
-      expect(Number.isNaN(Date.parse(record.time))).toBe(false);
+      expect(Number.isNaN(Date.parse(record.receivedAt))).toBe(false);
+    }
+    // pino writes level, time, pid, hostname and msg itself: a record must not write them again
+    // (a line holding a key twice is refused by strict JSON readers, Elasticsearch's among them).
+    for (const line of lines) {
+      for (const key of ['level', 'time', 'pid', 'hostname', 'msg']) {
+        expect(line.split(`"${key}":`).length - 1, `${key} in ${line}`).toBeLessThanOrEqual(1);
+      }
     }
 
     // --- the security events
