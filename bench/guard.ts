@@ -79,7 +79,10 @@ export interface LoginStormResult {
 
 export interface GuardScenarios {
   routes: GuardScenarioResult[];
-  /** `guard.observed` (pino + OpenTelemetry SDK) and `guard.observed.own` (weixin-kit's part alone). */
+  /**
+   * `guard.observed` (pino + OpenTelemetry SDK), `guard.observed.own` (weixin-kit's part alone) and
+   * `guard.observed.floor` (the two libraries called by hand around the plain route).
+   */
   observed: GuardScenarioResult[];
   redisLimit: GuardScenarioResult | undefined;
   loginStorm: LoginStormResult | undefined;
@@ -249,13 +252,14 @@ export async function guardRouteScenarios(
 
 /**
  * `guard.observed`: the protected route with an audit log and OpenTelemetry tracing beside the
- * same route without them (node:http; target ≥ 0.9×).
+ * same route without them (node:http; target ≥ 0.9×); `.own` with a dropping logger and the no-op
+ * tracer; `.floor` with pino and the SDK called by hand instead of through weixin-kit.
  */
 export async function guardObservedScenarios(): Promise<GuardScenarioResult[]> {
   const seconds = envNumber('BENCH_GUARD_ROUTE_SECONDS', 5);
   const results: GuardScenarioResult[] = [];
-  for (const mode of ['full', 'own'] as const) {
-    const name = mode === 'full' ? 'guard.observed' : 'guard.observed.own';
+  for (const mode of ['full', 'own', 'floor'] as const) {
+    const name = mode === 'full' ? 'guard.observed' : `guard.observed.${mode}`;
     try {
       results.push(
         await runRoute('node', seconds, { name, subject: 'observed', baseline: 'me' }, { WK_OBSERVE: mode }),
@@ -531,7 +535,9 @@ export function printGuardTables(guard: GuardScenarios): void {
       '\nGuard observed: GET /me with an audit log and tracing vs the same guarded route without them ' +
         '(node:http); target >= 0.90x. guard.observed: pino (redact paths) to /dev/null + the OpenTelemetry SDK ' +
         '(batch processor, async-hooks context); guard.observed.own: the same records and spans handed to a ' +
-        "logger that drops them and the API's no-op tracer (weixin-kit's own work)\n",
+        "logger that drops them and the API's no-op tracer (weixin-kit's own work); guard.observed.floor: the " +
+        'plain guarded route wrapped by hand in one SDK span and one pino line of the same fields, nothing of ' +
+        "weixin-kit's audit or tracing (the libraries' own cost: the most any integration of them could reach)\n",
     );
     console.log(
       `${'scenario'.padEnd(24)}${'req/s'.padStart(12)}${'plain'.padStart(12)}${'ratio'.padStart(8)}` +
