@@ -338,7 +338,7 @@ export function expressRequireSession(
           return;
         }
         try {
-          for (const [name, value] of result.headers) setNodeHeader(res, name, value);
+          eachHeader(result.headers, (name, value) => setNodeHeader(res, name, value));
           req.weixin = { session: result.session };
         } catch (error) {
           writeNode(res, failed('expressRequireSession', error), body);
@@ -381,7 +381,7 @@ export function koaRequireSession(
       return;
     }
     try {
-      for (const [name, value] of result.headers) setNodeHeader(ctx.res, name, value);
+      eachHeader(result.headers, (name, value) => setNodeHeader(ctx.res, name, value));
       ctx.state.weixin = { session: result.session } satisfies GuardSessionState;
     } catch (error) {
       writeKoa(ctx, failed('koaRequireSession', error), body);
@@ -418,7 +418,7 @@ export function fastifyRequireSession(
       return;
     }
     try {
-      for (const [name, value] of result.headers) reply.header(name, value);
+      eachHeader(result.headers, (name, value) => reply.header(name, value));
       request.weixin = { session: result.session };
     } catch (error) {
       await writeFastify(reply, failed('fastifyRequireSession', error));
@@ -449,10 +449,9 @@ export function honoRequireSession(
     const result = await authenticate('honoRequireSession', guard, honoRequest(c, limit));
     if (!result.ok) return toResponse(result.answer);
     try {
-      for (const [name, value] of result.headers) {
-        for (const one of toArray(value))
-          c.header(name, one, { append: name.toLowerCase() === 'set-cookie' });
-      }
+      eachHeader(result.headers, (name, value) => {
+        for (const one of toArray(value)) c.header(name, one, { append: name === 'set-cookie' });
+      });
       c.set('weixin', { session: result.session });
     } catch (error) {
       return toResponse(failed('honoRequireSession', error));
@@ -867,14 +866,26 @@ function headersOf(request: Request): IncomingHttpHeaders {
 /** An answer checked once and ready to write. */
 interface ReadyAnswer {
   status: number;
-  /** Lower-case names; several cookies of one `Set-Cookie` as an array. */
-  headers: [string, string | string[]][];
+  /** See {@link HeaderList}. */
+  headers: HeaderList;
   /** `undefined`: no body at all. */
   body: string | undefined;
 }
 
-/** Headers a middleware adapter copies onto the answer of the route behind it. */
-type HeaderList = [string, string | string[]][];
+/**
+ * Headers to write, flat: `[name, value, name, value, …]` (one array per answer rather than one per
+ * header). Names lower-case; several cookies of one `Set-Cookie` as an array of values.
+ */
+type HeaderList = (string | string[])[];
+
+function allText(list: HeaderList): list is string[] {
+  for (let i = 1; i < list.length; i += 2) if (typeof list[i] !== 'string') return false;
+  return true;
+}
+
+function eachHeader(list: HeaderList, visit: (name: string, value: string | string[]) => void): void {
+  for (let i = 0; i < list.length; i += 2) visit(list[i] as string, list[i + 1] as string | string[]);
+}
 
 type AuthResult =
   | { ok: true; session: GuardSession; headers: HeaderList }
@@ -887,9 +898,12 @@ function internalError(): ReadyAnswer {
   return {
     status: 500,
     headers: [
-      ['content-type', 'application/json; charset=utf-8'],
-      ['x-content-type-options', 'nosniff'],
-      ['cache-control', 'no-store'],
+      'content-type',
+      'application/json; charset=utf-8',
+      'x-content-type-options',
+      'nosniff',
+      'cache-control',
+      'no-store',
     ],
     body: INTERNAL_ERROR_BODY,
   };
@@ -925,11 +939,11 @@ function headerList(headers: unknown): HeaderList | undefined {
     if (lower === 'set-cookie') {
       const cookies = value.split('\n').filter((line) => line !== '');
       if (!cookies.every((line) => FIELD_VALUE.test(line))) return undefined;
-      out.push([lower, cookies.length === 1 ? (cookies[0] as string) : cookies]);
+      out.push(lower, cookies.length === 1 ? (cookies[0] as string) : cookies);
       continue;
     }
     if (!FIELD_VALUE.test(value)) return undefined;
-    out.push([lower, value]);
+    out.push(lower, value);
   }
   return out;
 }
@@ -937,7 +951,7 @@ function headerList(headers: unknown): HeaderList | undefined {
 /** The headers of an answer the guard made itself ({@link isTrustedAnswer}): already sendable. */
 function ownHeaderList(headers: Record<string, string>): HeaderList {
   const out: HeaderList = [];
-  for (const name in headers) out.push([name, headers[name] as string]);
+  for (const name in headers) out.push(name, headers[name] as string);
   return out;
 }
 
@@ -1052,11 +1066,19 @@ function writeNode(res: ServerResponse, out: ReadyAnswer, body: NodeBody): void 
   try {
     // One writeHead with a flat [name, value, …] list: Node's fast path when no header was set
     // before (a middleware's headers, if any, are merged by Node; cookies are kept, see below).
-    const raw: string[] = [];
-    const merge = res.getHeaderNames().length > 0;
-    for (const [name, value] of out.headers) {
-      if (merge) setNodeHeader(res, name, value);
-      else for (const one of toArray(value)) raw.push(name, one);
+    const list = out.headers;
+    let raw: string[];
+    if (res.getHeaderNames().length > 0) {
+      raw = [];
+      eachHeader(list, (name, value) => setNodeHeader(res, name, value));
+    } else if (allText(list)) {
+      // The usual case (no cookie list): the answer's own list is the raw list.
+      raw = list;
+    } else {
+      raw = [];
+      eachHeader(list, (name, value) => {
+        for (const one of toArray(value)) raw.push(name, one);
+      });
     }
     if (body.cutShort) raw.push('connection', 'close');
     if (out.body === undefined) {
@@ -1077,7 +1099,7 @@ function writeNode(res: ServerResponse, out: ReadyAnswer, body: NodeBody): void 
 function writeKoa(ctx: GuardKoaContext, out: ReadyAnswer, body: NodeBody): void {
   try {
     ctx.status = out.status;
-    for (const [name, value] of out.headers) setNodeHeader(ctx.res, name, value);
+    eachHeader(out.headers, (name, value) => setNodeHeader(ctx.res, name, value));
     if (body.cutShort) ctx.set('connection', 'close');
     // '' rather than null: Koa turns a null body into 204 (or the text "null" for JSON).
     ctx.body = out.body ?? '';
@@ -1090,7 +1112,9 @@ function writeKoa(ctx: GuardKoaContext, out: ReadyAnswer, body: NodeBody): void 
 async function writeFastify(reply: GuardFastifyReply, out: ReadyAnswer): Promise<void> {
   try {
     reply.code(out.status);
-    for (const [name, value] of out.headers) reply.header(name, value);
+    const list = out.headers;
+    for (let i = 0; i < list.length; i += 2)
+      reply.header(list[i] as string, list[i + 1] as string | string[]);
     reply.send(out.body);
     // Settles once written, so Fastify never sends a second answer (async onSend hooks).
     await reply;
@@ -1109,7 +1133,9 @@ function toResponse(out: ReadyAnswer): Response {
  */
 function responseHeaders(list: HeaderList): Record<string, string> | Headers {
   const record: Record<string, string> = Object.create(null);
-  for (const [name, value] of list) {
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i] as string;
+    const value = list[i + 1];
     if (typeof value !== 'string' || name in record) return fetchHeaders(list);
     record[name] = value;
   }
@@ -1118,8 +1144,8 @@ function responseHeaders(list: HeaderList): Record<string, string> | Headers {
 
 function fetchHeaders(list: HeaderList): Headers {
   const headers = new Headers();
-  for (const [name, value] of list) {
+  eachHeader(list, (name, value) => {
     for (const one of toArray(value)) headers.append(name, one);
-  }
+  });
   return headers;
 }
