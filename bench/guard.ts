@@ -5,7 +5,8 @@
  *   bare route (target ≥ 0.8×). Per framework, a child process (bench/fixtures/guard-server.ts)
  *   serves `GET /me` = `guard.protect()` through that framework's guard adapter (memory store;
  *   token verified, session looked up, per-user limit checked — raised to 1e9 per 60 s — and the
- *   answer masked, on every request) and `GET /bare` = the same JSON body without the guard. The
+ *   answer masked, on every request) and `GET /bare` = the same handler without the guard (it builds
+ *   the same profile per request, its phone number already in the masked form). The
  *   load (autocannon, in this process) sends the same request with a valid `Authorization: Bearer`
  *   to both. Each route is warmed up for 0.5 s, then both are loaded in `BENCH_ROUNDS` (default 5)
  *   alternating rounds (ABBA…) sharing `BENCH_GUARD_ROUTE_SECONDS` (default 5; at least 0.5 s a round)
