@@ -347,7 +347,7 @@ function stripBrackets(value: string): string {
 
 /** True for 127.0.0.0/8 and ::1. */
 export function isLoopback(ip: string | undefined): boolean {
-  return ip !== undefined && (ip === '::1' || /^127\./.test(ip));
+  return ip !== undefined && (ip === '::1' || ip.startsWith('127.'));
 }
 
 /** The first value of a header. */
