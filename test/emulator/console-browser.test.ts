@@ -11,6 +11,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { toNodeListener } from '../../src/adapters/node.js';
 import { defaultConfig } from '../../src/emulator/config.js';
+import { eventLogOf } from '../../src/emulator/events.js';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/server.js';
 import { createPayNotificationHandler, createWeChatCallback, PayV3, reply } from '../../src/index.js';
 import { chromiumPath } from '../helpers/browser.js';
@@ -104,6 +105,31 @@ describe.skipIf(chromiumPath === undefined)('emulator console in Chromium', () =
     await new Promise<void>((resolve) => (devServer ? devServer.close(() => resolve()) : resolve()));
   });
 
+  /**
+   * Waits for a push's verdict; on a timeout the error says what the page showed, what the handler
+   * received and the emulator's last push events (attempts, status, reason), so a failure in CI
+   * explains itself.
+   */
+  async function waitOrExplain(selector: string): Promise<void> {
+    try {
+      await page.locator(selector).waitFor(WAIT);
+    } catch (error) {
+      const shown = await page
+        .locator('#push-result')
+        .textContent({ timeout: 1000 })
+        .catch(() => '(unreadable)');
+      const pushes = eventLogOf(emulator.state)
+        .since(0)
+        .filter((event) => event.kind === 'push')
+        .slice(-5);
+      throw new Error(
+        `${selector} not seen: the page shows ${JSON.stringify(shown)}; the handler received ` +
+          `${JSON.stringify(texts)}; the emulator's last pushes: ${JSON.stringify(pushes)}`,
+        { cause: error },
+      );
+    }
+  }
+
   async function order(outTradeNo: string, total: number): Promise<void> {
     await pay.transactions.native({
       appid: emulator.config.apps[0]!.appId,
@@ -182,7 +208,7 @@ describe.skipIf(chromiumPath === undefined)('emulator console in Chromium', () =
     await page.locator('#push-type').selectOption('text');
     await page.locator('#push-content').fill(content);
     await page.locator('#push-send').click();
-    await page.locator('#push-result[data-verdict="accepted"]').waitFor(WAIT);
+    await waitOrExplain('#push-result[data-verdict="accepted"]');
     expect(texts).toContain(content);
     expect(await page.locator('#push-result pre.reply').textContent()).toContain(`You said: ${content}`);
     await page.locator('tr.event[data-kind="push"][data-verdict="accepted"]').first().waitFor(WAIT);
