@@ -1072,7 +1072,8 @@ function writeNode(res: ServerResponse, out: ReadyAnswer, body: NodeBody): void 
       raw = [];
       eachHeader(list, (name, value) => setNodeHeader(res, name, value));
     } else if (allText(list)) {
-      // The usual case (no cookie list): the answer's own list is the raw list.
+      // The usual case (no cookie list): the answer's own list is the raw list. Every ReadyAnswer
+      // is made for one request (internalError() builds a new one too), so extending it is safe.
       raw = list;
     } else {
       raw = [];
