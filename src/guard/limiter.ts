@@ -1,13 +1,22 @@
 /**
  * Rate limits of `weixin-kit/guard`: a sliding window per key (an openid on protected routes, an
- * IP on anonymous ones), counted by `rate-limiter-flexible` in memory or in the user's Redis.
+ * IP on anonymous ones), counted in this process or, through `rate-limiter-flexible`, in the user's
+ * Redis.
  *
- * rate-limiter-flexible only counts fixed windows, so the sliding window is the two-window
- * approximation: with windows indexed by `floor(now / window)`,
- * `estimate = previousCount × (1 − elapsedFractionOfCurrentWindow) + currentCount`.
- * Each check is one increment of the current window's counter; the previous window's count is
- * final once that window has ended, so it is read once per key and cached. A steady-state check
- * therefore costs one store round trip, like a plain fixed-window consume.
+ * The sliding window is the two-window approximation: with windows indexed by
+ * `floor(now / window)`, `estimate = previousCount × (1 − elapsedFractionOfCurrentWindow) + currentCount`.
+ *
+ * - In Redis, each check is one increment of the current window's counter by rate-limiter-flexible
+ *   (its script keeps the increment and the expiry atomic for every instance); the previous
+ *   window's count is final once that window has ended, so it is read once per key and cached. A
+ *   steady-state check costs one round trip, like a plain fixed-window consume.
+ * - In memory, the two counts of a key are kept together and counted synchronously: a guarded
+ *   route on the memory limiter decides without waiting (see `decideNow`), where
+ *   rate-limiter-flexible's memory limiter hands every count back through a promise and starts a
+ *   timer per key and window. A key's entry is dropped once a window has passed without it (a
+ *   sweep on the first check of each window), so memory holds the keys of the last two windows at
+ *   most, as rate-limiter-flexible's timers would. During a Redis outage the fallback still counts
+ *   in rate-limiter-flexible's memory limiter (see `onRedisError`).
  */
 
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
@@ -145,8 +154,9 @@ export function createLimiter(rule: LimitRule, options: LimiterOptions): Limiter
     duration: 2 * checkedRule.durationSeconds,
     keyPrefix: '',
   };
-  const memory = new RateLimiterMemory(counterOptions);
   const redis = options.redis === undefined ? undefined : redisCounter(options.redis, counterOptions);
+  // Redis's stand-in during an outage (onRedisError: 'memory'), for this process only.
+  const memory = new RateLimiterMemory(counterOptions);
   const store: RateLimiterAbstract = redis === undefined ? memory : redis.limiter;
   const fallback = redis === undefined ? undefined : memory;
   const report = (error: unknown) => {
@@ -259,14 +269,42 @@ export function createLimiter(rule: LimitRule, options: LimiterOptions): Limiter
     return decide(countOf(previousRes), currentRes.consumedPoints, elapsedMs);
   };
 
+  // Memory: both counts of each key, counted here and now (see the module's comment).
+  const counts = new Map<string, MemoryCount>();
+  let sweptIndex = Number.NEGATIVE_INFINITY;
+  const countNow = (key: string): LimitDecision => {
+    const time = now();
+    const index = Math.floor(time / windowMs);
+    if (index > sweptIndex) {
+      // The first check of a window: keys not seen in this window or the last have nothing to count.
+      sweptIndex = index;
+      for (const [name, entry] of counts) if (entry.index < index - 1) counts.delete(name);
+    }
+    let entry = counts.get(key);
+    if (entry === undefined) {
+      entry = { index, previous: 0, current: 0 };
+      counts.set(key, entry);
+    } else if (entry.index < index) {
+      entry.previous = entry.index === index - 1 ? entry.current : 0;
+      entry.current = 0;
+      entry.index = index;
+    }
+    // A clock stepped back counts into the newest window the key has, as early in it as can be.
+    entry.current += 1;
+    return decide(entry.previous, entry.current, Math.max(0, time - entry.index * windowMs));
+  };
+  const validKey = (key: string): boolean =>
+    typeof key === 'string' && key.length !== 0 && key.length <= MAX_KEY_LENGTH;
+
   const check = (key: string): Promise<LimitDecision> => {
-    if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
+    if (!validKey(key)) {
       return Promise.reject(
         new ArgumentError(
           `limiter "${options.name}": the key must be a non-empty string of at most ${MAX_KEY_LENGTH} characters (an openid or an IP); got ${describe(key)}`,
         ),
       );
     }
+    if (redis === undefined) return Promise.resolve(countNow(key));
     const time = now();
     const index = Math.floor(time / windowMs);
     const elapsedMs = time - index * windowMs;
@@ -294,7 +332,43 @@ export function createLimiter(rule: LimitRule, options: LimiterOptions): Limiter
     );
   };
 
-  return { rule: Object.freeze({ ...checkedRule }), check };
+  const limiter: Limiter = { rule: Object.freeze({ ...checkedRule }), check };
+  if (redis === undefined) {
+    MEMORY.set(limiter, {
+      decideNow: (key) => (validKey(key) ? countNow(key) : undefined),
+      keys: () => counts.size,
+    });
+  }
+  return limiter;
+}
+
+// A key's two counts in memory: `current` in window `index`, `previous` in the one before.
+interface MemoryCount {
+  index: number;
+  previous: number;
+  current: number;
+}
+
+interface MemoryCounter {
+  decideNow(key: string): LimitDecision | undefined;
+  keys(): number;
+}
+
+// The memory limiters this module made, for the guard's synchronous path; not public API.
+const MEMORY = new WeakMap<Limiter, MemoryCounter>();
+
+/**
+ * The decision for `key` made now, without waiting: a memory limiter counts synchronously. For a
+ * Redis limiter, a limiter made elsewhere or a key `check` would refuse, the function is
+ * `undefined` or answers `undefined`: call {@link Limiter.check} then. Internal (the guard's hot path).
+ */
+export function decideNowOf(limiter: Limiter): ((key: string) => LimitDecision | undefined) | undefined {
+  return MEMORY.get(limiter)?.decideNow;
+}
+
+/** How many keys a memory limiter holds counts for (tests: the sweep bounds it). Internal. */
+export function memoryKeysOf(limiter: Limiter): number | undefined {
+  return MEMORY.get(limiter)?.keys();
 }
 
 // A previous window's count; a value that is not a number (a key of another type under our name:

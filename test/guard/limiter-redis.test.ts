@@ -1,6 +1,7 @@
 // The limiter on real Redis, through ioredis and node-redis (never a mock). Without Redis these
 // tests are skipped with a warning, except under CI=true, where they fail (see redis-helper.ts).
 import { Redis } from 'ioredis';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { StoreError } from '../../src/errors.js';
@@ -160,6 +161,37 @@ describe.skipIf(!redisUp).each(clientFactories)('createLimiter on Redis with %s'
       }
     } finally {
       trips.restore();
+    }
+  });
+
+  it('reads the previous window once for concurrent first checks of a key', async () => {
+    const get = vi.spyOn(RateLimiterRedis.prototype, 'get');
+    try {
+      const a = limiter(instanceA);
+      const decisions = await Promise.all(Array.from({ length: 20 }, () => a.check('oUser1')));
+      expect(get).toHaveBeenCalledTimes(1);
+      expect(decisions.map((d) => d.remaining).sort((x, y) => y - x)).toEqual(
+        Array.from({ length: 20 }, (_, i) => POINTS - 1 - i),
+      );
+    } finally {
+      get.mockRestore();
+    }
+  });
+
+  it('caches the previous window of at most 10 000 keys, dropping the oldest; counts stay in Redis', async () => {
+    const get = vi.spyOn(RateLimiterRedis.prototype, 'get');
+    try {
+      const a = limiter(instanceA);
+      await a.check('key-0');
+      await Promise.all(Array.from({ length: 10_000 }, (_, i) => a.check(`key-${i + 1}`)));
+      expect(get).toHaveBeenCalledTimes(10_001);
+      await a.check('key-10000'); // still cached
+      expect(get).toHaveBeenCalledTimes(10_001);
+      await a.check('key-0'); // dropped: read again
+      expect(get).toHaveBeenCalledTimes(10_002);
+      expect((await a.check('key-0')).remaining).toBe(POINTS - 3);
+    } finally {
+      get.mockRestore();
     }
   });
 

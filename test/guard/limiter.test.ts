@@ -1,7 +1,13 @@
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ArgumentError } from '../../src/errors.js';
-import { createLimiter, type LimitDecision, type Limiter } from '../../src/guard/limiter.js';
+import {
+  createLimiter,
+  decideNowOf,
+  type LimitDecision,
+  type Limiter,
+  memoryKeysOf,
+} from '../../src/guard/limiter.js';
 
 const POINTS = 100;
 const SECONDS = 60;
@@ -184,50 +190,66 @@ describe('createLimiter (memory)', () => {
     });
   });
 
-  describe('store operations', () => {
-    it('costs one operation per check in the steady state: the previous window is read once and cached', async () => {
-      const get = vi.spyOn(RateLimiterMemory.prototype, 'get');
-      const consume = vi.spyOn(RateLimiterMemory.prototype, 'consume');
-      const c = clock(WINDOW_START + 1_000);
-      const l = limiter(c.now, 1_000);
-
-      await l.check('oUser1');
-      expect(get).toHaveBeenCalledTimes(1); // the window before: read once
-      expect(consume).toHaveBeenCalledTimes(1);
-
-      await checks(l, 'oUser1', 50);
-      expect(get).toHaveBeenCalledTimes(1); // cached
-      expect(consume).toHaveBeenCalledTimes(51);
-
-      c.time += WINDOW_MS; // a new window: its previous (the one just counted) is read once
-      await checks(l, 'oUser1', 10);
-      expect(get).toHaveBeenCalledTimes(2);
-      expect(consume).toHaveBeenCalledTimes(61);
-      expect(get.mock.calls[1]?.[0]).toBe(`weixin-kit:guard:limit:user:oUser1:${29_000_000}`);
+  describe('counting in memory', () => {
+    it('decides synchronously through decideNowOf, on the same counts as check()', async () => {
+      const c = clock(WINDOW_START + 30_000);
+      const l = limiter(c.now, 10);
+      const now = decideNowOf(l);
+      expect(now).toBeTypeOf('function');
+      const decide = now as (key: string) => LimitDecision | undefined;
+      expect(decide('oUser1')).toMatchObject({ allowed: true, remaining: 9 });
+      expect((await l.check('oUser1')).remaining).toBe(8);
+      for (let i = 0; i < 8; i++) decide('oUser1');
+      expect(decide('oUser1')).toMatchObject({ allowed: false, remaining: 0 });
+      expect((await l.check('oUser1')).allowed).toBe(false);
+      // A key check() refuses is left to check(): no decision, nothing counted.
+      expect(decide('')).toBeUndefined();
+      expect(decide('x'.repeat(257))).toBeUndefined();
+      expect(memoryKeysOf(l)).toBe(1);
     });
 
-    it('reads the previous window once for concurrent first checks of a key', async () => {
+    it('never touches rate-limiter-flexible in memory (no promise, no timer per key)', async () => {
+      const consume = vi.spyOn(RateLimiterMemory.prototype, 'consume');
       const get = vi.spyOn(RateLimiterMemory.prototype, 'get');
       const l = limiter(clock().now);
-      const decisions = await Promise.all(Array.from({ length: 20 }, () => l.check('oUser1')));
-      expect(get).toHaveBeenCalledTimes(1);
-      expect(decisions.map((d) => d.remaining).sort((x, y) => y - x)).toEqual(
-        Array.from({ length: 20 }, (_, i) => POINTS - 1 - i),
-      );
+      await checks(l, 'oUser1', 5);
+      expect(consume).not.toHaveBeenCalled();
+      expect(get).not.toHaveBeenCalled();
     });
 
-    it('keeps at most 10 000 keys cached, dropping the oldest', async () => {
-      const get = vi.spyOn(RateLimiterMemory.prototype, 'get');
+    it('holds the keys of the last two windows at most: the first check of a window sweeps older ones', async () => {
+      const c = clock(WINDOW_START + 1_000);
+      const l = limiter(c.now);
+      for (let i = 0; i < 1_000; i++) await l.check(`key-${i}`);
+      expect(memoryKeysOf(l)).toBe(1_000);
+      c.time += WINDOW_MS; // their window is now the previous one: still needed
+      await l.check('key-0');
+      expect(memoryKeysOf(l)).toBe(1_000);
+      c.time += WINDOW_MS; // two windows on: only key-0 (counted in the last window) is left
+      await l.check('fresh');
+      expect(memoryKeysOf(l)).toBe(2);
+      // key-0's count of the last window still weighs on this one.
+      expect((await l.check('key-0')).remaining).toBeLessThan(POINTS - 1);
+      expect((await l.check('key-1')).remaining).toBe(POINTS - 1);
+    });
+
+    it('counts into the newest window when the clock steps back, never resetting a key', async () => {
+      const c = clock(WINDOW_START + WINDOW_MS + 10_000);
+      const l = limiter(c.now, 10);
+      await checks(l, 'oUser1', 10);
+      c.time = WINDOW_START + 50_000; // the window before, as a clock stepped back would say
+      const d = await l.check('oUser1');
+      expect(d.allowed).toBe(false);
+      c.time = WINDOW_START + WINDOW_MS + 10_000;
+      expect((await l.check('oUser1')).allowed).toBe(false);
+    });
+
+    it('keeps every key counted within a window, however many keys there are (no cache drops one)', async () => {
       const l = limiter(clock().now);
       await l.check('key-0');
       for (let i = 1; i <= 10_000; i++) await l.check(`key-${i}`);
-      expect(get).toHaveBeenCalledTimes(10_001);
-      await l.check('key-10000'); // still cached
-      expect(get).toHaveBeenCalledTimes(10_001);
-      await l.check('key-0'); // dropped: read again
-      expect(get).toHaveBeenCalledTimes(10_002);
-      // Its count survived in the store: the cache only spares reads.
-      expect((await l.check('key-0')).remaining).toBe(POINTS - 3);
+      expect((await l.check('key-0')).remaining).toBe(POINTS - 2);
+      expect(memoryKeysOf(l)).toBe(10_001);
     });
   });
 
@@ -256,12 +278,11 @@ describe('createLimiter (memory)', () => {
     });
 
     it('rejects a key that is empty, too long or not a string, before counting anything', async () => {
-      const consume = vi.spyOn(RateLimiterMemory.prototype, 'consume');
       const l = limiter(clock().now);
       await expect(l.check('')).rejects.toThrow(ArgumentError);
       await expect(l.check('x'.repeat(257))).rejects.toThrow(/at most 256/);
       await expect(l.check(42 as never)).rejects.toThrow(ArgumentError);
-      expect(consume).not.toHaveBeenCalled();
+      expect(memoryKeysOf(l)).toBe(0);
       expect((await l.check('x'.repeat(256))).allowed).toBe(true);
     });
 
