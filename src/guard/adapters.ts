@@ -15,7 +15,8 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { BodyTooLargeError, declaredLength, readRawBody, readWebBody } from '../adapters/shared.js';
 import { ConfigError, GuardError } from '../errors.js';
-import { isTrustedAnswer, upperMethod } from './http.js';
+import { isThenable } from '../internal/thenable.js';
+import { isTrustedAnswer, type ServeNow, serveNowOf, upperMethod } from './http.js';
 import type { GuardAnswer, GuardHandler, GuardRequest, GuardSession } from './types.js';
 
 /** Options of every guard adapter. */
@@ -139,10 +140,11 @@ export function guardNode(
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const limit = resolveOptions('guardNode', options);
   checkHandler('guardNode', handler);
+  const serve = serveNowOf(handler);
   return (req, res) => {
     const body = nodeBody(req, () => undefined, limit);
     const request = nodeRequest(req, req.url ?? '/', body);
-    runThen('guardNode', handler, request, (answer) => writeNode(res, answer, body));
+    runThen('guardNode', serve, request, (answer) => writeNode(res, answer, body));
   };
 }
 
@@ -165,10 +167,11 @@ export function guardExpress(
 ): (req: GuardExpressRequest, res: ServerResponse, next?: (error?: unknown) => void) => void {
   const limit = resolveOptions('guardExpress', options);
   checkHandler('guardExpress', handler);
+  const serve = serveNowOf(handler);
   return (req, res) => {
     const body = nodeBody(req, () => req.body, limit);
     const request = nodeRequest(req, req.originalUrl ?? req.url ?? '/', body);
-    runThen('guardExpress', handler, request, (answer) => writeNode(res, answer, body));
+    runThen('guardExpress', serve, request, (answer) => writeNode(res, answer, body));
   };
 }
 
@@ -191,10 +194,19 @@ export function guardKoa(
 ): (ctx: GuardKoaContext, next?: () => Promise<unknown>) => Promise<void> {
   const limit = resolveOptions('guardKoa', options);
   checkHandler('guardKoa', handler);
-  return async (ctx) => {
-    const body = nodeBody(ctx.req, () => ctx.request.body, limit);
-    const request = nodeRequest(ctx.req, ctx.originalUrl, body, ctx.method);
-    writeKoa(ctx, await runHandler('guardKoa', handler, request), body);
+  const serve = serveNowOf(handler);
+  return (ctx) => {
+    let body: NodeBody;
+    let out: ReadyAnswer | Promise<ReadyAnswer>;
+    try {
+      body = nodeBody(ctx.req, () => ctx.request.body, limit);
+      out = runNow('guardKoa', serve, nodeRequest(ctx.req, ctx.originalUrl, body, ctx.method));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (out instanceof Promise) return out.then((ready) => writeKoa(ctx, ready, body));
+    writeKoa(ctx, out, body);
+    return DONE;
   };
 }
 
@@ -216,12 +228,18 @@ export function guardKoa(
 export function guardFastify(
   handler: GuardHandler,
   options?: GuardAdapterOptions,
-): (request: GuardFastifyRequest, reply: GuardFastifyReply) => Promise<void> {
+): (request: GuardFastifyRequest, reply: GuardFastifyReply) => Promise<void> | undefined {
   const limit = resolveOptions('guardFastify', options);
   checkHandler('guardFastify', handler);
-  return async (request, reply) => {
-    const answer = await runHandler('guardFastify', handler, fastifyRequest(request, limit));
-    await writeFastify(reply, answer);
+  const serve = serveNowOf(handler);
+  return (request, reply) => {
+    const out = runNow('guardFastify', serve, fastifyRequest(request, limit));
+    // Sent in this step, the handler returns nothing: Fastify has no promise to wait for.
+    if (!(out instanceof Promise)) {
+      sendFastify(reply, out);
+      return undefined;
+    }
+    return out.then((ready) => writeFastify(reply, ready));
   };
 }
 
@@ -241,29 +259,20 @@ export function guardFastify(
 export function guardHono(
   handler: GuardHandler,
   options?: GuardAdapterOptions,
-): (c: GuardHonoContext) => Promise<Response> {
+): (c: GuardHonoContext) => Response | Promise<Response> {
   const limit = resolveOptions('guardHono', options);
   checkHandler('guardHono', handler);
+  const serve = serveNowOf(handler);
   return (c) => {
-    let request: GuardRequest;
+    let answer: GuardAnswer | Promise<GuardAnswer>;
     try {
-      request = honoRequest(c, limit);
+      answer = serve(honoRequest(c, limit));
     } catch (error) {
-      return Promise.resolve(toResponse(failed('guardHono', error)));
+      return toResponse(failed('guardHono', error));
     }
-    let answer: Promise<GuardAnswer>;
-    try {
-      answer = Promise.resolve(handler(request));
-    } catch (error) {
-      return Promise.resolve(toResponse(failed('guardHono', error)));
-    }
-    return answer.then(
-      (value) =>
-        // The guard's own answers (headers it made, lower-case, one value each) go out as they are.
-        isTrustedAnswer(value)
-          ? new Response(value.body, { status: value.status, headers: value.headers })
-          : toResponse(ready('guardHono', value, 'the guard route answered something that cannot be sent')),
-      (error: unknown) => toResponse(failed('guardHono', error)),
+    if (!isThenable(answer)) return honoResponse(answer);
+    return Promise.resolve(answer).then(honoResponse, (error: unknown) =>
+      toResponse(failed('guardHono', error)),
     );
   };
 }
@@ -981,31 +990,38 @@ function toArray(value: string | string[]): string[] {
   return Array.isArray(value) ? value : [value];
 }
 
-/** Runs a guard route; it should never throw, but if it does the client gets a bare 500. */
 /**
- * Runs a guard route and hands its checked answer to `write` in the same step as the route's
- * promise settles (one step fewer than awaiting {@link runHandler} and writing after).
+ * Runs a guard route and hands its checked answer to `write`: in this step when the route answered
+ * at once, else in the same step as its promise settles.
  */
 function runThen(
   name: string,
-  handler: GuardHandler,
+  serve: ServeNow,
   request: GuardRequest,
   write: (answer: ReadyAnswer) => void,
 ): void {
-  let answer: Promise<GuardAnswer>;
+  let answer: GuardAnswer | Promise<GuardAnswer>;
   try {
-    answer = Promise.resolve(handler(request));
+    answer = serve(request);
   } catch (error) {
-    write(failed(name, error));
+    writeSafely(write, failed(name, error));
     return;
   }
   // The writers catch what they meet; the guard below makes sure nothing escapes either.
-  void answer.then(
-    (value) =>
-      writeSafely(write, ready(name, value, 'the guard route answered something that cannot be sent')),
+  if (!isThenable(answer)) {
+    writeSafely(write, ready(name, answer, ROUTE_ANSWER));
+    return;
+  }
+  void Promise.resolve(answer).then(
+    (value) => writeSafely(write, ready(name, value, ROUTE_ANSWER)),
     (error: unknown) => writeSafely(write, failed(name, error)),
   );
 }
+
+const ROUTE_ANSWER = 'the guard route answered something that cannot be sent';
+
+// What Koa is handed when the answer was written in the same step (koa-compose wraps it as is).
+const DONE: Promise<void> = Promise.resolve();
 
 function writeSafely(write: (answer: ReadyAnswer) => void, answer: ReadyAnswer): void {
   try {
@@ -1015,17 +1031,25 @@ function writeSafely(write: (answer: ReadyAnswer) => void, answer: ReadyAnswer):
   }
 }
 
-function runHandler(name: string, handler: GuardHandler, request: GuardRequest): Promise<ReadyAnswer> {
-  let answer: Promise<GuardAnswer>;
+/** Runs a guard route: its checked answer now when it answered at once, else a promise of it. Never rejects. */
+function runNow(name: string, serve: ServeNow, request: GuardRequest): ReadyAnswer | Promise<ReadyAnswer> {
+  let answer: GuardAnswer | Promise<GuardAnswer>;
   try {
-    answer = Promise.resolve(handler(request));
+    answer = serve(request);
   } catch (error) {
-    return Promise.resolve(failed(name, error));
+    return failed(name, error);
   }
-  return answer.then(
-    (value) => ready(name, value, 'the guard route answered something that cannot be sent'),
+  if (!isThenable(answer)) return ready(name, answer, ROUTE_ANSWER);
+  return Promise.resolve(answer).then(
+    (value) => ready(name, value, ROUTE_ANSWER),
     (error: unknown) => failed(name, error),
   );
+}
+
+/** Runs a guard route to its checked answer. Never rejects. */
+function runHandler(name: string, handler: GuardHandler, request: GuardRequest): Promise<ReadyAnswer> {
+  const out = runNow(name, handler, request);
+  return out instanceof Promise ? out : Promise.resolve(out);
 }
 
 async function authenticate(name: string, guard: Authenticator, request: GuardRequest): Promise<AuthResult> {
@@ -1110,18 +1134,37 @@ function writeKoa(ctx: GuardKoaContext, out: ReadyAnswer, body: NodeBody): void 
   }
 }
 
-async function writeFastify(reply: GuardFastifyReply, out: ReadyAnswer): Promise<void> {
+/** Sends an answer on Fastify's reply; false when that threw (the client went away). */
+function sendFastify(reply: GuardFastifyReply, out: ReadyAnswer): boolean {
   try {
     reply.code(out.status);
     const list = out.headers;
     for (let i = 0; i < list.length; i += 2)
       reply.header(list[i] as string, list[i + 1] as string | string[]);
     reply.send(out.body);
+    return true;
+  } catch {
+    // The client went away while the answer was written: nothing left to do.
+    return false;
+  }
+}
+
+/** Sends an answer from an async handler and waits until it is written. */
+async function writeFastify(reply: GuardFastifyReply, out: ReadyAnswer): Promise<void> {
+  if (!sendFastify(reply, out)) return;
+  try {
     // Settles once written, so Fastify never sends a second answer (async onSend hooks).
     await reply;
   } catch {
     // The client went away while the answer was written: nothing left to do.
   }
+}
+
+/** A Hono answer: the guard's own answers (headers it made, one value each) go out as they are. */
+function honoResponse(answer: GuardAnswer): Response {
+  return isTrustedAnswer(answer)
+    ? new Response(answer.body, { status: answer.status, headers: answer.headers })
+    : toResponse(ready('guardHono', answer, ROUTE_ANSWER));
 }
 
 function toResponse(out: ReadyAnswer): Response {

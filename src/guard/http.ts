@@ -9,7 +9,7 @@ import {
   type ProxyTrust,
   type TrustProxy,
 } from '../internal/client-ip.js';
-import type { GuardAnswer, GuardRequest } from './types.js';
+import type { GuardAnswer, GuardHandler, GuardRequest } from './types.js';
 
 export {
   headerText,
@@ -217,4 +217,23 @@ export function errorAnswer(
       ? headers
       : Object.assign({}, headers, { 'retry-after': String(error.retryAfterSeconds) });
   return jsonAnswer(error.status, { error: { code: error.code, message: error.message, requestId } }, extra);
+}
+
+/** A guard route that answers in the same step when it can: an answer, or a promise of one. */
+export type ServeNow = (request: GuardRequest) => GuardAnswer | Promise<GuardAnswer>;
+
+// The routes the guard made, with their same-step form; not public API.
+const SERVE_NOW = new WeakMap<GuardHandler, ServeNow>();
+
+/** Records `serve` as the same-step form of the guard route `handler` (the guard, for its routes). */
+export function registerServeNow(handler: GuardHandler, serve: ServeNow): void {
+  SERVE_NOW.set(handler, serve);
+}
+
+/**
+ * What an adapter calls for `handler`: the same-step form of a guard route, or the handler itself
+ * (a route wrapped in tracing, or made by hand). Looked up once, when the adapter is made.
+ */
+export function serveNowOf(handler: GuardHandler): ServeNow {
+  return SERVE_NOW.get(handler) ?? handler;
 }

@@ -24,6 +24,7 @@ import {
   honoRequireSession,
   koaRequireSession,
 } from '../../src/guard/adapters.js';
+import { createGuard } from '../../src/guard/guard.js';
 import type { GuardAnswer, GuardHandler, GuardRequest, GuardSession } from '../../src/guard/types.js';
 import { listen, type Reply, type Running, send, TLS, type Tls } from './servers.js';
 
@@ -553,6 +554,16 @@ describe('guardFastify among async hooks', () => {
       return payload;
     });
     app.get('/*', guardFastify(echo));
+    // A guard route whose answer is ready in the same step (sent before the handler returns).
+    const guard = createGuard({
+      miniProgram: {
+        appId: 'wx0123456789abcdef',
+        auth: { code2Session: async () => ({ openid: 'o', session_key: 'k' }) },
+        phoneNumbers: { get: async () => Promise.reject(new Error('not used')) },
+      },
+      keys: [{ kid: 'k1', alg: 'HS256', secret: Buffer.alloc(32, 7) }],
+    });
+    app.get('/ready', guardFastify(guard.open(() => ({ ready: true }))));
     await app.listen({ port: 0, host: '127.0.0.1' });
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
     try {
@@ -561,8 +572,11 @@ describe('guardFastify among async hooks', () => {
         send(base, '/echo?n=1'),
         send(base, '/echo?n=2'),
         send(base, '/fail'),
+        send(base, '/ready'),
+        send(base, '/ready'),
       ]);
-      expect(answers.map((a) => a.status)).toEqual([203, 203, 500]);
+      expect(answers.map((a) => a.status)).toEqual([203, 203, 500, 200, 200]);
+      expect(parse(answers[3] as Reply)).toEqual({ ready: true });
       for (const answer of answers) {
         expect(answer.headers['x-hooked']).toBe('yes');
         expect(answer.headers['content-type']).toBe(JSON_TYPE);

@@ -6,7 +6,9 @@ import { createCipheriv, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
+import { serveNowOf } from '../../src/guard/http.js';
 import { createGuard, type GuardOptions, MemoryGuardStore, respond } from '../../src/guard/index.js';
+import type { GuardAnswer } from '../../src/guard/types.js';
 import { bearer, body, MP, request, SECRET, world } from './fixture.js';
 
 const KEY = { kid: 'k1', alg: 'HS256', secret: SECRET } as const;
@@ -472,6 +474,108 @@ describe('limits', () => {
     expect((await via('198.51.100.1')).status).toBe(200);
     expect((await via('198.51.100.2')).status).toBe(200);
     expect((await via('198.51.100.1')).status).toBe(429);
+  });
+});
+
+describe('answering in the same step', () => {
+  const isPromise = (value: unknown) => value instanceof Promise;
+
+  it('answers a known token on the memory store at once, and waits only where it must', async () => {
+    const t = setup();
+    const { token } = await t.loginAs('o_now');
+    const route = t.guard.protect(({ session }) => ({ openid: session.openid }));
+    const serve = serveNowOf(route);
+    expect(serve).not.toBe(route);
+    // The first request verifies the token (jose is asynchronous): a promise.
+    const first = serve(request('GET', '/x', { headers: bearer(token) }));
+    expect(isPromise(first)).toBe(true);
+    expect((await first).status).toBe(200);
+    // Verified before, its session in memory, a memory limiter, a synchronous handler: an answer now.
+    const now = serve(request('GET', '/x', { headers: bearer(token) }));
+    expect(isPromise(now)).toBe(false);
+    expect([(now as GuardAnswer).status, body(now as GuardAnswer)]).toEqual([200, { openid: 'o_now' }]);
+    // Anything else is decided on the waiting path, refusals included.
+    const missing = serve(request('GET', '/x'));
+    expect(isPromise(missing)).toBe(true);
+    expect(body(await missing).error.code).toBe('SESSION_REQUIRED');
+    // The public handler always gives a promise.
+    expect(isPromise(route(request('GET', '/x', { headers: bearer(token) })))).toBe(true);
+  });
+
+  it('answers the same on both paths: handler results, throws, rejections and unserialisable values', async () => {
+    const t = setup();
+    const { token } = await t.loginAs('o_same');
+    const cases: Array<[string, () => unknown, number]> = [
+      ['value', () => ({ phone: '13800138000' }), 200],
+      ['promise', async () => ({ phone: '13800138000' }), 200],
+      ['reply', () => respond({ id: 1 }, { status: 201 }), 201],
+      [
+        'throw',
+        () => {
+          throw new Error('secret detail');
+        },
+        500,
+      ],
+      [
+        'rejection',
+        async () => {
+          throw new Error('secret detail');
+        },
+        500,
+      ],
+      ['bigint', () => ({ n: 1n }), 500],
+      ['async bigint', async () => ({ n: 1n }), 500],
+    ];
+    for (const [name, handler, status] of cases) {
+      const route = t.guard.protect(handler);
+      const serve = serveNowOf(route);
+      await route(request('GET', '/x', { headers: bearer(token) })); // the token is verified by now
+      const viaServe = await serve(request('GET', '/x', { headers: bearer(token) }));
+      const viaRoute = await route(request('GET', '/x', { headers: bearer(token) }));
+      expect([name, viaServe.status], name).toEqual([name, status]);
+      const strip = (a: GuardAnswer) =>
+        body(a).error?.requestId ? { ...body(a), error: { ...body(a).error, requestId: '' } } : body(a);
+      expect(strip(viaServe), name).toEqual(strip(viaRoute));
+      expect(viaServe.body, name).not.toContain('secret detail');
+      if (status === 200) expect(body(viaServe).phone, name).toBe('138****8000');
+    }
+  });
+
+  it('counts each request once against the limit, whichever path it took', async () => {
+    const t = setup({ limits: { user: { points: 3, durationSeconds: 60 } } });
+    const handler = vi.fn(() => ({ ok: true }));
+    const route = t.guard.protect(handler);
+    const serve = serveNowOf(route);
+    const { token } = await t.loginAs('o_count');
+    // 1: a new token, verified on the waiting path; 2 and 3: answered at once; 4: refused at once.
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++)
+      statuses.push((await serve(request('GET', '/x', { headers: bearer(token) }))).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect(handler).toHaveBeenCalledTimes(3);
+  });
+
+  it('waits for a Redis-like store and a Redis limiter, answering the same', async () => {
+    // A store subclass is read through its own methods: every request takes the waiting path.
+    class CountingStore extends MemoryGuardStore {
+      reads = 0;
+      override getMany(keys: string[]) {
+        this.reads++;
+        return super.getMany(keys);
+      }
+    }
+    const store = new CountingStore();
+    const t = setup({ store });
+    const { token } = await t.loginAs('o_wait');
+    const serve = serveNowOf(t.guard.protect(({ session }) => ({ openid: session.openid })));
+    const answers = [];
+    for (let i = 0; i < 3; i++) {
+      const pending = serve(request('GET', '/x', { headers: bearer(token) }));
+      expect(isPromise(pending)).toBe(true);
+      answers.push(await pending);
+    }
+    expect(answers.map((a) => [a.status, body(a).openid])).toEqual(Array(3).fill([200, 'o_wait']));
+    expect(store.reads).toBe(3);
   });
 });
 
