@@ -47,7 +47,7 @@ import {
   type TrustProxy,
   upperMethod,
 } from './http.js';
-import { createLimiter, decideNowOf, type LimitDecision, type Limiter, type LimitRule } from './limiter.js';
+import { createLimiter, type LimitDecision, type Limiter, type LimitRule, waitNowOf } from './limiter.js';
 import { createJsonMasker, createMasker, type MaskOptions } from './mask.js';
 import { type GuardRedisClient, type GuardStore, MemoryGuardStore, RedisGuardStore } from './store.js';
 import type { SessionClaims } from './tokens.js';
@@ -279,7 +279,7 @@ export class Guard {
   readonly #sessionPrefix: string;
   readonly #revokedPrefix: string;
   // Per verified token (its claims object lives in the token cache): see #keysOf.
-  readonly #claimKeys = new WeakMap<SessionClaims, { session: string; revoked: string }>();
+  readonly #claimKeys = new WeakMap<SessionClaims, ClaimKeys>();
   readonly #accessTtl: number;
   readonly #sessionTtl: number;
   readonly #userLimiter: Limiter | undefined;
@@ -699,7 +699,7 @@ export class Guard {
     const plan: RoutePlan = {
       kind: route.kind,
       limiter,
-      decideNow: limiter === undefined ? undefined : decideNowOf(limiter),
+      waitNow: limiter === undefined ? undefined : waitNowOf(limiter),
       masked: route.mask !== false && this.#mask !== undefined,
       handler,
     };
@@ -805,9 +805,15 @@ export class Guard {
         if (session === undefined) return this.#serveFrom(plan, request, requestId, headers, ip, undefined);
       }
       if (plan.limiter !== undefined) {
-        const decision = plan.decideNow?.(session !== undefined ? session.openid : (ip ?? 'unknown'));
-        if (decision === undefined) return this.#serveFrom(plan, request, requestId, headers, ip, session);
-        refuseOverLimit(decision);
+        const wait = plan.waitNow?.(session !== undefined ? session.openid : (ip ?? 'unknown'));
+        if (wait === undefined) return this.#serveFrom(plan, request, requestId, headers, ip, session);
+        if (wait !== 0)
+          refuseOverLimit({
+            allowed: false,
+            limit: plan.limiter.rule.points,
+            remaining: 0,
+            retryAfterSeconds: wait,
+          });
       }
       const returned = plan.handler(new RouteContext(this, request, requestId, ip, session));
       if (!isThenable(returned)) return this.#answer(plan, returned, headers);
@@ -961,7 +967,12 @@ export class Guard {
         }
         if (!/^[A-Za-z0-9_-]{1,64}$/.test(gatewayOpenid))
           throw new GuardError('SESSION_INVALID', 'X-WX-OPENID is malformed');
-        return { openid: gatewayOpenid, sessionId: 'cloud-run', appId: this.appId, source: 'cloud-run' };
+        return Object.freeze({
+          openid: gatewayOpenid,
+          sessionId: 'cloud-run',
+          appId: this.appId,
+          source: 'cloud-run',
+        });
       }
       if (!this.#warnedCloudRun) {
         this.#warnedCloudRun = true;
@@ -995,13 +1006,7 @@ export class Guard {
     if (record === undefined || record.openid !== claims.sub || isRevoked(record, revokedAt)) {
       throw new GuardError('SESSION_REVOKED', 'the session ended (logged out): log in again');
     }
-    return {
-      openid: claims.sub,
-      sessionId: claims.sid,
-      appId: this.appId,
-      source: 'token',
-      ...(claims.uid !== undefined ? { userId: claims.uid } : {}),
-    };
+    return Object.freeze(this.#sessionOf(claims));
   }
 
   /**
@@ -1025,13 +1030,7 @@ export class Guard {
     const record = parseRecord(store.readNow(keys.session));
     if (record === undefined || record.openid !== claims.sub) return undefined;
     if (isRevoked(record, store.readNow(keys.revoked))) return undefined;
-    return {
-      openid: claims.sub,
-      sessionId: claims.sid,
-      appId: this.appId,
-      source: 'token',
-      ...(claims.uid !== undefined ? { userId: claims.uid } : {}),
-    };
+    return keys.who;
   }
 
   /** Cookie sessions: an unsafe method must come from an allowed origin (or this host). */
@@ -1125,13 +1124,29 @@ export class Guard {
    * token: the claims object is the same on every request with that token, so nothing is
    * concatenated (and then flattened and hashed by the store's lookup) again.
    */
-  #keysOf(claims: SessionClaims): { session: string; revoked: string } {
+  #keysOf(claims: SessionClaims): ClaimKeys {
     let keys = this.#claimKeys.get(claims);
     if (keys === undefined) {
-      keys = { session: this.#sessionKey(claims.sid), revoked: this.#revokedKey(claims.sub) };
+      keys = {
+        session: this.#sessionKey(claims.sid),
+        revoked: this.#revokedKey(claims.sub),
+        // What the claims say, frozen: the same object for every request with this token.
+        who: Object.freeze(this.#sessionOf(claims)),
+      };
       this.#claimKeys.set(claims, keys);
     }
     return keys;
+  }
+
+  /** The session a verified token's claims name. */
+  #sessionOf(claims: SessionClaims): GuardSession {
+    return {
+      openid: claims.sub,
+      sessionId: claims.sid,
+      appId: this.appId,
+      source: 'token',
+      ...(claims.uid !== undefined ? { userId: claims.uid } : {}),
+    };
   }
 
   #sessionKey(sid: string): string {
@@ -1183,12 +1198,22 @@ interface Seen {
   ip: string | undefined;
 }
 
+/** What the guard keeps per verified token (see Guard#keysOf). */
+interface ClaimKeys {
+  /** The store key of its session record. */
+  session: string;
+  /** The store key of its user's "logged out everywhere" time. */
+  revoked: string;
+  /** The session it names, frozen (handlers get this same object on the same-step path). */
+  who: GuardSession;
+}
+
 /** What a route does, settled once when it is made. */
 interface RoutePlan {
   kind: 'session' | 'anonymous';
   limiter: Limiter | undefined;
-  /** The limiter's synchronous decision (memory limiters), else `undefined`. */
-  decideNow: ((key: string) => LimitDecision | undefined) | undefined;
+  /** The limiter's synchronous count (memory limiters: 0 or Retry-After seconds), else `undefined`. */
+  waitNow: ((key: string) => number | undefined) | undefined;
   masked: boolean;
   handler: (ctx: GuardContext) => unknown;
 }

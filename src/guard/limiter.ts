@@ -225,10 +225,8 @@ export function createLimiter(rule: LimitRule, options: LimiterOptions): Limiter
     if (previousValue === DENY || currentValue === DENY) {
       return { allowed: false, limit, remaining: 0, retryAfterSeconds: checkedRule.durationSeconds };
     }
-    // Scaled by windowMs so that whole-ms times compare exactly, without fractions.
-    const weightedPrevious = previousValue * (windowMs - elapsedMs);
-    const scaledEstimate = weightedPrevious + currentValue * windowMs;
-    if (scaledEstimate <= limit * windowMs) {
+    if (fits(previousValue, currentValue, elapsedMs)) {
+      const weightedPrevious = previousValue * (windowMs - elapsedMs);
       const remaining = Math.max(
         0,
         Math.floor((limit * windowMs - weightedPrevious) / windowMs) - currentValue,
@@ -239,9 +237,17 @@ export function createLimiter(rule: LimitRule, options: LimiterOptions): Limiter
       allowed: false,
       limit,
       remaining: 0,
-      retryAfterSeconds: Math.max(1, Math.ceil(waitMs(previousValue, currentValue, elapsedMs) / 1000)),
+      retryAfterSeconds: retryAfter(previousValue, currentValue, elapsedMs),
     };
   };
+
+  // Whether the estimate stays within the limit. Scaled by windowMs so that whole-ms times compare
+  // exactly, without fractions.
+  const fits = (previousValue: number, currentValue: number, elapsedMs: number): boolean =>
+    previousValue * (windowMs - elapsedMs) + currentValue * windowMs <= limit * windowMs;
+
+  const retryAfter = (previousValue: number, currentValue: number, elapsedMs: number): number =>
+    Math.max(1, Math.ceil(waitMs(previousValue, currentValue, elapsedMs) / 1000));
 
   // How long until one more request fits, if none is counted meanwhile. The estimate only falls
   // with time, continuously across the window boundary.
@@ -272,8 +278,7 @@ export function createLimiter(rule: LimitRule, options: LimiterOptions): Limiter
   // Memory: both counts of each key, counted here and now (see the module's comment).
   const counts = new Map<string, MemoryCount>();
   let sweptIndex = Number.NEGATIVE_INFINITY;
-  const countNow = (key: string): LimitDecision => {
-    const time = now();
+  const countNow = (key: string, time: number): MemoryCount => {
     const index = Math.floor(time / windowMs);
     if (index > sweptIndex) {
       // The first check of a window: keys not seen in this window or the last have nothing to count.
@@ -291,7 +296,23 @@ export function createLimiter(rule: LimitRule, options: LimiterOptions): Limiter
     }
     // A clock stepped back counts into the newest window the key has, as early in it as can be.
     entry.current += 1;
-    return decide(entry.previous, entry.current, Math.max(0, time - entry.index * windowMs));
+    return entry;
+  };
+  const elapsedIn = (entry: MemoryCount, time: number): number => Math.max(0, time - entry.index * windowMs);
+  const decideInMemory = (key: string): LimitDecision => {
+    const time = now();
+    const entry = countNow(key, time);
+    return decide(entry.previous, entry.current, elapsedIn(entry, time));
+  };
+  // The guard's hot path: only what it needs (0: allowed, else Retry-After seconds), no object.
+  const waitInMemory = (key: string): number | undefined => {
+    if (!validKey(key)) return undefined;
+    const time = now();
+    const entry = countNow(key, time);
+    const elapsedMs = elapsedIn(entry, time);
+    return fits(entry.previous, entry.current, elapsedMs)
+      ? 0
+      : retryAfter(entry.previous, entry.current, elapsedMs);
   };
   const validKey = (key: string): boolean =>
     typeof key === 'string' && key.length !== 0 && key.length <= MAX_KEY_LENGTH;
@@ -304,7 +325,7 @@ export function createLimiter(rule: LimitRule, options: LimiterOptions): Limiter
         ),
       );
     }
-    if (redis === undefined) return Promise.resolve(countNow(key));
+    if (redis === undefined) return Promise.resolve(decideInMemory(key));
     const time = now();
     const index = Math.floor(time / windowMs);
     const elapsedMs = time - index * windowMs;
@@ -334,10 +355,7 @@ export function createLimiter(rule: LimitRule, options: LimiterOptions): Limiter
 
   const limiter: Limiter = { rule: Object.freeze({ ...checkedRule }), check };
   if (redis === undefined) {
-    MEMORY.set(limiter, {
-      decideNow: (key) => (validKey(key) ? countNow(key) : undefined),
-      keys: () => counts.size,
-    });
+    MEMORY.set(limiter, { waitNow: waitInMemory, keys: () => counts.size });
   }
   return limiter;
 }
@@ -350,7 +368,7 @@ interface MemoryCount {
 }
 
 interface MemoryCounter {
-  decideNow(key: string): LimitDecision | undefined;
+  waitNow(key: string): number | undefined;
   keys(): number;
 }
 
@@ -358,12 +376,14 @@ interface MemoryCounter {
 const MEMORY = new WeakMap<Limiter, MemoryCounter>();
 
 /**
- * The decision for `key` made now, without waiting: a memory limiter counts synchronously. For a
- * Redis limiter, a limiter made elsewhere or a key `check` would refuse, the function is
- * `undefined` or answers `undefined`: call {@link Limiter.check} then. Internal (the guard's hot path).
+ * Counts `key` now, without waiting, on a memory limiter: `0` when the request may run, else the
+ * `Retry-After` seconds (what {@link Limiter.check} would decide, without the decision object).
+ * For a Redis limiter, a limiter made elsewhere or a key `check` would refuse, the function is
+ * `undefined` or answers `undefined`, having counted nothing: call {@link Limiter.check} then.
+ * Internal (the guard's hot path).
  */
-export function decideNowOf(limiter: Limiter): ((key: string) => LimitDecision | undefined) | undefined {
-  return MEMORY.get(limiter)?.decideNow;
+export function waitNowOf(limiter: Limiter): ((key: string) => number | undefined) | undefined {
+  return MEMORY.get(limiter)?.waitNow;
 }
 
 /** How many keys a memory limiter holds counts for (tests: the sweep bounds it). Internal. */

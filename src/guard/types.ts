@@ -36,7 +36,8 @@ export type GuardHandler = (request: GuardRequest) => Promise<GuardAnswer>;
 
 /**
  * Who is calling a protected route, taken from the verified session token (or, in WeChat Cloud
- * Run mode, the gateway's `X-WX-OPENID` header) — never from the body or the query.
+ * Run mode, the gateway's `X-WX-OPENID` header) — never from the body or the query. Frozen: the
+ * requests of one token may all be handed the same object.
  */
 export interface GuardSession {
   /** The user's openid in this Mini Program. */

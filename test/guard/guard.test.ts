@@ -8,7 +8,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { serveNowOf } from '../../src/guard/http.js';
 import { createGuard, type GuardOptions, MemoryGuardStore, respond } from '../../src/guard/index.js';
-import type { GuardAnswer } from '../../src/guard/types.js';
+import type { GuardAnswer, GuardSession } from '../../src/guard/types.js';
 import { bearer, body, MP, request, SECRET, world } from './fixture.js';
 
 const KEY = { kid: 'k1', alg: 'HS256', secret: SECRET } as const;
@@ -483,7 +483,11 @@ describe('answering in the same step', () => {
   it('answers a known token on the memory store at once, and waits only where it must', async () => {
     const t = setup();
     const { token } = await t.loginAs('o_now');
-    const route = t.guard.protect(({ session }) => ({ openid: session.openid }));
+    const sessions: GuardSession[] = [];
+    const route = t.guard.protect(({ session }) => {
+      sessions.push(session);
+      return { openid: session.openid };
+    });
     const serve = serveNowOf(route);
     expect(serve).not.toBe(route);
     // The first request verifies the token (jose is asynchronous): a promise.
@@ -500,6 +504,10 @@ describe('answering in the same step', () => {
     expect(body(await missing).error.code).toBe('SESSION_REQUIRED');
     // The public handler always gives a promise.
     expect(isPromise(route(request('GET', '/x', { headers: bearer(token) })))).toBe(true);
+    // Every session handed to the handler is frozen; on the same-step path it is one object per token.
+    expect(sessions.every((session) => Object.isFrozen(session))).toBe(true);
+    expect(sessions[1]).toBe(sessions[2]);
+    expect(sessions[0]).toEqual(sessions[1]);
   });
 
   it('answers the same on both paths: handler results, throws, rejections and unserialisable values', async () => {

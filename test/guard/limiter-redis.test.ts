@@ -10,6 +10,7 @@ import {
   type LimitDecision,
   type Limiter,
   type LimiterOptions,
+  waitNowOf,
 } from '../../src/guard/limiter.js';
 import {
   clientFactories,
@@ -109,6 +110,8 @@ describe.skipIf(!redisUp).each(clientFactories)('createLimiter on Redis with %s'
   it('shares one budget between two instances (two clients)', async () => {
     const a = limiter(instanceA);
     const b = limiter(instanceB);
+    // Redis is never counted synchronously: the guard's same-step path waits for it instead.
+    expect(waitNowOf(a)).toBeUndefined();
     expect(allowedCount(await checks(a, 'oUser1', 60))).toBe(60);
     const fromB = await checks(b, 'oUser1', 40);
     expect(allowedCount(fromB)).toBe(40);

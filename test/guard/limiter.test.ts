@@ -3,10 +3,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ArgumentError } from '../../src/errors.js';
 import {
   createLimiter,
-  decideNowOf,
   type LimitDecision,
   type Limiter,
   memoryKeysOf,
+  waitNowOf,
 } from '../../src/guard/limiter.js';
 
 const POINTS = 100;
@@ -191,20 +191,24 @@ describe('createLimiter (memory)', () => {
   });
 
   describe('counting in memory', () => {
-    it('decides synchronously through decideNowOf, on the same counts as check()', async () => {
+    it('counts synchronously through waitNowOf, on the same counts as check(), with the same Retry-After', async () => {
       const c = clock(WINDOW_START + 30_000);
       const l = limiter(c.now, 10);
-      const now = decideNowOf(l);
-      expect(now).toBeTypeOf('function');
-      const decide = now as (key: string) => LimitDecision | undefined;
-      expect(decide('oUser1')).toMatchObject({ allowed: true, remaining: 9 });
+      const twin = limiter(c.now, 10);
+      const wait = waitNowOf(l) as (key: string) => number | undefined;
+      expect(wait).toBeTypeOf('function');
+      expect(wait('oUser1')).toBe(0);
       expect((await l.check('oUser1')).remaining).toBe(8);
-      for (let i = 0; i < 8; i++) decide('oUser1');
-      expect(decide('oUser1')).toMatchObject({ allowed: false, remaining: 0 });
+      for (let i = 0; i < 8; i++) expect(wait('oUser1')).toBe(0);
+      await checks(twin, 'oUser1', 10);
+      // The 11th request: refused, with what check() says on a limiter that counted the same.
+      const refused = await twin.check('oUser1');
+      expect(refused.allowed).toBe(false);
+      expect(wait('oUser1')).toBe(refused.retryAfterSeconds);
       expect((await l.check('oUser1')).allowed).toBe(false);
-      // A key check() refuses is left to check(): no decision, nothing counted.
-      expect(decide('')).toBeUndefined();
-      expect(decide('x'.repeat(257))).toBeUndefined();
+      // A key check() refuses is left to check(): no answer, nothing counted.
+      expect(wait('')).toBeUndefined();
+      expect(wait('x'.repeat(257))).toBeUndefined();
       expect(memoryKeysOf(l)).toBe(1);
     });
 
