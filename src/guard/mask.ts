@@ -192,9 +192,24 @@ const WHOLE_MOBILE = /^((?:\+86|0086|86)[ -]?)?(1[3-9]\d)(?:\d{4}|\*{4})(\d{4})$
  * maskMobile('12345'); // '*****'
  */
 export function maskMobile(value: string): string {
+  // The usual value, 11 digits without a prefix: what the expression below gives, without running it.
+  if (value.length === 11 && isBareMobile(value)) return `${value.slice(0, 3)}****${value.slice(7)}`;
   const match = WHOLE_MOBILE.exec(value);
   if (match !== null) return `${match[1] ?? ''}${match[2]}****${match[3]}`;
   return keepEnds(value, 3, 4);
+}
+
+/** `1[3-9]` and 9 more digits, or the same with digits 4–7 already starred (11 characters given). */
+function isBareMobile(value: string): boolean {
+  const second = value.charCodeAt(1);
+  if (value.charCodeAt(0) !== 49 || second < 51 || second > 57 || !isDigit(value.charCodeAt(2))) return false;
+  for (let i = 7; i < 11; i++) if (!isDigit(value.charCodeAt(i))) return false;
+  const starred = value.charCodeAt(3) === 42;
+  for (let i = 3; i < 7; i++) {
+    const code = value.charCodeAt(i);
+    if (starred ? code !== 42 : !isDigit(code)) return false;
+  }
+  return true;
 }
 
 /**
@@ -789,6 +804,7 @@ function buildMasker(options: MaskOptions | undefined, share: boolean): (value: 
       }
       const record = object as Record<string, unknown>;
       let result: Record<string, unknown> | undefined = mayShare ? undefined : {};
+      let spread: Record<string, unknown> | undefined;
       const names = Object.keys(record);
       for (let n = 0; n < names.length; n++) {
         const name = names[n] as string;
@@ -797,14 +813,20 @@ function buildMasker(options: MaskOptions | undefined, share: boolean): (value: 
         if (result === undefined) {
           // Unchanged, or left out as JSON.stringify would leave it out: nothing to copy yet.
           if (item === original || (item === OMIT && isOmitted(original))) continue;
-          result = {};
-          for (let k = 0; k < n; k++) {
-            const earlier = names[k] as string;
-            const kept = record[earlier];
-            if (!isOmitted(kept)) setField(result, earlier, kept);
-          }
+          // The first change of a shared plain object: copied whole in one step (its shape kept),
+          // then only what changes is written; what JSON.stringify leaves out may stay in it.
+          spread = { ...record };
+          result = spread;
         }
-        if (item === OMIT) continue;
+        if (spread !== undefined) {
+          if (item === original) continue;
+          if (item === OMIT) {
+            if (!isOmitted(original)) delete spread[name];
+            continue;
+          }
+        } else if (item === OMIT) {
+          continue;
+        }
         setField(result, name, item);
       }
       return result ?? object;

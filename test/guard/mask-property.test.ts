@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createJsonMasker, createMasker, type MaskOptions } from '../../src/guard/mask.js';
+import { createJsonMasker, createMasker, type MaskOptions, maskMobile } from '../../src/guard/mask.js';
 
 // Valid numbers are built here with their own check digits (GB 11643-1999 MOD 11-2, Luhn),
 // computed independently of the module under test.
@@ -208,6 +208,18 @@ describe('createJsonMasker: the same JSON as createMasker, sharing only what is 
     const copied = createMasker()(value) as typeof value;
     expect(copied.orders).not.toBe(orders);
     expect(copied.orders).toEqual(orders);
+    // A field JSON.stringify leaves out only because its toJSON says so (before or after the
+    // first change) is left out of the copy too.
+    const gone = { toJSON: () => undefined };
+    for (const tricky of [
+      { gone, phone: '13812345678', fn: () => 1, kept: 'x' },
+      { phone: '13812345678', gone, fn: () => 1, kept: 'x' },
+    ]) {
+      const masked = createJsonMasker()(tricky);
+      expect(JSON.stringify(masked)).toBe(JSON.stringify(createMasker()(tricky)));
+      expect(JSON.stringify(masked)).toBe('{"phone":"138****5678","kept":"x"}');
+      expect(Object.keys(masked as object)).not.toContain('gone');
+    }
     // A class instance (its own toJSON, getters) is copied as JSON.stringify sees it, never shared.
     const when = new Date(0);
     expect(createJsonMasker()({ when })).toEqual({ when: '1970-01-01T00:00:00.000Z' });
@@ -225,5 +237,41 @@ describe('createJsonMasker: the same JSON as createMasker, sharing only what is 
       bottom.loop = deep;
       expect(() => mask(deep)).toThrow(/circular/);
     }
+  });
+});
+
+describe('maskMobile', () => {
+  // The rule as its documentation states it, written independently of the module: a mainland
+  // mobile (or one already masked) keeps its prefix, first 3 and last 4 digits; anything else
+  // keeps its first 3 and last 4 characters when at least 4 stay hidden, else it is all stars.
+  const expected = (value: string): string => {
+    const m = /^((?:\+86|0086|86)[ -]?)?(1[3-9][0-9])(?:[0-9]{4}|\*{4})([0-9]{4})$/.exec(value);
+    if (m) return `${m[1] ?? ''}${m[2]}****${m[3]}`;
+    const chars = Array.from(value);
+    if (chars.length - 7 < 4) return '*'.repeat(chars.length);
+    return chars.slice(0, 3).join('') + '*'.repeat(chars.length - 7) + chars.slice(-4).join('');
+  };
+
+  it('masks 11-character values (the fast path) exactly as the rule says', () => {
+    // Mostly near-mobiles: digits and stars at every position, a few other characters.
+    const char = fc.constantFrom('1', '1', '3', '9', '2', '0', '5', '*', '*', 'a', '٣', '+');
+    fc.assert(
+      fc.property(fc.array(char, { minLength: 11, maxLength: 11 }), (chars) => {
+        const value = chars.join('');
+        expect(maskMobile(value)).toBe(expected(value));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('masks real and already-masked numbers, with and without a prefix', () => {
+    fc.assert(
+      fc.property(mobile, fc.boolean(), ({ text }, starred) => {
+        const value = starred ? `${text.slice(0, -8)}****${text.slice(-4)}` : text;
+        expect(maskMobile(value)).toBe(expected(value));
+        expect(maskMobile(maskMobile(value))).toBe(maskMobile(value));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
