@@ -8,10 +8,13 @@
  *   answer masked, on every request) and `GET /bare` = the same handler without the guard (it builds
  *   the same profile per request, its phone number already in the masked form). The
  *   load (autocannon, in this process) sends the same request with a valid `Authorization: Bearer`
- *   to both. Each route is warmed up for 0.5 s, then both are loaded in `BENCH_ROUNDS` (default 5)
- *   alternating rounds (ABBA…) sharing `BENCH_GUARD_ROUTE_SECONDS` (default 5; at least 0.5 s a round)
- *   with `BENCH_HTTP_CONNECTIONS` (default 10) connections; the ratio is the median of the
- *   per-round ratios, req/s and p99 the medians. Before loading,
+ *   to both. Each route is warmed up for 0.5 s, then both are loaded in `BENCH_ROUNDS` (default 20
+ *   here) alternating rounds (ABBA…) sharing `BENCH_GUARD_ROUTE_SECONDS` (default 10 per route; at
+ *   least 0.5 s a round) with `BENCH_HTTP_CONNECTIONS` (default 10) connections; the ratio is the
+ *   median of the per-round ratios, req/s and p99 the medians. Many short rounds rather than a few
+ *   long ones: on this shared 2-core VM the same build read 0.72–0.83× on Fastify over runs of 5
+ *   rounds of 1 s, and 0.81–0.83× over runs of 20 rounds of 0.5 s (bench/profiles/README.md,
+ *   session 10): neighbouring half-seconds drift less apart than seconds do. Before loading,
  *   `/me` must answer 200 with the expected masked JSON (and 401 without a token); after, no
  *   answer may be non-2xx and the handler must have run for every `/me` answer. Beside req/s it
  *   reports the server's CPU time per request on each route (from /proc, Linux): the server and
@@ -149,6 +152,11 @@ interface RoutePair {
   baseline: 'bare' | 'me';
 }
 
+/** Seconds each route is loaded in the route scenarios (all rounds together). */
+const routeSeconds = (): number => envNumber('BENCH_GUARD_ROUTE_SECONDS', 10);
+/** Alternating rounds of the route scenarios (see the module's comment for why 20). */
+const routeRounds = (): number => envNumber('BENCH_ROUNDS', 20);
+
 async function runRoute(
   framework: HttpFramework,
   seconds: number,
@@ -181,7 +189,7 @@ async function runRoute(
     // Alternating rounds (ABBA…) of `seconds / rounds` each: on a shared machine the bare route
     // alone swings a lot between runs; comparing neighbours and taking the median of the per-round
     // ratios keeps that swing out of the ratio.
-    const rounds = envNumber('BENCH_ROUNDS', 5);
+    const rounds = routeRounds();
     const slice = Math.max(0.5, seconds / rounds);
     const guardedRuns: LoadResult[] = [];
     const bareRuns: LoadResult[] = [];
@@ -239,7 +247,7 @@ async function runRoute(
 export async function guardRouteScenarios(
   frameworks: readonly HttpFramework[] = HTTP_FRAMEWORKS,
 ): Promise<GuardScenarioResult[]> {
-  const seconds = envNumber('BENCH_GUARD_ROUTE_SECONDS', 5);
+  const seconds = routeSeconds();
   const results: GuardScenarioResult[] = [];
   for (const framework of frameworks) {
     try {
@@ -257,7 +265,7 @@ export async function guardRouteScenarios(
  * tracer; `.floor` with pino and the SDK called by hand instead of through weixin-kit.
  */
 export async function guardObservedScenarios(): Promise<GuardScenarioResult[]> {
-  const seconds = envNumber('BENCH_GUARD_ROUTE_SECONDS', 5);
+  const seconds = routeSeconds();
   const results: GuardScenarioResult[] = [];
   for (const mode of ['full', 'own', 'floor'] as const) {
     const name = mode === 'full' ? 'guard.observed' : `guard.observed.${mode}`;
@@ -514,8 +522,8 @@ export function printGuardTables(guard: GuardScenarios): void {
     `${ms(r.p99Ms)}${ms(r.baselineP99Ms)}${cpu(r)}`;
   const cpuHeader = (bare: string) => `${'cpu µs'.padStart(9)}${bare.padStart(9)}${'cpu x'.padStart(8)}`;
   if (guard.routes.length > 0) {
-    const seconds = envNumber('BENCH_GUARD_ROUTE_SECONDS', 5);
-    const rounds = envNumber('BENCH_ROUNDS', 5);
+    const seconds = routeSeconds();
+    const rounds = routeRounds();
     const connections = envNumber('BENCH_HTTP_CONNECTIONS', 10);
     console.log(
       `\nGuard route: GET /me through guard.protect() (Bearer token verified, session looked up, per-user ` +
