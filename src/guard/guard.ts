@@ -759,8 +759,8 @@ export class Guard {
       const ip = this.#proxy.clientIp(request);
       seen.ip = ip;
       const early = this.#transport(request, headers, ip);
-      // #serveFrom rethrows when given `seen`: the refusal's code is reported here.
       // A known token on the memory store is found without waiting; anything else takes the full path.
+      // #serveFrom rethrows when given `seen`: the refusal's code is reported here.
       const known = early === undefined && plan.kind === 'session' ? this.#sessionNow(request) : undefined;
       served =
         early !== undefined
@@ -807,13 +807,7 @@ export class Guard {
       if (plan.limiter !== undefined) {
         const wait = plan.waitNow?.(session !== undefined ? session.openid : (ip ?? 'unknown'));
         if (wait === undefined) return this.#serveFrom(plan, request, requestId, headers, ip, session);
-        if (wait !== 0)
-          refuseOverLimit({
-            allowed: false,
-            limit: plan.limiter.rule.points,
-            remaining: 0,
-            retryAfterSeconds: wait,
-          });
+        if (wait !== 0) throw tooManyRequests(wait);
       }
       const returned = plan.handler(new RouteContext(this, request, requestId, ip, session));
       if (!isThenable(returned)) return this.#answer(plan, returned, headers);
@@ -833,9 +827,9 @@ export class Guard {
   }
 
   /**
-   * The rest of a guarded request once the transport rules passed: the session (unless `session`
-   * is known), the limit (counted here unless the session was known and its limit counted), the
-   * handler and the answer. `seen` (observed routes) collects who asked; with it, failures reject
+   * The rest of a guarded request once the transport rules passed: the session (unless `known`
+   * gives it), the limit (always counted here: callers come before counting it), the handler and
+   * the answer. `seen` (observed routes) collects who asked; with it, failures reject
    * for #observe to report, else they are answered here.
    */
   async #serveFrom(
@@ -1262,11 +1256,11 @@ function describeError(error: unknown): Record<string, unknown> {
 
 /** Throws the `429` refusal when the limiter said no. */
 function refuseOverLimit(decision: LimitDecision): void {
-  if (!decision.allowed) {
-    throw new GuardError('RATE_LIMITED', 'too many requests: wait before trying again', {
-      retryAfterSeconds: decision.retryAfterSeconds,
-    });
-  }
+  if (!decision.allowed) throw tooManyRequests(decision.retryAfterSeconds);
+}
+
+function tooManyRequests(retryAfterSeconds: number): GuardError {
+  return new GuardError('RATE_LIMITED', 'too many requests: wait before trying again', { retryAfterSeconds });
 }
 
 /** The `error.code` of a guard error answer (`RATE_LIMITED`, `SESSION_INVALID`…), read back for a span. */
