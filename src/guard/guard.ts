@@ -761,7 +761,8 @@ export class Guard {
       const early = this.#transport(request, headers, ip);
       // A known token on the memory store is found without waiting; anything else takes the full path.
       // #serveFrom rethrows when given `seen`: the refusal's code is reported here.
-      const known = early === undefined && plan.kind === 'session' ? this.#sessionNow(request) : undefined;
+      const known =
+        early === undefined && plan.kind === 'session' ? this.#sessionNow(request, this.#now()) : undefined;
       served =
         early !== undefined
           ? Promise.resolve(early)
@@ -799,13 +800,15 @@ export class Guard {
       const ip = this.#proxy.clientIp(request);
       const early = this.#transport(request, headers, ip);
       if (early !== undefined) return early;
+      // One clock reading for the token's expiry and the limit's window.
+      const now = this.#now();
       let session: GuardSession | undefined;
       if (plan.kind === 'session') {
-        session = this.#sessionNow(request);
+        session = this.#sessionNow(request, now);
         if (session === undefined) return this.#serveFrom(plan, request, requestId, headers, ip, undefined);
       }
       if (plan.limiter !== undefined) {
-        const wait = plan.waitNow?.(session !== undefined ? session.openid : (ip ?? 'unknown'));
+        const wait = plan.waitNow?.(session !== undefined ? session.openid : (ip ?? 'unknown'), now);
         if (wait === undefined) return this.#serveFrom(plan, request, requestId, headers, ip, session);
         if (wait !== 0) throw tooManyRequests(wait);
       }
@@ -1009,7 +1012,7 @@ export class Guard {
    * store, a new token, a cookie, a Cloud Run header, a revoked or missing record), and then
    * {@link #session} decides, refusals included.
    */
-  #sessionNow(request: GuardRequest): GuardSession | undefined {
+  #sessionNow(request: GuardRequest, now: number): GuardSession | undefined {
     const store = this.#memoryStore;
     if (store === undefined) return undefined;
     const headers = request.headers;
@@ -1018,12 +1021,13 @@ export class Guard {
     if (typeof authorization !== 'string' || !authorization.startsWith('Bearer ')) return undefined;
     const token = authorization.slice(7);
     if (token.length === 0 || token.includes(' ')) return undefined;
-    const claims = this.#tokens.verified(token);
+    const claims = this.#tokens.verified(token, now);
     if (claims === undefined) return undefined;
     const keys = this.#keysOf(claims);
-    const record = parseRecord(store.readNow(keys.session));
+    const [raw, revokedAt] = store.readPairNow(keys.session, keys.revoked);
+    const record = parseRecord(raw);
     if (record === undefined || record.openid !== claims.sub) return undefined;
-    if (isRevoked(record, store.readNow(keys.revoked))) return undefined;
+    if (isRevoked(record, revokedAt)) return undefined;
     return keys.who;
   }
 
@@ -1207,7 +1211,7 @@ interface RoutePlan {
   kind: 'session' | 'anonymous';
   limiter: Limiter | undefined;
   /** The limiter's synchronous count (memory limiters: 0 or Retry-After seconds), else `undefined`. */
-  waitNow: ((key: string) => number | undefined) | undefined;
+  waitNow: ((key: string, now?: number) => number | undefined) | undefined;
   masked: boolean;
   handler: (ctx: GuardContext) => unknown;
 }

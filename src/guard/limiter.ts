@@ -305,9 +305,9 @@ export function createLimiter(rule: LimitRule, options: LimiterOptions): Limiter
     return decide(entry.previous, entry.current, elapsedIn(entry, time));
   };
   // The guard's hot path: only what it needs (0: allowed, else Retry-After seconds), no object.
-  const waitInMemory = (key: string): number | undefined => {
+  const waitInMemory = (key: string, at?: number): number | undefined => {
     if (!validKey(key)) return undefined;
-    const time = now();
+    const time = at ?? now();
     const entry = countNow(key, time);
     const elapsedMs = elapsedIn(entry, time);
     return fits(entry.previous, entry.current, elapsedMs)
@@ -368,7 +368,7 @@ interface MemoryCount {
 }
 
 interface MemoryCounter {
-  waitNow(key: string): number | undefined;
+  waitNow(key: string, at?: number): number | undefined;
   keys(): number;
 }
 
@@ -378,11 +378,13 @@ const MEMORY = new WeakMap<Limiter, MemoryCounter>();
 /**
  * Counts `key` now, without waiting, on a memory limiter: `0` when the request may run, else the
  * `Retry-After` seconds (what {@link Limiter.check} would decide, without the decision object).
+ * `at` is the time to judge by, read from the limiter's own clock (`options.now`) by the caller
+ * (the guard, whose clock it is), else read here.
  * For a Redis limiter, a limiter made elsewhere or a key `check` would refuse, the function is
  * `undefined` or answers `undefined`, having counted nothing: call {@link Limiter.check} then.
  * Internal (the guard's hot path).
  */
-export function waitNowOf(limiter: Limiter): ((key: string) => number | undefined) | undefined {
+export function waitNowOf(limiter: Limiter): ((key: string, at?: number) => number | undefined) | undefined {
   return MEMORY.get(limiter)?.waitNow;
 }
 

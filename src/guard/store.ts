@@ -51,16 +51,26 @@ export class MemoryGuardStore implements GuardStore {
   }
 
   async get(key: string): Promise<string | undefined> {
-    return this.#read(key);
+    return this.#read(key, this.#now());
   }
 
   async getMany(keys: readonly string[]): Promise<Array<string | undefined>> {
-    return keys.map((key) => this.#read(key));
+    const now = this.#now();
+    return keys.map((key) => this.#read(key, now));
   }
 
   /** @internal The value of `key` now, without a promise: the guard's fast path for this store. */
   readNow(key: string): string | undefined {
-    return this.#read(key);
+    return this.#read(key, this.#now());
+  }
+
+  /**
+   * @internal The values of two keys now, without a promise, judged at one reading of this store's
+   * clock: the guard's fast path (a session and its user's revocation time).
+   */
+  readPairNow(first: string, second: string): [string | undefined, string | undefined] {
+    const now = this.#now();
+    return [this.#read(first, now), this.#read(second, now)];
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
@@ -71,7 +81,7 @@ export class MemoryGuardStore implements GuardStore {
   }
 
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
-    if (this.#read(key) !== undefined) return false;
+    if (this.#read(key, this.#now()) !== undefined) return false;
     await this.set(key, value, Math.max(1, ttlMs));
     return true;
   }
@@ -80,10 +90,10 @@ export class MemoryGuardStore implements GuardStore {
     this.#entries.delete(key);
   }
 
-  #read(key: string): string | undefined {
+  #read(key: string, now: number): string | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    if (entry.expiresAt <= this.#now()) {
+    if (entry.expiresAt <= now) {
       this.#entries.delete(key);
       return undefined;
     }

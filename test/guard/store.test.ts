@@ -35,6 +35,27 @@ describe('MemoryGuardStore', () => {
     expect(await store.get('b')).toBeUndefined();
   });
 
+  it("reads now (the guard's same-step path) as get() would, both keys judged at one clock reading", async () => {
+    let now = 1_000;
+    let readings = 0;
+    const store = new MemoryGuardStore({
+      now: () => {
+        readings++;
+        return now;
+      },
+    });
+    await store.set('session', 's', 100);
+    await store.set('revoked', 'r', 50);
+    readings = 0;
+    expect(store.readPairNow('session', 'revoked')).toEqual(['s', 'r']);
+    expect(readings).toBe(1);
+    now += 50; // the second key's TTL is over, the first's is not
+    expect(store.readPairNow('session', 'revoked')).toEqual(['s', undefined]);
+    expect(store.readNow('session')).toBe(await store.get('session'));
+    now += 50;
+    expect(store.readPairNow('session', 'missing')).toEqual([undefined, undefined]);
+  });
+
   it('refuses a maxEntries it cannot use', () => {
     expect(() => new MemoryGuardStore({ maxEntries: 0 })).toThrow(ArgumentError);
   });
