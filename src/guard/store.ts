@@ -59,11 +59,6 @@ export class MemoryGuardStore implements GuardStore {
     return keys.map((key) => this.#read(key, now));
   }
 
-  /** @internal The value of `key` now, without a promise: the guard's fast path for this store. */
-  readNow(key: string): string | undefined {
-    return this.#read(key, this.#now());
-  }
-
   /**
    * @internal The values of two keys now, without a promise, judged at one reading of this store's
    * clock: the guard's fast path (a session and its user's revocation time).
