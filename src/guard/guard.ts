@@ -278,8 +278,6 @@ export class Guard {
   readonly #prefix: string;
   readonly #sessionPrefix: string;
   readonly #revokedPrefix: string;
-  // Per verified token (its claims object lives in the token cache): see #keysOf.
-  readonly #claimKeys = new WeakMap<SessionClaims, ClaimKeys>();
   readonly #accessTtl: number;
   readonly #sessionTtl: number;
   readonly #userLimiter: Limiter | undefined;
@@ -1021,11 +1019,17 @@ export class Guard {
     if (typeof authorization !== 'string' || !authorization.startsWith('Bearer ')) return undefined;
     const token = authorization.slice(7);
     if (token.length === 0 || token.includes(' ')) return undefined;
-    const claims = this.#tokens.verified(token, now);
-    if (claims === undefined) return undefined;
-    const keys = this.#keysOf(claims);
+    const cached = this.#tokens.cached(token, now);
+    if (cached === undefined) return undefined;
+    const claims = cached.claims;
+    // What this token needs on every request, worked out on its first one (kept in the token cache).
+    const keys = (cached.memo ??= this.#keysOf(claims)) as ClaimKeys;
     const [raw, revokedAt] = store.readPairNow(keys.session, keys.revoked);
-    const record = parseRecord(raw);
+    if (raw !== keys.raw) {
+      keys.raw = raw;
+      keys.record = parseRecord(raw);
+    }
+    const record = keys.record;
     if (record === undefined || record.openid !== claims.sub) return undefined;
     if (isRevoked(record, revokedAt)) return undefined;
     return keys.who;
@@ -1118,22 +1122,20 @@ export class Guard {
   }
 
   /**
-   * The store keys of a verified token's session and of its user's revocation, made once per
-   * token: the claims object is the same on every request with that token, so nothing is
-   * concatenated (and then flattened and hashed by the store's lookup) again.
+   * What a verified token needs on every request, made once per token (kept as its memo in the
+   * token cache): the store keys of its session and of its user's revocation (so nothing is
+   * concatenated, then flattened and hashed by the store's lookup, again), its session object, and
+   * the last session record read with what it parsed to.
    */
   #keysOf(claims: SessionClaims): ClaimKeys {
-    let keys = this.#claimKeys.get(claims);
-    if (keys === undefined) {
-      keys = {
-        session: this.#sessionKey(claims.sid),
-        revoked: this.#revokedKey(claims.sub),
-        // What the claims say, frozen: the same object for every request with this token.
-        who: Object.freeze(this.#sessionOf(claims)),
-      };
-      this.#claimKeys.set(claims, keys);
-    }
-    return keys;
+    return {
+      session: this.#sessionKey(claims.sid),
+      revoked: this.#revokedKey(claims.sub),
+      // What the claims say, frozen: the same object for every request with this token.
+      who: Object.freeze(this.#sessionOf(claims)),
+      raw: undefined,
+      record: undefined,
+    };
   }
 
   /** The session a verified token's claims name. */
@@ -1204,6 +1206,9 @@ interface ClaimKeys {
   revoked: string;
   /** The session it names, frozen (handlers get this same object on the same-step path). */
   who: GuardSession;
+  /** The session record's text last read from the store, and what it parsed to. */
+  raw: string | undefined;
+  record: SessionRecord | undefined;
 }
 
 /** What a route does, settled once when it is made. */

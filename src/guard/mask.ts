@@ -714,6 +714,10 @@ export function createJsonMasker(options?: MaskOptions): (value: unknown) => unk
   return buildMasker(options, true);
 }
 
+/** Key lists whose rules a masker remembers (see modesOf), and the longest one it keeps. */
+const MAX_SHAPES = 16;
+const MAX_SHAPE_NAMES = 32;
+
 /** Below this depth no cycle check is kept: a cycle only shows itself by going deeper. */
 const CYCLE_CHECK_DEPTH = 32;
 
@@ -730,6 +734,26 @@ function buildMasker(options: MaskOptions | undefined, share: boolean): (value: 
     if (modes.size >= 4096) modes.clear();
     modes.set(key, mode ?? null);
     return mode;
+  };
+
+  // The rules of a whole key list, found by the list: a handler's answers repeat a few shapes, and
+  // Object.keys gives the same (internalized) name strings for each, so a hit costs a few
+  // identity comparisons instead of a map lookup per field. A miss falls back to modeOf per name.
+  const shapes: Array<{ names: string[]; modes: Mode[] }> = [];
+  let nextShape = 0;
+  const modesOf = (names: string[]): Mode[] => {
+    search: for (let s = 0; s < shapes.length; s++) {
+      const shape = shapes[s] as { names: string[]; modes: Mode[] };
+      if (shape.names.length !== names.length) continue;
+      for (let i = 0; i < names.length; i++) if (shape.names[i] !== names[i]) continue search;
+      return shape.modes;
+    }
+    const modes = names.map(modeOf);
+    if (names.length <= MAX_SHAPE_NAMES) {
+      shapes[nextShape] = { names, modes };
+      nextShape = (nextShape + 1) % MAX_SHAPES;
+    }
+    return modes;
   };
 
   // `ancestors` is only kept past CYCLE_CHECK_DEPTH levels: a cycle repeats forever, so it is met
@@ -806,10 +830,11 @@ function buildMasker(options: MaskOptions | undefined, share: boolean): (value: 
       let result: Record<string, unknown> | undefined = mayShare ? undefined : {};
       let spread: Record<string, unknown> | undefined;
       const names = Object.keys(record);
+      const modes = mode === 'skip' ? undefined : modesOf(names);
       for (let n = 0; n < names.length; n++) {
         const name = names[n] as string;
         const original = record[name];
-        const item = copy(original, name, mode === 'skip' ? 'skip' : modeOf(name), depth + 1, path);
+        const item = copy(original, name, modes === undefined ? 'skip' : modes[n], depth + 1, path);
         if (result === undefined) {
           // Unchanged, or left out as JSON.stringify would leave it out: nothing to copy yet.
           if (item === original || (item === OMIT && isOmitted(original))) continue;

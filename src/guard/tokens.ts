@@ -43,6 +43,13 @@ interface ResolvedKey {
   verify: Uint8Array | KeyObject;
 }
 
+/** A verified token in the cache: its claims, and the caller's memo for it (`undefined` at first). */
+export interface VerifiedToken {
+  readonly token: string;
+  readonly claims: SessionClaims;
+  memo: unknown;
+}
+
 const KID = /^[A-Za-z0-9._-]{1,64}$/;
 const CLOCK_TOLERANCE_S = 5;
 const VERIFIED_CACHE_SIZE = 10_000;
@@ -63,7 +70,7 @@ export class SessionTokens {
    * Tokens verified before, by their signature (the last segment: shorter to hash than the whole
    * token); the whole token is compared too, so only that exact token is found.
    */
-  readonly #verified = new Map<string, { token: string; claims: SessionClaims }>();
+  readonly #verified = new Map<string, VerifiedToken>();
 
   constructor(
     keys: readonly SessionKey[] | undefined,
@@ -128,7 +135,7 @@ export class SessionTokens {
       const oldest = this.#verified.keys().next().value;
       if (oldest !== undefined) this.#verified.delete(oldest);
     }
-    this.#verified.set(cacheKeyOf(token), { token, claims });
+    this.#verified.set(cacheKeyOf(token), { token, claims, memo: undefined });
     return claims;
   }
 
@@ -137,10 +144,18 @@ export class SessionTokens {
    * `now` (ms since the epoch, from this instance's clock) spares a second clock read.
    */
   verified(token: string, now: number = this.#now()): SessionClaims | undefined {
+    return this.cached(token, now)?.claims;
+  }
+
+  /**
+   * The cache entry of a token already verified and not yet expired (see {@link verified}), with a
+   * slot where the caller keeps what it works out once per token.
+   */
+  cached(token: string, now: number): VerifiedToken | undefined {
     const key = cacheKeyOf(token);
     const known = this.#verified.get(key);
     if (known === undefined || known.token !== token) return undefined;
-    if (known.claims.exp * 1000 + CLOCK_TOLERANCE_S * 1000 > now) return known.claims;
+    if (known.claims.exp * 1000 + CLOCK_TOLERANCE_S * 1000 > now) return known;
     this.#verified.delete(key);
     return undefined;
   }

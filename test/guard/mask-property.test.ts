@@ -225,6 +225,26 @@ describe('createJsonMasker: the same JSON as createMasker, sharing only what is 
     expect(createJsonMasker()({ when })).toEqual({ when: '1970-01-01T00:00:00.000Z' });
   });
 
+  it('applies field rules by name whatever the order of the keys and however many shapes it has seen', () => {
+    const mask = createJsonMasker();
+    const masked = (value: Record<string, unknown>) => mask(value) as Record<string, unknown>;
+    // Same names, other order: each value keeps its own field's rule.
+    expect(masked({ phone: '13812345678', note: 'x' })).toEqual({ phone: '138****5678', note: 'x' });
+    expect(masked({ note: 'x', phone: '13812345678' })).toEqual({ note: 'x', phone: '138****5678' });
+    // Past the number of shapes remembered, the first shape is worked out again, the same way.
+    for (let i = 0; i < 40; i++) {
+      expect(masked({ [`k${i}`]: 'plain', phone: '13900001111' })).toEqual({
+        [`k${i}`]: 'plain',
+        phone: '139****1111',
+      });
+    }
+    expect(masked({ phone: '13812345678', note: 'x' })).toEqual({ phone: '138****5678', note: 'x' });
+    // A field named like a rule but holding no number is masked by its rule all the same.
+    expect(masked({ phone: 'abc' })).toEqual({
+      phone: (createMasker()({ phone: 'abc' }) as { phone: string }).phone,
+    });
+  });
+
   it('still throws on a cycle, however deep it starts, and masks a deep value without one', () => {
     for (const mask of [createMasker(), createJsonMasker()]) {
       const shallow: Record<string, unknown> = { a: 1 };
