@@ -1023,7 +1023,11 @@ export class Guard {
     if (cached === undefined) return undefined;
     const claims = cached.claims;
     // What this token needs on every request, worked out on its first one (kept in the token cache).
-    const keys = (cached.memo ??= this.#keysOf(claims)) as ClaimKeys;
+    let keys = cached.memo as ClaimKeys | undefined;
+    if (keys === undefined) {
+      keys = this.#keysOf(claims);
+      cached.memo = keys;
+    }
     const [raw, revokedAt] = store.readPairNow(keys.session, keys.revoked);
     if (raw !== keys.raw) {
       keys.raw = raw;
