@@ -11,7 +11,7 @@
  *   window's count is final once that window has ended, so it is read once per key and cached. A
  *   steady-state check costs one round trip, like a plain fixed-window consume.
  * - In memory, the two counts of a key are kept together and counted synchronously: a guarded
- *   route on the memory limiter decides without waiting (see `decideNow`), where
+ *   route on the memory limiter decides without waiting (see `waitNowOf`), where
  *   rate-limiter-flexible's memory limiter hands every count back through a promise and starts a
  *   timer per key and window. A key's entry is dropped once a window has passed without it (a
  *   sweep on the first check of each window), so memory holds the keys of the last two windows at
