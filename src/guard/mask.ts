@@ -756,6 +756,9 @@ function buildMasker(options: MaskOptions | undefined, share: boolean): (value: 
     return modes;
   };
 
+  const maskString = (value: string, mode: Mode): string =>
+    mode === 'skip' ? value : mode === undefined ? text.mask(value) : KIND_MASKERS[mode](value);
+
   // `ancestors` is only kept past CYCLE_CHECK_DEPTH levels: a cycle repeats forever, so it is met
   // twice on the path below that depth, and a shallow value costs no set at all.
   const copy = (
@@ -766,20 +769,24 @@ function buildMasker(options: MaskOptions | undefined, share: boolean): (value: 
     ancestors: Set<object> | undefined,
   ): unknown => {
     let value = input;
+    let plain = false;
     if ((typeof value === 'object' && value !== null) || typeof value === 'bigint') {
       const toJSON = (value as { toJSON?: unknown }).toJSON;
       if (typeof toJSON === 'function') value = toJSON.call(value, key);
       if (typeof value === 'object' && value !== null) {
-        if (value instanceof Number) value = Number(value);
-        else if (value instanceof String) value = String(value);
-        else if (value instanceof Boolean || value instanceof BigInt) value = value.valueOf();
+        // A plain object or array (the usual value) is no boxed primitive: no instanceof walk for it.
+        plain = isPlainShape(value);
+        if (!plain) {
+          if (value instanceof Number) value = Number(value);
+          else if (value instanceof String) value = String(value);
+          else if (value instanceof Boolean || value instanceof BigInt) value = value.valueOf();
+        }
       }
     }
 
     switch (typeof value) {
       case 'string':
-        if (mode === 'skip') return value;
-        return mode === undefined ? text.mask(value) : KIND_MASKERS[mode](value);
+        return maskString(value, mode);
       case 'number':
         return mode !== undefined && mode !== 'skip' && Number.isFinite(value)
           ? KIND_MASKERS[mode](String(value))
@@ -805,17 +812,16 @@ function buildMasker(options: MaskOptions | undefined, share: boolean): (value: 
     }
     try {
       // Shared only when it is what it looks like: the value itself (no toJSON), a plain object or array.
-      const mayShare =
-        share &&
-        object === input &&
-        (Array.isArray(object) ||
-          Object.getPrototypeOf(object) === Object.prototype ||
-          Object.getPrototypeOf(object) === null);
+      const mayShare = share && object === input && plain;
       if (Array.isArray(object)) {
         let array: unknown[] | undefined = mayShare ? undefined : new Array(object.length);
         for (let i = 0; i < object.length; i++) {
           const original = object[i];
-          const item = copy(original, String(i), mode, depth + 1, path);
+          // A string item (the usual leaf) is masked here, without a call of copy for it.
+          const item =
+            typeof original === 'string'
+              ? maskString(original, mode)
+              : copy(original, String(i), mode, depth + 1, path);
           const out = item === OMIT ? null : item;
           if (array === undefined) {
             // JSON.stringify writes an omitted item as null: only a different value needs a copy.
@@ -834,7 +840,11 @@ function buildMasker(options: MaskOptions | undefined, share: boolean): (value: 
       for (let n = 0; n < names.length; n++) {
         const name = names[n] as string;
         const original = record[name];
-        const item = copy(original, name, modes === undefined ? 'skip' : modes[n], depth + 1, path);
+        const itemMode = modes === undefined ? 'skip' : modes[n];
+        const item =
+          typeof original === 'string'
+            ? maskString(original, itemMode)
+            : copy(original, name, itemMode, depth + 1, path);
         if (result === undefined) {
           // Unchanged, or left out as JSON.stringify would leave it out: nothing to copy yet.
           if (item === original || (item === OMIT && isOmitted(original))) continue;
@@ -864,6 +874,16 @@ function buildMasker(options: MaskOptions | undefined, share: boolean): (value: 
     const result = copy(value, '', undefined, 0, undefined);
     return result === OMIT ? undefined : result;
   };
+}
+
+/**
+ * An array, or an object whose prototype is `Object.prototype` or `null`: copied as it is seen,
+ * never a boxed primitive (whose prototype is `Number.prototype`, …).
+ */
+function isPlainShape(value: object): boolean {
+  if (Array.isArray(value)) return true;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
 
 /** What JSON.stringify leaves out of an object (and writes as null in an array). */

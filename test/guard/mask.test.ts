@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ArgumentError } from '../../src/errors.js';
 import {
+  createJsonMasker,
   createMasker,
   isResidentIdNumber,
   type MaskOptions,
@@ -396,6 +397,37 @@ describe('createMasker: copying like JSON.stringify', () => {
     expect(mask(undefined)).toBeUndefined();
     expect(mask(() => 1)).toBeUndefined();
     expect(mask(new Date(0))).toBe('1970-01-01T00:00:00.000Z');
+  });
+
+  it('masks boxed strings, strings in arrays and class instances as their plain forms', () => {
+    class Contact {
+      phone = '13800138000';
+      name = 'x';
+    }
+    const shapes = Object.assign(Object.create({ inherited: '13700137000' }) as object, {
+      phone: '13600136000',
+    });
+    const value = {
+      phones: ['13800138000', new String('13900139000'), 'no digits'],
+      phone: new String('13500135000'),
+      contact: new Contact(),
+      shapes,
+      note: [new String('tel 13400134000')],
+    };
+    const expected = {
+      phones: ['138****8000', '139****9000', 'no digits'],
+      phone: '135****5000',
+      contact: { phone: '138****8000', name: 'x' },
+      shapes: { phone: '136****6000' },
+      note: ['tel 134****4000'],
+    };
+    for (const masker of [createMasker(), createJsonMasker()]) {
+      const out = masker(value) as typeof expected;
+      expect(JSON.parse(JSON.stringify(out))).toEqual(expected);
+      // Neither the class instance nor the object with a prototype of its own is handed back as is.
+      expect(out.contact).not.toBe(value.contact);
+      expect(out.shapes).not.toBe(value.shapes);
+    }
   });
 
   it("masks what toJSON returns, under the field's rule", () => {
