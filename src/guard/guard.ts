@@ -1017,9 +1017,8 @@ export class Guard {
     if (headers['x-wx-openid'] !== undefined) return undefined;
     const authorization = headers.authorization;
     if (typeof authorization !== 'string' || !authorization.startsWith('Bearer ')) return undefined;
-    const token = authorization.slice(7);
-    if (token.length === 0 || token.includes(' ')) return undefined;
-    const cached = this.#tokens.cached(token, now);
+    // Exactly "Bearer <a token verified before>"; any other header takes the full path.
+    const cached = this.#tokens.cachedBearer(authorization, now);
     if (cached === undefined) return undefined;
     const claims = cached.claims;
     // What this token needs on every request, worked out on its first one (kept in the token cache).
@@ -1028,7 +1027,8 @@ export class Guard {
       keys = this.#keysOf(claims);
       cached.memo = keys;
     }
-    const [raw, revokedAt] = store.readPairNow(keys.session, keys.revoked);
+    // Read at this request's clock reading when the store keeps the guard's clock.
+    const [raw, revokedAt] = store.readPairNow(keys.session, keys.revoked, this.#now, now);
     if (raw !== keys.raw) {
       keys.raw = raw;
       keys.record = parseRecord(raw);

@@ -549,6 +549,34 @@ describe('answering in the same step', () => {
     }
   });
 
+  it('answers at once only for exactly "Bearer <a verified token>"; near misses go the full way', async () => {
+    const t = setup();
+    const { token } = await t.loginAs('o_exact');
+    const serve = serveNowOf(t.guard.protect(({ session }) => ({ openid: session.openid })));
+    await serve(request('GET', '/x', { headers: bearer(token) })); // verified from here on
+    const now = serve(request('GET', '/x', { headers: { authorization: `Bearer ${token}` } }));
+    expect(isPromise(now)).toBe(false);
+    expect((now as GuardAnswer).status).toBe(200);
+    // Same last characters (the cache key), but not that header: none is answered at once, and the
+    // full path judges each as it always has (it takes `Bearer`, any case, then blanks, one token).
+    const nearMisses: Array<[string, number]> = [
+      [`Bearer ${token} `, 401],
+      [`Bearer ${token} x`, 401],
+      [`Bearer x${token.slice(1)}`, 401],
+      [`Bearer ${token.slice(1)}`, 401],
+      [`x${token}`, 401],
+      [token.slice(-12), 401],
+      [`Bearer  ${token}`, 200],
+      [`bearer ${token}`, 200],
+      [`Bearer\t${token}`, 200],
+    ];
+    for (const [authorization, expected] of nearMisses) {
+      const answer = serve(request('GET', '/x', { headers: { authorization } }));
+      expect(isPromise(answer), authorization).toBe(true);
+      expect((await answer).status, authorization).toBe(expected);
+    }
+  });
+
   it('counts each request once against the limit, whichever path it took', async () => {
     const t = setup({ limits: { user: { points: 3, durationSeconds: 60 } } });
     const handler = vi.fn(() => ({ ok: true }));

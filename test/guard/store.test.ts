@@ -56,6 +56,29 @@ describe('MemoryGuardStore', () => {
     expect(store.readPairNow('session', 'missing')).toEqual([undefined, undefined]);
   });
 
+  it("takes the caller's clock reading only when the caller keeps this store's clock", async () => {
+    let now = 1_000;
+    let readings = 0;
+    const clock = () => {
+      readings++;
+      return now;
+    };
+    const store = new MemoryGuardStore({ now: clock });
+    await store.set('session', 's', 100);
+    readings = 0;
+    // Same clock: the reading given is used (here one past the TTL), the store's clock is not read.
+    expect(store.readPairNow('session', 'revoked', clock, 1_100)).toEqual([undefined, undefined]);
+    expect(readings).toBe(0);
+    // (An expired entry is dropped when read: set again.) Another clock, even one showing the same
+    // time: its reading is ignored, the store reads its own.
+    await store.set('session', 's', 100);
+    readings = 0;
+    expect(store.readPairNow('session', 'revoked', () => now, 1_100)).toEqual(['s', undefined]);
+    expect(readings).toBe(1);
+    now = 1_100;
+    expect(store.readPairNow('session', 'revoked', () => 0, 0)).toEqual([undefined, undefined]);
+  });
+
   it('refuses a maxEntries it cannot use', () => {
     expect(() => new MemoryGuardStore({ maxEntries: 0 })).toThrow(ArgumentError);
   });
