@@ -1017,8 +1017,9 @@ export class Guard {
     if (headers['x-wx-openid'] !== undefined) return undefined;
     const authorization = headers.authorization;
     if (typeof authorization !== 'string' || !authorization.startsWith('Bearer ')) return undefined;
-    // Exactly "Bearer <a token verified before>"; any other header takes the full path.
-    const cached = this.#tokens.cachedBearer(authorization, now);
+    const token = authorization.slice(7);
+    if (token.length === 0 || token.includes(' ')) return undefined;
+    const cached = this.#tokens.cached(token, now);
     if (cached === undefined) return undefined;
     const claims = cached.claims;
     // What this token needs on every request, worked out on its first one (kept in the token cache).

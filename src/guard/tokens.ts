@@ -158,26 +158,6 @@ export class SessionTokens {
     return this.#unexpired(key, known, now);
   }
 
-  /**
-   * {@link cached} for an `Authorization` value that starts with `Bearer `: the entry of exactly
-   * `Bearer <verified token>`, found without cutting the token out of the header first. Anything
-   * else (a space or more after the token, another token) is `undefined`: the full path judges it.
-   */
-  cachedBearer(authorization: string, now: number): VerifiedToken | undefined {
-    // The key is the token's last 12 characters, which end the header too; the entry then counts
-    // only if the header is "Bearer " and that whole token.
-    const key = authorization.slice(-12);
-    const known = this.#verified.get(key);
-    if (
-      known === undefined ||
-      authorization.length !== known.token.length + BEARER.length ||
-      !authorization.endsWith(known.token)
-    ) {
-      return undefined;
-    }
-    return this.#unexpired(key, known, now);
-  }
-
   #unexpired(key: string, known: VerifiedToken, now: number): VerifiedToken | undefined {
     if (known.claims.exp * 1000 + CLOCK_TOLERANCE_S * 1000 > now) return known;
     this.#verified.delete(key);
@@ -308,8 +288,6 @@ function resolveKey(key: SessionKey, index: number): ResolvedKey {
  * Shorter than the whole signature, so V8 copies it into a fresh string instead of pointing into
  * the header, and hashing it for the lookup is cheap; a hit is confirmed against the whole token.
  */
-const BEARER = 'Bearer ';
-
 function cacheKeyOf(token: string): string {
   return token.slice(-12);
 }
