@@ -24,7 +24,8 @@
  * requests per second also includes how the machine runs it.
  *
  * Needs valgrind and callgrind_control on PATH (Debian: `apt-get install valgrind`); without them
- * it says so and exits 0. Takes about two minutes per framework. `npm run bench:instructions --
+ * it says so and exits 0. Takes 3–4 minutes a framework here, Express (7× the instructions) over
+ * 10. `npm run bench:instructions --
  * fastify hono` measures only those; `--json` prints the figures as JSON.
  */
 import { spawn, spawnSync } from 'node:child_process';
