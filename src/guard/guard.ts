@@ -1016,10 +1016,9 @@ export class Guard {
     const headers = request.headers;
     if (headers['x-wx-openid'] !== undefined) return undefined;
     const authorization = headers.authorization;
-    if (typeof authorization !== 'string' || !authorization.startsWith('Bearer ')) return undefined;
-    const token = authorization.slice(7);
-    if (token.length === 0 || token.includes(' ')) return undefined;
-    const cached = this.#tokens.cached(token, now);
+    // Only the exact `Bearer <token>` of a token verified before; anything else takes the full path.
+    if (typeof authorization !== 'string') return undefined;
+    const cached = this.#tokens.cachedBearer(authorization, now);
     if (cached === undefined) return undefined;
     const claims = cached.claims;
     // What this token needs on every request, worked out on its first one (kept in the token cache).

@@ -836,10 +836,12 @@ function buildMasker(options: MaskOptions | undefined, share: boolean): (value: 
       let result: Record<string, unknown> | undefined = mayShare ? undefined : {};
       let spread: Record<string, unknown> | undefined;
       const names = Object.keys(record);
+      // Read in one step, in the order of `names`: no keyed load per field.
+      const values = Object.values(record);
       const modes = mode === 'skip' ? undefined : modesOf(names);
       for (let n = 0; n < names.length; n++) {
         const name = names[n] as string;
-        const original = record[name];
+        const original = values[n];
         const itemMode = modes === undefined ? 'skip' : modes[n];
         const item =
           typeof original === 'string'

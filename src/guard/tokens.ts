@@ -46,6 +46,8 @@ interface ResolvedKey {
 /** A verified token in the cache: its claims, and the caller's memo for it (`undefined` at first). */
 export interface VerifiedToken {
   readonly token: string;
+  /** `Bearer ${token}`: the one `Authorization` value that names it (see `cachedBearer`). */
+  readonly bearer: string;
   readonly claims: SessionClaims;
   memo: unknown;
 }
@@ -135,7 +137,7 @@ export class SessionTokens {
       const oldest = this.#verified.keys().next().value;
       if (oldest !== undefined) this.#verified.delete(oldest);
     }
-    this.#verified.set(cacheKeyOf(token), { token, claims, memo: undefined });
+    this.#verified.set(cacheKeyOf(token), { token, bearer: `Bearer ${token}`, claims, memo: undefined });
     return claims;
   }
 
@@ -155,6 +157,19 @@ export class SessionTokens {
     const key = cacheKeyOf(token);
     const known = this.#verified.get(key);
     if (known === undefined || known.token !== token) return undefined;
+    return this.#unexpired(key, known, now);
+  }
+
+  /**
+   * {@link cached} for a whole `Authorization` value: the entry of the verified, unexpired token
+   * it names when it is exactly `Bearer <token>` (one space, that case), else `undefined`. Compared
+   * whole, without cutting the token out of the value first.
+   */
+  cachedBearer(authorization: string, now: number): VerifiedToken | undefined {
+    // The value ends with the token when it names one: the same last 12 characters.
+    const key = cacheKeyOf(authorization);
+    const known = this.#verified.get(key);
+    if (known === undefined || known.bearer !== authorization) return undefined;
     return this.#unexpired(key, known, now);
   }
 
