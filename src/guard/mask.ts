@@ -836,12 +836,14 @@ function buildMasker(options: MaskOptions | undefined, share: boolean): (value: 
       let result: Record<string, unknown> | undefined = mayShare ? undefined : {};
       let spread: Record<string, unknown> | undefined;
       const names = Object.keys(record);
-      // Read in one step, in the order of `names`: no keyed load per field.
+      // Read in one step, in the order of `names`: no keyed load per field. A getter that deletes a
+      // later field (or hides it) shortens the list: then each field is read by its name instead.
       const values = Object.values(record);
+      const aligned = values.length === names.length;
       const modes = mode === 'skip' ? undefined : modesOf(names);
       for (let n = 0; n < names.length; n++) {
         const name = names[n] as string;
-        const original = values[n];
+        const original = aligned ? values[n] : record[name];
         const itemMode = modes === undefined ? 'skip' : modes[n];
         const item =
           typeof original === 'string'

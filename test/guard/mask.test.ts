@@ -430,6 +430,23 @@ describe('createMasker: copying like JSON.stringify', () => {
     }
   });
 
+  it('reads each field as it is when a getter deletes a later one (no value lands under another name)', () => {
+    const rules: MaskOptions = { fields: { realName: 'name' } };
+    const make = () => ({
+      get a() {
+        delete (this as { b?: unknown }).b;
+        return 1;
+      },
+      b: 'x',
+      realName: '张三丰',
+      note: 'tel 13800138000',
+    });
+    for (const masker of [createMasker(rules), createJsonMasker(rules)]) {
+      const out = masker(make());
+      expect(JSON.parse(JSON.stringify(out))).toEqual({ a: 1, realName: '张**', note: 'tel 138****8000' });
+    }
+  });
+
   it("masks what toJSON returns, under the field's rule", () => {
     const phone = { toJSON: () => '13800138000' };
     expect(mask({ phone, note: { toJSON: () => ({ text: `tel ${'13900139000'}` }) } })).toEqual({
