@@ -10,9 +10,10 @@
  * the guard's headers, the guard's own work — not to settle a few per cent.
  *
  * Per framework, the guard route's server (bench/fixtures/guard-server.ts, the built package) runs
- * under `valgrind --tool=callgrind`. Three routes are loaded with the same request (a valid Bearer
+ * under `valgrind --tool=callgrind`. Four routes are loaded with the same request (a valid Bearer
  * token): `/bare` (the framework's own route), `/bare-headers` (the same plus the four headers every
- * guard answer carries) and `/me` (the guarded route). After `BENCH_INSTR_WARMUP` (default 3)
+ * guard answer carries), `/me-unmasked` (the guarded route with masking off, its handler answering
+ * the profile already masked) and `/me` (the guarded route). After `BENCH_INSTR_WARMUP` (default 3)
  * passes of 2×N requests per route (JIT warm-up; under valgrind V8 tiers up slowly), each route
  * is measured `BENCH_INSTR_REPS` (default 4) times: the counters are zeroed, N
  * (`BENCH_INSTR_REQUESTS`, default 1500) requests are sent with autocannon (4 connections), the
@@ -24,7 +25,7 @@
  * requests per second also includes how the machine runs it.
  *
  * Needs valgrind and callgrind_control on PATH (Debian: `apt-get install valgrind`); without them
- * it says so and exits 0. Takes 3–4 minutes a framework here, Express (7× the instructions) over
+ * it says so and exits 0. Takes 4–5 minutes a framework here, Express (7× the instructions) over
  * 10. `npm run bench:instructions --
  * fastify hono` measures only those; `--json` prints the figures as JSON.
  */
@@ -39,7 +40,7 @@ import { HTTP_FRAMEWORKS, type HttpFramework } from './http.js';
 import { envNumber } from './load.js';
 
 const SERVER = fileURLToPath(new URL('./fixtures/guard-server.ts', import.meta.url));
-const ROUTES = ['bare', 'bare-headers', 'me'] as const;
+const ROUTES = ['bare', 'bare-headers', 'me-unmasked', 'me'] as const;
 type Route = (typeof ROUTES)[number];
 
 export interface InstructionResult {
@@ -52,6 +53,8 @@ export interface InstructionResult {
   headersRatio: number;
   /** Share of the guard route's extra instructions that the headers account for. */
   headersShare: number;
+  /** Share of the guard route's extra instructions that its masking walk accounts for (me − me-unmasked). */
+  maskingShare: number;
 }
 
 interface AutocannonResult {
@@ -160,7 +163,7 @@ async function measure(framework: HttpFramework): Promise<InstructionResult> {
       for (const route of ROUTES) await send(url(route), token, requests * 2);
     const pid = String(child.pid);
     const seen = new Set<string>();
-    const counts: Record<Route, number[]> = { bare: [], 'bare-headers': [], me: [] };
+    const counts: Record<Route, number[]> = { bare: [], 'bare-headers': [], 'me-unmasked': [], me: [] };
     for (let rep = 0; rep < reps; rep++) {
       for (const route of ROUTES) {
         callgrindControl(['-z', pid]);
@@ -172,15 +175,18 @@ async function measure(framework: HttpFramework): Promise<InstructionResult> {
     const perRequest = {
       bare: Math.round(Math.min(...counts.bare)),
       'bare-headers': Math.round(Math.min(...counts['bare-headers'])),
+      'me-unmasked': Math.round(Math.min(...counts['me-unmasked'])),
       me: Math.round(Math.min(...counts.me)),
     };
     const extra = perRequest.me - perRequest.bare;
+    const share = (part: number): number => (extra > 0 ? round2(Math.max(0, part) / extra) : 0);
     return {
       framework,
       perRequest,
       ratio: round2(perRequest.bare / perRequest.me),
       headersRatio: round2(perRequest.bare / perRequest['bare-headers']),
-      headersShare: extra > 0 ? round2((perRequest['bare-headers'] - perRequest.bare) / extra) : 0,
+      headersShare: share(perRequest['bare-headers'] - perRequest.bare),
+      maskingShare: share(perRequest.me - perRequest['me-unmasked']),
     };
   } finally {
     child.stdin.end();
@@ -194,7 +200,7 @@ async function measure(framework: HttpFramework): Promise<InstructionResult> {
 const round2 = (n: number): number => Math.round(n * 100) / 100;
 
 /**
- * The three routes answer the same JSON, and `/bare-headers` and `/me` the guard's headers: else
+ * The routes answer the same JSON, and all but `/bare` the guard's headers: else
  * the table would compare different work.
  */
 async function checkRoutes(url: (route: Route) => string, token: string): Promise<void> {
@@ -250,12 +256,12 @@ async function main(): Promise<void> {
   }
   process.stdout.write(
     '\nguard route, instructions per request (callgrind, smallest of the repetitions)\n' +
-      '| framework | bare | bare + guard headers | guarded | bare ÷ guarded | bare ÷ bare+headers | headers share of the extra |\n' +
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n',
+      '| framework | bare | bare + guard headers | guarded, masking off | guarded | bare ÷ guarded | bare ÷ bare+headers | headers share of the extra | masking share of the extra |\n' +
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n',
   );
   for (const r of results) {
     process.stdout.write(
-      `| ${r.framework} | ${r.perRequest.bare} | ${r.perRequest['bare-headers']} | ${r.perRequest.me} | ${r.ratio} | ${r.headersRatio} | ${Math.round(r.headersShare * 100)} % |\n`,
+      `| ${r.framework} | ${r.perRequest.bare} | ${r.perRequest['bare-headers']} | ${r.perRequest['me-unmasked']} | ${r.perRequest.me} | ${r.ratio} | ${r.headersRatio} | ${Math.round(r.headersShare * 100)} % | ${Math.round(r.maskingShare * 100)} % |\n`,
     );
   }
 }
